@@ -1,0 +1,31 @@
+/**
+ * Account migration for Element Web: the runtime module's entry. It only wires: validates config, registers
+ * translations and the UI entry points. Heavy code (the engine, a second matrix-js-sdk) loads when a migration
+ * starts, not here.
+ */
+import type { Api, Module } from "@element-hq/element-web-module-api";
+
+import { CONFIG_KEY, parseModuleConfig } from "./config.ts";
+import { registerEntryPoints } from "./element/entryPoints.ts";
+import { registerTranslations } from "./i18n/index.ts";
+
+export default class AccountMigrationModule implements Module {
+    public static readonly moduleApiVersion = "^2.0.0";
+
+    public constructor(private readonly api: Api) {}
+
+    public async load(): Promise<void> {
+        // Never throw from load(): Element would show its "misconfigured" screen to everyone.
+        const parsed = parseModuleConfig(this.api.config.get(CONFIG_KEY));
+        if (!parsed.ok) {
+            console.error(`[account-migration] disabled: ${parsed.error}`);
+            return;
+        }
+        try {
+            const t = registerTranslations(this.api.i18n);
+            registerEntryPoints(this.api, parsed.config, t);
+        } catch (e) {
+            console.error("[account-migration] disabled: could not register with Element:", e);
+        }
+    }
+}

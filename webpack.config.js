@@ -1,0 +1,96 @@
+/**
+ * Builds, in one run:
+ * - `module`: dist/module/index.js, the ES module Element imports (default export: the module class). React comes
+ *   from the host (`window.React`); the engine, matrix-js-sdk and the crypto WASM live in lazily loaded chunks next
+ *   to it (publicPath "auto": chunks load from the module's own folder wherever the admin hosts it).
+ * - `host`: dist/host/, the project's own stand-in for Element (demo and browser tests; see host/README.md).
+ * - `cli`: dist/cli/matrix-account-migrate.js, the headless CLI (Node 22, dependencies from node_modules).
+ */
+import { copyFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+
+const swcRule = (target) => ({
+    test: /\.tsx?$/,
+    exclude: /node_modules/,
+    use: {
+        loader: "swc-loader",
+        options: {
+            jsc: {
+                parser: { syntax: "typescript", tsx: true },
+                target,
+                transform: { react: { runtime: "classic" } },
+            },
+        },
+    },
+});
+
+const common = {
+    mode: "production",
+    devtool: "source-map",
+    context: root,
+    resolve: { extensions: [".ts", ".tsx", ".js", ".mjs", ".json"] },
+    performance: { hints: false },
+    stats: "errors-warnings",
+};
+
+const browser = {
+    ...common,
+    target: "web",
+    experiments: { outputModule: true },
+    resolve: {
+        ...common.resolve,
+        // matrix-js-sdk uses Node's "events" module; the npm package is the browser version of it.
+        fallback: { events: path.join(root, "node_modules/events/events.js") },
+    },
+};
+
+/** Copies the host's static files next to its bundle (no plugin dependency for two files). */
+class CopyHostStatics {
+    apply(compiler) {
+        compiler.hooks.afterEmit.tap("CopyHostStatics", () => {
+            const out = path.join(root, "dist/host");
+            mkdirSync(out, { recursive: true });
+            for (const file of ["index.html", "host.css"]) copyFileSync(path.join(root, "host", file), path.join(out, file));
+        });
+    }
+}
+
+export default [
+    {
+        ...browser,
+        name: "module",
+        entry: { index: "./src/index.ts" },
+        output: {
+            path: path.join(root, "dist/module"),
+            filename: "[name].js",
+            chunkFilename: "chunks/[name].[contenthash:8].js",
+            assetModuleFilename: "assets/[name].[contenthash:8][ext]",
+            library: { type: "module" },
+            module: true,
+            publicPath: "auto",
+            clean: true,
+        },
+        externalsType: "window",
+        externals: { react: "React" },
+        module: { rules: [swcRule("es2022")] },
+    },
+    {
+        ...browser,
+        name: "host",
+        entry: { host: "./host/src/main.tsx" },
+        output: {
+            path: path.join(root, "dist/host"),
+            filename: "[name].js",
+            chunkFilename: "chunks/[name].[contenthash:8].js",
+            assetModuleFilename: "assets/[name].[contenthash:8][ext]",
+            module: true,
+            publicPath: "auto",
+            clean: true,
+        },
+        module: { rules: [swcRule("es2022")] },
+        plugins: [new CopyHostStatics()],
+    },
+];
