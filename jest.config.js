@@ -16,6 +16,7 @@ export default {
     testTimeout: 120_000,
     // Two cores: one worker keeps Synapse, Chromium and the tests from starving each other.
     maxWorkers: 1,
+    verbose: true,
     // matrix-js-sdk arms an 80-110 s abort timer for each request and never clears it (http-api/utils.ts,
     // timeoutSignal), so a stopped client still holds the process open that long. Clients and homeservers are
     // stopped by the tests and the global tear-down before this applies.

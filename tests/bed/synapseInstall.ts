@@ -18,7 +18,7 @@ export class BedSetupError extends Error {}
 
 function installedVersion(): string | undefined {
     if (!existsSync(SYNAPSE_PYTHON)) return undefined;
-    const probe = spawnSync(SYNAPSE_PYTHON, ["-c", "import synapse, authlib; print(synapse.__version__)"], {
+    const probe = spawnSync(SYNAPSE_PYTHON, ["-c", "import importlib.metadata as m, synapse, authlib; print(m.version(\"matrix-synapse\"))"], {
         encoding: "utf8",
     });
     return probe.status === 0 ? probe.stdout.trim() : undefined;

@@ -1,0 +1,32 @@
+/**
+ * `npm test`: set up what is missing (Chromium, the Synapse venv), build, type-check, run the whole jest suite
+ * (unit, two real homeservers, headless Chromium), then prove no Synapse or Chromium process was left behind.
+ * Extra arguments go to jest, e.g. `npm test -- tests/engine`.
+ */
+import { ensureMachine, run } from "./setup.ts";
+import { waitForNoLeftovers } from "./leftovers.ts";
+
+ensureMachine();
+run("webpack", []);
+run("tsc", ["-p", "."]);
+
+let failed: unknown;
+try {
+    run("node", ["node_modules/jest/bin/jest.js", ...process.argv.slice(2)], {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim(),
+    });
+} catch (e) {
+    failed = e;
+}
+
+const left = await waitForNoLeftovers();
+if (left.length) {
+    console.error(`Processes left behind by the test run:\n${left.join("\n")}`);
+    process.exitCode = 1;
+} else {
+    console.log("Clean shutdown: no Synapse or Chromium process from this run is still running.");
+}
+if (failed) {
+    console.error((failed as Error).message);
+    process.exitCode = 1;
+}
