@@ -155,16 +155,27 @@ function tail(file: string): string {
     }
 }
 
-/** Removes state folders of earlier runs (their servers died with their runs), keeping the few newest. */
+/** Removes state folders of earlier runs whose process has ended (concurrent runs keep theirs). */
 function pruneOldRuns(): void {
     let entries: string[] = [];
     try {
-        entries = readdirSync(BED_STATE_ROOT).filter((e) => e.startsWith("run-")).sort();
+        entries = readdirSync(BED_STATE_ROOT).filter((e) => e.startsWith("run-"));
     } catch {
         return;
     }
-    for (const old of entries.slice(0, Math.max(0, entries.length - 3))) {
+    for (const old of entries) {
+        const pid = Number(/-(\d+)$/.exec(old)?.[1]);
+        if (pid && isAlive(pid)) continue;
         rmSync(path.join(BED_STATE_ROOT, old), { recursive: true, force: true });
+    }
+}
+
+function isAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
     }
 }
 
