@@ -1,0 +1,121 @@
+/** What every step of a running migration shares: the two accounts, the scheduler, the journal, progress. */
+import { type MatrixHttp, isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { JOURNAL_EVENT_TYPE, type JournalDocument, type MigrationJournal, journalFor, nowSeconds, withJournal } from "./journal.ts";
+import type { MigrationPlan } from "./plan.ts";
+import type { BucketName, Scheduler } from "./scheduler.ts";
+
+/** One account the engine acts for. */
+export interface AccountSession {
+    userId: string;
+    http: MatrixHttp;
+}
+
+export interface MigrationSides {
+    old: AccountSession;
+    new: AccountSession;
+}
+
+export type StepName =
+    | "profile"
+    | "invite"
+    | "power"
+    | "join"
+    | "knock"
+    | "confirm"
+    | "room-data"
+    | "keys"
+    | "leave"
+    | "dm-note"
+    | "direct"
+    | "push-rules"
+    | "ignored-users"
+    | "account-data"
+    | "moved-name";
+
+export interface ProgressEvent {
+    step: StepName;
+    roomId?: string;
+    roomName?: string;
+    /** Rooms finished so far, of the rooms chosen. */
+    roomsDone: number;
+    roomsTotal: number;
+    etaMs: number;
+    /** Set when the ETA is dominated by something the user should know about (e.g. the invite limit). */
+    etaExplanation?: string;
+    message: string;
+}
+
+/**
+ * Holds the journal and writes it back coalesced: steps mark it dirty, and at most one write per second goes to the
+ * old account's account data (plus a final one).
+ */
+export class JournalWriter {
+    private doc: unknown;
+    public journal!: MigrationJournal;
+    private dirty = false;
+    private flushing: Promise<void> | null = null;
+    private timer: ReturnType<typeof setTimeout> | null = null;
+
+    public constructor(
+        private readonly old: AccountSession,
+        private readonly newUserId: string,
+        private readonly scheduler: Scheduler,
+        private readonly dryRun: boolean,
+    ) {}
+
+    public async load(): Promise<void> {
+        try {
+            this.doc = await this.scheduler.run("old:read", () =>
+                this.old.http.request("GET", `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`),
+            );
+        } catch (e) {
+            if (!(isMatrixRequestError(e) && e.httpStatus === 404)) throw e;
+            this.doc = undefined;
+        }
+        this.journal = journalFor(this.doc, this.newUserId);
+    }
+
+    public update(change: (j: MigrationJournal) => void): void {
+        change(this.journal);
+        this.journal.updatedAt = nowSeconds();
+        this.dirty = true;
+        if (!this.dryRun && !this.timer) this.timer = setTimeout(() => void this.flush().catch(() => undefined), 1000);
+    }
+
+    public async flush(): Promise<void> {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        if (this.dryRun) return;
+        while (this.flushing) await this.flushing;
+        if (!this.dirty) return;
+        this.dirty = false;
+        const doc: JournalDocument = withJournal(this.doc, this.newUserId, this.journal);
+        this.flushing = this.scheduler
+            .run("old:accountData", () =>
+                this.old.http.request("PUT", `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`, { body: doc }),
+            )
+            .then(() => {
+                this.doc = doc;
+            })
+            .catch((e) => {
+                this.dirty = true;
+                throw e;
+            })
+            .finally(() => {
+                this.flushing = null;
+            });
+        await this.flushing;
+    }
+}
+
+export interface MigrationContext {
+    plan: MigrationPlan;
+    sides: MigrationSides;
+    scheduler: Scheduler;
+    journal: JournalWriter;
+    dryRun: boolean;
+    /** Requests that change something go through here, so a dry run provably sends none. */
+    write<T>(bucket: BucketName, side: AccountSession, method: "PUT" | "POST" | "DELETE", path: string, opts?: Parameters<MatrixHttp["request"]>[2]): Promise<T | undefined>;
+    read<T>(bucket: BucketName, side: AccountSession, path: string, opts?: Parameters<MatrixHttp["request"]>[2]): Promise<T>;
+    progress(step: StepName, message: string, room?: { roomId: string; name: string }): void;
+}

@@ -1,0 +1,78 @@
+/**
+ * The migration journal: progress stored in the OLD account's account data, so it survives a closed tab and is seen
+ * from another device. It holds no secrets — room ids, levels, counts and times only.
+ *
+ * Live state is the truth (every step re-checks it); the journal records what live state cannot tell cheaply or at
+ * all: that a room's keys were handed over, which account-wide steps ran, and when.
+ */
+
+export const JOURNAL_EVENT_TYPE = "io.github.matrix_account_migration.journal";
+
+/** Per room; short keys because the whole journal is one account-data event. Times are unix seconds. */
+export interface RoomJournal {
+    /** invited at */
+    i?: number;
+    /** power level set for the new account */
+    p?: number;
+    /** joined (or knocked: `k`) at */
+    j?: number;
+    k?: number;
+    /** confirmed: the new account's level as read back from the room */
+    c?: number;
+    /** tags and room account data copied at */
+    t?: number;
+    /** key hand-over: sessions handed over for this room (0 = none were needed) */
+    keys?: number;
+    /** old account left at */
+    l?: number;
+    /** "moved" note sent at */
+    n?: number;
+}
+
+export interface AccountJournal {
+    profile?: number;
+    /** the new account's avatar mxc and the old one it copies, so a re-run does not upload it again */
+    avatar?: { from: string; to: string };
+    direct?: number;
+    pushRules?: number;
+    ignoredUsers?: number;
+    accountData?: string[];
+    movedName?: number;
+}
+
+export interface MigrationJournal {
+    startedAt: number;
+    updatedAt: number;
+    finishedAt?: number;
+    rooms: Record<string, RoomJournal>;
+    account: AccountJournal;
+    /** Filled by the key hand-over (see src/keys). */
+    keys?: { backupVersion?: string; sessionsUploaded?: number; at?: number };
+}
+
+export interface JournalDocument {
+    version: 1;
+    migrations: Record<string, MigrationJournal>;
+}
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+export function emptyJournal(): MigrationJournal {
+    const now = nowSeconds();
+    return { startedAt: now, updatedAt: now, rooms: {}, account: {} };
+}
+
+/** Reads the journal for one new account out of the document, tolerating anything malformed (starts afresh). */
+export function journalFor(doc: unknown, newUserId: string): MigrationJournal {
+    const d = doc as Partial<JournalDocument> | undefined;
+    const existing = d?.version === 1 ? d.migrations?.[newUserId] : undefined;
+    if (!existing || typeof existing !== "object" || typeof existing.rooms !== "object") return emptyJournal();
+    return { ...emptyJournal(), ...existing, account: { ...existing.account }, rooms: { ...existing.rooms } };
+}
+
+export function withJournal(doc: unknown, newUserId: string, journal: MigrationJournal): JournalDocument {
+    const d = doc as Partial<JournalDocument> | undefined;
+    const migrations = d?.version === 1 && d.migrations ? { ...d.migrations } : {};
+    migrations[newUserId] = journal;
+    return { version: 1, migrations };
+}

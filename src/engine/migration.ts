@@ -1,0 +1,389 @@
+/**
+ * Runs a plan. Every room is a small pipeline of idempotent steps; all pipelines start together and the scheduler
+ * paces them, so independent work overlaps (joins of public rooms and account data proceed while invites wait on the
+ * new server's limit). Spaces are joined before the restricted rooms they open. Progress is journalled in the old
+ * account's account data and the report says, room by room, what happened and why.
+ */
+import {
+    type Profile,
+    copyOptionalAccountData,
+    copyProfile,
+    copyPushRules,
+    markOldDisplayNameMoved,
+    mergeDirectRooms,
+    mergeIgnoredUsers,
+    readProfile,
+} from "./accountSteps.ts";
+import { JournalWriter, type MigrationContext, type MigrationSides, type ProgressEvent, type StepName } from "./context.ts";
+import { nowSeconds } from "./journal.ts";
+import type { MigrationPlan, RoomPlan } from "./plan.ts";
+import type { RuleSet } from "./pushRules.ts";
+import {
+    type RoomResult,
+    confirmMembership,
+    copyRoomAccountData,
+    inviteNewAccount,
+    joinNewAccount,
+    knockNewAccount,
+    leaveGate,
+    leaveOldRoom,
+    raisePowerLevel,
+    sendMovedNote,
+} from "./roomSteps.ts";
+import { Scheduler, type WaitNotice } from "./scheduler.ts";
+import type { AccountSnapshot } from "./snapshot.ts";
+import { serverNameOf } from "./userId.ts";
+
+/** A per-room extension the key hand-over plugs in (src/keys): runs after the room is confirmed. */
+export interface RoomKeyHandover {
+    /** Hands over the keys of one room; returns how many sessions the new account's backup now holds for it. */
+    handOverRoom(ctx: MigrationContext, room: RoomPlan): Promise<number>;
+    /** Runs once before the rooms (e.g. reading the old backup); may be skipped in a dry run. */
+    prepare?(ctx: MigrationContext): Promise<void>;
+    /** Adds its figures to the report. */
+    finish?(ctx: MigrationContext): Promise<Record<string, unknown>>;
+}
+
+export interface RunOptions {
+    dryRun?: boolean;
+    onProgress?(event: ProgressEvent): void;
+    onWait?(notice: WaitNotice): void;
+    scheduler?: Scheduler;
+    keys?: RoomKeyHandover;
+}
+
+export interface MigrationReport {
+    version: 1;
+    oldUser: string;
+    newUser: string;
+    dryRun: boolean;
+    startedAt: string;
+    finishedAt: string;
+    invitesSent: number;
+    rooms: RoomResult[];
+    pendingInvites: MigrationPlan["pendingInvites"];
+    account: {
+        profile: string[];
+        directChatsMarked: number;
+        pushRuleChanges: number;
+        ignoredUsersAdded: number;
+        settingsCopied: string[];
+        movedName: boolean;
+    };
+    keys?: Record<string, unknown>;
+    /** Time spent waiting on servers' limits, by bucket (ms). */
+    waits: Record<string, number>;
+    errors: string[];
+}
+
+/** Exit status for the CLI: 0 all chosen rooms done, 3 finished but some need action, 1 failures. */
+export function reportExitCode(report: MigrationReport): 0 | 1 | 3 {
+    if (report.errors.length || report.rooms.some((r) => r.outcome === "failed")) return 1;
+    if (report.rooms.some((r) => r.outcome === "needs-action")) return 3;
+    return 0;
+}
+
+function describeError(e: unknown): string {
+    return e instanceof Error ? e.message : String(e);
+}
+
+/** What the dry run says would happen to a room. */
+function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string[] {
+    const steps: string[] = [];
+    if (room.route === "invite") steps.push("invite");
+    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) steps.push(`power ${room.targetPowerLevel}`);
+    if (room.route === "invite" || room.route === "join") steps.push(room.joinAfterSpace ? `join after space ${room.joinAfterSpace}` : "join");
+    if (room.route === "knock") steps.push("knock");
+    steps.push("confirm");
+    if (Object.keys(room.roomAccountData).length) steps.push("room-data");
+    if (room.encrypted) steps.push("keys");
+    if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave")) steps.push("leave");
+    if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
+    return steps;
+}
+
+function blockedResult(room: RoomPlan, base: Omit<RoomResult, "outcome" | "reason">): RoomResult {
+    const roomBlockers = room.blockers.filter((b) => b.blocks === "room");
+    const first = roomBlockers[0];
+    if (room.status === "replaced" || first?.code === "not-federated") {
+        return { ...base, outcome: "skipped", reason: roomBlockers.map((b) => b.reason).join(" ") };
+    }
+    return {
+        ...base,
+        outcome: "needs-action",
+        reason: roomBlockers.map((b) => b.reason).join(" "),
+        adminMessage: roomBlockers.find((b) => b.adminMessage)?.adminMessage,
+    };
+}
+
+export async function runMigration(
+    plan: MigrationPlan,
+    snapshot: AccountSnapshot,
+    sides: MigrationSides,
+    options: RunOptions = {},
+): Promise<MigrationReport> {
+    const dryRun = options.dryRun ?? false;
+    const startedAt = new Date();
+    const scheduler = options.scheduler ?? new Scheduler({ onWait: options.onWait });
+    const journal = new JournalWriter(sides.old, sides.new.userId, scheduler, dryRun);
+    const chosen = plan.rooms.filter((r) => r.selected);
+    let roomsDone = 0;
+    let etaExplanation: string | undefined;
+    const newServer = serverNameOf(sides.new.userId);
+
+    const ctx: MigrationContext = {
+        plan,
+        sides,
+        scheduler,
+        journal,
+        dryRun,
+        async write(bucket, side, method, path, opts) {
+            // The one door for changes: a dry run never gets through it.
+            if (dryRun) throw new Error(`Dry run attempted a write: ${method} ${path}`);
+            return scheduler.run(bucket, () => side.http.request(method, path, opts));
+        },
+        read(bucket, side, path, opts) {
+            return scheduler.run(bucket, () => side.http.request("GET", path, opts));
+        },
+        progress(step: StepName, message: string, room?: { roomId: string; name: string }) {
+            const eta = scheduler.eta();
+            if (eta.inviteLimited) {
+                etaExplanation =
+                    `${newServer} accepts only a few invites per user (Synapse's default: 5, then one about every 5½ minutes), ` +
+                    "and that is what most of the remaining time is spent waiting for. Its admin can raise `rc_invites.per_user` " +
+                    "in the server's configuration to make this faster.";
+            }
+            options.onProgress?.({
+                step,
+                message,
+                roomId: room?.roomId,
+                roomName: room?.name,
+                roomsDone,
+                roomsTotal: chosen.length,
+                etaMs: eta.ms,
+                etaExplanation,
+            });
+        },
+    };
+
+    await journal.load();
+    const errors: string[] = [];
+    const oldProfile: Profile = await readProfile(ctx, sides.old);
+
+    if (dryRun) {
+        const rooms = plan.rooms.map((room) => dryRunResult(room, plan));
+        return finishReport({ rooms, profile: [], direct: 0, pushRules: 0, ignored: 0, settings: [], moved: false, invitesSent: 0 });
+    }
+
+    // Expected requests per bucket, so the ETA is meaningful from the start.
+    const ready = chosen.filter((r) => r.status === "ready");
+    scheduler.expect("old:invite", ready.filter((r) => r.route === "invite").length);
+    scheduler.expect("new:join", ready.filter((r) => r.route !== "none").length);
+    scheduler.expect("old:state", ready.filter((r) => r.targetPowerLevel !== null).length);
+
+    if (options.keys?.prepare) {
+        try {
+            await options.keys.prepare(ctx);
+        } catch (e) {
+            errors.push(`Key hand-over could not start: ${describeError(e)}`);
+        }
+    }
+
+    // The profile goes first: rooms then see the new account with its name and avatar from its first event.
+    let profileChanges: string[] = [];
+    try {
+        profileChanges = await copyProfile(ctx, oldProfile);
+    } catch (e) {
+        errors.push(`Profile: ${describeError(e)}`);
+    }
+
+    const joined = new Map<string, Promise<boolean>>();
+    const resultOf = new Map<string, Promise<RoomResult>>();
+    for (const room of plan.rooms) {
+        const result = migrateRoom(room);
+        resultOf.set(room.roomId, result);
+        joined.set(room.roomId, result.then((r) => r.outcome === "migrated" || r.outcome === "already"));
+    }
+
+    const accountWork = (async () => {
+        const out = { pushRules: 0, ignored: 0, settings: [] as string[] };
+        const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
+        try {
+            out.pushRules = await copyPushRules(ctx, ((snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet), (id) => chosenIds.has(id));
+        } catch (e) {
+            errors.push(`Notification rules: ${describeError(e)}`);
+        }
+        try {
+            out.ignored = await mergeIgnoredUsers(ctx, snapshot.accountData["m.ignored_user_list"]);
+        } catch (e) {
+            errors.push(`Ignored users: ${describeError(e)}`);
+        }
+        try {
+            out.settings = await copyOptionalAccountData(ctx, snapshot.accountData, plan.optionalAccountData.filter((o) => o.selected).map((o) => o.type));
+        } catch (e) {
+            errors.push(`Settings: ${describeError(e)}`);
+        }
+        return out;
+    })();
+
+    const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!));
+    const account = await accountWork;
+
+    let direct = 0;
+    try {
+        const dms = rooms
+            .filter((r) => r.kind === "dm" && (r.outcome === "migrated" || r.outcome === "already"))
+            .map((r) => ({ roomId: r.roomId, partners: plan.rooms.find((p) => p.roomId === r.roomId)!.dmPartners }));
+        direct = await mergeDirectRooms(ctx, dms);
+    } catch (e) {
+        errors.push(`Direct chats: ${describeError(e)}`);
+    }
+
+    let moved = false;
+    if (plan.options.movedNotice) {
+        try {
+            await markOldDisplayNameMoved(ctx, oldProfile);
+            moved = true;
+        } catch (e) {
+            errors.push(`“Moved” display name: ${describeError(e)}`);
+        }
+    }
+
+    let keys: Record<string, unknown> | undefined;
+    if (options.keys?.finish) {
+        try {
+            keys = await options.keys.finish(ctx);
+        } catch (e) {
+            errors.push(`Key hand-over: ${describeError(e)}`);
+        }
+    }
+    journal.update((j) => (j.finishedAt = nowSeconds()));
+    try {
+        await journal.flush();
+    } catch (e) {
+        errors.push(`Saving progress: ${describeError(e)}`);
+    }
+    return finishReport({
+        rooms,
+        profile: profileChanges,
+        direct,
+        pushRules: account.pushRules,
+        ignored: account.ignored,
+        settings: account.settings,
+        moved,
+        invitesSent: rooms.filter((r) => r.invited).length,
+        keys,
+    });
+
+    async function migrateRoom(room: RoomPlan): Promise<RoomResult> {
+        const base = { roomId: room.roomId, name: room.name, kind: room.kind, steps: [] as string[], invited: false, left: false };
+        if (!room.selected) return { ...base, outcome: "skipped", reason: room.status === "replaced" ? room.blockers[0]?.reason ?? "Replaced" : "Not chosen" };
+        if (room.status === "blocked" || room.status === "replaced") return blockedResult(room, base);
+        const steps = base.steps;
+        try {
+            if (room.status === "ready") {
+                if (room.joinAfterSpace && !(await joined.get(room.joinAfterSpace))) {
+                    return { ...base, outcome: "needs-action", reason: "The space that lets the new account join this room could not be joined first." };
+                }
+                if (room.route === "invite") {
+                    base.invited = await inviteNewAccount(ctx, room);
+                    steps.push("invite");
+                }
+                if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) {
+                    await raisePowerLevel(ctx, room, room.targetPowerLevel);
+                    steps.push("power");
+                }
+                if (room.route === "knock") {
+                    await knockNewAccount(ctx, room);
+                    steps.push("knock");
+                    const blocker = room.blockers.find((b) => b.code === "old-cannot-invite");
+                    return { ...base, outcome: "needs-action", reason: blocker?.reason ?? "Knocked; waiting for an admin.", adminMessage: blocker?.adminMessage };
+                }
+                if (room.route === "invite" || room.route === "join") {
+                    await joinNewAccount(ctx, room);
+                    steps.push("join");
+                }
+            }
+            const confirmed = await confirmMembership(ctx, room);
+            steps.push("confirm");
+            if (!confirmed.joined) return { ...base, outcome: "failed", reason: "The new account's join could not be confirmed." };
+            await copyRoomAccountData(ctx, room);
+            steps.push("room-data");
+            if (room.encrypted && options.keys) {
+                const count = await options.keys.handOverRoom(ctx, room);
+                steps.push(`keys ${count}`);
+            }
+            const powerBlocker = room.blockers.find((b) => b.code === "old-cannot-set-power");
+            const wanted = room.targetPowerLevel ?? 0;
+            if (plan.options.movedNotice && room.kind === "dm" && ctx.journal.journal.rooms[room.roomId]?.n === undefined) {
+                await sendMovedNote(ctx, room);
+                steps.push("dm-note");
+            }
+            if (plan.options.leaveOldRooms) {
+                const gate = leaveGate(ctx, room);
+                if (gate.open) {
+                    await leaveOldRoom(ctx, room);
+                    steps.push("leave");
+                    base.left = true;
+                } else steps.push(`stayed: ${gate.why}`);
+            }
+            const result: RoomResult = { ...base, confirmedPowerLevel: confirmed.level, outcome: "migrated", reason: "" };
+            if (powerBlocker) return { ...result, outcome: "needs-action", reason: powerBlocker.reason, adminMessage: powerBlocker.adminMessage };
+            if (confirmed.level < wanted) return { ...result, outcome: "needs-action", reason: `The new account has level ${confirmed.level}, not ${wanted}.` };
+            if (room.status === "already" && steps.length <= 2) return { ...result, outcome: "already", reason: "The new account was already in this room with the right level." };
+            return result;
+        } catch (e) {
+            return { ...base, outcome: "failed", reason: describeError(e) };
+        } finally {
+            roomsDone++;
+            ctx.progress("confirm", `${room.name}: done`, room);
+        }
+    }
+
+    function dryRunResult(room: RoomPlan, p: MigrationPlan): RoomResult {
+        const base = { roomId: room.roomId, name: room.name, kind: room.kind, steps: plannedSteps(room, p.options), invited: false, left: false };
+        if (!room.selected) return { ...base, steps: [], outcome: "skipped", reason: room.status === "replaced" ? room.blockers[0]?.reason ?? "" : "Not chosen" };
+        if (room.status === "blocked" || room.status === "replaced") return { ...blockedResult(room, base), steps: [] };
+        if (room.status === "already") return { ...base, outcome: "already", reason: "The new account is already in this room with the right level." };
+        const partial = room.blockers.find((b) => b.blocks === "power");
+        if (partial) return { ...base, outcome: "needs-action", reason: partial.reason, adminMessage: partial.adminMessage };
+        return { ...base, outcome: "migrated", reason: "Dry run: would be migrated." };
+    }
+
+    function finishReport(parts: {
+        rooms: RoomResult[];
+        profile: string[];
+        direct: number;
+        pushRules: number;
+        ignored: number;
+        settings: string[];
+        moved: boolean;
+        invitesSent: number;
+        keys?: Record<string, unknown>;
+    }): MigrationReport {
+        const waits = Object.fromEntries(Object.entries(scheduler.stats()).map(([k, v]) => [k, v.limitedWaitMs]));
+        return {
+            version: 1,
+            oldUser: sides.old.userId,
+            newUser: sides.new.userId,
+            dryRun,
+            startedAt: startedAt.toISOString(),
+            finishedAt: new Date().toISOString(),
+            invitesSent: parts.invitesSent,
+            rooms: parts.rooms,
+            pendingInvites: plan.pendingInvites,
+            account: {
+                profile: parts.profile,
+                directChatsMarked: parts.direct,
+                pushRuleChanges: parts.pushRules,
+                ignoredUsersAdded: parts.ignored,
+                settingsCopied: parts.settings,
+                movedName: parts.moved,
+            },
+            keys: parts.keys,
+            waits,
+            errors,
+        };
+    }
+}
+

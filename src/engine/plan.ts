@@ -1,0 +1,334 @@
+/**
+ * Planning: from the old account's snapshot, decide for every room how the new account gets in (with the fewest
+ * invites), what power level it should get, and what stops it — with a plain reason and, where someone else must act,
+ * a message the user can send to a room admin. The plan is plain data: the UI shows it and the user trims it.
+ */
+import { HANDLED_TYPES, isNeverCopied, optionalAccountDataTypes, accountDataLabel } from "./accountDataPolicy.ts";
+import { CREATOR, canGrantLevel, powerLevelsOf } from "./powerLevels.ts";
+import { aclAllowsServer } from "./serverAcl.ts";
+import { type AccountSnapshot, RoomState } from "./snapshot.ts";
+import { serverNameOf } from "./userId.ts";
+
+export type RoomKind = "dm" | "space" | "public" | "group";
+/** How the new account gets in: join directly, be invited first, knock, or nothing to do. */
+export type Route = "join" | "invite" | "knock" | "none";
+
+export type BlockerCode =
+    | "old-cannot-invite"
+    | "old-cannot-set-power"
+    | "new-banned"
+    | "server-acl-denies"
+    | "not-federated"
+    | "creator-power"
+    | "tombstoned";
+
+export interface Blocker {
+    code: BlockerCode;
+    /** What it means for the user, in plain language. */
+    reason: string;
+    /** A message the user can send to a room admin, when someone else can fix it. */
+    adminMessage?: string;
+    /** What it stops: the whole room, only the power level, or only leaving the old room. */
+    blocks: "room" | "power" | "leave";
+}
+
+export interface RoomPlan {
+    roomId: string;
+    name: string;
+    kind: RoomKind;
+    encrypted: boolean;
+    /** For direct chats: the other people, from the old account's m.direct. */
+    dmPartners: string[];
+    route: Route;
+    /** A space the new account must be in before this (restricted) room lets it join. */
+    joinAfterSpace?: string;
+    /** Servers to join through. */
+    via: string[];
+    /** The old account's level (Infinity for a creator). */
+    oldPowerLevel: number;
+    /** The level to give the new account, or null when the room's default is enough. */
+    targetPowerLevel: number | null;
+    /** The new account's membership and level right now. */
+    newMembership?: string;
+    newPowerLevel: number;
+    status: "ready" | "already" | "blocked" | "replaced";
+    blockers: Blocker[];
+    /** For a tombstoned room: the room that replaced it. */
+    successorRoomId?: string;
+    /** Room-level account data to copy (m.tag first), by type. */
+    roomAccountData: Record<string, Record<string, unknown>>;
+    historyVisibility: string;
+    selected: boolean;
+}
+
+export interface PendingInvite {
+    roomId: string;
+    name: string;
+    inviter?: string;
+}
+
+export interface OptionalAccountData {
+    type: string;
+    label: string;
+    selected: boolean;
+}
+
+export interface MigrationOptions {
+    /** Leave each old room once the new account is confirmed in it (and its keys are handed over). */
+    leaveOldRooms: boolean;
+    /** Old display name gains "(moved to @new)", and each direct chat gets a short note. */
+    movedNotice: boolean;
+    /** Also copy changes the user made to the server's default notification rules (off: defaults untouched). */
+    copyDefaultPushRuleChanges: boolean;
+}
+
+export interface MigrationPlan {
+    oldUserId: string;
+    newUserId: string;
+    rooms: RoomPlan[];
+    pendingInvites: PendingInvite[];
+    optionalAccountData: OptionalAccountData[];
+    options: MigrationOptions;
+}
+
+export const DEFAULT_OPTIONS: MigrationOptions = { leaveOldRooms: false, movedNotice: false, copyDefaultPushRuleChanges: false };
+
+/** Rooms of these types are per-account machinery, not conversations. */
+const SKIPPED_ROOM_TYPES = new Set(["m.server_notice"]);
+
+function quoteRoom(room: { name: string; roomId: string }): string {
+    return room.name === room.roomId ? room.roomId : `“${room.name}” (${room.roomId})`;
+}
+
+function adminMessage(oldUserId: string, newUserId: string, request: string): string {
+    return `Hi! I'm moving my Matrix account from ${oldUserId} to ${newUserId}. ${request} Thank you!`;
+}
+
+function directRoomPartners(snapshot: AccountSnapshot): Map<string, string[]> {
+    const partners = new Map<string, string[]>();
+    const direct = snapshot.accountData["m.direct"] ?? {};
+    for (const [partner, rooms] of Object.entries(direct)) {
+        if (!Array.isArray(rooms)) continue;
+        for (const roomId of rooms) {
+            if (typeof roomId !== "string") continue;
+            partners.set(roomId, [...(partners.get(roomId) ?? []), partner]);
+        }
+    }
+    return partners;
+}
+
+/** Servers to join through: the old account's own (it is in the room), the creator's, then the busiest ones. */
+function viaServers(room: RoomState, oldServer: string): string[] {
+    const counts = new Map<string, number>();
+    for (const member of room.joinedMembers) {
+        const server = serverNameOf(member);
+        counts.set(server, (counts.get(server) ?? 0) + 1);
+    }
+    const creator = room.get("m.room.create")?.sender;
+    const ordered = [oldServer, ...(creator ? [serverNameOf(creator)] : []), ...[...counts.entries()].sort((a, b) => b[1] - a[1]).map(([s]) => s)];
+    return [...new Set(ordered)].slice(0, 3);
+}
+
+/** The server a room "belongs" to, for m.federate: false (its creator's server). */
+function originServer(room: RoomState): string | undefined {
+    const creator = room.get("m.room.create")?.sender;
+    return creator ? serverNameOf(creator) : undefined;
+}
+
+export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options: Partial<MigrationOptions> = {}): MigrationPlan {
+    const oldUserId = snapshot.userId;
+    const oldServer = serverNameOf(oldUserId);
+    const newServer = serverNameOf(newUserId);
+    const dmPartners = directRoomPartners(snapshot);
+    const joined = snapshot.rooms.filter((r) => r.membership === "join").map((r) => new RoomState(r));
+    const joinedIds = new Set(joined.map((r) => r.source.roomId));
+
+    const pendingInvites: PendingInvite[] = snapshot.rooms
+        .filter((r) => r.membership === "invite")
+        .map((r) => {
+            const state = new RoomState(r);
+            return { roomId: r.roomId, name: state.name, inviter: state.get("m.room.member", oldUserId)?.sender };
+        });
+
+    const rooms: RoomPlan[] = [];
+    for (const room of joined) {
+        const createContent = room.content("m.room.create") ?? {};
+        if (SKIPPED_ROOM_TYPES.has(String(createContent.type))) continue;
+        rooms.push(planRoom(room));
+    }
+
+    // Restricted rooms: join through a space the new account is (or will be) in, instead of spending an invite.
+    const spaceWillBeJoined = (spaceId: string) => {
+        const space = rooms.find((r) => r.roomId === spaceId);
+        return space !== undefined && (space.status === "ready" || space.status === "already") && space.selected;
+    };
+    for (const plan of rooms) {
+        const inviteOnlyBlocker = plan.blockers.every((b) => b.blocks !== "room" || b.code === "old-cannot-invite");
+        const wouldSpendInvite = plan.route === "invite" || plan.route === "knock" || plan.blockers.some((b) => b.code === "old-cannot-invite");
+        if (plan.status === "replaced" || plan.status === "already" || !inviteOnlyBlocker || !wouldSpendInvite) continue;
+        const state = joined.find((r) => r.source.roomId === plan.roomId)!;
+        const joinRules = state.content("m.room.join_rules") ?? {};
+        if (joinRules.join_rule !== "restricted" && joinRules.join_rule !== "knock_restricted") continue;
+        const allow = Array.isArray(joinRules.allow) ? (joinRules.allow as Array<Record<string, unknown>>) : [];
+        const space = allow
+            .filter((a) => a.type === "m.room_membership" && typeof a.room_id === "string")
+            .map((a) => a.room_id as string)
+            .find(spaceWillBeJoined);
+        if (space) {
+            plan.route = "join";
+            plan.joinAfterSpace = space;
+            plan.blockers = plan.blockers.filter((b) => b.code !== "old-cannot-invite");
+            if (!plan.blockers.some((b) => b.blocks === "room")) plan.status = "ready";
+        }
+    }
+
+    // Spaces first (their members unlock restricted rooms), then direct chats, then the rest; by name within each.
+    const order: Record<RoomKind, number> = { space: 0, dm: 1, group: 2, public: 3 };
+    rooms.sort((a, b) => order[a.kind] - order[b.kind] || a.name.localeCompare(b.name));
+
+    const globalTypes = Object.keys(snapshot.accountData);
+    return {
+        oldUserId,
+        newUserId,
+        rooms,
+        pendingInvites,
+        optionalAccountData: optionalAccountDataTypes(globalTypes).map((type) => ({ type, label: accountDataLabel(type), selected: false })),
+        options: { ...DEFAULT_OPTIONS, ...options },
+    };
+
+    function planRoom(room: RoomState): RoomPlan {
+        const roomId = room.source.roomId;
+        const createContent = room.content("m.room.create") ?? {};
+        const joinRule = String(room.content("m.room.join_rules")?.join_rule ?? "invite");
+        const partners = dmPartners.get(roomId) ?? [];
+        const isSpace = createContent.type === "m.space";
+        const kind: RoomKind = isSpace ? "space" : partners.length ? "dm" : joinRule === "public" ? "public" : "group";
+        const pl = powerLevelsOf(room);
+        const oldLevel = pl.userLevel(oldUserId);
+        const newMembership = room.membership(newUserId);
+        const newLevel = pl.userLevel(newUserId);
+        const blockers: Blocker[] = [];
+        const ref = { name: room.name, roomId };
+        const ask = (request: string) => adminMessage(oldUserId, newUserId, request);
+
+        // The level to hand over: the old account's own, or for a creator (whose power cannot be handed over in
+        // rooms with creators) the highest level the room uses.
+        let target: number | null = oldLevel === CREATOR ? pl.highestLevel : oldLevel;
+        if (oldLevel === CREATOR) {
+            blockers.push({
+                code: "creator-power",
+                blocks: "leave",
+                reason:
+                    `You created ${quoteRoom(ref)}, and in this room version a creator's power can't be given to anyone else. ` +
+                    `The new account gets level ${target} (full admin), but if the old account leaves, nobody keeps creator rights.`,
+            });
+        }
+        if (target <= Math.max(pl.usersDefault, newLevel)) target = null;
+
+        const plan: RoomPlan = {
+            roomId,
+            name: room.name,
+            kind,
+            encrypted: room.get("m.room.encryption") !== undefined,
+            dmPartners: partners,
+            route: "none",
+            via: viaServers(room, oldServer),
+            oldPowerLevel: oldLevel,
+            targetPowerLevel: target,
+            newMembership,
+            newPowerLevel: newLevel,
+            status: "ready",
+            blockers,
+            roomAccountData: Object.fromEntries(
+                Object.entries(room.source.accountData).filter(([type]) => type === "m.tag" || (!isNeverCopied(type) && !HANDLED_TYPES.has(type))),
+            ),
+            historyVisibility: String(room.content("m.room.history_visibility")?.history_visibility ?? "shared"),
+            selected: true,
+        };
+
+        const tombstone = room.content("m.room.tombstone");
+        if (tombstone && typeof tombstone.replacement_room === "string") {
+            plan.status = "replaced";
+            plan.successorRoomId = tombstone.replacement_room;
+            const successorKnown = joinedIds.has(tombstone.replacement_room);
+            blockers.push({
+                code: "tombstoned",
+                blocks: "room",
+                reason: successorKnown
+                    ? `${quoteRoom(ref)} was replaced by a newer room, which is migrated instead.`
+                    : `${quoteRoom(ref)} was replaced by ${tombstone.replacement_room}, which the old account never joined. ` +
+                      "Join the new room with either account to keep following it.",
+            });
+            plan.selected = false;
+            return plan;
+        }
+
+        if (newMembership === "ban") {
+            blockers.push({
+                code: "new-banned",
+                blocks: "room",
+                reason: `${newUserId} is banned from ${quoteRoom(ref)}.`,
+                adminMessage: ask(`Could you unban ${newUserId} in ${quoteRoom(ref)}?`),
+            });
+        }
+        if (createContent["m.federate"] === false && originServer(room) !== newServer) {
+            blockers.push({
+                code: "not-federated",
+                blocks: "room",
+                reason: `${quoteRoom(ref)} only allows accounts on ${originServer(room) ?? oldServer}; ${newServer} can never join it.`,
+            });
+        }
+        const acl = room.content("m.room.server_acl");
+        if (!aclAllowsServer(acl, newServer)) {
+            blockers.push({
+                code: "server-acl-denies",
+                blocks: "room",
+                reason: `${quoteRoom(ref)} does not allow accounts from ${newServer} (its server access list denies that server).`,
+                adminMessage: ask(`${quoteRoom(ref)}'s server access list (ACL) denies ${newServer}. Could you allow that server?`),
+            });
+        }
+
+        const alreadyIn = newMembership === "join";
+        const levelDone = target === null;
+        if (alreadyIn && levelDone) {
+            plan.status = blockers.some((b) => b.blocks === "room") ? "blocked" : "already";
+            return plan;
+        }
+
+        if (target !== null && !canGrantLevel(pl, oldUserId, newUserId, target)) {
+            blockers.push({
+                code: "old-cannot-set-power",
+                blocks: "power",
+                reason: `The old account may not change power levels in ${quoteRoom(ref)}, so the new account can't be given level ${target} automatically.`,
+                adminMessage: ask(`Could you give ${newUserId} power level ${target} in ${quoteRoom(ref)}? My old account had it.`),
+            });
+        }
+
+        if (alreadyIn) plan.route = "none";
+        else if (newMembership === "invite" || joinRule === "public") plan.route = "join";
+        else if (oldLevel >= pl.inviteLevel) plan.route = "invite";
+        else if (joinRule === "knock" || joinRule === "knock_restricted") {
+            plan.route = "knock";
+            blockers.push({
+                code: "old-cannot-invite",
+                blocks: "power",
+                reason: `The old account may not invite in ${quoteRoom(ref)}; the new account will knock, and an admin must let it in.`,
+                adminMessage: ask(`${newUserId} knocked on ${quoteRoom(ref)}. Could you let it in?`),
+            });
+        } else {
+            blockers.push({
+                code: "old-cannot-invite",
+                blocks: "room",
+                reason: `The old account may not invite anyone to ${quoteRoom(ref)}.`,
+                adminMessage: ask(`Could you invite ${newUserId} to ${quoteRoom(ref)}?`),
+            });
+        }
+        if (blockers.some((b) => b.blocks === "room")) plan.status = "blocked";
+        return plan;
+    }
+}
+
+/** How many invites running this plan would send (the scarce resource: see the scheduler). */
+export function invitesNeeded(plan: MigrationPlan): number {
+    return plan.rooms.filter((r) => r.selected && r.status === "ready" && r.route === "invite").length;
+}

@@ -1,0 +1,237 @@
+/**
+ * The one place that paces requests. Steps never sleep on their own: they hand each request to a bucket (one per
+ * account and kind of endpoint), and the bucket waits as the servers ask — `Retry-After` / `retry_after_ms` on 429,
+ * and the receiving server's refusal of invites, which the inviting Synapse reports as a 502 after a few seconds
+ * rather than a 429. What was learned paces the following requests and feeds the ETA.
+ */
+import { isMatrixRequestError, type MatrixRequestError } from "../sessions/matrixHttp.ts";
+
+export type BucketName =
+    | "old:read"
+    | "old:invite"
+    | "old:state"
+    | "old:message"
+    | "old:accountData"
+    | "old:leave"
+    | "old:media"
+    | "new:read"
+    | "new:join"
+    | "new:accountData"
+    | "new:profile"
+    | "new:media"
+    | "new:keys";
+
+interface BucketPolicy {
+    concurrency: number;
+}
+
+const POLICIES: Record<BucketName, BucketPolicy> = {
+    "old:read": { concurrency: 4 },
+    "old:invite": { concurrency: 1 },
+    "old:state": { concurrency: 1 },
+    "old:message": { concurrency: 1 },
+    "old:accountData": { concurrency: 1 },
+    "old:leave": { concurrency: 1 },
+    "old:media": { concurrency: 2 },
+    "new:read": { concurrency: 4 },
+    "new:join": { concurrency: 1 },
+    "new:accountData": { concurrency: 2 },
+    "new:profile": { concurrency: 1 },
+    "new:media": { concurrency: 2 },
+    "new:keys": { concurrency: 2 },
+};
+
+export interface SchedulerClock {
+    now(): number;
+    sleep(ms: number): Promise<void>;
+}
+
+export const realClock: SchedulerClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface WaitNotice {
+    bucket: BucketName;
+    ms: number;
+    reason: "rate-limited" | "invite-refused" | "server-error" | "unreachable";
+}
+
+export interface SchedulerOptions {
+    clock?: SchedulerClock;
+    onWait?(notice: WaitNotice): void;
+    /** Give up on one invite after this many refusals in a row (default 24: about two hours at Synapse's default). */
+    maxInviteRefusals?: number;
+    /** Retries of one request after server errors or lost connections (default 5). */
+    maxRetries?: number;
+}
+
+export class InviteRefusedError extends Error {
+    public constructor(public readonly refusals: number) {
+        super(`The new account's server refused the invite ${refusals} times in a row (its limit on invites received per user)`);
+        this.name = "InviteRefusedError";
+    }
+}
+
+class Bucket {
+    public active = 0;
+    public pausedUntil = 0;
+    /** Learned minimum spacing between requests (from 429s and invite refusals). */
+    public minIntervalMs = 0;
+    public lastStart = 0;
+    public done = 0;
+    public expected = 0;
+    public totalDurationMs = 0;
+    public limitedWaitMs = 0;
+    public inviteRefusals = 0;
+    public readonly waiters: Array<() => void> = [];
+
+    public constructor(public readonly name: BucketName, public readonly policy: BucketPolicy) {}
+
+    public get averageDurationMs(): number {
+        return this.done ? this.totalDurationMs / this.done : 0;
+    }
+}
+
+/**
+ * Synapse's inviting server answers 502 ("Can't connect to server", after ~6 s) when the receiving server refuses an
+ * invite because of its per-user invite limit; 504 is the same refusal when it times out.
+ */
+function isInviteRefusal(e: MatrixRequestError): boolean {
+    return e.httpStatus === 502 || e.httpStatus === 504;
+}
+
+export class Scheduler {
+    private readonly buckets = new Map<BucketName, Bucket>();
+    private readonly clock: SchedulerClock;
+
+    public constructor(private readonly options: SchedulerOptions = {}) {
+        this.clock = options.clock ?? realClock;
+    }
+
+    private bucket(name: BucketName): Bucket {
+        let b = this.buckets.get(name);
+        if (!b) {
+            b = new Bucket(name, POLICIES[name]);
+            this.buckets.set(name, b);
+        }
+        return b;
+    }
+
+    /** Tells the scheduler how many requests a bucket will still see, for the ETA. */
+    public expect(name: BucketName, count: number): void {
+        this.bucket(name).expected += count;
+    }
+
+    private async acquire(b: Bucket): Promise<void> {
+        for (;;) {
+            if (b.active < b.policy.concurrency) {
+                const now = this.clock.now();
+                const readyAt = Math.max(b.pausedUntil, b.lastStart + b.minIntervalMs);
+                if (now >= readyAt) {
+                    b.active++;
+                    b.lastStart = now;
+                    return;
+                }
+                // Another waiter may be woken meanwhile; re-check after the pause.
+                await this.clock.sleep(readyAt - now);
+                continue;
+            }
+            await new Promise<void>((resolve) => b.waiters.push(resolve));
+        }
+    }
+
+    private release(b: Bucket): void {
+        b.active--;
+        b.waiters.shift()?.();
+    }
+
+    private pause(b: Bucket, ms: number, reason: WaitNotice["reason"]): void {
+        b.pausedUntil = Math.max(b.pausedUntil, this.clock.now() + ms);
+        b.limitedWaitMs += ms;
+        this.options.onWait?.({ bucket: b.name, ms, reason });
+    }
+
+    /** Runs one request in a bucket, waiting and retrying as the servers ask. */
+    public async run<T>(name: BucketName, request: () => Promise<T>): Promise<T> {
+        const b = this.bucket(name);
+        let retries = 0;
+        for (;;) {
+            await this.acquire(b);
+            const started = this.clock.now();
+            try {
+                const result = await request();
+                b.totalDurationMs += this.clock.now() - started;
+                b.done++;
+                b.inviteRefusals = 0;
+                return result;
+            } catch (e) {
+                if (!isMatrixRequestError(e)) throw e;
+                if (e.isRateLimited) {
+                    const wait = e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** retries);
+                    // Pace what follows at the rate the server just told us.
+                    b.minIntervalMs = Math.max(b.minIntervalMs, Math.min(wait, 10 * 60_000));
+                    this.pause(b, wait, "rate-limited");
+                    retries++;
+                    continue;
+                }
+                if (name === "old:invite" && isInviteRefusal(e)) {
+                    b.inviteRefusals++;
+                    if (b.inviteRefusals > (this.options.maxInviteRefusals ?? 24)) throw new InviteRefusedError(b.inviteRefusals - 1);
+                    // Synapse refills one invite every ~333 s by default; start lower in case the server is kinder.
+                    const wait = Math.min(340_000, 30_000 * 2 ** (b.inviteRefusals - 1));
+                    b.minIntervalMs = Math.max(b.minIntervalMs, wait);
+                    this.pause(b, wait, "invite-refused");
+                    continue;
+                }
+                const transient = e.httpStatus === 0 || e.httpStatus >= 500;
+                if (transient && retries < (this.options.maxRetries ?? 5)) {
+                    this.pause(b, 1000 * 2 ** retries, e.httpStatus === 0 ? "unreachable" : "server-error");
+                    retries++;
+                    continue;
+                }
+                throw e;
+            } finally {
+                this.release(b);
+            }
+        }
+    }
+
+    /** Re-checks something the servers settle asynchronously (federation), until `done` or the timeout. */
+    public async poll<T>(check: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, intervalMs = 300): Promise<T> {
+        const deadline = this.clock.now() + timeoutMs;
+        for (;;) {
+            const value = await check();
+            if (done(value) || this.clock.now() >= deadline) return value;
+            await this.clock.sleep(intervalMs);
+        }
+    }
+
+    /**
+     * Time left, from what each bucket still has to do and the pace it was held to; buckets run side by side, so
+     * the slowest one decides.
+     */
+    public eta(): { ms: number; dominatedBy?: BucketName; inviteLimited: boolean } {
+        let ms = 0;
+        let dominatedBy: BucketName | undefined;
+        for (const b of this.buckets.values()) {
+            const remaining = Math.max(0, b.expected - b.done);
+            if (!remaining) continue;
+            const perRequest = Math.max(b.minIntervalMs, b.averageDurationMs / b.policy.concurrency, 50);
+            const waitLeft = Math.max(0, b.pausedUntil - this.clock.now());
+            const bucketMs = waitLeft + remaining * perRequest;
+            if (bucketMs > ms) {
+                ms = bucketMs;
+                dominatedBy = b.name;
+            }
+        }
+        const invite = this.buckets.get("old:invite");
+        return { ms, dominatedBy, inviteLimited: dominatedBy === "old:invite" && (invite?.minIntervalMs ?? 0) >= 30_000 };
+    }
+
+    public stats(): Record<string, { done: number; expected: number; limitedWaitMs: number; minIntervalMs: number }> {
+        return Object.fromEntries(
+            [...this.buckets.values()].map((b) => [b.name, { done: b.done, expected: b.expected, limitedWaitMs: b.limitedWaitMs, minIntervalMs: b.minIntervalMs }]),
+        );
+    }
+}

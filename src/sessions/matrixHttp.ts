@@ -1,0 +1,135 @@
+/**
+ * A small authenticated client for the Matrix client-server API. The engine talks to both accounts through it, so
+ * every request can be paced by the one scheduler and every failure arrives in one shape (`MatrixRequestError`,
+ * tested by `errcode`/`httpStatus`, never `instanceof` across bundles).
+ */
+
+export type Method = "GET" | "PUT" | "POST" | "DELETE";
+
+export interface RequestOptions {
+    query?: Record<string, string | number | boolean | string[] | undefined>;
+    body?: unknown;
+    /** Defaults to /_matrix/client/v3. */
+    prefix?: string;
+    /** Return the raw Response instead of parsing JSON (media). */
+    raw?: boolean;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+}
+
+export class MatrixRequestError extends Error {
+    public constructor(
+        public readonly method: Method,
+        public readonly path: string,
+        /** 0 when the server could not be reached at all. */
+        public readonly httpStatus: number,
+        public readonly errcode: string | undefined,
+        public readonly serverMessage: string | undefined,
+        /** From `Retry-After` (preferred) or the body's `retry_after_ms`. */
+        public readonly retryAfterMs: number | undefined,
+        public readonly body: Record<string, unknown> | undefined,
+    ) {
+        super(
+            httpStatus === 0
+                ? `${method} ${path}: could not reach the server (${serverMessage ?? "network error"})`
+                : `${method} ${path}: ${httpStatus} ${errcode ?? ""} ${serverMessage ?? ""}`.trim(),
+        );
+        this.name = "MatrixRequestError";
+    }
+
+    public get isRateLimited(): boolean {
+        return this.httpStatus === 429 || this.errcode === "M_LIMIT_EXCEEDED";
+    }
+}
+
+export function isMatrixRequestError(e: unknown): e is MatrixRequestError {
+    return typeof e === "object" && e !== null && (e as { name?: string }).name === "MatrixRequestError";
+}
+
+function parseRetryAfter(headers: Headers, body: Record<string, unknown> | undefined): number | undefined {
+    const header = headers.get("Retry-After");
+    if (header) {
+        const seconds = Number(header);
+        if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+        const date = Date.parse(header);
+        if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
+    }
+    const ms = body?.retry_after_ms;
+    return typeof ms === "number" && ms >= 0 ? ms : undefined;
+}
+
+export function encodeQuery(query: RequestOptions["query"]): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query ?? {})) {
+        if (value === undefined) continue;
+        if (Array.isArray(value)) for (const v of value) params.append(key, v);
+        else params.append(key, String(value));
+    }
+    const text = params.toString();
+    return text ? `?${text}` : "";
+}
+
+export class MatrixHttp {
+    /**
+     * @param baseUrl the homeserver's client API base URL
+     * @param accessToken a token, or a getter so a host that refreshes its token (Element with OAuth) is followed
+     */
+    public constructor(
+        public readonly baseUrl: string,
+        private readonly accessToken?: string | (() => string | null | undefined),
+        private readonly fetchFn: typeof fetch = (...args) => globalThis.fetch(...args),
+    ) {
+        this.baseUrl = baseUrl.replace(/\/+$/, "");
+    }
+
+    private token(): string | undefined {
+        const t = typeof this.accessToken === "function" ? this.accessToken() : this.accessToken;
+        return t ?? undefined;
+    }
+
+    public async request<T = Record<string, unknown>>(method: Method, path: string, opts: RequestOptions = {}): Promise<T> {
+        const url = `${this.baseUrl}${opts.prefix ?? "/_matrix/client/v3"}${path}${encodeQuery(opts.query)}`;
+        const headers: Record<string, string> = { ...opts.headers };
+        const token = this.token();
+        if (token) headers.Authorization = `Bearer ${token}`;
+        let body: BodyInit | undefined;
+        if (opts.body instanceof Uint8Array || (typeof Blob !== "undefined" && opts.body instanceof Blob)) {
+            body = opts.body as BodyInit;
+        } else if (opts.body !== undefined) {
+            body = JSON.stringify(opts.body);
+            headers["Content-Type"] ??= "application/json";
+        }
+        let response: Response;
+        try {
+            response = await this.fetchFn(url, { method, headers, body, signal: opts.signal });
+        } catch (e) {
+            throw new MatrixRequestError(method, path, 0, undefined, (e as Error).message, undefined, undefined);
+        }
+        if (response.ok && opts.raw) return response as T;
+        const text = await response.text();
+        let json: Record<string, unknown> | undefined;
+        try {
+            json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+        } catch {
+            json = undefined;
+        }
+        if (!response.ok) {
+            throw new MatrixRequestError(
+                method,
+                path,
+                response.status,
+                typeof json?.errcode === "string" ? json.errcode : undefined,
+                typeof json?.error === "string" ? json.error : text.slice(0, 200) || response.statusText,
+                parseRetryAfter(response.headers, json),
+                json,
+            );
+        }
+        if (json === undefined) {
+            throw new MatrixRequestError(method, path, response.status, undefined, "the server answered with something that is not JSON", undefined, undefined);
+        }
+        return json as T;
+    }
+}
+
+/** Percent-encodes one path segment (room ids, user ids, event types). */
+export const seg = (s: string): string => encodeURIComponent(s);
