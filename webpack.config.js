@@ -8,6 +8,7 @@
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import webpack from "webpack";
 import { fileURLToPath } from "node:url";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -92,5 +93,27 @@ export default [
         },
         module: { rules: [swcRule("es2022")] },
         plugins: [new CopyHostStatics()],
+    },
+    {
+        ...common,
+        name: "cli",
+        target: "node22",
+        entry: { "matrix-account-migrate": "./src/cli/bin.ts" },
+        experiments: { outputModule: true },
+        output: {
+            path: path.join(root, "dist/cli"),
+            filename: "[name].js",
+            chunkFilename: "chunks/[name].[contenthash:8].js",
+            module: true,
+            chunkFormat: "module",
+            library: { type: "module" },
+            clean: true,
+        },
+        // Packages stay in node_modules (matrix-js-sdk loads its crypto WASM from its own folder).
+        externalsPresets: { node: true },
+        externals: [({ request }, callback) => (/^[a-z@][^:]*$/.test(request) && !request.startsWith(".") ? callback(null, `module ${request}`) : callback())],
+        optimization: { minimize: false },
+        module: { rules: [swcRule("es2022")] },
+        plugins: [new webpack.BannerPlugin({ banner: "#!/usr/bin/env node", raw: true, entryOnly: true })],
     },
 ];

@@ -145,7 +145,10 @@ export async function signInWithPassword(baseUrl: string, userId: string, passwo
 function loginError(e: unknown, userId: string): unknown {
     if (!isMatrixRequestError(e)) return e;
     if (e.errcode === "M_USER_DEACTIVATED") return new SignInError("deactivated", `${userId} has been deactivated; it cannot receive a migration.`);
-    if (e.errcode === "M_FORBIDDEN") return new SignInError("wrong-password", `Wrong password for ${userId}.`);
+    // Synapse clears a deactivated account's password, so it answers both cases with M_FORBIDDEN.
+    if (e.errcode === "M_FORBIDDEN") {
+        return new SignInError("wrong-password", `Wrong password for ${userId}, or the account has been deactivated (the server does not say which).`);
+    }
     if (e.isRateLimited) {
         const wait = e.retryAfterMs ? ` Try again in ${Math.ceil(e.retryAfterMs / 1000)} s.` : "";
         return new SignInError("rate-limited", `The server is limiting sign-in attempts for ${userId}.${wait}`);

@@ -76,7 +76,7 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string 
     return { ca, cert, key };
 }
 
-function homeserverConfig(hs: Homeserver, ports: { client: number; tls: number }, tls: { ca: string; cert: string; key: string }) {
+function homeserverConfig(hs: Homeserver, ports: { client: number; tls: number }, tls: Tls) {
     return {
         server_name: hs.serverName,
         public_baseurl: `${hs.baseUrl}/`,
@@ -191,13 +191,60 @@ function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
     });
 }
 
-export async function startHomeservers(options: BedOptions = {}): Promise<Bed> {
-    const log = options.log ?? ((l: string) => process.stderr.write(l + "\n"));
-    const python = ensureSynapseInstalled(log);
-    const portBase = options.portBase ?? Number(process.env.MIGRATE_BED_PORT_BASE ?? 8480);
+interface ServerSpec {
+    label: string;
+    host: string;
+    client: number;
+    tlsPort: number;
+}
+
+interface Tls {
+    ca: string;
+    cert: string;
+    key: string;
+}
+
+/** Writes one server's files and starts it; the caller waits for health. */
+function launchSynapse(python: string, stateDir: string, tls: Tls, spec: ServerSpec, limits: LimitsProfile, extraConfig: Record<string, unknown> = {}) {
+    const dataDir = path.join(stateDir, `hs-${spec.label.toLowerCase()}`);
+    mkdirSync(path.join(dataDir, "media"), { recursive: true });
+    const hs: Homeserver = {
+        label: spec.label,
+        serverName: `${spec.host}:${spec.tlsPort}`,
+        baseUrl: `http://${spec.host}:${spec.client}`,
+        tlsUrl: `https://${spec.host}:${spec.tlsPort}`,
+        registrationSecret: randomBytes(16).toString("hex"),
+        dataDir,
+    };
+    writeFileSync(path.join(dataDir, "signing.key"), `ed25519 a_1 ${randomBytes(32).toString("base64").replace(/=+$/, "")}\n`);
+    writeFileSync(path.join(dataDir, "log.config"), logConfig(dataDir));
+    // JSON is valid YAML, so no YAML writer is needed. Later files override earlier ones.
+    const files = [
+        ["homeserver.yaml", homeserverConfig(hs, { client: spec.client, tls: spec.tlsPort }, tls)],
+        [`limits-${limits.kind}.yaml`, rateLimitConfig(limits)],
+        ["extra.yaml", extraConfig],
+    ] as const;
+    const args: string[] = [];
+    for (const [name, content] of files) {
+        writeFileSync(path.join(dataDir, name), JSON.stringify(content, null, 2));
+        args.push("-c", path.join(dataDir, name));
+    }
+    const errFd = openSync(path.join(dataDir, "stderr.log"), "a");
+    const child = spawn(python, ["-c", LAUNCHER, ...args], { cwd: dataDir, stdio: ["ignore", errFd, errFd] });
+    return { hs, child };
+}
+
+function checkPortBase(portBase: number): number {
     if (!Number.isInteger(portBase) || portBase < 1024 || portBase > 65000) {
         throw new BedSetupError(`MIGRATE_BED_PORT_BASE must be a port number between 1024 and 65000, not ${portBase}`);
     }
+    return portBase;
+}
+
+export async function startHomeservers(options: BedOptions = {}): Promise<Bed> {
+    const log = options.log ?? ((l: string) => process.stderr.write(l + "\n"));
+    const python = ensureSynapseInstalled(log);
+    const portBase = checkPortBase(options.portBase ?? Number(process.env.MIGRATE_BED_PORT_BASE ?? 8480));
     const limits = options.limits ?? { kind: "functional" };
 
     pruneOldRuns();
@@ -205,54 +252,48 @@ export async function startHomeservers(options: BedOptions = {}): Promise<Bed> {
     mkdirSync(stateDir, { recursive: true });
     const tls = makeCertificates(stateDir);
 
-    const specs = [
+    const specs: ServerSpec[] = [
         { label: "A", host: "localhost", client: portBase + 1, tlsPort: portBase + 11 },
         { label: "B", host: "127.0.0.1", client: portBase + 2, tlsPort: portBase + 12 },
     ];
-    const servers: Homeserver[] = [];
-    const children: ChildProcess[] = [];
+    const launched: Array<ReturnType<typeof launchSynapse>> = [];
     const stop = async () => {
-        await Promise.all(children.map((c) => stopChild(c)));
+        await Promise.all(launched.map((l) => stopChild(l.child)));
     };
-
     try {
-        for (const spec of specs) {
-            const dataDir = path.join(stateDir, `hs-${spec.label.toLowerCase()}`);
-            mkdirSync(path.join(dataDir, "media"), { recursive: true });
-            const hs: Homeserver = {
-                label: spec.label,
-                serverName: `${spec.host}:${spec.tlsPort}`,
-                baseUrl: `http://${spec.host}:${spec.client}`,
-                tlsUrl: `https://${spec.host}:${spec.tlsPort}`,
-                registrationSecret: randomBytes(16).toString("hex"),
-                dataDir,
-            };
-            writeFileSync(path.join(dataDir, "signing.key"), `ed25519 a_1 ${randomBytes(32).toString("base64").replace(/=+$/, "")}\n`);
-            writeFileSync(path.join(dataDir, "log.config"), logConfig(dataDir));
-            // JSON is valid YAML, so no YAML writer is needed.
-            const base = path.join(dataDir, "homeserver.yaml");
-            const limitsFile = path.join(dataDir, `limits-${limits.kind}.yaml`);
-            writeFileSync(base, JSON.stringify(homeserverConfig(hs, { client: spec.client, tls: spec.tlsPort }, tls), null, 2));
-            writeFileSync(limitsFile, JSON.stringify(rateLimitConfig(limits), null, 2));
-
-            const errFd = openSync(path.join(dataDir, "stderr.log"), "a");
-            const child = spawn(python, ["-c", LAUNCHER, "-c", base, "-c", limitsFile], {
-                cwd: dataDir,
-                stdio: ["ignore", errFd, errFd],
-            });
-            children.push(child);
-            servers.push(hs);
-        }
+        for (const spec of specs) launched.push(launchSynapse(python, stateDir, tls, spec, limits));
         // Both were started before waiting: together they are healthy in about the time of one.
-        await Promise.all(servers.map((hs, i) => waitHealthy(hs, children[i], 60_000)));
+        await Promise.all(launched.map((l) => waitHealthy(l.hs, l.child, 60_000)));
     } catch (e) {
         await stop();
         throw e;
     }
-    const a = servers[0];
-    const b = servers[1];
+    const [a, b] = launched.map((l) => l.hs);
     log(`Homeservers up: A ${a.serverName} (${a.baseUrl}), B ${b.serverName} (${b.baseUrl}); state in ${stateDir}`);
     return { a, b, caFile: tls.ca, stateDir, stop };
+}
+
+/**
+ * One more server beside a running bed, with its own configuration on top (e.g. a server that only offers single
+ * sign-on). Uses ports base+3 / base+13; the caller stops it.
+ */
+export async function startExtraHomeserver(
+    bed: { stateDir: string },
+    label: string,
+    extraConfig: Record<string, unknown>,
+): Promise<{ hs: Homeserver; stop(): Promise<void> }> {
+    const python = ensureSynapseInstalled();
+    const portBase = checkPortBase(Number(process.env.MIGRATE_BED_PORT_BASE ?? 8480));
+    const tls: Tls = { ca: path.join(bed.stateDir, "ca.pem"), cert: path.join(bed.stateDir, "tls.crt"), key: path.join(bed.stateDir, "tls.key") };
+    const spec: ServerSpec = { label, host: "localhost", client: portBase + 3, tlsPort: portBase + 13 };
+    const { hs, child } = launchSynapse(python, bed.stateDir, tls, spec, { kind: "functional" }, extraConfig);
+    try {
+        await waitHealthy(hs, child, 60_000);
+    } catch (e) {
+        await stopChild(child);
+        throw e;
+    }
+    return { hs, stop: () => stopChild(child) };
 }
 
 export interface RegisteredUser {

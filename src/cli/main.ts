@@ -1,0 +1,148 @@
+/**
+ * `matrix-account-migrate`: the engine without Element, for people on other clients and for admins. Signs in both
+ * accounts from environment secrets, reads the old account with one /sync, shows the plan, asks, runs, reports.
+ */
+import { writeFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
+
+import { type AccountSession } from "../engine/context.ts";
+import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
+import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
+import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
+import { checkHomeserver, checkTarget, discoverHomeserver, isSignInError, sessionFromAccessToken, signInWithPassword } from "../sessions/signIn.ts";
+import { snapshotFromSync } from "../sessions/snapshots.ts";
+import { type CliOptions, USAGE, UsageError, parseArgs } from "./args.ts";
+import { progressOutput } from "./progress.ts";
+
+/** Bad input: nothing was changed. */
+class InputError extends Error {}
+
+const DEVICE_NAME = "Account migration (CLI)";
+
+interface SignedIn extends AccountSession {
+    /** Set when the CLI created this session with a password: it signs it out again at the end. */
+    temporary: boolean;
+}
+
+function env(name: string): string | undefined {
+    const v = process.env[name];
+    return v && v.length ? v : undefined;
+}
+
+async function signInOld(opts: CliOptions, baseUrl: string): Promise<SignedIn> {
+    const token = env("MIGRATE_OLD_ACCESS_TOKEN");
+    if (token) return { ...(await sessionFromAccessToken(baseUrl, token, opts.oldUser)), temporary: false };
+    const password = env("MIGRATE_OLD_PASSWORD");
+    if (password && opts.oldUser) return { ...(await signInWithPassword(baseUrl, opts.oldUser, password, { deviceName: DEVICE_NAME })), temporary: true };
+    throw new InputError("The old account needs MIGRATE_OLD_ACCESS_TOKEN, or MIGRATE_OLD_PASSWORD together with --old-user.");
+}
+
+async function signInNew(newUserId: string, baseUrl: string): Promise<SignedIn> {
+    const token = env("MIGRATE_NEW_ACCESS_TOKEN");
+    if (token) return { ...(await sessionFromAccessToken(baseUrl, token, newUserId)), temporary: false };
+    const password = env("MIGRATE_NEW_PASSWORD");
+    if (password) return { ...(await signInWithPassword(baseUrl, newUserId, password, { deviceName: DEVICE_NAME })), temporary: true };
+    throw new InputError("The new account needs MIGRATE_NEW_PASSWORD or MIGRATE_NEW_ACCESS_TOKEN.");
+}
+
+function printPlan(plan: MigrationPlan, out: NodeJS.WriteStream): void {
+    const count = (status: string) => plan.rooms.filter((r) => r.status === status).length;
+    out.write(`Plan: ${plan.oldUserId} → ${plan.newUserId}\n`);
+    out.write(
+        `  ${plan.rooms.length} rooms: ${count("ready")} to migrate, ${count("already")} already done, ` +
+            `${count("blocked")} blocked, ${count("replaced")} replaced by newer rooms\n`,
+    );
+    out.write(`  invites needed: ${invitesNeeded(plan)}\n`);
+    for (const room of plan.rooms.filter((r) => r.blockers.length)) {
+        for (const b of room.blockers) out.write(`  ! ${room.name}: ${b.reason}\n`);
+    }
+    if (plan.pendingInvites.length) {
+        out.write(`  ${plan.pendingInvites.length} invite(s) the old account never accepted (not migrated):\n`);
+        for (const p of plan.pendingInvites) out.write(`    - ${p.name}${p.inviter ? ` (from ${p.inviter})` : ""}\n`);
+    }
+}
+
+function printSummary(report: MigrationReport, out: NodeJS.WriteStream): void {
+    const by = (o: string) => report.rooms.filter((r) => r.outcome === o);
+    out.write(
+        `\n${report.dryRun ? "Dry run — nothing was changed. " : ""}Rooms: ${by("migrated").length} migrated, ${by("already").length} already done, ` +
+            `${by("needs-action").length} need action, ${by("skipped").length} skipped, ${by("failed").length} failed. Invites sent: ${report.invitesSent}.\n`,
+    );
+    for (const r of [...by("needs-action"), ...by("failed")]) {
+        out.write(`  ${r.outcome === "failed" ? "✗" : "!"} ${r.name}: ${r.reason}\n`);
+        if (r.adminMessage) out.write(`      Ask an admin: “${r.adminMessage}”\n`);
+    }
+    for (const e of report.errors) out.write(`  ✗ ${e}\n`);
+}
+
+async function confirm(question: string): Promise<boolean> {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+        return /^y(es)?$/i.test((await rl.question(question)).trim());
+    } finally {
+        rl.close();
+    }
+}
+
+export async function main(argv: string[]): Promise<number> {
+    const out = process.stdout;
+    const err = process.stderr;
+    const sessions: SignedIn[] = [];
+    try {
+        let opts: CliOptions;
+        try {
+            opts = parseArgs(argv);
+        } catch (e) {
+            if (e instanceof UsageError) throw new InputError(`${e.message}\n\n${USAGE}`);
+            throw e;
+        }
+        if (opts.help) {
+            out.write(`${USAGE}\n`);
+            return 0;
+        }
+        if (opts.keyFile || opts.setUpNewBackup) throw new InputError("--key-file and --set-up-new-backup are not available in this version yet.");
+
+        const oldBase = await checkHomeserver(opts.oldHomeserver);
+        const old = await signInOld(opts, oldBase);
+        sessions.push(old);
+        const newUserId = checkTarget(old.userId, opts.newUser);
+        const newBase = opts.newHomeserver ? await checkHomeserver(opts.newHomeserver) : await discoverHomeserver(newUserId.slice(newUserId.indexOf(":") + 1));
+        const neu = await signInNew(newUserId, newBase);
+        sessions.push(neu);
+        if (opts.dryRun && sessions.some((s) => s.temporary)) {
+            err.write("Note: signing in with a password creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n");
+        }
+
+        err.write(`Reading ${old.userId}'s rooms and settings…\n`);
+        const snapshot = await snapshotFromSync(old.http, old.userId);
+        const plan = buildPlan(snapshot, neu.userId, { leaveOldRooms: opts.leaveOldRooms, movedNotice: opts.movedNotice });
+        printPlan(plan, err);
+
+        if (!opts.dryRun && !opts.yes) {
+            if (!process.stdin.isTTY) throw new InputError("Not run from a terminal: pass --yes to migrate without being asked.");
+            if (!(await confirm("Start the migration? [y/N] "))) {
+                err.write("Nothing was changed.\n");
+                return 0;
+            }
+        }
+
+        const progress = progressOutput(err);
+        const report = await runMigration(plan, snapshot, { old, new: neu }, { dryRun: opts.dryRun, onProgress: progress.onProgress, onWait: progress.onWait });
+        progress.end();
+        printSummary(report, err);
+        if (opts.reportFile) {
+            writeFileSync(opts.reportFile, JSON.stringify(report, null, 2) + "\n");
+            err.write(`Report written to ${opts.reportFile}\n`);
+        }
+        return reportExitCode(report);
+    } catch (e) {
+        if (e instanceof InputError || isSignInError(e)) {
+            err.write(`${(e as Error).message}\nNothing was changed.\n`);
+            return 2;
+        }
+        err.write(`Migration stopped: ${isMatrixRequestError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        return 1;
+    } finally {
+        for (const s of sessions.filter((x) => x.temporary)) await s.http.request("POST", "/logout", { body: {} }).catch(() => undefined);
+    }
+}

@@ -1,0 +1,57 @@
+/** Progress output: a bar with ETA redrawn in place on a terminal, plain lines otherwise (logs, CI, pipes). */
+import type { ProgressEvent } from "../engine/context.ts";
+import type { WaitNotice } from "../engine/scheduler.ts";
+
+export function formatDuration(ms: number): string {
+    if (!Number.isFinite(ms) || ms <= 0) return "0s";
+    const s = Math.round(ms / 1000);
+    if (s < 60) return `${s}s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+    return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+export interface ProgressOutput {
+    onProgress(event: ProgressEvent): void;
+    onWait(notice: WaitNotice): void;
+    end(): void;
+}
+
+export function progressOutput(stream: NodeJS.WriteStream): ProgressOutput {
+    const tty = stream.isTTY === true;
+    let lastExplanation: string | undefined;
+    let lastLine = "";
+    const width = 24;
+    return {
+        onProgress(e) {
+            if (e.etaExplanation && e.etaExplanation !== lastExplanation) {
+                lastExplanation = e.etaExplanation;
+                stream.write(`${tty ? "\r\x1b[2K" : ""}Note: ${e.etaExplanation}\n`);
+            }
+            if (tty) {
+                const filled = e.roomsTotal ? Math.round((e.roomsDone / e.roomsTotal) * width) : width;
+                const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
+                const line = `${bar} ${e.roomsDone}/${e.roomsTotal} rooms · ETA ${formatDuration(e.etaMs)} · ${e.message}`;
+                lastLine = line.slice(0, (stream.columns ?? 120) - 1);
+                stream.write(`\r\x1b[2K${lastLine}`);
+            } else {
+                stream.write(`[${e.roomsDone}/${e.roomsTotal}] ${e.message} (ETA ${formatDuration(e.etaMs)})\n`);
+            }
+        },
+        onWait(n) {
+            const why =
+                n.reason === "invite-refused"
+                    ? "the new server refused an invite (its per-user invite limit)"
+                    : n.reason === "rate-limited"
+                      ? "rate-limited by the server"
+                      : n.reason === "unreachable"
+                        ? "server unreachable"
+                        : "server error";
+            const text = `Waiting ${formatDuration(n.ms)} (${n.bucket}): ${why}`;
+            stream.write(tty ? `\r\x1b[2K${text}\n${lastLine}` : `${text}\n`);
+        },
+        end() {
+            if (tty && lastLine) stream.write("\n");
+        },
+    };
+}
