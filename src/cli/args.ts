@@ -15,6 +15,7 @@ export interface CliOptions {
     yes: boolean;
     keyFile?: string;
     setUpNewBackup: boolean;
+    trustNewBackup: boolean;
     help: boolean;
 }
 
@@ -40,7 +41,9 @@ Options:
   --moved-notice           add "(moved to …)" to the old display name and a note in each direct chat
   --report FILE            write a JSON report
   --key-file FILE          also write the old account's room keys as an encrypted key file (Element's format)
-  --set-up-new-backup      create a key backup for the new account if it has none
+  --set-up-new-backup      set up recovery and a key backup for the new account if it has none
+                           (needs MIGRATE_NEW_PASSWORD; prints the new recovery key once)
+  --trust-new-backup       hand keys to the new account's backup without its recovery key (see --help risk)
   --yes                    do not ask for confirmation
   -h, --help               this help
 
@@ -48,7 +51,10 @@ Secrets, from the environment only:
   MIGRATE_OLD_ACCESS_TOKEN, or MIGRATE_OLD_PASSWORD with --old-user
   MIGRATE_NEW_PASSWORD or MIGRATE_NEW_ACCESS_TOKEN
   MIGRATE_OLD_RECOVERY_KEY   read keys from the old account's key backup
-  MIGRATE_NEW_RECOVERY_KEY   check (and with --set-up-new-backup, create) the new account's key backup
+  MIGRATE_NEW_RECOVERY_KEY   check the new account's key backup is its own (with --set-up-new-backup: the
+                             recovery key to set up, if it has none)
+  Without MIGRATE_NEW_RECOVERY_KEY the new backup cannot be verified: a malicious new homeserver could have
+  put its own key there and read the handed-over keys. --trust-new-backup accepts that risk.
   MIGRATE_KEY_FILE_PASSPHRASE passphrase for --key-file
 
 Exit codes: 0 every chosen room migrated; 3 finished, some rooms need action; 2 bad input (nothing changed);
@@ -68,6 +74,7 @@ const BOOLEAN_FLAGS: Record<string, keyof CliOptions> = {
     "--leave-old-rooms": "leaveOldRooms",
     "--moved-notice": "movedNotice",
     "--set-up-new-backup": "setUpNewBackup",
+    "--trust-new-backup": "trustNewBackup",
     "--yes": "yes",
     "-y": "yes",
     "--help": "help",
@@ -77,7 +84,15 @@ const BOOLEAN_FLAGS: Record<string, keyof CliOptions> = {
 const SECRET_LOOKING = /pass|token|secret|recovery/i;
 
 export function parseArgs(argv: string[]): CliOptions {
-    const values: Record<string, unknown> = { dryRun: false, leaveOldRooms: false, movedNotice: false, yes: false, setUpNewBackup: false, help: false };
+    const values: Record<string, unknown> = {
+        dryRun: false,
+        leaveOldRooms: false,
+        movedNotice: false,
+        yes: false,
+        setUpNewBackup: false,
+        trustNewBackup: false,
+        help: false,
+    };
     for (let i = 0; i < argv.length; i++) {
         const raw = argv[i];
         const [flag, inline] = raw.includes("=") ? [raw.slice(0, raw.indexOf("=")), raw.slice(raw.indexOf("=") + 1)] : [raw, undefined];

@@ -11,6 +11,10 @@ import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts"
 import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
 import { checkHomeserver, checkTarget, discoverHomeserver, isSignInError, sessionFromAccessToken, signInWithPassword } from "../sessions/signIn.ts";
 import { snapshotFromSync } from "../sessions/snapshots.ts";
+import { KeysError } from "../keys/errors.ts";
+import { exportKeyFile } from "../keys/keyFileExport.ts";
+import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
+import { currentBackup } from "../keys/backups.ts";
 import { type CliOptions, USAGE, UsageError, parseArgs } from "./args.ts";
 import { progressOutput } from "./progress.ts";
 
@@ -73,6 +77,11 @@ function printSummary(report: MigrationReport, out: NodeJS.WriteStream): void {
         if (r.adminMessage) out.write(`      Ask an admin: “${r.adminMessage}”\n`);
     }
     for (const e of report.errors) out.write(`  ✗ ${e}\n`);
+    const keys = report.keys as { sessionsFound?: number; sessionsUploaded?: number; error?: string; perRoom?: Record<string, { missing: number }> } | undefined;
+    if (keys) {
+        const missing = Object.values(keys.perRoom ?? {}).reduce((n, r) => n + r.missing, 0);
+        out.write(`Room keys: ${keys.sessionsFound ?? 0} found, ${keys.sessionsUploaded ?? 0} handed over, ${missing} missing.${keys.error ? ` ${keys.error}` : ""}\n`);
+    }
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -100,7 +109,11 @@ export async function main(argv: string[]): Promise<number> {
             out.write(`${USAGE}\n`);
             return 0;
         }
-        if (opts.keyFile || opts.setUpNewBackup) throw new InputError("--key-file and --set-up-new-backup are not available in this version yet.");
+        const keyFilePassphrase = env("MIGRATE_KEY_FILE_PASSPHRASE");
+        if (opts.keyFile && !keyFilePassphrase) throw new InputError("--key-file needs its passphrase in MIGRATE_KEY_FILE_PASSPHRASE.");
+        if (opts.setUpNewBackup && !env("MIGRATE_NEW_PASSWORD")) {
+            throw new InputError("--set-up-new-backup needs MIGRATE_NEW_PASSWORD: the new server asks for it to approve the new keys.");
+        }
 
         const oldBase = await checkHomeserver(opts.oldHomeserver);
         const old = await signInOld(opts, oldBase);
@@ -112,6 +125,27 @@ export async function main(argv: string[]): Promise<number> {
         if (opts.dryRun && sessions.some((s) => s.temporary)) {
             err.write("Note: signing in with a password creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n");
         }
+
+        // Keys: checked before anything changes, so a wrong recovery key stops here.
+        let trustUnverified = opts.trustNewBackup;
+        const newRecoveryKey = env("MIGRATE_NEW_RECOVERY_KEY");
+        if (!newRecoveryKey && !trustUnverified && !opts.yes && process.stdin.isTTY && (await currentBackup(neu.http))) {
+            trustUnverified = await confirm(`${UNVERIFIED_BACKUP_RISK}\nHand the keys to that backup anyway? [y/N] `);
+        }
+        const keys = await prepareKeyHandover({
+            old,
+            new: { ...neu, baseUrl: newBase },
+            oldRecoveryKey: env("MIGRATE_OLD_RECOVERY_KEY"),
+            newRecoveryKey,
+            trustUnverifiedNewBackup: trustUnverified,
+            setUpNewBackup: opts.setUpNewBackup ? { password: env("MIGRATE_NEW_PASSWORD")! } : undefined,
+            dryRun: opts.dryRun,
+        });
+        for (const note of keys.notes) err.write(`Note: ${note}\n`);
+        if (keys.createdRecoveryKey) {
+            err.write(`\nRecovery was set up for ${neu.userId}. Its recovery key, shown only this once — store it safely:\n\n    ${keys.createdRecoveryKey}\n\n`);
+        }
+        if ("unavailable" in keys.target) err.write(`Encrypted history: ${keys.target.unavailable}\n`);
 
         err.write(`Reading ${old.userId}'s rooms and settings…\n`);
         const snapshot = await snapshotFromSync(old.http, old.userId);
@@ -126,8 +160,20 @@ export async function main(argv: string[]): Promise<number> {
             }
         }
 
+        if (opts.keyFile) {
+            const encrypted = plan.rooms.filter((r) => r.selected && r.encrypted).map((r) => r.roomId);
+            const file = await exportKeyFile({ old, roomIds: encrypted, oldBackup: keys.oldBackup, passphrase: keyFilePassphrase! });
+            writeFileSync(opts.keyFile, file.text, { mode: 0o600 });
+            err.write(`Wrote ${file.sessions} room key(s) to ${opts.keyFile} (import it in Element: Settings → Encryption → Import keys).\n`);
+        }
+
         const progress = progressOutput(err);
-        const report = await runMigration(plan, snapshot, { old, new: neu }, { dryRun: opts.dryRun, onProgress: progress.onProgress, onWait: progress.onWait });
+        const report = await runMigration(plan, snapshot, { old, new: neu }, {
+            dryRun: opts.dryRun,
+            onProgress: progress.onProgress,
+            onWait: progress.onWait,
+            keys: keys.handover,
+        });
         progress.end();
         printSummary(report, err);
         if (opts.reportFile) {
@@ -136,7 +182,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         return reportExitCode(report);
     } catch (e) {
-        if (e instanceof InputError || isSignInError(e)) {
+        if (e instanceof InputError || isSignInError(e) || e instanceof KeysError) {
             err.write(`${(e as Error).message}\nNothing was changed.\n`);
             return 2;
         }

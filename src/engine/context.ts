@@ -8,6 +8,11 @@ import type { BucketName, Scheduler } from "./scheduler.ts";
 export interface AccountSession {
     userId: string;
     http: MatrixHttp;
+    /**
+     * Invites while sharing the room's encrypted history with the invitee's devices (MSC4268), when this side runs
+     * crypto (Element's client). Used in addition to the key backup, never instead of it.
+     */
+    inviteSharingHistory?(roomId: string, userId: string): Promise<void>;
 }
 
 export interface MigrationSides {
@@ -116,6 +121,8 @@ export interface MigrationContext {
     dryRun: boolean;
     /** Requests that change something go through here, so a dry run provably sends none. */
     write<T>(bucket: BucketName, side: AccountSession, method: "PUT" | "POST" | "DELETE", path: string, opts?: Parameters<MatrixHttp["request"]>[2]): Promise<T | undefined>;
+    /** A change made through something other than MatrixHttp (e.g. the host's own client), same pacing and dry-run rule. */
+    writeWith<T>(bucket: BucketName, change: () => Promise<T>): Promise<T>;
     read<T>(bucket: BucketName, side: AccountSession, path: string, opts?: Parameters<MatrixHttp["request"]>[2]): Promise<T>;
     progress(step: StepName, message: string, room?: { roomId: string; name: string }): void;
 }

@@ -34,14 +34,17 @@ import { Scheduler, type WaitNotice } from "./scheduler.ts";
 import type { AccountSnapshot } from "./snapshot.ts";
 import { serverNameOf } from "./userId.ts";
 
-/** A per-room extension the key hand-over plugs in (src/keys): runs after the room is confirmed. */
-export interface RoomKeyHandover {
-    /** Hands over the keys of one room; returns how many sessions the new account's backup now holds for it. */
-    handOverRoom(ctx: MigrationContext, room: RoomPlan): Promise<number>;
-    /** Runs once before the rooms (e.g. reading the old backup); may be skipped in a dry run. */
-    prepare?(ctx: MigrationContext): Promise<void>;
-    /** Adds its figures to the report. */
-    finish?(ctx: MigrationContext): Promise<Record<string, unknown>>;
+export type RoomKeysOutcome = { sessions: number } | { failed: string };
+
+/**
+ * The key hand-over (src/keys) plugged into a run: it streams keys in the background from the start, each room
+ * waits for it before recording "keys handed over" (what lets the old account leave an encrypted room), and it adds
+ * the per-room proof to the report.
+ */
+export interface KeyHandover {
+    start(ctx: MigrationContext, rooms: RoomPlan[]): void;
+    roomDone(roomId: string): Promise<RoomKeysOutcome>;
+    finish(ctx: MigrationContext): Promise<Record<string, unknown>>;
 }
 
 export interface RunOptions {
@@ -49,7 +52,7 @@ export interface RunOptions {
     onProgress?(event: ProgressEvent): void;
     onWait?(notice: WaitNotice): void;
     scheduler?: Scheduler;
-    keys?: RoomKeyHandover;
+    keys?: KeyHandover;
 }
 
 export interface MigrationReport {
@@ -76,10 +79,13 @@ export interface MigrationReport {
     errors: string[];
 }
 
-/** Exit status for the CLI: 0 all chosen rooms done, 3 finished but some need action, 1 failures. */
+/**
+ * Exit status for the CLI: 0 all chosen rooms done, 3 finished but something needs the user (rooms blocked, or keys
+ * that could not be handed over yet), 1 failures.
+ */
 export function reportExitCode(report: MigrationReport): 0 | 1 | 3 {
     if (report.errors.length || report.rooms.some((r) => r.outcome === "failed")) return 1;
-    if (report.rooms.some((r) => r.outcome === "needs-action")) return 3;
+    if (report.rooms.some((r) => r.outcome === "needs-action") || (report.keys && "error" in report.keys)) return 3;
     return 0;
 }
 
@@ -142,6 +148,10 @@ export async function runMigration(
             if (dryRun) throw new Error(`Dry run attempted a write: ${method} ${path}`);
             return scheduler.run(bucket, () => side.http.request(method, path, opts));
         },
+        writeWith(bucket, change) {
+            if (dryRun) throw new Error("Dry run attempted a write");
+            return scheduler.run(bucket, change);
+        },
         read(bucket, side, path, opts) {
             return scheduler.run(bucket, () => side.http.request("GET", path, opts));
         },
@@ -170,9 +180,14 @@ export async function runMigration(
     const errors: string[] = [];
     const oldProfile: Profile = await readProfile(ctx, sides.old);
 
+    // Keys go for the chosen encrypted rooms the new account will be in.
+    const keyRooms = chosen.filter((r) => r.encrypted && (r.status === "ready" || r.status === "already"));
+    options.keys?.start(ctx, keyRooms);
+
     if (dryRun) {
         const rooms = plan.rooms.map((room) => dryRunResult(room, plan));
-        return finishReport({ rooms, profile: [], direct: 0, pushRules: 0, ignored: 0, settings: [], moved: false, invitesSent: 0 });
+        const keys = options.keys ? await options.keys.finish(ctx) : undefined;
+        return finishReport({ rooms, profile: [], direct: 0, pushRules: 0, ignored: 0, settings: [], moved: false, invitesSent: 0, keys });
     }
 
     // Expected requests per bucket, so the ETA is meaningful from the start.
@@ -180,14 +195,6 @@ export async function runMigration(
     scheduler.expect("old:invite", ready.filter((r) => r.route === "invite").length);
     scheduler.expect("new:join", ready.filter((r) => r.route !== "none").length);
     scheduler.expect("old:state", ready.filter((r) => r.targetPowerLevel !== null).length);
-
-    if (options.keys?.prepare) {
-        try {
-            await options.keys.prepare(ctx);
-        } catch (e) {
-            errors.push(`Key hand-over could not start: ${describeError(e)}`);
-        }
-    }
 
     // The profile goes first: rooms then see the new account with its name and avatar from its first event.
     let profileChanges: string[] = [];
@@ -250,7 +257,7 @@ export async function runMigration(
     }
 
     let keys: Record<string, unknown> | undefined;
-    if (options.keys?.finish) {
+    if (options.keys) {
         try {
             keys = await options.keys.finish(ctx);
         } catch (e) {
@@ -310,8 +317,11 @@ export async function runMigration(
             await copyRoomAccountData(ctx, room);
             steps.push("room-data");
             if (room.encrypted && options.keys) {
-                const count = await options.keys.handOverRoom(ctx, room);
-                steps.push(`keys ${count}`);
+                const keys = await options.keys.roomDone(room.roomId);
+                if ("sessions" in keys) {
+                    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).keys = keys.sessions));
+                    steps.push(`keys ${keys.sessions}`);
+                } else steps.push(`keys not handed over: ${keys.failed}`);
             }
             const powerBlocker = room.blockers.find((b) => b.code === "old-cannot-set-power");
             const wanted = room.targetPowerLevel ?? 0;

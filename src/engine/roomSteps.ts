@@ -37,8 +37,11 @@ export async function inviteNewAccount(ctx: MigrationContext, room: RoomPlan): P
         .catch((e) => (isMatrixRequestError(e) && e.httpStatus === 404 ? {} : Promise.reject(e)));
     if (member.membership === "invite" || member.membership === "join") return false;
     ctx.progress("invite", `Inviting ${neu.userId} to ${room.name}`, room);
+    // History sharing on invite only covers rooms whose history new members may see.
+    const shareHistory = old.inviteSharingHistory && room.encrypted && (room.historyVisibility === "shared" || room.historyVisibility === "world_readable");
     try {
-        await ctx.write("old:invite", old, "POST", `/rooms/${seg(room.roomId)}/invite`, { body: { user_id: neu.userId } });
+        if (shareHistory) await ctx.writeWith("old:invite", () => old.inviteSharingHistory!(room.roomId, neu.userId));
+        else await ctx.write("old:invite", old, "POST", `/rooms/${seg(room.roomId)}/invite`, { body: { user_id: neu.userId } });
     } catch (e) {
         if (!isAlreadyInRoom(e)) throw e;
         return false;

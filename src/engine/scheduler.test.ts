@@ -1,0 +1,256 @@
+import { MatrixRequestError } from "../sessions/matrixHttp.ts";
+import { type BucketName, InviteRefusedError, Scheduler, type SchedulerClock, type WaitNotice } from "./scheduler.ts";
+
+/**
+ * Virtual time: `sleep` registers a timer, and once nothing else can run (every promise is waiting on a timer),
+ * time jumps to the earliest timer. No real waiting, and concurrent sleeps overlap as they would in real time.
+ */
+class VirtualClock implements SchedulerClock {
+    private time = 0;
+    private timers: Array<{ at: number; wake: () => void }> = [];
+
+    public now(): number {
+        return this.time;
+    }
+
+    public sleep(ms: number): Promise<void> {
+        return new Promise((wake) => {
+            this.timers.push({ at: this.time + Math.max(0, ms), wake });
+            // setImmediate runs after every pending promise callback: everything left is waiting on a timer.
+            setImmediate(() => this.fireEarliest());
+        });
+    }
+
+    private fireEarliest(): void {
+        if (!this.timers.length) return;
+        this.time = Math.max(this.time, Math.min(...this.timers.map((t) => t.at)));
+        const due = this.timers.filter((t) => t.at <= this.time);
+        this.timers = this.timers.filter((t) => t.at > this.time);
+        for (const t of due) t.wake();
+    }
+}
+
+const rateLimited = (retryAfterMs?: number) => new MatrixRequestError("POST", "/x", 429, "M_LIMIT_EXCEEDED", "Too many requests", retryAfterMs, {});
+const badGateway = () => new MatrixRequestError("POST", "/rooms/!r/invite", 502, undefined, "Can't connect to server", undefined, undefined);
+const gatewayTimeout = () => new MatrixRequestError("POST", "/rooms/!r/invite", 504, undefined, "Timed out", undefined, undefined);
+const unreachable = () => new MatrixRequestError("GET", "/x", 0, undefined, "fetch failed", undefined, undefined);
+const forbidden = () => new MatrixRequestError("POST", "/x", 403, "M_FORBIDDEN", "You are not invited", undefined, {});
+
+function setUp(options: { maxInviteRefusals?: number; maxRetries?: number } = {}) {
+    const clock = new VirtualClock();
+    const waits: WaitNotice[] = [];
+    const scheduler = new Scheduler({ clock, onWait: (n) => waits.push(n), ...options });
+    /** A request that fails with the given errors in turn, then answers `value`; records when each attempt started. */
+    const scripted = <T>(errors: unknown[], value: T, durationMs = 0) => {
+        const starts: number[] = [];
+        const request = async () => {
+            starts.push(clock.now());
+            if (durationMs) await clock.sleep(durationMs);
+            const error = errors[starts.length - 1];
+            if (error !== undefined) throw error;
+            return value;
+        };
+        return { request, starts };
+    };
+    return { clock, waits, scheduler, scripted };
+}
+
+describe("rate limits (429)", () => {
+    test("a 429 with Retry-After waits that long, retries, then paces the bucket's following requests", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        const first = scripted([rateLimited(5000)], "joined");
+        await expect(scheduler.run("new:join", first.request)).resolves.toBe("joined");
+        expect(first.starts).toEqual([0, 5000]);
+        expect(waits).toEqual([{ bucket: "new:join", ms: 5000, reason: "rate-limited" }]);
+
+        const second = scripted([], "joined");
+        const third = scripted([], "joined");
+        await scheduler.run("new:join", second.request);
+        await scheduler.run("new:join", third.request);
+        expect([...second.starts, ...third.starts]).toEqual([10_000, 15_000]);
+        expect(scheduler.stats()["new:join"]).toMatchObject({ done: 3, minIntervalMs: 5000, limitedWaitMs: 5000 });
+    });
+
+    test("a 429 without Retry-After backs off 1 s, then 2 s, …", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        const r = scripted([rateLimited(), rateLimited()], "ok");
+        await scheduler.run("old:state", r.request);
+        expect(waits.map((w) => w.ms)).toEqual([1000, 2000]);
+        expect(r.starts).toEqual([0, 1000, 3000]);
+    });
+
+    test("pacing learned in one bucket does not slow another", async () => {
+        const { scheduler, scripted, clock } = setUp();
+        await scheduler.run("new:join", scripted([rateLimited(60_000)], "ok").request);
+        const t = clock.now();
+        const read = scripted([], "ok");
+        await scheduler.run("new:read", read.request);
+        expect(read.starts).toEqual([t]);
+    });
+});
+
+describe("invite refusals (502/504 from the inviting server)", () => {
+    test("a refused invite is retried after growing waits: 30 s, 60 s, 120 s, 240 s, then 340 s each", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        const refusals = [badGateway(), gatewayTimeout(), badGateway(), badGateway(), badGateway(), badGateway()];
+        const r = scripted(refusals, "invited");
+        await expect(scheduler.run("old:invite", r.request)).resolves.toBe("invited");
+        expect(waits.every((w) => w.bucket === "old:invite" && w.reason === "invite-refused")).toBe(true);
+        expect(waits.map((w) => w.ms / 1000)).toEqual([30, 60, 120, 240, 340, 340]);
+        expect(r.starts).toEqual([0, 30, 90, 210, 450, 790, 1130].map((s) => s * 1000));
+    });
+
+    test("after a successful invite the waits start again at 30 s", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        await scheduler.run("old:invite", scripted([badGateway(), badGateway()], "invited").request);
+        await scheduler.run("old:invite", scripted([badGateway()], "invited").request);
+        expect(waits.map((w) => w.ms / 1000)).toEqual([30, 60, 30]);
+    });
+
+    test("the invite is given up with InviteRefusedError after maxInviteRefusals refusals, reporting how many there were", async () => {
+        const { scheduler, scripted, waits } = setUp({ maxInviteRefusals: 3 });
+        const r = scripted(Array.from({ length: 10 }, badGateway), "invited");
+        const error = await scheduler.run("old:invite", r.request).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InviteRefusedError);
+        // Every attempt was refused: the error must report exactly the refusals that happened, and stop at the limit.
+        expect((error as InviteRefusedError).refusals).toBe(r.starts.length);
+        expect(r.starts).toHaveLength(3);
+        expect(waits.map((w) => w.ms / 1000)).toEqual([30, 60]);
+    });
+
+    test("a 502 in any other bucket is a server error: retried maxRetries times with growing waits, then thrown", async () => {
+        const { scheduler, scripted, waits } = setUp({ maxRetries: 2 });
+        const error = badGateway();
+        const r = scripted([error, badGateway(), error, error], "ok");
+        await expect(scheduler.run("new:join", r.request)).rejects.toBe(error);
+        expect(r.starts).toEqual([0, 1000, 3000]);
+        expect(waits).toEqual([
+            { bucket: "new:join", ms: 1000, reason: "server-error" },
+            { bucket: "new:join", ms: 2000, reason: "server-error" },
+        ]);
+    });
+
+    test("an unreachable server (status 0) is retried as 'unreachable'", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        await expect(scheduler.run("new:read", scripted([unreachable()], "ok").request)).resolves.toBe("ok");
+        expect(waits).toEqual([{ bucket: "new:read", ms: 1000, reason: "unreachable" }]);
+    });
+});
+
+describe("errors that are not retried", () => {
+    test("an error that is not a Matrix request error is thrown at once", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        const bug = new TypeError("undefined is not a function");
+        const r = scripted([bug], "ok");
+        await expect(scheduler.run("old:invite", r.request)).rejects.toBe(bug);
+        expect(r.starts).toHaveLength(1);
+        expect(waits).toEqual([]);
+    });
+
+    test("a Matrix error other than 429 or a server error (403 M_FORBIDDEN) is thrown at once", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        const r = scripted([forbidden()], "ok");
+        await expect(scheduler.run("old:invite", r.request)).rejects.toMatchObject({ httpStatus: 403, errcode: "M_FORBIDDEN" });
+        expect(r.starts).toHaveLength(1);
+        expect(waits).toEqual([]);
+    });
+
+    test("a bucket is free again after a request threw", async () => {
+        const { scheduler, scripted } = setUp();
+        await scheduler.run("old:invite", scripted([forbidden()], "ok").request).catch(() => undefined);
+        await expect(scheduler.run("old:invite", scripted([], "next").request)).resolves.toBe("next");
+    });
+});
+
+describe("concurrency", () => {
+    async function maxInFlight(bucket: BucketName, count: number): Promise<{ max: number; end: number }> {
+        const { scheduler, clock } = setUp();
+        let inFlight = 0;
+        let max = 0;
+        const request = async () => {
+            inFlight++;
+            max = Math.max(max, inFlight);
+            await clock.sleep(1000);
+            inFlight--;
+        };
+        await Promise.all(Array.from({ length: count }, () => scheduler.run(bucket, request)));
+        return { max, end: clock.now() };
+    }
+
+    test("old:invite never has two invites in flight", async () => {
+        expect(await maxInFlight("old:invite", 5)).toEqual({ max: 1, end: 5000 });
+    });
+
+    test("old:read runs four reads side by side", async () => {
+        expect(await maxInFlight("old:read", 8)).toEqual({ max: 4, end: 2000 });
+    });
+
+    test("a bucket waiting on a 429 still runs one request at a time once the pause is over", async () => {
+        const { scheduler, scripted } = setUp();
+        const a = scripted([rateLimited(3000)], "a");
+        const b = scripted([], "b");
+        const c = scripted([], "c");
+        await Promise.all([scheduler.run("new:join", a.request), scheduler.run("new:join", b.request), scheduler.run("new:join", c.request)]);
+        const starts = [...a.starts.slice(1), ...b.starts, ...c.starts].sort((x, y) => x - y);
+        expect(starts).toEqual([3000, 6000, 9000]);
+    });
+});
+
+describe("ETA", () => {
+    test("with nothing learned yet, the bucket with most left decides", () => {
+        const { scheduler } = setUp();
+        scheduler.expect("new:join", 2);
+        scheduler.expect("old:invite", 10);
+        expect(scheduler.eta()).toEqual({ ms: 500, dominatedBy: "old:invite", inviteLimited: false });
+    });
+
+    test("after invite refusals, the invite pace dominates and the ETA says it is invite-limited", async () => {
+        const { scheduler, scripted } = setUp();
+        scheduler.expect("old:invite", 10);
+        scheduler.expect("new:join", 10);
+        await scheduler.run("old:invite", scripted([badGateway()], "invited").request);
+        const eta = scheduler.eta();
+        expect(eta).toMatchObject({ dominatedBy: "old:invite", inviteLimited: true });
+        expect(eta.ms).toBe(9 * 30_000);
+    });
+
+    test("a slower bucket than the invites takes over the ETA, and then it is not invite-limited", async () => {
+        const { scheduler, scripted } = setUp();
+        scheduler.expect("old:invite", 3);
+        scheduler.expect("new:join", 100);
+        await scheduler.run("old:invite", scripted([badGateway()], "invited").request);
+        await scheduler.run("new:join", scripted([rateLimited(5000)], "joined").request);
+        expect(scheduler.eta()).toEqual({ ms: 99 * 5000, dominatedBy: "new:join", inviteLimited: false });
+    });
+
+    test("time still to wait in a pause counts", async () => {
+        const { scheduler, scripted, clock } = setUp();
+        scheduler.expect("new:join", 2);
+        const pending = scheduler.run("new:join", scripted([rateLimited(8000)], "joined").request);
+        await clock.sleep(2000); // 2 s into the 8 s pause
+        expect(scheduler.eta().ms).toBe(6000 + 2 * 8000);
+        await pending;
+    });
+
+    test("nothing expected, nothing left", () => {
+        expect(setUp().scheduler.eta()).toEqual({ ms: 0, dominatedBy: undefined, inviteLimited: false });
+    });
+});
+
+describe("poll", () => {
+    test("re-checks every interval until the check is done", async () => {
+        const { scheduler, clock } = setUp();
+        let n = 0;
+        const value = await scheduler.poll(async () => ++n, (v) => v >= 3, 10_000, 500);
+        expect(value).toBe(3);
+        expect(clock.now()).toBe(1000);
+    });
+
+    test("gives back the last value at the timeout", async () => {
+        const { scheduler, clock } = setUp();
+        let n = 0;
+        const value = await scheduler.poll(async () => ++n, () => false, 1000, 300);
+        expect(clock.now()).toBe(1200);
+        expect(value).toBe(5);
+    });
+});

@@ -1,0 +1,82 @@
+/**
+ * Server-side key backups over HTTP: which backup an account has, opening it with a recovery key, and checking that
+ * a backup really is the account's own before anything is written to it.
+ */
+import { type MatrixHttp, isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { MEGOLM_BACKUP_ALGORITHM, backupPrivateKeyFromSecret, isBackupPrivateKeyFor } from "./backupCrypto.ts";
+import { KeysError } from "./errors.ts";
+import {
+    BACKUP_SECRET_NAME,
+    DEFAULT_KEY_EVENT_TYPE,
+    type SecretAccountData,
+    type SecretStorageKeyDescription,
+    checkSecretStorageKey,
+    decodeRecoveryKey,
+    keyDescriptionEventType,
+    readSecret,
+} from "./secretStorage.ts";
+
+export interface BackupVersion {
+    version: string;
+    algorithm: string;
+    publicKey: string;
+    /** Sessions the server says it holds. */
+    count?: number;
+}
+
+/** The account's current backup, or null when it has none. */
+export async function currentBackup(http: MatrixHttp): Promise<BackupVersion | null> {
+    try {
+        const info = await http.request<{ version: string; algorithm: string; auth_data?: { public_key?: string }; count?: number }>("GET", "/room_keys/version");
+        const publicKey = info.auth_data?.public_key;
+        if (info.algorithm !== MEGOLM_BACKUP_ALGORITHM || typeof publicKey !== "string") {
+            throw new KeysError("backup_malformed", `The key backup uses ${info.algorithm}, which this tool does not support`);
+        }
+        return { version: info.version, algorithm: info.algorithm, publicKey, count: info.count };
+    } catch (e) {
+        if (isMatrixRequestError(e) && e.httpStatus === 404) return null;
+        throw e;
+    }
+}
+
+async function accountData<T>(http: MatrixHttp, userId: string, type: string): Promise<T | undefined> {
+    try {
+        return await http.request<T>("GET", `/user/${seg(userId)}/account_data/${seg(type)}`);
+    } catch (e) {
+        if (isMatrixRequestError(e) && e.httpStatus === 404) return undefined;
+        throw e;
+    }
+}
+
+export type RecoveryKeyUse = "secret-storage" | "backup-key";
+
+/**
+ * Opens an account's backup with its recovery key. Element's recovery key unlocks secret storage, which holds the
+ * backup key; older set-ups used the backup key itself as the recovery key, so that is tried when the account has
+ * no secret storage. Returns the backup's private key; throws a KeysError a person can act on.
+ */
+export async function backupKeyFromRecoveryKey(
+    http: MatrixHttp,
+    userId: string,
+    recoveryKeyText: string,
+    backup: BackupVersion,
+): Promise<{ privateKey: Uint8Array; openedWith: RecoveryKeyUse }> {
+    const key = decodeRecoveryKey(recoveryKeyText);
+    const defaultKey = await accountData<{ key?: string }>(http, userId, DEFAULT_KEY_EVENT_TYPE);
+    if (defaultKey?.key) {
+        const description = await accountData<SecretStorageKeyDescription>(http, userId, keyDescriptionEventType(defaultKey.key));
+        if (!description) throw new KeysError("secret_storage_malformed", "The account's secret storage is incomplete (its key description is missing)");
+        if (!(await checkSecretStorageKey(key, description))) {
+            throw new KeysError("recovery_key_wrong", `That recovery key does not belong to ${userId}`);
+        }
+        const secret = await accountData<SecretAccountData>(http, userId, BACKUP_SECRET_NAME);
+        if (!secret) throw new KeysError("secret_storage_secret_missing", `${userId}'s secret storage does not hold its key backup's key`);
+        const privateKey = backupPrivateKeyFromSecret(await readSecret(secret, defaultKey.key, key, BACKUP_SECRET_NAME));
+        if (!(await isBackupPrivateKeyFor(privateKey, backup.publicKey))) {
+            throw new KeysError("backup_not_trusted", `${userId}'s key backup (version ${backup.version}) does not match the key in its secret storage`);
+        }
+        return { privateKey, openedWith: "secret-storage" };
+    }
+    if (await isBackupPrivateKeyFor(key, backup.publicKey)) return { privateKey: key, openedWith: "backup-key" };
+    throw new KeysError("recovery_key_wrong", `That recovery key does not open ${userId}'s key backup`);
+}
