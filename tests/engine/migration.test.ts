@@ -9,7 +9,7 @@ import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { seg } from "../../src/sessions/matrixHttp.ts";
 import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Scenario, buildScenario, getAccountData, getState } from "./scenario.ts";
+import { type Scenario, buildScenario, getAccountData, getState, waitForMembership } from "./scenario.ts";
 
 let s: Scenario;
 let snapshot: AccountSnapshot;
@@ -175,4 +175,26 @@ test("running the same migration again changes nothing", async () => {
     expect(done.filter((r) => r.outcome !== "already").map((r) => [r.name, r.steps])).toEqual([]);
     expect(done.length).toBe(9);
     expect(again.account).toMatchObject({ profile: [], directChatsMarked: 0, pushRuleChanges: 0, ignoredUsersAdded: 0 });
+});
+
+test("with leaving chosen, the old account leaves only rooms whose gate is open", async () => {
+    const snap = await snapshotFromSync(s.alice.http, s.alice.userId);
+    const leaving = await runMigration(buildPlan(snap, s.newAccount.userId, { leaveOldRooms: true }), snap, { old: s.alice, new: s.newAccount });
+    const result = (roomId: string) => leaving.rooms.find((r) => r.roomId === roomId)!;
+    const r = s.rooms;
+    // New account confirmed with the old level, no keys to hand over: left.
+    for (const roomId of [r.inviteOnlyV10Admin, r.successor, r.publicByBob]) {
+        expect({ room: result(roomId).name, left: result(roomId).left }).toEqual({ room: result(roomId).name, left: true });
+        // As the new account's server sees it (federation delivers the leave a moment later).
+        await waitForMembership(s.newAccount, roomId, s.alice.userId, "leave");
+    }
+    // A creator's power cannot be handed over: stays.
+    expect(result(r.space)).toMatchObject({ left: false });
+    expect(result(r.space).steps.join(" ")).toMatch(/stayed: You created/);
+    // Encrypted, and no key hand-over in this run: stays.
+    expect(result(r.inviteOnlyAdmin)).toMatchObject({ left: false });
+    // Blocked rooms were never joined by the new account: the old account stays in them.
+    for (const roomId of [r.cannotInvite, r.aclDenied, r.banned, r.notFederated]) expect(result(roomId)).toMatchObject({ left: false });
+    const stillJoined = await s.alice.http.request<{ joined_rooms: string[] }>("GET", "/joined_rooms");
+    expect(stillJoined.joined_rooms).toEqual(expect.arrayContaining([r.space, r.inviteOnlyAdmin, r.cannotInvite, r.notFederated]));
 });

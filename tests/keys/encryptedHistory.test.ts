@@ -4,7 +4,7 @@
  * including messages whose keys the old account's current device never had (they exist only in its backup).
  * The same through the key-file route.
  */
-import { MatrixEvent, type IEvent, type MatrixClient } from "matrix-js-sdk";
+import type { MatrixClient } from "matrix-js-sdk";
 import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { OlmMachine } from "@matrix-org/matrix-sdk-crypto-wasm";
 
@@ -12,11 +12,12 @@ import { buildPlan } from "../../src/engine/plan.ts";
 import { type MigrationReport, runMigration } from "../../src/engine/migration.ts";
 import { exportKeyFile } from "../../src/keys/keyFileExport.ts";
 import { prepareKeyHandover } from "../../src/keys/prepare.ts";
-import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
+import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startClient, stopAllClients, waitForDecryptedMessage } from "../bed/clients.ts";
 import type { Homeserver, RegisteredUser } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
+import { decryptedBodies, loginDevice } from "./history.ts";
 import {
     DEMO_CONVERSATIONS,
     DEMO_ENCRYPTED_ROOMS,
@@ -25,36 +26,6 @@ import {
     randomDemoAccountSpecs,
     seedDemoAccounts,
 } from "../fixtures/demoAccounts.ts";
-
-/** A new device of an existing user (password login), as a test user record. */
-export async function loginDevice(hs: Homeserver, user: DemoUser, deviceName: string): Promise<RegisteredUser> {
-    const http = new MatrixHttp(hs.baseUrl);
-    const login = await http.request<{ user_id: string; access_token: string; device_id: string }>("POST", "/login", {
-        body: { type: "m.login.password", identifier: { type: "m.id.user", user: user.userId }, password: user.password, initial_device_display_name: deviceName },
-    });
-    return { userId: login.user_id, accessToken: login.access_token, deviceId: login.device_id, password: user.password, homeserver: hs };
-}
-
-/** Every message body in a room as `client` can decrypt it, from the start of the room's history. */
-export async function decryptedBodies(client: MatrixClient, user: RegisteredUser, roomId: string): Promise<{ bodies: string[]; failures: number }> {
-    const http = new MatrixHttp(user.homeserver.baseUrl, user.accessToken);
-    const bodies: string[] = [];
-    let failures = 0;
-    let from: string | undefined;
-    for (;;) {
-        const page = await http.request<{ chunk: IEvent[]; end?: string }>("GET", `/rooms/${seg(roomId)}/messages`, { query: { dir: "b", limit: 100, from } });
-        for (const raw of page.chunk) {
-            if (raw.type !== "m.room.encrypted" && raw.type !== "m.room.message") continue;
-            const event = new MatrixEvent({ ...raw, room_id: roomId });
-            await client.decryptEventIfNeeded(event);
-            if (event.isDecryptionFailure()) failures++;
-            else if (typeof event.getContent().body === "string") bodies.push(event.getContent().body as string);
-        }
-        if (!page.end || !page.chunk.length) break;
-        from = page.end;
-    }
-    return { bodies: bodies.reverse(), failures };
-}
 
 async function knowsDevice(client: MatrixClient, userId: string, deviceId: string): Promise<void> {
     const deadline = Date.now() + 20_000;
