@@ -5,7 +5,7 @@
  */
 import { JOURNAL_EVENT_TYPE } from "./journal.ts";
 
-const NEVER_COPY_PREFIXES = ["m.secret_storage.", "m.cross_signing.", "m.megolm_backup.", "m.key_backup", "org.matrix.msc3814.", "m.dehydrated_device"];
+const NEVER_COPY_PREFIXES = ["m.secret_storage.", "m.cross_signing.", "m.megolm_backup.", "m.key_backup", "org.matrix.msc3814", "m.dehydrated_device"];
 const NEVER_COPY_TYPES = new Set([
     "m.org.matrix.custom.backup_disabled",
     "io.element.msc4140.delayed_events",

@@ -118,7 +118,12 @@ export async function copyPushRules(ctx: MigrationContext, oldRules: RuleSet, in
         if (rule.pattern !== undefined) body.pattern = rule.pattern;
         const path = `/pushrules/global/${kind}/${seg(rule.rule_id)}`;
         await ctx.write("new:accountData", neu, "PUT", path, { body });
-        if (rule.enabled === false) await ctx.write("new:accountData", neu, "PUT", `${path}/enabled`, { body: { enabled: false } });
+        // Re-sending a rule keeps its enabled flag on the server: set it whenever it differs from the old account's.
+        const before = current.global?.[kind]?.find((r) => r.rule_id === rule.rule_id);
+        const wanted = rule.enabled ?? true;
+        if ((before ? (before.enabled ?? true) : true) !== wanted) {
+            await ctx.write("new:accountData", neu, "PUT", `${path}/enabled`, { body: { enabled: wanted } });
+        }
     }
     for (const change of changes.defaultChanges) {
         const path = `/pushrules/global/${change.kind}/${seg(change.ruleId)}`;

@@ -231,6 +231,30 @@ describe("restricted rooms joined through a space", () => {
         expect(roomIn(p, "!r:old.example")).toMatchObject({ route: "invite", status: "ready" });
     });
 
+    test("a restricted room inside a restricted subspace is joined through the subspace, whatever order the rooms come in", () => {
+        // Element makes subspaces restricted to their parent; here the old account may invite in neither.
+        const parent = space({ id: "!parent:old.example", name: "Company" });
+        const subspace = space({ id: "!team:old.example", joinRule: "restricted", allow: ["!parent:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites });
+        const child = room({ id: "!standup:old.example", joinRule: "restricted", allow: ["!team:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites });
+        for (const order of [[parent, subspace, child], [child, subspace, parent]]) {
+            const p = plan(order);
+            expect(roomIn(p, "!team:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!parent:old.example", status: "ready" });
+            expect(roomIn(p, "!standup:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!team:old.example", status: "ready" });
+        }
+    });
+
+    test("two rooms restricted to each other are not each joined after the other (the run would wait forever)", () => {
+        const p = plan([
+            space({ id: "!b:old.example", joinRule: "restricted", allow: ["!a:old.example"] }),
+            space({ id: "!a:old.example", joinRule: "restricted", allow: ["!b:old.example"] }),
+        ]);
+        const a = roomIn(p, "!a:old.example");
+        const b = roomIn(p, "!b:old.example");
+        expect(a.joinAfterSpace === "!b:old.example" && b.joinAfterSpace === "!a:old.example").toBe(false);
+        // Whichever is not joined through the other is invited: the old account may invite in both.
+        expect([a, b].filter((r) => r.joinAfterSpace === undefined).map((r) => r.route)).toEqual(["invite"]);
+    });
+
     test("a space the new account can only knock on does not open its restricted rooms (the knock may never be accepted)", () => {
         const p = plan([
             space({ id: "!space:old.example", joinRule: "knock", creator: ADMIN, powerLevels: adminOnlyInvites }),

@@ -144,7 +144,7 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
     const joinedIds = new Set(joined.map((r) => r.source.roomId));
 
     const pendingInvites: PendingInvite[] = snapshot.rooms
-        .filter((r) => r.membership === "invite")
+        .filter((r) => r.membership === "invite" && !SKIPPED_ROOM_TYPES.has(String(new RoomState(r).content("m.room.create")?.type)))
         .map((r) => {
             const state = new RoomState(r);
             return { roomId: r.roomId, name: state.name, inviter: state.get("m.room.member", oldUserId)?.sender };
@@ -158,27 +158,44 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
     }
 
     // Restricted rooms: join through a space the new account is (or will be) in, instead of spending an invite.
-    const spaceWillBeJoined = (spaceId: string) => {
-        const space = rooms.find((r) => r.roomId === spaceId);
-        return space !== undefined && (space.status === "ready" || space.status === "already") && space.selected;
+    // Repeated until nothing changes, since a space can itself be restricted to its parent (Element's default for
+    // subspaces); a chain that comes back to the room it started from is no way in.
+    const byId = new Map(rooms.map((r) => [r.roomId, r]));
+    const spaceWillBeJoined = (spaceId: string, forRoomId: string): boolean => {
+        const seen = new Set([forRoomId]);
+        let current = byId.get(spaceId);
+        while (current) {
+            if (seen.has(current.roomId)) return false;
+            seen.add(current.roomId);
+            // A knock may never be answered, so it does not count as being in.
+            if (!current.selected || current.route === "knock" || (current.status !== "ready" && current.status !== "already")) return false;
+            if (!current.joinAfterSpace) return true;
+            current = byId.get(current.joinAfterSpace);
+        }
+        return false;
     };
-    for (const plan of rooms) {
-        const inviteOnlyBlocker = plan.blockers.every((b) => b.blocks !== "room" || b.code === "old-cannot-invite");
-        const wouldSpendInvite = plan.route === "invite" || plan.route === "knock" || plan.blockers.some((b) => b.code === "old-cannot-invite");
-        if (plan.status === "replaced" || plan.status === "already" || !inviteOnlyBlocker || !wouldSpendInvite) continue;
-        const state = joined.find((r) => r.source.roomId === plan.roomId)!;
-        const joinRules = state.content("m.room.join_rules") ?? {};
-        if (joinRules.join_rule !== "restricted" && joinRules.join_rule !== "knock_restricted") continue;
-        const allow = Array.isArray(joinRules.allow) ? (joinRules.allow as Array<Record<string, unknown>>) : [];
-        const space = allow
-            .filter((a) => a.type === "m.room_membership" && typeof a.room_id === "string")
-            .map((a) => a.room_id as string)
-            .find(spaceWillBeJoined);
-        if (space) {
-            plan.route = "join";
-            plan.joinAfterSpace = space;
-            plan.blockers = plan.blockers.filter((b) => b.code !== "old-cannot-invite");
-            if (!plan.blockers.some((b) => b.blocks === "room")) plan.status = "ready";
+    for (let changed = true; changed; ) {
+        changed = false;
+        for (const plan of rooms) {
+            if (plan.joinAfterSpace) continue;
+            const inviteOnlyBlocker = plan.blockers.every((b) => b.blocks !== "room" || b.code === "old-cannot-invite");
+            const wouldSpendInvite = plan.route === "invite" || plan.route === "knock" || plan.blockers.some((b) => b.code === "old-cannot-invite");
+            if (plan.status === "replaced" || plan.status === "already" || !inviteOnlyBlocker || !wouldSpendInvite) continue;
+            const state = joined.find((r) => r.source.roomId === plan.roomId)!;
+            const joinRules = state.content("m.room.join_rules") ?? {};
+            if (joinRules.join_rule !== "restricted" && joinRules.join_rule !== "knock_restricted") continue;
+            const allow = Array.isArray(joinRules.allow) ? (joinRules.allow as Array<Record<string, unknown>>) : [];
+            const space = allow
+                .filter((a) => a.type === "m.room_membership" && typeof a.room_id === "string")
+                .map((a) => a.room_id as string)
+                .find((id) => spaceWillBeJoined(id, plan.roomId));
+            if (space) {
+                plan.route = "join";
+                plan.joinAfterSpace = space;
+                plan.blockers = plan.blockers.filter((b) => b.code !== "old-cannot-invite");
+                if (!plan.blockers.some((b) => b.blocks === "room")) plan.status = "ready";
+                changed = true;
+            }
         }
     }
 

@@ -31,6 +31,10 @@ describe("the user's own push rules", () => {
         const old: RuleSet = { content: [keyword("first"), keyword("second")] };
         const neu: RuleSet = { content: [keyword("second"), keyword("first")] };
         expect(ids(pushRuleChanges(old, neu, everyRoom).puts)).toEqual(["second", "first"]);
+        // Sender rules alike in everything but their id: only the order tells them apart.
+        const sender = (userId: string): PushRule => ({ rule_id: userId, default: false, enabled: true, actions: NOTIFY });
+        const swapped = pushRuleChanges({ sender: [sender("@a:x.example"), sender("@b:x.example")] }, { sender: [sender("@b:x.example"), sender("@a:x.example")] }, everyRoom);
+        expect(ids(swapped.puts)).toEqual(["@b:x.example", "@a:x.example"]);
     });
 
     test("are all sent again when one is missing (a partial earlier run) or differs in content", () => {

@@ -155,6 +155,8 @@ export class Scheduler {
     /** Runs one request in a bucket, waiting and retrying as the servers ask. */
     public async run<T>(name: BucketName, request: () => Promise<T>): Promise<T> {
         const b = this.bucket(name);
+        // Counted apart: a server asking to slow down (429) is waited out as often as it asks, errors are not.
+        let rateLimited = 0;
         let retries = 0;
         for (;;) {
             await this.acquire(b);
@@ -168,16 +170,21 @@ export class Scheduler {
             } catch (e) {
                 if (!isMatrixRequestError(e)) throw e;
                 if (e.isRateLimited) {
-                    const wait = e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** retries);
+                    const wait = e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** rateLimited);
                     // Pace what follows at the rate the server just told us.
                     b.minIntervalMs = Math.max(b.minIntervalMs, Math.min(wait, 10 * 60_000));
                     this.pause(b, wait, "rate-limited");
-                    retries++;
+                    rateLimited++;
                     continue;
                 }
                 if (name === "old:invite" && isInviteRefusal(e)) {
                     b.inviteRefusals++;
-                    if (b.inviteRefusals > (this.options.maxInviteRefusals ?? 24)) throw new InviteRefusedError(b.inviteRefusals - 1);
+                    if (b.inviteRefusals >= (this.options.maxInviteRefusals ?? 24)) {
+                        const refusals = b.inviteRefusals;
+                        // The next room starts counting afresh; the learned pace (minIntervalMs) stays.
+                        b.inviteRefusals = 0;
+                        throw new InviteRefusedError(refusals);
+                    }
                     // Synapse refills one invite every ~333 s by default; start lower in case the server is kinder.
                     const wait = Math.min(340_000, 30_000 * 2 ** (b.inviteRefusals - 1));
                     b.minIntervalMs = Math.max(b.minIntervalMs, wait);

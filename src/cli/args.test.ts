@@ -1,0 +1,112 @@
+import { USAGE, UsageError, parseArgs } from "./args.ts";
+
+const REQUIRED = ["--old-homeserver", "https://old.example", "--new-user", "@new:new.example"];
+
+function usageErrorOf(argv: string[]): UsageError {
+    try {
+        parseArgs(argv);
+    } catch (e) {
+        if (e instanceof UsageError) return e;
+        throw e;
+    }
+    throw new Error(`parseArgs accepted ${JSON.stringify(argv)}`);
+}
+
+describe("command-line arguments", () => {
+    test("the required flags alone give every default", () => {
+        expect(parseArgs(REQUIRED)).toEqual({
+            oldHomeserver: "https://old.example",
+            newUser: "@new:new.example",
+            dryRun: false,
+            leaveOldRooms: false,
+            movedNotice: false,
+            yes: false,
+            setUpNewBackup: false,
+            trustNewBackup: false,
+            help: false,
+        });
+    });
+
+    test("every flag is read, in the `--flag value` and `--flag=value` forms", () => {
+        const options = parseArgs([
+            "--old-homeserver=https://old.example",
+            "--old-user",
+            "@old:old.example",
+            "--new-user=@new:new.example",
+            "--new-homeserver",
+            "https://new.example",
+            "--report=report.json",
+            "--key-file",
+            "keys.txt",
+            "--dry-run",
+            "--leave-old-rooms",
+            "--moved-notice",
+            "--set-up-new-backup",
+            "--trust-new-backup",
+            "-y",
+        ]);
+        expect(options).toEqual({
+            oldHomeserver: "https://old.example",
+            oldUser: "@old:old.example",
+            newUser: "@new:new.example",
+            newHomeserver: "https://new.example",
+            reportFile: "report.json",
+            keyFile: "keys.txt",
+            dryRun: true,
+            leaveOldRooms: true,
+            movedNotice: true,
+            setUpNewBackup: true,
+            trustNewBackup: true,
+            yes: true,
+            help: false,
+        });
+    });
+
+    test("a value may itself contain '=' (a URL with a query)", () => {
+        expect(parseArgs([...REQUIRED, "--new-homeserver=https://new.example/?a=b"]).newHomeserver).toBe("https://new.example/?a=b");
+    });
+
+    test.each([
+        ["--old-password", "hunter2"],
+        ["--new-password=hunter2"],
+        ["--access-token", "syt_abc"],
+        ["--recovery-key=EsTc 1234"],
+        ["--secret", "x"],
+    ])("a secret on the command line (%s) is refused without echoing it, pointing to the environment", (...secretArgs) => {
+        const error = usageErrorOf([...REQUIRED, ...secretArgs]);
+        expect(error.message).toMatch(/only read from the environment/);
+        expect(error.message).not.toMatch(/hunter2|syt_abc|EsTc/);
+    });
+
+    test("an unknown flag is refused by name", () => {
+        expect(usageErrorOf([...REQUIRED, "--levae-old-rooms"]).message).toBe("Unknown argument: --levae-old-rooms");
+    });
+
+    test("a flag that needs a value refuses a missing one, or the next flag as its value", () => {
+        expect(usageErrorOf(["--new-user", "@new:new.example", "--old-homeserver"]).message).toBe("--old-homeserver needs a value");
+        expect(usageErrorOf(["--old-homeserver", "--new-user", "@new:new.example"]).message).toBe("--old-homeserver needs a value");
+    });
+
+    test("a yes/no flag refuses a value", () => {
+        expect(usageErrorOf([...REQUIRED, "--dry-run=false"]).message).toBe("--dry-run takes no value");
+    });
+
+    test("--old-homeserver and --new-user are required", () => {
+        expect(usageErrorOf(["--new-user", "@new:new.example"]).message).toBe("--old-homeserver is required");
+        expect(usageErrorOf(["--old-homeserver", "https://old.example"]).message).toBe("--new-user is required");
+        expect(usageErrorOf(["--old-homeserver", "https://old.example", "--new-user="]).message).toBe("--new-user is required");
+    });
+
+    test.each([["--help"], ["-h"]])("%s needs no other flag", (flag) => {
+        expect(parseArgs([flag]).help).toBe(true);
+    });
+
+    test("the usage text lists every flag the parser accepts and every secret variable", () => {
+        for (const flag of ["--old-homeserver", "--old-user", "--new-user", "--new-homeserver", "--dry-run", "--leave-old-rooms", "--moved-notice", "--report", "--key-file", "--set-up-new-backup", "--trust-new-backup", "--yes", "--help"]) {
+            expect(USAGE).toContain(flag);
+        }
+        for (const variable of ["MIGRATE_OLD_ACCESS_TOKEN", "MIGRATE_OLD_PASSWORD", "MIGRATE_NEW_PASSWORD", "MIGRATE_NEW_ACCESS_TOKEN", "MIGRATE_OLD_RECOVERY_KEY", "MIGRATE_NEW_RECOVERY_KEY"]) {
+            expect(USAGE).toContain(variable);
+        }
+    });
+});
