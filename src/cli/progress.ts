@@ -1,15 +1,8 @@
 /** Progress output: a bar with ETA redrawn in place on a terminal, plain lines otherwise (logs, CI, pipes). */
 import type { ProgressEvent } from "../engine/context.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
+import { formatDuration } from "../engine/duration.ts";
 
-export function formatDuration(ms: number): string {
-    if (!Number.isFinite(ms) || ms <= 0) return "0s";
-    const s = Math.round(ms / 1000);
-    if (s < 60) return `${s}s`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-    return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
 
 export interface ProgressOutput {
     onProgress(event: ProgressEvent): void;

@@ -22,13 +22,32 @@ function openPage(): void {
     window.location.hash = `#/${PAGE_PATH}`;
 }
 
+/** Offers text as a file download (the report, the key file). */
+function downloadFile(name: string, text: string, type: string): void {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate): void {
+    const loadRuntime = async () => {
+        const client = getLoggedInClient();
+        if (!client) throw Object.assign(new Error(t("page|no_client")), { code: "no-client" });
+        // The engine, a second matrix-js-sdk and the crypto WASM load here, as separate chunks, not with Element.
+        const { createElementRuntime } = await import(/* webpackChunkName: "migration-runtime" */ "./elementRuntime.ts");
+        return createElementRuntime(client, config.allowed_target_servers);
+    };
     api.navigation.registerLocationRenderer(PAGE_PATH, () =>
         React.createElement(MigrationPage, {
             t,
             oldUserId: getLoggedInClient()?.getUserId() ?? null,
             initialNewUserId: requestedNewUserId,
-            allowedServers: config.allowed_target_servers,
+            defaultOptions: { leaveOldRooms: config.leave_old_rooms_default, movedNotice: config.moved_notice_default },
+            loadRuntime,
+            saveFile: downloadFile,
         }),
     );
 

@@ -8,6 +8,7 @@ import { CREATOR, canGrantLevel, powerLevelsOf } from "./powerLevels.ts";
 import { aclAllowsServer } from "./serverAcl.ts";
 import { type AccountSnapshot, RoomState } from "./snapshot.ts";
 import { serverNameOf } from "./userId.ts";
+import { type TranslationKey, englishTranslate, hasTranslation } from "../i18n/index.ts";
 
 export type RoomKind = "dm" | "space" | "public" | "group";
 /** How the new account gets in: join directly, be invited first, knock, or nothing to do. */
@@ -24,6 +25,10 @@ export type BlockerCode =
 
 export interface Blocker {
     code: BlockerCode;
+    /** Names the message in the translations (`blocker|…`, and `admin|…` when there is a message for an admin). */
+    messageKey: BlockerMessageKey;
+    /** Values for the message (room, newUser, oldUser, level, server, …). */
+    params: Record<string, string | number>;
     /** What it means for the user, in plain language. */
     reason: string;
     /** A message the user can send to a room admin, when someone else can fix it. */
@@ -100,8 +105,20 @@ function quoteRoom(room: { name: string; roomId: string }): string {
     return room.name === room.roomId ? room.roomId : `“${room.name}” (${room.roomId})`;
 }
 
-function adminMessage(oldUserId: string, newUserId: string, request: string): string {
-    return `Hi! I'm moving my Matrix account from ${oldUserId} to ${newUserId}. ${request} Thank you!`;
+type BlockerSuffix<K> = K extends `blocker|${infer Rest}` ? Rest : never;
+type BlockerMessageKey = BlockerSuffix<TranslationKey>;
+
+/** A blocker whose words come from the translations, so the CLI (English) and Element (any language) say the same. */
+function makeBlocker(code: BlockerCode, blocks: Blocker["blocks"], messageKey: BlockerMessageKey, params: Record<string, string | number>): Blocker {
+    const adminKey = `admin|${messageKey}` as TranslationKey;
+    return {
+        code,
+        blocks,
+        messageKey,
+        params,
+        reason: englishTranslate(`blocker|${messageKey}` as TranslationKey, params),
+        ...(hasTranslation(adminKey) ? { adminMessage: englishTranslate(adminKey, params) } : {}),
+    };
 }
 
 function directRoomPartners(snapshot: AccountSnapshot): Map<string, string[]> {
@@ -225,26 +242,21 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         const newMembership = room.membership(newUserId);
         const newLevel = pl.userLevel(newUserId);
         const blockers: Blocker[] = [];
-        const ref = { name: room.name, roomId };
-        const ask = (request: string) => adminMessage(oldUserId, newUserId, request);
+        // An unnamed direct chat is known by who is in it, as clients show it.
+        const displayName = room.name === roomId && partners.length ? partners.join(", ") : room.name;
+        const params = { room: quoteRoom({ name: displayName, roomId }), oldUser: oldUserId, newUser: newUserId, server: newServer };
 
         // The level to hand over: the old account's own, or for a creator (whose power cannot be handed over in
         // rooms with creators) the highest level the room uses.
         let target: number | null = oldLevel === CREATOR ? pl.highestLevel : oldLevel;
         if (oldLevel === CREATOR) {
-            blockers.push({
-                code: "creator-power",
-                blocks: "leave",
-                reason:
-                    `You created ${quoteRoom(ref)}, and in this room version a creator's power can't be given to anyone else. ` +
-                    `The new account gets level ${target} (full admin), but if the old account leaves, nobody keeps creator rights.`,
-            });
+            blockers.push(makeBlocker("creator-power", "leave", "creator-power", { ...params, level: target }));
         }
         if (target <= Math.max(pl.usersDefault, newLevel)) target = null;
 
         const plan: RoomPlan = {
             roomId,
-            name: room.name,
+            name: displayName,
             kind,
             encrypted: room.get("m.room.encryption") !== undefined,
             dmPartners: partners,
@@ -268,41 +280,22 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
             plan.status = "replaced";
             plan.successorRoomId = tombstone.replacement_room;
             const successorKnown = joinedIds.has(tombstone.replacement_room);
-            blockers.push({
-                code: "tombstoned",
-                blocks: "room",
-                reason: successorKnown
-                    ? `${quoteRoom(ref)} was replaced by a newer room, which is migrated instead.`
-                    : `${quoteRoom(ref)} was replaced by ${tombstone.replacement_room}, which the old account never joined. ` +
-                      "Join the new room with either account to keep following it.",
-            });
+            blockers.push(
+                makeBlocker("tombstoned", "room", successorKnown ? "tombstoned-known" : "tombstoned-unknown", { ...params, successor: tombstone.replacement_room }),
+            );
             plan.selected = false;
             return plan;
         }
 
         if (newMembership === "ban") {
-            blockers.push({
-                code: "new-banned",
-                blocks: "room",
-                reason: `${newUserId} is banned from ${quoteRoom(ref)}.`,
-                adminMessage: ask(`Could you unban ${newUserId} in ${quoteRoom(ref)}?`),
-            });
+            blockers.push(makeBlocker("new-banned", "room", "new-banned", params));
         }
         if (createContent["m.federate"] === false && originServer(room) !== newServer) {
-            blockers.push({
-                code: "not-federated",
-                blocks: "room",
-                reason: `${quoteRoom(ref)} only allows accounts on ${originServer(room) ?? oldServer}; ${newServer} can never join it.`,
-            });
+            blockers.push(makeBlocker("not-federated", "room", "not-federated", { ...params, origin: originServer(room) ?? oldServer }));
         }
         const acl = room.content("m.room.server_acl");
         if (!aclAllowsServer(acl, newServer)) {
-            blockers.push({
-                code: "server-acl-denies",
-                blocks: "room",
-                reason: `${quoteRoom(ref)} does not allow accounts from ${newServer} (its server access list denies that server).`,
-                adminMessage: ask(`${quoteRoom(ref)}'s server access list (ACL) denies ${newServer}. Could you allow that server?`),
-            });
+            blockers.push(makeBlocker("server-acl-denies", "room", "server-acl-denies", params));
         }
 
         const alreadyIn = newMembership === "join";
@@ -313,12 +306,7 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         }
 
         if (target !== null && !canGrantLevel(pl, oldUserId, newUserId, target)) {
-            blockers.push({
-                code: "old-cannot-set-power",
-                blocks: "power",
-                reason: `The old account may not change power levels in ${quoteRoom(ref)}, so the new account can't be given level ${target} automatically.`,
-                adminMessage: ask(`Could you give ${newUserId} power level ${target} in ${quoteRoom(ref)}? My old account had it.`),
-            });
+            blockers.push(makeBlocker("old-cannot-set-power", "power", "old-cannot-set-power", { ...params, level: target }));
         }
 
         if (alreadyIn) plan.route = "none";
@@ -326,19 +314,9 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         else if (oldLevel >= pl.inviteLevel) plan.route = "invite";
         else if (joinRule === "knock" || joinRule === "knock_restricted") {
             plan.route = "knock";
-            blockers.push({
-                code: "old-cannot-invite",
-                blocks: "power",
-                reason: `The old account may not invite in ${quoteRoom(ref)}; the new account will knock, and an admin must let it in.`,
-                adminMessage: ask(`${newUserId} knocked on ${quoteRoom(ref)}. Could you let it in?`),
-            });
+            blockers.push(makeBlocker("old-cannot-invite", "power", "old-cannot-invite-knock", params));
         } else {
-            blockers.push({
-                code: "old-cannot-invite",
-                blocks: "room",
-                reason: `The old account may not invite anyone to ${quoteRoom(ref)}.`,
-                adminMessage: ask(`Could you invite ${newUserId} to ${quoteRoom(ref)}?`),
-            });
+            blockers.push(makeBlocker("old-cannot-invite", "room", "old-cannot-invite", params));
         }
         if (blockers.some((b) => b.blocks === "room")) plan.status = "blocked";
         return plan;

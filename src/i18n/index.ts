@@ -17,3 +17,7 @@ export function registerTranslations(i18n: I18nApi): Translate {
 /** English strings, for the engine's CLI and for tests that render components without a host. */
 export const englishTranslate: Translate = (key, vars) =>
     translations[key].en.replace(/%\((\w+)\)s/g, (whole, name: string) => String(vars?.[name] ?? whole));
+
+export function hasTranslation(key: string): key is TranslationKey {
+    return key in translations;
+}

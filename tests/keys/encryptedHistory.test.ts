@@ -5,7 +5,6 @@
  * The same through the key-file route.
  */
 import type { MatrixClient } from "matrix-js-sdk";
-import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { OlmMachine } from "@matrix-org/matrix-sdk-crypto-wasm";
 
 import { buildPlan } from "../../src/engine/plan.ts";
@@ -17,7 +16,7 @@ import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startClient, stopAllClients, waitForDecryptedMessage } from "../bed/clients.ts";
 import type { Homeserver, RegisteredUser } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { decryptedBodies, loginDevice } from "./history.ts";
+import { decryptedBodies, freshDeviceFromRecoveryKey, loginDevice } from "./history.ts";
 import {
     DEMO_CONVERSATIONS,
     DEMO_ENCRYPTED_ROOMS,
@@ -35,19 +34,6 @@ async function knowsDevice(client: MatrixClient, userId: string, deviceId: strin
         await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${client.getUserId()} never learned of ${userId}'s device ${deviceId}`);
-}
-
-/** A brand-new device of the new account that knows nothing but its recovery key, restoring the key backup. */
-async function freshDeviceFromRecoveryKey(hs: Homeserver, user: DemoUser, recoveryKey: string): Promise<{ client: MatrixClient; device: RegisteredUser; imported: number }> {
-    const device = await loginDevice(hs, user, "Fresh device after migration");
-    const key = decodeRecoveryKey(recoveryKey);
-    const client = await startClient(device, {
-        cryptoCallbacks: { getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], key] },
-    });
-    const crypto = client.getCrypto()!;
-    await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
-    const { imported } = await crypto.restoreKeyBackup();
-    return { client, device, imported };
 }
 
 /**

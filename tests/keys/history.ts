@@ -1,7 +1,9 @@
 /** Helpers for the key tests: extra devices of seeded users, and reading a room's history as a device decrypts it. */
 import { MatrixEvent, type IEvent, type MatrixClient } from "matrix-js-sdk";
+import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
 
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
+import { startClient } from "../bed/clients.ts";
 import type { Homeserver, RegisteredUser } from "../bed/homeservers.ts";
 
 /** A new device of an existing user (password login), as a test user record. */
@@ -32,5 +34,19 @@ export async function decryptedBodies(client: MatrixClient, user: RegisteredUser
         from = page.end;
     }
     return { bodies: bodies.reverse(), failures };
+}
+
+
+/** A brand-new device of the new account that knows nothing but its recovery key, restoring the key backup. */
+export async function freshDeviceFromRecoveryKey(hs: Homeserver, user: { userId: string; password: string }, recoveryKey: string): Promise<{ client: MatrixClient; device: RegisteredUser; imported: number }> {
+    const device = await loginDevice(hs, user, "Fresh device after migration");
+    const key = decodeRecoveryKey(recoveryKey);
+    const client = await startClient(device, {
+        cryptoCallbacks: { getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], key] },
+    });
+    const crypto = client.getCrypto()!;
+    await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+    const { imported } = await crypto.restoreKeyBackup();
+    return { client, device, imported };
 }
 

@@ -1,0 +1,127 @@
+/**
+ * The migration runtime inside Element, loaded (as its own chunk) only when the user starts signing in the new
+ * account. The old side is Element's logged-in client — its synced state for the plan, its crypto for keys, its
+ * invites for history sharing; the new side is a separate session that never touches Element's storage.
+ */
+import type { MatrixClient } from "matrix-js-sdk/lib/matrix.js";
+
+import type { AccountSession } from "../engine/context.ts";
+import { runMigration } from "../engine/migration.ts";
+import { buildPlan } from "../engine/plan.ts";
+import { isBackupPrivateKeyFor } from "../keys/backupCrypto.ts";
+import { currentBackup } from "../keys/backups.ts";
+import { exportKeyFile } from "../keys/keyFileExport.ts";
+import { prepareKeyHandover } from "../keys/prepare.ts";
+import { setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
+import { MatrixHttp, MatrixRequestError } from "../sessions/matrixHttp.ts";
+import { checkHomeserver, checkTarget, discoverHomeserver, signInWithPassword } from "../sessions/signIn.ts";
+import { type SyncedClient, snapshotFromClient } from "../sessions/snapshots.ts";
+import type { MigrationRuntime, NewAccountHandle } from "../ui/runtime.ts";
+
+interface NewSession extends AccountSession {
+    baseUrl: string;
+    /** Kept in memory for this page only: the server asks for it to approve a recovery set-up. */
+    password: string;
+}
+
+/** Element's matrix-js-sdk errors carry errcode/httpStatus; the scheduler understands MatrixRequestError. */
+function fromSdkError(e: unknown, path: string): unknown {
+    const err = e as { httpStatus?: number; errcode?: string; data?: Record<string, unknown>; message?: string; getRetryAfterMs?(): number | null };
+    if (typeof err?.httpStatus !== "number") return e;
+    let retryAfter: number | undefined;
+    try {
+        retryAfter = err.getRetryAfterMs?.() ?? undefined;
+    } catch {
+        retryAfter = undefined;
+    }
+    return new MatrixRequestError("POST", path, err.httpStatus, err.errcode, (err.data?.error as string) ?? err.message, retryAfter, err.data);
+}
+
+export function createElementRuntime(client: MatrixClient, allowedServers: string[]): MigrationRuntime {
+    const oldUserId = client.getUserId();
+    if (!oldUserId) throw new Error("Element's client is not signed in");
+    const old: AccountSession = {
+        userId: oldUserId,
+        // A getter: Element may refresh its access token while a long migration runs.
+        http: new MatrixHttp(client.getHomeserverUrl(), () => client.getAccessToken()),
+        inviteSharingHistory: async (roomId, userId) => {
+            try {
+                await client.invite(roomId, userId);
+            } catch (e) {
+                throw fromSdkError(e, `/rooms/${roomId}/invite`);
+            }
+        },
+    };
+    const sessions = new Map<string, NewSession>();
+    const session = (account: NewAccountHandle): NewSession => {
+        const s = sessions.get(account.userId);
+        if (!s) throw new Error("The new account is not signed in");
+        return s;
+    };
+    const snapshot = () => snapshotFromClient(client as unknown as SyncedClient);
+
+    return {
+        async signIn({ newUserId, homeserverUrl, password }) {
+            const userId = checkTarget(oldUserId, newUserId, allowedServers);
+            const baseUrl = homeserverUrl ? await checkHomeserver(homeserverUrl) : await discoverHomeserver(userId.slice(userId.indexOf(":") + 1));
+            const signedIn = await signInWithPassword(baseUrl, userId, password, { deviceName: "Account migration (Element)" });
+            sessions.set(signedIn.userId, { userId: signedIn.userId, http: signedIn.http, baseUrl, password });
+            return { userId: signedIn.userId, homeserverUrl: baseUrl };
+        },
+
+        async plan(account, options) {
+            return buildPlan(snapshot(), session(account).userId, options);
+        },
+
+        async keyStatus(account) {
+            const crypto = client.getCrypto();
+            const [oldBackup, newBackup] = await Promise.all([currentBackup(old.http), currentBackup(session(account).http)]);
+            const cached = oldBackup ? await crypto?.getSessionBackupPrivateKey().catch(() => null) : null;
+            return {
+                oldBackup: oldBackup !== null,
+                oldBackupKeyInSession: !!cached && !!oldBackup && (await isBackupPrivateKeyFor(cached, oldBackup.publicKey)),
+                newBackup: newBackup !== null,
+                oldSessionKeys: crypto !== undefined,
+            };
+        },
+
+        async setUpRecovery(account, recoveryKey) {
+            const s = session(account);
+            const result = await setUpNewAccountRecovery(s.http, { baseUrl: s.baseUrl, userId: s.userId, password: s.password, recoveryKey });
+            return result.recoveryKey;
+        },
+
+        async exportKeyFile(account, plan, passphrase, choices) {
+            const prepared = await prepareKeyHandover({
+                old,
+                new: session(account),
+                oldCrypto: client.getCrypto(),
+                oldRecoveryKey: choices.oldRecoveryKey,
+                dryRun: true,
+            });
+            const roomIds = plan.rooms.filter((r) => r.selected && r.encrypted).map((r) => r.roomId);
+            return exportKeyFile({ old, roomIds, local: client.getCrypto(), oldBackup: prepared.oldBackup, passphrase });
+        },
+
+        async run(account, plan, choices, callbacks) {
+            const neu = session(account);
+            const keys = await prepareKeyHandover({
+                old,
+                new: neu,
+                oldCrypto: client.getCrypto(),
+                oldRecoveryKey: choices.oldRecoveryKey,
+                newRecoveryKey: choices.newRecoveryKey,
+                trustUnverifiedNewBackup: choices.trustUnverifiedNewBackup,
+                dryRun: choices.dryRun,
+            });
+            // Account data (notification rules, ignored users, settings) as Element has it now, not when planned.
+            return runMigration(plan, snapshot(), { old, new: neu }, { dryRun: choices.dryRun, keys: keys.handover, ...callbacks });
+        },
+
+        async signOut(account) {
+            const s = sessions.get(account.userId);
+            sessions.delete(account.userId);
+            await s?.http.request("POST", "/logout", { body: {} }).catch(() => undefined);
+        },
+    };
+}
