@@ -3,23 +3,28 @@
  * (unit, two real homeservers, headless Chromium), then prove no Synapse or Chromium process was left behind.
  * Extra arguments go to jest, e.g. `npm test -- tests/engine`.
  */
+import { randomBytes } from "node:crypto";
+
 import { ensureMachine, run } from "./setup.ts";
-import { waitForNoLeftovers } from "./leftovers.ts";
+import { RUN_MARKER, waitForNoLeftovers } from "./leftovers.ts";
 
 ensureMachine();
 run("webpack", []);
 run("tsc", ["-p", "."]);
 
+// Every process the suite starts (Synapse, Chromium) inherits this marker, so leftovers can be told apart.
+const runId = randomBytes(8).toString("hex");
 let failed: unknown;
 try {
     run("node", ["node_modules/jest/bin/jest.js", ...process.argv.slice(2)], {
         NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim(),
+        [RUN_MARKER]: runId,
     });
 } catch (e) {
     failed = e;
 }
 
-const left = await waitForNoLeftovers();
+const left = await waitForNoLeftovers(runId);
 if (left.length) {
     console.error(`Processes left behind by the test run:\n${left.join("\n")}`);
     process.exitCode = 1;
