@@ -340,7 +340,7 @@ export async function runMigration(
             const result: RoomResult = { ...base, confirmedPowerLevel: confirmed.level, outcome: "migrated", reason: "" };
             if (powerBlocker) return { ...result, outcome: "needs-action", reason: powerBlocker.reason, adminMessage: powerBlocker.adminMessage };
             if (confirmed.level < wanted) return { ...result, outcome: "needs-action", reason: `The new account has level ${confirmed.level}, not ${wanted}.` };
-            if (room.status === "already" && steps.length <= 2) return { ...result, outcome: "already", reason: "The new account was already in this room with the right level." };
+            if (room.status === "already") return { ...result, outcome: "already", reason: "The new account was already in this room with the right level." };
             return result;
         } catch (e) {
             return { ...base, outcome: "failed", reason: describeError(e) };

@@ -39,7 +39,8 @@ export async function currentBackup(http: MatrixHttp): Promise<BackupVersion | n
     }
 }
 
-async function accountData<T>(http: MatrixHttp, userId: string, type: string): Promise<T | undefined> {
+/** An account's own account data of one type, or undefined when it has none. */
+export async function accountData<T>(http: MatrixHttp, userId: string, type: string): Promise<T | undefined> {
     try {
         return await http.request<T>("GET", `/user/${seg(userId)}/account_data/${seg(type)}`);
     } catch (e) {

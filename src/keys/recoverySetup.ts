@@ -6,8 +6,8 @@
  * and new cross-signing keys would replace an identity the user's other devices trust. So it runs only when the
  * account has no backup, and either no secret storage at all or secret storage the given recovery key opens.
  */
-import { MatrixHttp, isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
-import { type BackupVersion, currentBackup } from "./backups.ts";
+import { MatrixHttp } from "../sessions/matrixHttp.ts";
+import { type BackupVersion, accountData, currentBackup } from "./backups.ts";
 import { KeysError } from "./errors.ts";
 import { DEFAULT_KEY_EVENT_TYPE, type SecretStorageKeyDescription, checkSecretStorageKey, decodeRecoveryKey, encodeRecoveryKey, keyDescriptionEventType } from "./secretStorage.ts";
 
@@ -26,15 +26,6 @@ export interface RecoverySetupResult {
     /** Shown to the user once: the only way to read the backup later. */
     recoveryKey: string;
     createdSecretStorage: boolean;
-}
-
-async function accountData<T>(http: MatrixHttp, userId: string, type: string): Promise<T | undefined> {
-    try {
-        return await http.request<T>("GET", `/user/${seg(userId)}/account_data/${seg(type)}`);
-    } catch (e) {
-        if (isMatrixRequestError(e) && e.httpStatus === 404) return undefined;
-        throw e;
-    }
 }
 
 export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoverySetupInput): Promise<RecoverySetupResult> {

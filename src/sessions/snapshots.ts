@@ -77,8 +77,8 @@ export async function snapshotFromSync(http: MatrixHttp, userId: string): Promis
 export interface SyncedClient {
     getUserId(): string | null;
     getRooms(): SyncedRoom[];
-    store: { accountData: Map<string, { getType(): string; getContent(): object }> } | { getAccountData?(type: string): unknown };
-    getAccountData(type: string): { getContent(): object } | undefined;
+    /** The synced global account data, by type (matrix-js-sdk's stores keep it in this map). */
+    store: { accountData?: Map<string, { getContent(): object }> };
 }
 
 interface SdkEvent {
@@ -92,8 +92,8 @@ interface SyncedRoom {
     roomId: string;
     getMyMembership(): string;
     getLiveTimeline(): { getState(direction: string): { events: Map<string, Map<string, SdkEvent>> } | null | undefined };
-    getAccountData?(type: string): { getContent(): object } | undefined;
-    accountData: Map<string, { getType(): string; getContent(): object }>;
+    /** Room-level account data (m.tag, …), by type. */
+    accountData: Map<string, { getContent(): object }>;
 }
 
 /** "f": EventTimeline.FORWARDS, the live end of the timeline (a string, so this file needs no SDK import). */
@@ -123,7 +123,6 @@ export function snapshotFromClient(client: SyncedClient): AccountSnapshot {
         rooms.push({ roomId: room.roomId, membership, state, accountData });
     }
     const accountData: Record<string, Record<string, unknown>> = {};
-    const store = client.store as { accountData?: Map<string, { getContent(): object }> };
-    for (const [type, event] of store.accountData ?? new Map()) accountData[type] = event.getContent() as Record<string, unknown>;
+    for (const [type, event] of client.store.accountData ?? new Map()) accountData[type] = event.getContent() as Record<string, unknown>;
     return { userId, rooms, accountData };
 }
