@@ -4,7 +4,7 @@
  */
 import type { I18nApi } from "@element-hq/element-web-module-api";
 
-import translations from "./translations.json";
+import translations from "./translations.json" with { type: "json" };
 
 export type TranslationKey = keyof typeof translations;
 export type Translate = (key: TranslationKey, vars?: Record<string, string | number>) => string;
