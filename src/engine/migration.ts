@@ -33,6 +33,7 @@ import {
 import { Scheduler, type WaitNotice } from "./scheduler.ts";
 import type { AccountSnapshot } from "./snapshot.ts";
 import { serverNameOf } from "./userId.ts";
+import { englishTranslate } from "../i18n/index.ts";
 
 export type RoomKeysOutcome = { sessions: number } | { failed: string };
 
@@ -157,12 +158,7 @@ export async function runMigration(
         },
         progress(step: StepName, message: string, room?: { roomId: string; name: string }) {
             const eta = scheduler.eta();
-            if (eta.inviteLimited) {
-                etaExplanation =
-                    `${newServer} accepts only a few invites per user (Synapse's default: 5, then one about every 5½ minutes), ` +
-                    "and that is what most of the remaining time is spent waiting for. Its admin can raise `rc_invites.per_user` " +
-                    "in the server's configuration to make this faster.";
-            }
+            if (eta.inviteLimited) etaExplanation = englishTranslate("progress|invite_limited", { server: newServer });
             options.onProgress?.({
                 step,
                 message,
