@@ -131,7 +131,13 @@ export async function runMigration(
 ): Promise<MigrationReport> {
     const dryRun = options.dryRun ?? false;
     const startedAt = new Date();
-    const scheduler = options.scheduler ?? new Scheduler({ onWait: options.onWait });
+    const scheduler = options.scheduler ?? new Scheduler();
+    let lastProgress: { step: StepName; message: string; room?: { roomId: string; name: string } } | undefined;
+    // A wait changes the ETA: tell the caller, then repeat the last progress line with the new ETA.
+    const stopListening = scheduler.onWait((notice) => {
+        options.onWait?.(notice);
+        if (lastProgress) ctx.progress(lastProgress.step, lastProgress.message, lastProgress.room);
+    });
     const journal = new JournalWriter(sides.old, sides.new.userId, scheduler, dryRun);
     const chosen = plan.rooms.filter((r) => r.selected);
     let roomsDone = 0;
@@ -157,6 +163,7 @@ export async function runMigration(
             return scheduler.run(bucket, () => side.http.request("GET", path, opts));
         },
         progress(step: StepName, message: string, room?: { roomId: string; name: string }) {
+            lastProgress = { step, message, room };
             const eta = scheduler.eta();
             if (eta.inviteLimited) etaExplanation = englishTranslate("progress|invite_limited", { server: newServer });
             options.onProgress?.({
@@ -186,10 +193,13 @@ export async function runMigration(
         return finishReport({ rooms, profile: [], direct: 0, pushRules: 0, ignored: 0, settings: [], moved: false, invitesSent: 0, keys });
     }
 
-    // Expected requests per bucket, so the ETA is meaningful from the start.
+    // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
+    // assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the
+    // new server is not in yet: 10, then one per 100 s).
     const ready = chosen.filter((r) => r.status === "ready");
-    scheduler.expect("old:invite", ready.filter((r) => r.route === "invite").length);
-    scheduler.expect("new:join", ready.filter((r) => r.route !== "none").length);
+    scheduler.expect("old:invite", ready.filter((r) => r.route === "invite").length, { free: 5, intervalMs: 333_000 });
+    const remoteJoins = ready.filter((r) => r.route !== "none").length;
+    scheduler.expect("new:join", remoteJoins, serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 });
     scheduler.expect("old:state", ready.filter((r) => r.targetPowerLevel !== null).length);
 
     // The profile goes first: rooms then see the new account with its name and avatar from its first event.
@@ -367,6 +377,7 @@ export async function runMigration(
         invitesSent: number;
         keys?: Record<string, unknown>;
     }): MigrationReport {
+        stopListening();
         const waits = Object.fromEntries(Object.entries(scheduler.stats()).map(([k, v]) => [k, v.limitedWaitMs]));
         return {
             version: 1,

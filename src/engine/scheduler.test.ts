@@ -90,21 +90,34 @@ describe("rate limits (429)", () => {
 });
 
 describe("invite refusals (502/504 from the inviting server)", () => {
-    test("a refused invite is retried after growing waits: 30 s, 60 s, 120 s, 240 s, then 340 s each", async () => {
+    test("a refused invite is retried after growing waits: 15 s, 30 s, 60 s, 120 s, 240 s, then 340 s each", async () => {
         const { scheduler, scripted, waits } = setUp();
-        const refusals = [badGateway(), gatewayTimeout(), badGateway(), badGateway(), badGateway(), badGateway()];
+        const refusals = [badGateway(), gatewayTimeout(), badGateway(), badGateway(), badGateway(), badGateway(), badGateway()];
         const r = scripted(refusals, "invited");
         await expect(scheduler.run("old:invite", r.request)).resolves.toBe("invited");
         expect(waits.every((w) => w.bucket === "old:invite" && w.reason === "invite-refused")).toBe(true);
-        expect(waits.map((w) => w.ms / 1000)).toEqual([30, 60, 120, 240, 340, 340]);
-        expect(r.starts).toEqual([0, 30, 90, 210, 450, 790, 1130].map((s) => s * 1000));
+        expect(waits.map((w) => w.ms / 1000)).toEqual([15, 30, 60, 120, 240, 340, 340]);
+        expect(r.starts).toEqual([0, 15, 45, 105, 225, 465, 805, 1145].map((s) => s * 1000));
     });
 
-    test("after a successful invite the waits start again at 30 s", async () => {
+    test("after a successful invite, with no pace learned yet, the waits start again at 15 s", async () => {
         const { scheduler, scripted, waits } = setUp();
         await scheduler.run("old:invite", scripted([badGateway(), badGateway()], "invited").request);
         await scheduler.run("old:invite", scripted([badGateway()], "invited").request);
-        expect(waits.map((w) => w.ms / 1000)).toEqual([30, 60, 30]);
+        expect(waits.map((w) => w.ms / 1000)).toEqual([15, 30, 15]);
+    });
+
+    test("the pace between two successes the server spaced out is learned, and paces the next invites (down too)", async () => {
+        const { scheduler, scripted, clock } = setUp();
+        await scheduler.run("old:invite", scripted([], "invited").request);
+        // Refused twice (15 s + 30 s of waiting), then accepted: the server refills one invite about every 45 s.
+        await scheduler.run("old:invite", scripted([badGateway(), badGateway()], "invited").request);
+        const learned = scheduler.stats()["old:invite"].minIntervalMs;
+        expect(learned).toBe(45_000);
+        const before = clock.now();
+        const next = scripted([], "invited");
+        await scheduler.run("old:invite", next.request);
+        expect(next.starts[0] - before).toBe(45_000);
     });
 
     test("the invite is given up with InviteRefusedError after maxInviteRefusals refusals, reporting how many there were", async () => {
@@ -115,7 +128,7 @@ describe("invite refusals (502/504 from the inviting server)", () => {
         // Every attempt was refused: the error must report exactly the refusals that happened, and stop at the limit.
         expect((error as InviteRefusedError).refusals).toBe(r.starts.length);
         expect(r.starts).toHaveLength(3);
-        expect(waits.map((w) => w.ms / 1000)).toEqual([30, 60]);
+        expect(waits.map((w) => w.ms / 1000)).toEqual([15, 30]);
     });
 
     test("a 502 in any other bucket is a server error: retried maxRetries times with growing waits, then thrown", async () => {
@@ -211,7 +224,8 @@ describe("ETA", () => {
         await scheduler.run("old:invite", scripted([badGateway()], "invited").request);
         const eta = scheduler.eta();
         expect(eta).toMatchObject({ dominatedBy: "old:invite", inviteLimited: true });
-        expect(eta.ms).toBe(9 * 30_000);
+        // Paced at the 15 s the refusal made it wait: the next in 15 s, then eight more 15 s apart, then the last's duration.
+        expect(eta.ms).toBe(15_000 + 8 * 15_000 + 50);
     });
 
     test("a slower bucket than the invites takes over the ETA, and then it is not invite-limited", async () => {
@@ -220,7 +234,7 @@ describe("ETA", () => {
         scheduler.expect("new:join", 100);
         await scheduler.run("old:invite", scripted([badGateway()], "invited").request);
         await scheduler.run("new:join", scripted([rateLimited(5000)], "joined").request);
-        expect(scheduler.eta()).toEqual({ ms: 99 * 5000, dominatedBy: "new:join", inviteLimited: false });
+        expect(scheduler.eta()).toEqual({ ms: 99 * 5000 + 50, dominatedBy: "new:join", inviteLimited: false });
     });
 
     test("time still to wait in a pause counts", async () => {
@@ -228,7 +242,8 @@ describe("ETA", () => {
         scheduler.expect("new:join", 2);
         const pending = scheduler.run("new:join", scripted([rateLimited(8000)], "joined").request);
         await clock.sleep(2000); // 2 s into the 8 s pause
-        expect(scheduler.eta().ms).toBe(6000 + 2 * 8000);
+        // The paused request goes at 8 s, the other one 8 s later: 14 s from now (plus the last one's duration).
+        expect(scheduler.eta().ms).toBe(6000 + 8000 + 50);
         await pending;
     });
 

@@ -84,6 +84,14 @@ class Bucket {
     public totalDurationMs = 0;
     public limitedWaitMs = 0;
     public inviteRefusals = 0;
+    /** When the last request succeeded, and whether the server held us back since (429 or invite refusal). */
+    public lastSuccessAt: number | undefined;
+    public limitedSinceSuccess = false;
+    /** The refill interval learned from two successes the server spaced out (0 until then). */
+    public learnedIntervalMs = 0;
+    public everRefused = false;
+    /** What to expect before anything is learned (Synapse's defaults); dropped once the server shows its own pace. */
+    public prior?: { free: number; intervalMs: number };
     public readonly waiters: Array<() => void> = [];
 
     public constructor(public readonly name: BucketName, public readonly policy: BucketPolicy) {}
@@ -118,9 +126,22 @@ export class Scheduler {
         return b;
     }
 
-    /** Tells the scheduler how many requests a bucket will still see, for the ETA. */
-    public expect(name: BucketName, count: number): void {
-        this.bucket(name).expected += count;
+    /**
+     * Tells the scheduler how many requests a bucket will still see, for the ETA; `prior` is the pace to assume until
+     * the server shows its own (e.g. Synapse's default: 5 invites received, then one per 333 s).
+     */
+    public expect(name: BucketName, count: number, prior?: { free: number; intervalMs: number }): void {
+        const b = this.bucket(name);
+        b.expected += count;
+        if (prior && b.minIntervalMs === 0) b.prior = prior;
+    }
+
+    private readonly waitListeners = new Set<(notice: WaitNotice) => void>();
+
+    /** Also tell `listener` about every wait (for callers that were handed an existing scheduler). */
+    public onWait(listener: (notice: WaitNotice) => void): () => void {
+        this.waitListeners.add(listener);
+        return () => this.waitListeners.delete(listener);
     }
 
     private async acquire(b: Bucket): Promise<void> {
@@ -149,7 +170,9 @@ export class Scheduler {
     private pause(b: Bucket, ms: number, reason: WaitNotice["reason"]): void {
         b.pausedUntil = Math.max(b.pausedUntil, this.clock.now() + ms);
         b.limitedWaitMs += ms;
-        this.options.onWait?.({ bucket: b.name, ms, reason });
+        const notice = { bucket: b.name, ms, reason };
+        this.options.onWait?.(notice);
+        for (const listener of this.waitListeners) listener(notice);
     }
 
     /** Runs one request in a bucket, waiting and retrying as the servers ask. */
@@ -163,31 +186,49 @@ export class Scheduler {
             const started = this.clock.now();
             try {
                 const result = await request();
-                b.totalDurationMs += this.clock.now() - started;
+                const now = this.clock.now();
+                b.totalDurationMs += now - started;
                 b.done++;
                 b.inviteRefusals = 0;
+                // The time between two successes the server spaced out is its real refill interval: learn it (up or
+                // down), rather than the first Retry-After, which only covers a partly refilled bucket.
+                if (b.limitedSinceSuccess && b.lastSuccessAt !== undefined) {
+                    b.learnedIntervalMs = Math.min(now - b.lastSuccessAt, 10 * 60_000);
+                    b.minIntervalMs = b.learnedIntervalMs;
+                }
+                b.limitedSinceSuccess = false;
+                b.lastSuccessAt = now;
+                // Past the free allowance with nothing held back: this server is kinder than the assumed default.
+                if (b.prior && b.minIntervalMs === 0 && b.done > b.prior.free) b.prior = undefined;
                 return result;
             } catch (e) {
                 if (!isMatrixRequestError(e)) throw e;
                 if (e.isRateLimited) {
                     const wait = e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** rateLimited);
-                    // Pace what follows at the rate the server just told us.
+                    // Pace what follows at least at the rate the server just told us, until a success refines it.
                     b.minIntervalMs = Math.max(b.minIntervalMs, Math.min(wait, 10 * 60_000));
+                    b.limitedSinceSuccess = true;
+                    b.prior = undefined;
                     this.pause(b, wait, "rate-limited");
                     rateLimited++;
                     continue;
                 }
                 if (name === "old:invite" && isInviteRefusal(e)) {
                     b.inviteRefusals++;
+                    b.everRefused = true;
                     if (b.inviteRefusals >= (this.options.maxInviteRefusals ?? 24)) {
                         const refusals = b.inviteRefusals;
                         // The next room starts counting afresh; the learned pace (minIntervalMs) stays.
                         b.inviteRefusals = 0;
                         throw new InviteRefusedError(refusals);
                     }
-                    // Synapse refills one invite every ~333 s by default; start lower in case the server is kinder.
-                    const wait = Math.min(340_000, 30_000 * 2 ** (b.inviteRefusals - 1));
+                    // Synapse refills one invite every ~333 s by default; start lower in case the server is kinder, and
+                    // from the pace already learned when there is one.
+                    const base = b.learnedIntervalMs > 0 ? b.learnedIntervalMs / 2 : 15_000;
+                    const wait = Math.min(340_000, base * 2 ** (b.inviteRefusals - 1));
                     b.minIntervalMs = Math.max(b.minIntervalMs, wait);
+                    b.limitedSinceSuccess = true;
+                    b.prior = undefined;
                     this.pause(b, wait, "invite-refused");
                     continue;
                 }
@@ -225,15 +266,20 @@ export class Scheduler {
             const remaining = Math.max(0, b.expected - b.done);
             if (!remaining) continue;
             const perRequest = Math.max(b.minIntervalMs, b.averageDurationMs / b.policy.concurrency, 50);
-            const waitLeft = Math.max(0, b.pausedUntil - this.clock.now());
-            const bucketMs = waitLeft + remaining * perRequest;
+            // The wait before the next request, then one interval for each of the others.
+            const nextAt = Math.max(b.pausedUntil, b.lastStart + b.minIntervalMs);
+            let bucketMs = Math.max(0, nextAt - this.clock.now()) + (remaining - 1) * perRequest + Math.max(b.averageDurationMs, 50);
+            if (b.prior) bucketMs = Math.max(bucketMs, Math.max(0, remaining - Math.max(0, b.prior.free - b.done)) * b.prior.intervalMs);
             if (bucketMs > ms) {
                 ms = bucketMs;
                 dominatedBy = b.name;
             }
         }
         const invite = this.buckets.get("old:invite");
-        return { ms, dominatedBy, inviteLimited: dominatedBy === "old:invite" && (invite?.minIntervalMs ?? 0) >= 30_000 };
+        // Invite-limited: the invites decide the time left, and they are held back by the new server's limit (refused
+        // already, or assumed from Synapse's default until shown otherwise).
+        const inviteHeldBack = invite !== undefined && (invite.everRefused || invite.prior !== undefined);
+        return { ms, dominatedBy, inviteLimited: dominatedBy === "old:invite" && inviteHeldBack };
     }
 
     public stats(): Record<string, { done: number; expected: number; limitedWaitMs: number; minIntervalMs: number }> {
