@@ -107,17 +107,26 @@ describe("invite refusals (502/504 from the inviting server)", () => {
         expect(waits.map((w) => w.ms / 1000)).toEqual([15, 30, 15]);
     });
 
-    test("the pace between two successes the server spaced out is learned, and paces the next invites (down too)", async () => {
+    test("the refill interval is learned between the last refused and the accepted attempt, then probed downwards", async () => {
         const { scheduler, scripted, clock } = setUp();
         await scheduler.run("old:invite", scripted([], "invited").request);
-        // Refused twice (15 s + 30 s of waiting), then accepted: the server refills one invite about every 45 s.
+        // Refused at 0 s and 15 s, accepted at 45 s: one invite frees up somewhere after 15 s and by 45 s.
         await scheduler.run("old:invite", scripted([badGateway(), badGateway()], "invited").request);
-        const learned = scheduler.stats()["old:invite"].minIntervalMs;
-        expect(learned).toBe(45_000);
+        expect(scheduler.stats()["old:invite"].minIntervalMs).toBe(30_000);
         const before = clock.now();
         const next = scripted([], "invited");
         await scheduler.run("old:invite", next.request);
-        expect(next.starts[0] - before).toBe(45_000);
+        // Paced at what was learned: 30 s after the accepted invite.
+        expect(next.starts[0] - before).toBe(30_000);
+        // Accepted without a refusal: the pace is tried 10 % faster.
+        expect(scheduler.stats()["old:invite"].minIntervalMs).toBe(27_000);
+    });
+
+    test("after a 429, the spacing of the two successes is the learned interval", async () => {
+        const { scheduler, scripted } = setUp();
+        await scheduler.run("new:join", scripted([], "joined").request);
+        await scheduler.run("new:join", scripted([rateLimited(40_000)], "joined").request);
+        expect(scheduler.stats()["new:join"].minIntervalMs).toBe(40_000);
     });
 
     test("the invite is given up with InviteRefusedError after maxInviteRefusals refusals, reporting how many there were", async () => {

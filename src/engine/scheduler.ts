@@ -89,6 +89,8 @@ class Bucket {
     public limitedSinceSuccess = false;
     /** The refill interval learned from two successes the server spaced out (0 until then). */
     public learnedIntervalMs = 0;
+    /** When the last refused attempt started (since the last success). */
+    public lastRefusedStart: number | undefined;
     public everRefused = false;
     /** What to expect before anything is learned (Synapse's defaults); dropped once the server shows its own pace. */
     public prior?: { free: number; intervalMs: number };
@@ -190,14 +192,21 @@ export class Scheduler {
                 b.totalDurationMs += now - started;
                 b.done++;
                 b.inviteRefusals = 0;
-                // The time between two successes the server spaced out is its real refill interval: learn it (up or
-                // down), rather than the first Retry-After, which only covers a partly refilled bucket.
+                // Learn the server's refill interval from when it let requests through, not from the first
+                // Retry-After (which only covers a partly refilled bucket). After a 429 the retry starts when a token
+                // is free, so the spacing of the two successes is the interval; after refusals it lies between the
+                // last refused attempt and this one, so take the middle. With no hold-back, probe a little faster.
                 if (b.limitedSinceSuccess && b.lastSuccessAt !== undefined) {
-                    b.learnedIntervalMs = Math.min(now - b.lastSuccessAt, 10 * 60_000);
+                    const upper = started - b.lastSuccessAt;
+                    const lower = b.lastRefusedStart !== undefined ? b.lastRefusedStart - b.lastSuccessAt : upper;
+                    b.learnedIntervalMs = Math.min((lower + upper) / 2, 10 * 60_000);
                     b.minIntervalMs = b.learnedIntervalMs;
+                } else if (!b.limitedSinceSuccess && b.learnedIntervalMs > 0) {
+                    b.minIntervalMs = Math.max(1000, b.minIntervalMs * 0.9);
                 }
                 b.limitedSinceSuccess = false;
-                b.lastSuccessAt = now;
+                b.lastRefusedStart = undefined;
+                b.lastSuccessAt = started;
                 // Past the free allowance with nothing held back: this server is kinder than the assumed default.
                 if (b.prior && b.minIntervalMs === 0 && b.done > b.prior.free) b.prior = undefined;
                 return result;
@@ -216,6 +225,7 @@ export class Scheduler {
                 if (name === "old:invite" && isInviteRefusal(e)) {
                     b.inviteRefusals++;
                     b.everRefused = true;
+                    b.lastRefusedStart = started;
                     if (b.inviteRefusals >= (this.options.maxInviteRefusals ?? 24)) {
                         const refusals = b.inviteRefusals;
                         // The next room starts counting afresh; the learned pace (minIntervalMs) stays.
