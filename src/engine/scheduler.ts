@@ -275,7 +275,8 @@ export class Scheduler {
         for (const b of this.buckets.values()) {
             const remaining = Math.max(0, b.expected - b.done);
             if (!remaining) continue;
-            const perRequest = Math.max(b.minIntervalMs, b.averageDurationMs / b.policy.concurrency, 50);
+            // The learned interval, not the probe: probing faster is a bet, not a promise.
+            const perRequest = Math.max(b.minIntervalMs, b.learnedIntervalMs, b.averageDurationMs / b.policy.concurrency, 50);
             // The wait before the next request, then one interval for each of the others.
             const nextAt = Math.max(b.pausedUntil, b.lastStart + b.minIntervalMs);
             let bucketMs = Math.max(0, nextAt - this.clock.now()) + (remaining - 1) * perRequest + Math.max(b.averageDurationMs, 50);
