@@ -18,6 +18,27 @@ export interface KeysPanelProps {
     onExportKeyFile(passphrase: string): Promise<number>;
 }
 
+/** A recovery key is a secret: typed into a password field, never echoed. */
+function RecoveryKeyInput(props: {
+    label: string;
+    name: "oldRecoveryKey" | "newRecoveryKey";
+    choices: KeyChoices;
+    onChange(choices: KeyChoices): void;
+}): React.JSX.Element {
+    return (
+        <label>
+            {props.label}
+            <input
+                name={props.name}
+                type="password"
+                autoComplete="off"
+                value={props.choices[props.name] ?? ""}
+                onChange={(e) => props.onChange({ ...props.choices, [props.name]: e.target.value || undefined })}
+            />
+        </label>
+    );
+}
+
 export function KeysPanel({ t, status, choices, onChange, busy, onCheckAgain, onSetUpRecovery, onExportKeyFile }: KeysPanelProps): React.JSX.Element {
     const [shownRecoveryKey, setShownRecoveryKey] = useState<string | null>(null);
     const [saved, setSaved] = useState(false);
@@ -31,29 +52,11 @@ export function KeysPanel({ t, status, choices, onChange, busy, onCheckAgain, on
                 (status.oldBackupKeyInSession ? (
                     <p>{t("keys|old_backup_key_in_session")}</p>
                 ) : (
-                    <label>
-                        {t("keys|old_recovery_key")}
-                        <input
-                            name="oldRecoveryKey"
-                            type="password"
-                            autoComplete="off"
-                            value={choices.oldRecoveryKey ?? ""}
-                            onChange={(e) => onChange({ ...choices, oldRecoveryKey: e.target.value || undefined })}
-                        />
-                    </label>
+                    <RecoveryKeyInput label={t("keys|old_recovery_key")} name="oldRecoveryKey" choices={choices} onChange={onChange} />
                 ))}
             {status.newBackup ? (
                 <>
-                    <label>
-                        {t("keys|new_recovery_key")}
-                        <input
-                            name="newRecoveryKey"
-                            type="password"
-                            autoComplete="off"
-                            value={choices.newRecoveryKey ?? ""}
-                            onChange={(e) => onChange({ ...choices, newRecoveryKey: e.target.value || undefined })}
-                        />
-                    </label>
+                    <RecoveryKeyInput label={t("keys|new_recovery_key")} name="newRecoveryKey" choices={choices} onChange={onChange} />
                     {!choices.newRecoveryKey && (
                         <>
                             <p className="mx_AccountMigration_warning">{t("keys|risk")}</p>
