@@ -64,6 +64,12 @@ export async function raisePowerLevel(ctx: MigrationContext, room: RoomPlan, lev
 }
 
 export async function joinNewAccount(ctx: MigrationContext, room: RoomPlan): Promise<void> {
+    // Live check: the plan comes from the old account's view, which can lag behind a join made a moment ago.
+    const neu = ctx.sides.new;
+    const member: Record<string, unknown> = await ctx
+        .read<Record<string, unknown>>("new:read", neu, `/rooms/${seg(room.roomId)}/state/m.room.member/${seg(neu.userId)}`)
+        .catch(() => ({}));
+    if (member.membership === "join") return;
     ctx.progress("join", `${ctx.sides.new.userId} joins ${room.name}`, room);
     await ctx.write("new:join", ctx.sides.new, "POST", `/join/${seg(room.roomId)}`, {
         query: { server_name: room.via, via: room.via },
