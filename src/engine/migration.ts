@@ -293,6 +293,8 @@ export async function runMigration(
         if (!room.selected) return { ...base, outcome: "skipped", reason: room.status === "replaced" ? room.blockers[0]?.reason ?? "Replaced" : "Not chosen" };
         if (room.status === "blocked" || room.status === "replaced") return blockedResult(room, base);
         const steps = base.steps;
+        // Whether this run changed anything in the room; the live checks may find the plan's work already done.
+        let changed = false;
         try {
             if (room.status === "ready") {
                 if (room.joinAfterSpace && !(await joined.get(room.joinAfterSpace))) {
@@ -300,10 +302,11 @@ export async function runMigration(
                 }
                 if (room.route === "invite") {
                     base.invited = await inviteNewAccount(ctx, room);
+                    changed ||= base.invited;
                     steps.push("invite");
                 }
                 if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) {
-                    await raisePowerLevel(ctx, room, room.targetPowerLevel);
+                    changed = (await raisePowerLevel(ctx, room, room.targetPowerLevel)) || changed;
                     steps.push("power");
                 }
                 if (room.route === "knock") {
@@ -313,7 +316,7 @@ export async function runMigration(
                     return { ...base, outcome: "needs-action", reason: blocker?.reason ?? "Knocked; waiting for an admin.", adminMessage: blocker?.adminMessage };
                 }
                 if (room.route === "invite" || room.route === "join") {
-                    await joinNewAccount(ctx, room);
+                    changed = (await joinNewAccount(ctx, room)) || changed;
                     steps.push("join");
                 }
             }
@@ -346,7 +349,7 @@ export async function runMigration(
             const result: RoomResult = { ...base, confirmedPowerLevel: confirmed.level, outcome: "migrated", reason: "" };
             if (powerBlocker) return { ...result, outcome: "needs-action", reason: powerBlocker.reason, adminMessage: powerBlocker.adminMessage };
             if (confirmed.level < wanted) return { ...result, outcome: "needs-action", reason: `The new account has level ${confirmed.level}, not ${wanted}.` };
-            if (room.status === "already") return { ...result, outcome: "already", reason: "The new account was already in this room with the right level." };
+            if (room.status === "already" || !changed) return { ...result, outcome: "already", reason: "The new account was already in this room with the right level." };
             return result;
         } catch (e) {
             return { ...base, outcome: "failed", reason: describeError(e) };

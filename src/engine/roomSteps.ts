@@ -50,32 +50,36 @@ export async function inviteNewAccount(ctx: MigrationContext, room: RoomPlan): P
     return !ctx.dryRun;
 }
 
-export async function raisePowerLevel(ctx: MigrationContext, room: RoomPlan, level: number): Promise<void> {
+/** Returns whether it changed anything. */
+export async function raisePowerLevel(ctx: MigrationContext, room: RoomPlan, level: number): Promise<boolean> {
     const { old, new: neu } = ctx.sides;
     // Read-modify-write on fresh state: the event replaces the whole map, so a stale copy would undo others' changes.
     const content = await ctx.read<Record<string, unknown>>("old:read", old, `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`);
     const users = { ...((content.users ?? {}) as Record<string, number>) };
     const usersDefault = typeof content.users_default === "number" ? content.users_default : 0;
-    if ((users[neu.userId] ?? usersDefault) >= level) return;
+    if ((users[neu.userId] ?? usersDefault) >= level) return false;
     ctx.progress("power", `Giving ${neu.userId} power level ${level} in ${room.name}`, room);
     users[neu.userId] = level;
     await ctx.write("old:state", old, "PUT", `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`, { body: { ...content, users } });
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).p = level));
+    return true;
 }
 
-export async function joinNewAccount(ctx: MigrationContext, room: RoomPlan): Promise<void> {
+/** Returns whether it joined (false: the new account was in already). */
+export async function joinNewAccount(ctx: MigrationContext, room: RoomPlan): Promise<boolean> {
     // Live check: the plan comes from the old account's view, which can lag behind a join made a moment ago.
     const neu = ctx.sides.new;
     const member: Record<string, unknown> = await ctx
         .read<Record<string, unknown>>("new:read", neu, `/rooms/${seg(room.roomId)}/state/m.room.member/${seg(neu.userId)}`)
         .catch(() => ({}));
-    if (member.membership === "join") return;
+    if (member.membership === "join") return false;
     ctx.progress("join", `${ctx.sides.new.userId} joins ${room.name}`, room);
     await ctx.write("new:join", ctx.sides.new, "POST", `/join/${seg(room.roomId)}`, {
         query: { server_name: room.via, via: room.via },
         body: {},
     });
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).j = nowSeconds()));
+    return true;
 }
 
 export async function knockNewAccount(ctx: MigrationContext, room: RoomPlan): Promise<void> {
