@@ -14,7 +14,6 @@ import { snapshotFromSync } from "../sessions/snapshots.ts";
 import { KeysError } from "../keys/errors.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
-import { currentBackup } from "../keys/backups.ts";
 import { type CliOptions, USAGE, UsageError, parseArgs } from "./args.ts";
 import { progressOutput } from "./progress.ts";
 
@@ -127,16 +126,14 @@ export async function main(argv: string[]): Promise<number> {
         }
 
         // Keys: checked before anything changes, so a wrong recovery key stops here.
-        let trustUnverified = opts.trustNewBackup;
-        const newRecoveryKey = env("MIGRATE_NEW_RECOVERY_KEY");
-        if (!newRecoveryKey && !trustUnverified && !opts.yes && process.stdin.isTTY && (await currentBackup(neu.http))) {
-            trustUnverified = await confirm(`${UNVERIFIED_BACKUP_RISK}\nHand the keys to that backup anyway? [y/N] `);
-        }
+        // Asked only when the new backup exists and cannot be verified (and someone is there to answer).
+        const askConsent = () => confirm(`${UNVERIFIED_BACKUP_RISK}\nHand the keys to that backup anyway? [y/N] `);
+        const trustUnverified = opts.trustNewBackup || (!opts.yes && process.stdin.isTTY === true && askConsent);
         const keys = await prepareKeyHandover({
             old,
             new: { ...neu, baseUrl: newBase },
             oldRecoveryKey: env("MIGRATE_OLD_RECOVERY_KEY"),
-            newRecoveryKey,
+            newRecoveryKey: env("MIGRATE_NEW_RECOVERY_KEY"),
             trustUnverifiedNewBackup: trustUnverified,
             setUpNewBackup: opts.setUpNewBackup ? { password: env("MIGRATE_NEW_PASSWORD")! } : undefined,
             dryRun: opts.dryRun,

@@ -11,7 +11,7 @@ import { buildPlan } from "../engine/plan.ts";
 import { isBackupPrivateKeyFor } from "../keys/backupCrypto.ts";
 import { currentBackup } from "../keys/backups.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
-import { prepareKeyHandover } from "../keys/prepare.ts";
+import { openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
 import { setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
 import { MatrixHttp, MatrixRequestError } from "../sessions/matrixHttp.ts";
 import { checkHomeserver, checkTarget, discoverHomeserver, signInWithPassword } from "../sessions/signIn.ts";
@@ -91,16 +91,10 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
             return result.recoveryKey;
         },
 
-        async exportKeyFile(account, plan, passphrase, choices) {
-            const prepared = await prepareKeyHandover({
-                old,
-                new: session(account),
-                oldCrypto: client.getCrypto(),
-                oldRecoveryKey: choices.oldRecoveryKey,
-                dryRun: true,
-            });
+        async exportKeyFile(plan, passphrase, choices) {
+            const oldBackup = await openOldBackup({ old, oldCrypto: client.getCrypto(), oldRecoveryKey: choices.oldRecoveryKey }, []);
             const roomIds = plan.rooms.filter((r) => r.selected && r.encrypted).map((r) => r.roomId);
-            return exportKeyFile({ old, roomIds, local: client.getCrypto(), oldBackup: prepared.oldBackup, passphrase });
+            return exportKeyFile({ old, roomIds, local: client.getCrypto(), oldBackup, passphrase });
         },
 
         async run(account, plan, choices, callbacks) {

@@ -3,7 +3,7 @@
  * "moved" display name. Each merges into what the new account already has — nothing of the new account's is
  * overwritten — and does nothing when run again.
  */
-import { isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import type { AccountSession, MigrationContext } from "./context.ts";
 import { nowSeconds } from "./journal.ts";
 import { type RuleSet, pushRuleChanges } from "./pushRules.ts";
@@ -13,13 +13,9 @@ export interface Profile {
     avatar_url?: string;
 }
 
-async function readAccountData(ctx: MigrationContext, side: AccountSession, type: string): Promise<Record<string, unknown> | undefined> {
-    try {
-        return await ctx.read<Record<string, unknown>>(side === ctx.sides.old ? "old:read" : "new:read", side, `/user/${seg(side.userId)}/account_data/${seg(type)}`);
-    } catch (e) {
-        if (isMatrixRequestError(e) && e.httpStatus === 404) return undefined;
-        throw e;
-    }
+function readAccountData(ctx: MigrationContext, side: AccountSession, type: string): Promise<Record<string, unknown> | undefined> {
+    const bucket = side === ctx.sides.old ? "old:read" : "new:read";
+    return orIfNotFound(ctx.read<Record<string, unknown>>(bucket, side, `/user/${seg(side.userId)}/account_data/${seg(type)}`), undefined);
 }
 
 async function writeAccountData(ctx: MigrationContext, type: string, content: unknown): Promise<void> {
@@ -27,13 +23,8 @@ async function writeAccountData(ctx: MigrationContext, type: string, content: un
     await ctx.write("new:accountData", neu, "PUT", `/user/${seg(neu.userId)}/account_data/${seg(type)}`, { body: content });
 }
 
-export async function readProfile(ctx: MigrationContext, side: AccountSession): Promise<Profile> {
-    try {
-        return await ctx.read<Profile>(side === ctx.sides.old ? "old:read" : "new:read", side, `/profile/${seg(side.userId)}`);
-    } catch (e) {
-        if (isMatrixRequestError(e) && e.httpStatus === 404) return {};
-        throw e;
-    }
+export function readProfile(ctx: MigrationContext, side: AccountSession): Promise<Profile> {
+    return orIfNotFound(ctx.read<Profile>(side === ctx.sides.old ? "old:read" : "new:read", side, `/profile/${seg(side.userId)}`), {});
 }
 
 /** Display name and avatar, before any join, so every room sees the new account with them from its first event. */

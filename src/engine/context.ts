@@ -1,5 +1,5 @@
 /** What every step of a running migration shares: the two accounts, the scheduler, the journal, progress. */
-import { type MatrixHttp, isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { type MatrixHttp, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import { JOURNAL_EVENT_TYPE, type JournalDocument, type MigrationJournal, journalFor, nowSeconds, withJournal } from "./journal.ts";
 import type { MigrationPlan } from "./plan.ts";
 import type { BucketName, Scheduler } from "./scheduler.ts";
@@ -69,14 +69,11 @@ export class JournalWriter {
     ) {}
 
     public async load(): Promise<void> {
-        try {
-            this.doc = await this.scheduler.run("old:read", () =>
-                this.old.http.request("GET", `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`),
-            );
-        } catch (e) {
-            if (!(isMatrixRequestError(e) && e.httpStatus === 404)) throw e;
-            this.doc = undefined;
-        }
+        const path = `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`;
+        this.doc = await orIfNotFound(
+            this.scheduler.run("old:read", () => this.old.http.request("GET", path)),
+            undefined,
+        );
         this.journal = journalFor(this.doc, this.newUserId);
     }
 

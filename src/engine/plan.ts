@@ -158,7 +158,7 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
     const newServer = serverNameOf(newUserId);
     const dmPartners = directRoomPartners(snapshot);
     const joined = snapshot.rooms.filter((r) => r.membership === "join").map((r) => new RoomState(r));
-    const joinedIds = new Set(joined.map((r) => r.source.roomId));
+    const joinedById = new Map(joined.map((r) => [r.source.roomId, r]));
 
     const pendingInvites: PendingInvite[] = snapshot.rooms
         .filter((r) => r.membership === "invite" && !SKIPPED_ROOM_TYPES.has(String(new RoomState(r).content("m.room.create")?.type)))
@@ -198,7 +198,7 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
             const inviteOnlyBlocker = plan.blockers.every((b) => b.blocks !== "room" || b.code === "old-cannot-invite");
             const wouldSpendInvite = plan.route === "invite" || plan.route === "knock" || plan.blockers.some((b) => b.code === "old-cannot-invite");
             if (plan.status === "replaced" || plan.status === "already" || !inviteOnlyBlocker || !wouldSpendInvite) continue;
-            const state = joined.find((r) => r.source.roomId === plan.roomId)!;
+            const state = joinedById.get(plan.roomId)!;
             const joinRules = state.content("m.room.join_rules") ?? {};
             if (joinRules.join_rule !== "restricted" && joinRules.join_rule !== "knock_restricted") continue;
             const allow = Array.isArray(joinRules.allow) ? (joinRules.allow as Array<Record<string, unknown>>) : [];
@@ -279,7 +279,7 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         if (tombstone && typeof tombstone.replacement_room === "string") {
             plan.status = "replaced";
             plan.successorRoomId = tombstone.replacement_room;
-            const successorKnown = joinedIds.has(tombstone.replacement_room);
+            const successorKnown = joinedById.has(tombstone.replacement_room);
             blockers.push(
                 makeBlocker("tombstoned", "room", successorKnown ? "tombstoned-known" : "tombstoned-unknown", { ...params, successor: tombstone.replacement_room }),
             );

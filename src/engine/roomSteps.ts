@@ -3,7 +3,7 @@
  * work is already done. Order: invite (only if needed) → set power level → join (with `via`) → confirm membership and
  * level → room account data → [keys] → leave (opt-in, gated) → "moved" note (opt-in).
  */
-import { isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { isMatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import type { MigrationContext } from "./context.ts";
 import { nowSeconds } from "./journal.ts";
 import type { RoomPlan } from "./plan.ts";
@@ -25,6 +25,19 @@ export interface RoomResult {
     left: boolean;
 }
 
+/**
+ * The new account's membership in a room, read now. From the old side (a member) a missing event means none; from
+ * the new side "none" also covers not being allowed to read a room it is not in.
+ */
+async function liveMembership(ctx: MigrationContext, from: "old" | "new", roomId: string): Promise<string | undefined> {
+    const side = from === "old" ? ctx.sides.old : ctx.sides.new;
+    const path = `/rooms/${seg(roomId)}/state/m.room.member/${seg(ctx.sides.new.userId)}`;
+    const read = ctx.read<{ membership?: string }>(from === "old" ? "old:read" : "new:read", side, path);
+    const none: { membership?: string } = {};
+    const member = await (from === "old" ? orIfNotFound(read, none) : read.catch(() => none));
+    return member.membership;
+}
+
 function isAlreadyInRoom(e: unknown): boolean {
     return isMatrixRequestError(e) && e.httpStatus === 403 && /already (in|joined)/i.test(e.serverMessage ?? "");
 }
@@ -32,10 +45,8 @@ function isAlreadyInRoom(e: unknown): boolean {
 export async function inviteNewAccount(ctx: MigrationContext, room: RoomPlan): Promise<boolean> {
     const { old, new: neu } = ctx.sides;
     // Live check: a resumed run must not spend an invite twice.
-    const member: Record<string, unknown> = await ctx
-        .read<Record<string, unknown>>("old:read", old, `/rooms/${seg(room.roomId)}/state/m.room.member/${seg(neu.userId)}`)
-        .catch((e) => (isMatrixRequestError(e) && e.httpStatus === 404 ? {} : Promise.reject(e)));
-    if (member.membership === "invite" || member.membership === "join") return false;
+    const membership = await liveMembership(ctx, "old", room.roomId);
+    if (membership === "invite" || membership === "join") return false;
     ctx.progress("invite", `Inviting ${neu.userId} to ${room.name}`, room);
     // History sharing on invite only covers rooms whose history new members may see.
     const shareHistory = old.inviteSharingHistory && room.encrypted && (room.historyVisibility === "shared" || room.historyVisibility === "world_readable");
@@ -68,11 +79,7 @@ export async function raisePowerLevel(ctx: MigrationContext, room: RoomPlan, lev
 /** Returns whether it joined (false: the new account was in already). */
 export async function joinNewAccount(ctx: MigrationContext, room: RoomPlan): Promise<boolean> {
     // Live check: the plan comes from the old account's view, which can lag behind a join made a moment ago.
-    const neu = ctx.sides.new;
-    const member: Record<string, unknown> = await ctx
-        .read<Record<string, unknown>>("new:read", neu, `/rooms/${seg(room.roomId)}/state/m.room.member/${seg(neu.userId)}`)
-        .catch(() => ({}));
-    if (member.membership === "join") return false;
+    if ((await liveMembership(ctx, "new", room.roomId)) === "join") return false;
     ctx.progress("join", `${ctx.sides.new.userId} joins ${room.name}`, room);
     await ctx.write("new:join", ctx.sides.new, "POST", `/join/${seg(room.roomId)}`, {
         query: { server_name: room.via, via: room.via },
@@ -95,10 +102,7 @@ export async function knockNewAccount(ctx: MigrationContext, room: RoomPlan): Pr
 export async function confirmMembership(ctx: MigrationContext, room: RoomPlan): Promise<{ joined: boolean; level: number }> {
     const neu = ctx.sides.new;
     const check = async () => {
-        const member = await ctx
-            .read<Record<string, unknown>>("new:read", neu, `/rooms/${seg(room.roomId)}/state/m.room.member/${seg(neu.userId)}`)
-            .catch(() => ({}) as Record<string, unknown>);
-        if (member.membership !== "join") return { joined: false, level: 0 };
+        if ((await liveMembership(ctx, "new", room.roomId)) !== "join") return { joined: false, level: 0 };
         const pl = await ctx
             .read<Record<string, unknown>>("new:read", neu, `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`)
             .catch(() => ({}) as Record<string, unknown>);

@@ -2,7 +2,7 @@
  * Server-side key backups over HTTP: which backup an account has, opening it with a recovery key, and checking that
  * a backup really is the account's own before anything is written to it.
  */
-import { type MatrixHttp, isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { type MatrixHttp, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import { MEGOLM_BACKUP_ALGORITHM, backupPrivateKeyFromSecret, isBackupPrivateKeyFor } from "./backupCrypto.ts";
 import { KeysError } from "./errors.ts";
 import {
@@ -26,27 +26,19 @@ export interface BackupVersion {
 
 /** The account's current backup, or null when it has none. */
 export async function currentBackup(http: MatrixHttp): Promise<BackupVersion | null> {
-    try {
-        const info = await http.request<{ version: string; algorithm: string; auth_data?: { public_key?: string }; count?: number }>("GET", "/room_keys/version");
-        const publicKey = info.auth_data?.public_key;
-        if (info.algorithm !== MEGOLM_BACKUP_ALGORITHM || typeof publicKey !== "string") {
-            throw new KeysError("backup_malformed", `The key backup uses ${info.algorithm}, which this tool does not support`);
-        }
-        return { version: info.version, algorithm: info.algorithm, publicKey, count: info.count };
-    } catch (e) {
-        if (isMatrixRequestError(e) && e.httpStatus === 404) return null;
-        throw e;
+    type Info = { version: string; algorithm: string; auth_data?: { public_key?: string }; count?: number };
+    const info = await orIfNotFound(http.request<Info>("GET", "/room_keys/version"), null);
+    if (!info) return null;
+    const publicKey = info.auth_data?.public_key;
+    if (info.algorithm !== MEGOLM_BACKUP_ALGORITHM || typeof publicKey !== "string") {
+        throw new KeysError("backup_malformed", `The key backup uses ${info.algorithm}, which this tool does not support`);
     }
+    return { version: info.version, algorithm: info.algorithm, publicKey, count: info.count };
 }
 
 /** An account's own account data of one type, or undefined when it has none. */
-export async function accountData<T>(http: MatrixHttp, userId: string, type: string): Promise<T | undefined> {
-    try {
-        return await http.request<T>("GET", `/user/${seg(userId)}/account_data/${seg(type)}`);
-    } catch (e) {
-        if (isMatrixRequestError(e) && e.httpStatus === 404) return undefined;
-        throw e;
-    }
+export function accountData<T>(http: MatrixHttp, userId: string, type: string): Promise<T | undefined> {
+    return orIfNotFound(http.request<T>("GET", `/user/${seg(userId)}/account_data/${seg(type)}`), undefined);
 }
 
 export type RecoveryKeyUse = "secret-storage" | "backup-key";

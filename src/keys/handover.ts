@@ -8,11 +8,11 @@
 import type { MigrationContext } from "../engine/context.ts";
 import type { KeyHandover, RoomKeysOutcome } from "../engine/migration.ts";
 import type { RoomPlan } from "../engine/plan.ts";
-import { isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { isMatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import { BackupDecryptor, BackupEncryptor, type ExportedRoomKey, backupBatches } from "./backupCrypto.ts";
 import type { BackupVersion } from "./backups.ts";
 import { KeysError } from "./errors.ts";
-import { type LocalRoomKeys, localRoomKeys, oldBackupRoomKeys } from "./keySources.ts";
+import { type LocalRoomKeys, type OldAccountGet, localRoomKeys, oldBackupRoomKeys } from "./keySources.ts";
 
 /** How the new backup came to be trusted (spec: clients should only write to a backup they trust). */
 export type BackupTrust = "recovery-key" | "created" | "consent";
@@ -69,17 +69,12 @@ export class BackupKeyHandover implements KeyHandover {
         const old = this.settings.oldBackup;
         if (old) {
             const decryptor = await BackupDecryptor.create(old.privateKey);
-            const readRoom = (roomId: string) =>
-                ctx
-                    .read<{ sessions?: Record<string, { session_data?: never }> }>("old:read", ctx.sides.old, `/room_keys/keys/${seg(roomId)}`, {
-                        query: { version: old.version },
-                    })
-                    .catch((e) => (isMatrixRequestError(e) && e.httpStatus === 404 ? undefined : Promise.reject(e)));
+            const get: OldAccountGet = (path, query) => ctx.read("old:read", ctx.sides.old, path, { query });
             const onUndecryptable = (roomId: string) => {
                 const tally = this.rooms.get(roomId);
                 if (tally) tally.undecryptable++;
             };
-            for await (const key of oldBackupRoomKeys(readRoom, decryptor, roomIds, onUndecryptable)) {
+            for await (const key of oldBackupRoomKeys(get, { version: old.version, decryptor }, roomIds, onUndecryptable)) {
                 record(key);
                 this.fromOldBackup++;
                 yield key;
@@ -141,11 +136,12 @@ export class BackupKeyHandover implements KeyHandover {
             let missing = found;
             let why: string | undefined;
             if ("backup" in target && !ctx.dryRun && !this.failure) {
-                const stored = await ctx
-                    .read<{ sessions?: Record<string, unknown> }>("new:read", ctx.sides.new, `/room_keys/keys/${seg(roomId)}`, {
+                const stored = await orIfNotFound(
+                    ctx.read<{ sessions?: Record<string, unknown> }>("new:read", ctx.sides.new, `/room_keys/keys/${seg(roomId)}`, {
                         query: { version: target.backup.version },
-                    })
-                    .catch((e) => (isMatrixRequestError(e) && e.httpStatus === 404 ? { sessions: {} } : Promise.reject(e)));
+                    }),
+                    { sessions: {} },
+                );
                 const present = new Set(Object.keys(stored.sessions ?? {}));
                 missing = [...tally.found].filter((id) => !present.has(id)).length;
                 if (missing) why = "not in the new backup after the upload";

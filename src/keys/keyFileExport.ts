@@ -4,11 +4,10 @@
  * the backup hand-over.
  */
 import type { AccountSession } from "../engine/context.ts";
-import { isMatrixRequestError, seg } from "../sessions/matrixHttp.ts";
 import { BackupDecryptor, type ExportedRoomKey } from "./backupCrypto.ts";
 import { KeysError } from "./errors.ts";
 import { encryptKeyFile } from "./keyFile.ts";
-import { type LocalRoomKeys, localRoomKeys, oldBackupRoomKeys } from "./keySources.ts";
+import { type LocalRoomKeys, type OldAccountGet, localRoomKeys, oldBackupRoomKeys } from "./keySources.ts";
 
 export interface KeyFileInput {
     old: AccountSession;
@@ -26,12 +25,9 @@ export async function exportKeyFile(input: KeyFileInput): Promise<{ text: string
     async function* all(): AsyncGenerator<ExportedRoomKey> {
         if (input.local) for await (const key of localRoomKeys(input.local, roomIds)) yield key;
         if (input.oldBackup) {
-            const { version, privateKey } = input.oldBackup;
-            const readRoom = (roomId: string) =>
-                input.old.http
-                    .request<{ sessions?: Record<string, { session_data?: never }> }>("GET", `/room_keys/keys/${seg(roomId)}`, { query: { version } })
-                    .catch((e) => (isMatrixRequestError(e) && e.httpStatus === 404 ? undefined : Promise.reject(e)));
-            yield* oldBackupRoomKeys(readRoom, await BackupDecryptor.create(privateKey), roomIds, () => undefined);
+            const get: OldAccountGet = (path, query) => input.old.http.request("GET", path, { query });
+            const decryptor = await BackupDecryptor.create(input.oldBackup.privateKey);
+            yield* oldBackupRoomKeys(get, { version: input.oldBackup.version, decryptor }, roomIds);
         }
     }
     async function* counted(): AsyncGenerator<ExportedRoomKey> {

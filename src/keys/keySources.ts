@@ -4,6 +4,7 @@
  * - the old account's server-side backup, read room by room and decrypted with its backup key.
  * Both yield one key at a time, so what follows (encrypting, uploading) never holds them all.
  */
+import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import { type ExportedRoomKey, type BackupDecryptor, type EncryptedSessionData, exportedRoomKeyFromBackup } from "./backupCrypto.ts";
 
 /** The part of matrix-js-sdk's CryptoApi used here (any copy of the SDK). */
@@ -47,18 +48,22 @@ interface BackupRoomResponse {
     sessions?: Record<string, { session_data?: EncryptedSessionData }>;
 }
 
+/** Makes a GET for the old account (paced by the caller's scheduler, or plain). */
+export type OldAccountGet = <T>(path: string, query: Record<string, string>) => Promise<T>;
+
 /**
  * The old backup's keys, room by room (`GET /room_keys/keys/{roomId}`), so one response holds one room's sessions.
  * Entries that do not decrypt are counted, not fatal: one damaged entry must not stop the others.
  */
 export async function* oldBackupRoomKeys(
-    readRoom: (roomId: string) => Promise<BackupRoomResponse | undefined>,
-    decryptor: BackupDecryptor,
+    get: OldAccountGet,
+    backup: { version: string; decryptor: BackupDecryptor },
     roomIds: Iterable<string>,
-    onUndecryptable: (roomId: string, sessionId: string, error: unknown) => void,
+    onUndecryptable: (roomId: string, sessionId: string, error: unknown) => void = () => undefined,
 ): AsyncGenerator<ExportedRoomKey> {
+    const decryptor = backup.decryptor;
     for (const roomId of roomIds) {
-        const response = await readRoom(roomId);
+        const response = await orIfNotFound(get<BackupRoomResponse>(`/room_keys/keys/${seg(roomId)}`, { version: backup.version }), undefined);
         for (const [sessionId, entry] of Object.entries(response?.sessions ?? {})) {
             if (!entry.session_data) continue;
             try {

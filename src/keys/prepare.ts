@@ -23,8 +23,11 @@ export interface KeyPreparationInput {
     oldCrypto?: OldSessionCrypto;
     oldRecoveryKey?: string;
     newRecoveryKey?: string;
-    /** The user's explicit "yes" to writing into a backup that could not be verified. */
-    trustUnverifiedNewBackup?: boolean;
+    /**
+     * The user's explicit "yes" to writing into a backup that could not be verified — or a question asked only when
+     * that is the case.
+     */
+    trustUnverifiedNewBackup?: boolean | (() => Promise<boolean>);
     /** Set up recovery for a new account without a backup (needs its password for the server's approval). */
     setUpNewBackup?: { password: string };
     /** Changes nothing: a missing backup is reported, not created. */
@@ -50,7 +53,14 @@ export const UNVERIFIED_BACKUP_RISK =
     "The new account's key backup could not be checked without its recovery key. If its homeserver were malicious, it " +
     "could have put its own key there and read every message key handed over.";
 
-async function oldBackupKey(input: KeyPreparationInput, notes: string[]): Promise<KeyHandoverSettings["oldBackup"]> {
+/**
+ * Opens the old account's backup: with the old recovery key when given (a wrong one throws), otherwise with the key
+ * the old session holds. What could not be opened is said in `notes`.
+ */
+export async function openOldBackup(
+    input: Pick<KeyPreparationInput, "old" | "oldCrypto" | "oldRecoveryKey">,
+    notes: string[],
+): Promise<KeyHandoverSettings["oldBackup"]> {
     const backup = await currentBackup(input.old.http);
     if (!backup) {
         if (input.oldRecoveryKey) notes.push("The old account has no key backup; only the keys the old session holds are handed over.");
@@ -81,7 +91,7 @@ function relabel(e: unknown, which: "old" | "new"): unknown {
 
 export async function prepareKeyHandover(input: KeyPreparationInput): Promise<KeyPreparation> {
     const notes: string[] = [];
-    const oldBackup = await oldBackupKey(input, notes);
+    const oldBackup = await openOldBackup(input, notes);
     let target: KeyHandoverSettings["target"];
     let createdRecoveryKey: string | undefined;
     const backup: BackupVersion | null = await currentBackup(input.new.http);
@@ -92,7 +102,10 @@ export async function prepareKeyHandover(input: KeyPreparationInput): Promise<Ke
                 throw relabel(e, "new");
             });
             trust = "recovery-key";
-        } else if (input.trustUnverifiedNewBackup) trust = "consent";
+        } else {
+            const consent = input.trustUnverifiedNewBackup;
+            if (typeof consent === "function" ? await consent() : consent) trust = "consent";
+        }
         target = trust ? { backup, trust } : { unavailable: `${UNVERIFIED_BACKUP_RISK} Give the new account's recovery key, or agree to that risk.` };
     } else if (input.setUpNewBackup && input.dryRun) {
         target = { unavailable: "Dry run: recovery would be set up for the new account, and the keys handed to its new backup." };

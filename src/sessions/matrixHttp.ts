@@ -131,5 +131,15 @@ export class MatrixHttp {
     }
 }
 
+/** A read whose "not found" means "none": resolves to `fallback` on 404, rethrows anything else. */
+export async function orIfNotFound<T, F>(request: Promise<T>, fallback: F): Promise<T | F> {
+    try {
+        return await request;
+    } catch (e) {
+        if (isMatrixRequestError(e) && e.httpStatus === 404) return fallback;
+        throw e;
+    }
+}
+
 /** Percent-encodes one path segment (room ids, user ids, event types). */
 export const seg = (s: string): string => encodeURIComponent(s);

@@ -112,7 +112,7 @@ export function MigrationPage({ t, oldUserId, initialNewUserId, defaultOptions, 
                                     return key;
                                 }}
                                 onExportKeyFile={async (passphrase) => {
-                                    const file = await act((rt) => rt.exportKeyFile(stage.account, stage.plan, passphrase, keyChoices));
+                                    const file = await act((rt) => rt.exportKeyFile(stage.plan, passphrase, keyChoices));
                                     if (file) saveFile("element-keys.txt", file.text, "text/plain");
                                     return file?.sessions ?? 0;
                                 }}

@@ -56,7 +56,8 @@ export interface MigrationRuntime {
     keyStatus(account: NewAccountHandle): Promise<KeyStatus>;
     /** Sets up recovery and a key backup for a new account that has none; returns its recovery key (show once). */
     setUpRecovery(account: NewAccountHandle, recoveryKey?: string): Promise<string>;
-    exportKeyFile(account: NewAccountHandle, plan: MigrationPlan, passphrase: string, choices: KeyChoices): Promise<{ text: string; sessions: number }>;
+    /** The old account's keys for the plan's encrypted rooms as Element's key file (needs nothing of the new account). */
+    exportKeyFile(plan: MigrationPlan, passphrase: string, choices: KeyChoices): Promise<{ text: string; sessions: number }>;
     run(account: NewAccountHandle, plan: MigrationPlan, choices: KeyChoices & { dryRun: boolean }, callbacks: RunCallbacks): Promise<MigrationReport>;
     /** Signs the migration's own session of the new account out. */
     signOut(account: NewAccountHandle): Promise<void>;
