@@ -16,6 +16,8 @@ export interface CliOptions {
     keyFile?: string;
     setUpNewBackup: boolean;
     trustNewBackup: boolean;
+    /** Rooms (ids) the old account may leave although some of their keys are not handed over. */
+    acceptMissingKeys?: string[];
     help: boolean;
 }
 
@@ -44,6 +46,9 @@ Options:
   --set-up-new-backup      set up recovery and a key backup for the new account if it has none
                            (needs MIGRATE_NEW_PASSWORD; prints the new recovery key once)
   --trust-new-backup       hand keys to the new account's backup without its recovery key (see --help risk)
+  --accept-missing-keys ROOM_ID[,ROOM_ID…]
+                           with --leave-old-rooms: leave these rooms even though some of their keys are not in
+                           the new backup (the report of an earlier run names them); never needed otherwise
   --yes                    do not ask for confirmation
   -h, --help               this help
 
@@ -57,7 +62,8 @@ Secrets, from the environment only:
   put its own key there and read the handed-over keys. --trust-new-backup accepts that risk.
   MIGRATE_KEY_FILE_PASSPHRASE passphrase for --key-file
 
-Exit codes: 0 every chosen room migrated; 3 finished, some rooms need action; 2 bad input (nothing changed);
+Exit codes: 0 every chosen room migrated; 3 finished, some rooms need action (including encrypted rooms whose
+keys are not all in the new backup); 2 bad input (nothing changed);
 1 other failures.`;
 
 const VALUE_FLAGS: Record<string, keyof CliOptions> = {
@@ -67,6 +73,7 @@ const VALUE_FLAGS: Record<string, keyof CliOptions> = {
     "--new-homeserver": "newHomeserver",
     "--report": "reportFile",
     "--key-file": "keyFile",
+    "--accept-missing-keys": "acceptMissingKeys",
 };
 
 const BOOLEAN_FLAGS: Record<string, keyof CliOptions> = {
@@ -102,7 +109,7 @@ export function parseArgs(argv: string[]): CliOptions {
         } else if (flag in VALUE_FLAGS) {
             const value = inline ?? argv[++i];
             if (value === undefined || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            values[VALUE_FLAGS[flag]] = value;
+            values[VALUE_FLAGS[flag]] = flag === "--accept-missing-keys" ? value.split(",").map((v) => v.trim()).filter(Boolean) : value;
         } else if (SECRET_LOOKING.test(flag)) {
             throw new UsageError(`${flag}: secrets are only read from the environment (see --help), never from the command line`);
         } else {

@@ -16,6 +16,7 @@ import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
 import { type CliOptions, USAGE, UsageError, parseArgs } from "./args.ts";
 import { progressOutput } from "./progress.ts";
+import { terminalSafe } from "./terminalText.ts";
 
 /** Bad input: nothing was changed. */
 class InputError extends Error {}
@@ -48,38 +49,47 @@ async function signInNew(newUserId: string, baseUrl: string): Promise<SignedIn> 
     throw new InputError("The new account needs MIGRATE_NEW_PASSWORD or MIGRATE_NEW_ACCESS_TOKEN.");
 }
 
-function printPlan(plan: MigrationPlan, out: NodeJS.WriteStream): void {
+/** Writes one line of text that may hold server-controlled parts, with every control character neutralised. */
+function writeLine(out: Pick<NodeJS.WriteStream, "write">, text: string): void {
+    out.write(`${terminalSafe(text)}\n`);
+}
+
+export function printPlan(plan: MigrationPlan, out: Pick<NodeJS.WriteStream, "write">): void {
     const count = (status: string) => plan.rooms.filter((r) => r.status === status).length;
-    out.write(`Plan: ${plan.oldUserId} → ${plan.newUserId}\n`);
-    out.write(
+    writeLine(out, `Plan: ${plan.oldUserId} → ${plan.newUserId}`);
+    writeLine(
+        out,
         `  ${plan.rooms.length} rooms: ${count("ready")} to migrate, ${count("already")} already done, ` +
-            `${count("blocked")} blocked, ${count("replaced")} replaced by newer rooms\n`,
+            `${count("blocked")} blocked, ${count("replaced")} replaced by newer rooms`,
     );
-    out.write(`  invites needed: ${invitesNeeded(plan)}\n`);
+    writeLine(out, `  invites needed: ${invitesNeeded(plan)}`);
     for (const room of plan.rooms.filter((r) => r.blockers.length)) {
-        for (const b of room.blockers) out.write(`  ! ${room.name}: ${b.reason}\n`);
+        for (const b of room.blockers) writeLine(out, `  ! ${room.name}: ${b.reason}`);
     }
     if (plan.pendingInvites.length) {
-        out.write(`  ${plan.pendingInvites.length} invite(s) the old account never accepted (not migrated):\n`);
-        for (const p of plan.pendingInvites) out.write(`    - ${p.name}${p.inviter ? ` (from ${p.inviter})` : ""}\n`);
+        writeLine(out, `  ${plan.pendingInvites.length} invite(s) the old account never accepted (not migrated):`);
+        for (const p of plan.pendingInvites) writeLine(out, `    - ${p.name}${p.inviter ? ` (from ${p.inviter})` : ""}`);
     }
 }
 
-function printSummary(report: MigrationReport, out: NodeJS.WriteStream): void {
+export function printSummary(report: MigrationReport, out: Pick<NodeJS.WriteStream, "write">): void {
     const by = (o: string) => report.rooms.filter((r) => r.outcome === o);
-    out.write(
-        `\n${report.dryRun ? "Dry run — nothing was changed. " : ""}Rooms: ${by("migrated").length} migrated, ${by("already").length} already done, ` +
-            `${by("needs-action").length} need action, ${by("skipped").length} skipped, ${by("failed").length} failed. Invites sent: ${report.invitesSent}.\n`,
+    out.write("\n");
+    writeLine(
+        out,
+        `${report.dryRun ? "Dry run — nothing was changed. " : ""}Rooms: ${by("migrated").length} migrated, ${by("already").length} already done, ` +
+            `${by("needs-action").length} need action, ${by("skipped").length} skipped, ${by("failed").length} failed. Invites sent: ${report.invitesSent}.`,
     );
     for (const r of [...by("needs-action"), ...by("failed")]) {
-        out.write(`  ${r.outcome === "failed" ? "✗" : "!"} ${r.name}: ${r.reason}\n`);
-        if (r.adminMessage) out.write(`      Ask an admin: “${r.adminMessage}”\n`);
+        writeLine(out, `  ${r.outcome === "failed" ? "✗" : "!"} ${r.name}: ${r.reason}`);
+        if (r.adminMessage) writeLine(out, `      Ask an admin: “${r.adminMessage}”`);
     }
-    for (const e of report.errors) out.write(`  ✗ ${e}\n`);
-    const keys = report.keys as { sessionsFound?: number; sessionsUploaded?: number; error?: string; perRoom?: Record<string, { missing: number }> } | undefined;
+    // Rooms that moved but where the old account stayed, or something else is worth knowing.
+    for (const r of [...by("migrated"), ...by("already")].filter((x) => x.reason && x.outcome !== "already")) writeLine(out, `  · ${r.name}: ${r.reason}`);
+    for (const e of report.errors) writeLine(out, `  ✗ ${e}`);
+    const keys = report.keys;
     if (keys) {
-        const missing = Object.values(keys.perRoom ?? {}).reduce((n, r) => n + r.missing, 0);
-        out.write(`Room keys: ${keys.sessionsFound ?? 0} found, ${keys.sessionsUploaded ?? 0} handed over, ${missing} missing.${keys.error ? ` ${keys.error}` : ""}\n`);
+        writeLine(out, `Room keys: ${keys.sessionsFound} found, ${keys.sessionsUploaded} handed over, ${keys.sessionsMissing} missing.${keys.error ? ` ${keys.error}` : ""}`);
     }
 }
 
@@ -138,15 +148,19 @@ export async function main(argv: string[]): Promise<number> {
             setUpNewBackup: opts.setUpNewBackup ? { password: env("MIGRATE_NEW_PASSWORD")! } : undefined,
             dryRun: opts.dryRun,
         });
-        for (const note of keys.notes) err.write(`Note: ${note}\n`);
+        for (const note of keys.notes) writeLine(err, `Note: ${note}`);
         if (keys.createdRecoveryKey) {
             err.write(`\nRecovery was set up for ${neu.userId}. Its recovery key, shown only this once — store it safely:\n\n    ${keys.createdRecoveryKey}\n\n`);
         }
-        if ("unavailable" in keys.target) err.write(`Encrypted history: ${keys.target.unavailable}\n`);
+        if ("unavailable" in keys.target) writeLine(err, `Encrypted history: ${keys.target.unavailable}`);
 
         err.write(`Reading ${old.userId}'s rooms and settings…\n`);
         const snapshot = await snapshotFromSync(old.http, old.userId);
-        const plan = buildPlan(snapshot, neu.userId, { leaveOldRooms: opts.leaveOldRooms, movedNotice: opts.movedNotice });
+        const plan = buildPlan(snapshot, neu.userId, {
+            leaveOldRooms: opts.leaveOldRooms,
+            movedNotice: opts.movedNotice,
+            acceptMissingKeys: opts.acceptMissingKeys ?? [],
+        });
         printPlan(plan, err);
 
         if (!opts.dryRun && !opts.yes) {
@@ -180,10 +194,12 @@ export async function main(argv: string[]): Promise<number> {
         return reportExitCode(report);
     } catch (e) {
         if (e instanceof InputError || isSignInError(e) || e instanceof KeysError) {
-            err.write(`${(e as Error).message}\nNothing was changed.\n`);
+            writeLine(err, (e as Error).message);
+            err.write("Nothing was changed.\n");
             return 2;
         }
-        err.write(`Migration stopped: ${isMatrixRequestError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        const detail = isMatrixRequestError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
+        for (const line of `Migration stopped: ${detail}`.split("\n")) writeLine(err, line);
         return 1;
     } finally {
         for (const s of sessions.filter((x) => x.temporary)) await s.http.request("POST", "/logout", { body: {} }).catch(() => undefined);

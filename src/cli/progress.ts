@@ -2,7 +2,7 @@
 import type { ProgressEvent } from "../engine/context.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
 import { formatDuration } from "../engine/duration.ts";
-
+import { terminalSafe } from "./terminalText.ts";
 
 export interface ProgressOutput {
     onProgress(event: ProgressEvent): void;
@@ -16,7 +16,9 @@ export function progressOutput(stream: NodeJS.WriteStream): ProgressOutput {
     let lastLine = "";
     const width = 24;
     return {
-        onProgress(e) {
+        onProgress(event) {
+            // Messages name rooms, which anyone who can invite the old account controls.
+            const e = { ...event, message: terminalSafe(event.message), etaExplanation: event.etaExplanation && terminalSafe(event.etaExplanation) };
             if (e.etaExplanation && e.etaExplanation !== lastExplanation) {
                 lastExplanation = e.etaExplanation;
                 stream.write(`${tty ? "\r\x1b[2K" : ""}Note: ${e.etaExplanation}\n`);
@@ -39,7 +41,9 @@ export function progressOutput(stream: NodeJS.WriteStream): ProgressOutput {
                       ? "rate-limited by the server"
                       : n.reason === "unreachable"
                         ? "server unreachable"
-                        : "server error";
+                        : n.reason === "not-answering"
+                          ? "the server is not answering"
+                          : "server error";
             const text = `Waiting ${formatDuration(n.ms)} (${n.bucket}): ${why}`;
             stream.write(tty ? `\r\x1b[2K${text}\n${lastLine}` : `${text}\n`);
         },

@@ -3,15 +3,14 @@
  * account. The old side is Element's logged-in client — its synced state for the plan, its crypto for keys, its
  * invites for history sharing; the new side is a separate session that never touches Element's storage.
  */
+import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js";
 import type { MatrixClient } from "matrix-js-sdk/lib/matrix.js";
 
 import type { AccountSession } from "../engine/context.ts";
 import { runMigration } from "../engine/migration.ts";
 import { buildPlan } from "../engine/plan.ts";
-import { isBackupPrivateKeyFor } from "../keys/backupCrypto.ts";
-import { currentBackup } from "../keys/backups.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
-import { openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
+import { keySituation, openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
 import { setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
 import { MatrixHttp, MatrixRequestError } from "../sessions/matrixHttp.ts";
 import { checkHomeserver, checkTarget, discoverHomeserver, signInWithPassword } from "../sessions/signIn.ts";
@@ -51,6 +50,14 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
                 throw fromSdkError(e, `/rooms/${roomId}/invite`);
             }
         },
+        // Element's client encrypts in encrypted rooms: the "moved" note never goes there as plain text.
+        sendMessage: async (roomId, content, txnId) => {
+            try {
+                await client.sendMessage(roomId, content as unknown as RoomMessageEventContent, txnId);
+            } catch (e) {
+                throw fromSdkError(e, `/rooms/${roomId}/send`);
+            }
+        },
     };
     const sessions = new Map<string, NewSession>();
     const session = (account: NewAccountHandle): NewSession => {
@@ -74,15 +81,8 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
         },
 
         async keyStatus(account) {
-            const crypto = client.getCrypto();
-            const [oldBackup, newBackup] = await Promise.all([currentBackup(old.http), currentBackup(session(account).http)]);
-            const cached = oldBackup ? await crypto?.getSessionBackupPrivateKey().catch(() => null) : null;
-            return {
-                oldBackup: oldBackup !== null,
-                oldBackupKeyInSession: !!cached && !!oldBackup && (await isBackupPrivateKeyFor(cached, oldBackup.publicKey)),
-                newBackup: newBackup !== null,
-                oldSessionKeys: crypto !== undefined,
-            };
+            // A backup this tool cannot use disables only the key hand-over (with the reason); the plan still shows.
+            return keySituation(old, session(account), client.getCrypto());
         },
 
         async setUpRecovery(account, recoveryKey) {

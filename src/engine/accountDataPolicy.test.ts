@@ -20,6 +20,9 @@ describe("account data that never moves to the new account", () => {
         ["com.example.secret_notes", "an unknown type calling itself secret"],
         ["org.example.private_key", "an unknown type holding a private key"],
         ["net.example.RecoveryCode", "an unknown type holding a recovery code"],
+        // issue 7.14
+        ["org.matrix.msc3890.local_notification_settings.ABCDEFGH", "notification settings of one device of the old account"],
+        ["im.vector.analytics", "the old account's analytics id (copying it would link the two accounts)"],
     ])("%s is never copied (%s)", (type) => {
         expect(isNeverCopied(type)).toBe(true);
         expect(optionalAccountDataTypes([type])).toEqual([]);

@@ -5,10 +5,21 @@
  */
 import { JOURNAL_EVENT_TYPE } from "./journal.ts";
 
-const NEVER_COPY_PREFIXES = ["m.secret_storage.", "m.cross_signing.", "m.megolm_backup.", "m.key_backup", "org.matrix.msc3814", "m.dehydrated_device"];
+const NEVER_COPY_PREFIXES = [
+    "m.secret_storage.",
+    "m.cross_signing.",
+    "m.megolm_backup.",
+    "m.key_backup",
+    "org.matrix.msc3814",
+    "m.dehydrated_device",
+    // Bound to one device of the old account (MSC3890): meaningless, even misleading, for another account.
+    "org.matrix.msc3890.local_notification_settings.",
+];
 const NEVER_COPY_TYPES = new Set([
     "m.org.matrix.custom.backup_disabled",
     "io.element.msc4140.delayed_events",
+    // Holds the account's analytics id: copying it would link the two accounts in analytics.
+    "im.vector.analytics",
     JOURNAL_EVENT_TYPE,
 ]);
 
@@ -31,7 +42,6 @@ const LABELS: Record<string, string> = {
     "im.ponies.emote_rooms": "Emote packs from rooms",
     "m.widgets": "Personal widgets (sticker picker, …)",
     "m.identity_server": "Identity server choice",
-    "im.vector.analytics": "Analytics choice",
     "m.accepted_terms": "Accepted terms of service",
     "io.element.matrix_client_information": "Client information sharing",
     "m.call": "Call settings",
@@ -42,6 +52,11 @@ export function accountDataLabel(type: string): string {
     if (LABELS[type]) return LABELS[type];
     if (type.startsWith("io.element.matrix_client_information.")) return "Session information of one device";
     return `Other setting (${type})`;
+}
+
+/** A plain-language name for a room-level account data type (tags are always carried; these are opt-in). */
+export function roomAccountDataLabel(type: string, rooms: number): string {
+    return `Room setting (${type}) in ${rooms} room${rooms === 1 ? "" : "s"}`;
 }
 
 /** Global account data types offered as opt-in copies, in a stable order. */

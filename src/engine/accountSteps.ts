@@ -4,6 +4,7 @@
  * overwritten — and does nothing when run again.
  */
 import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
+import { isNeverCopied } from "./accountDataPolicy.ts";
 import type { AccountSession, MigrationContext } from "./context.ts";
 import { nowSeconds } from "./journal.ts";
 import { type RuleSet, pushRuleChanges } from "./pushRules.ts";
@@ -146,6 +147,8 @@ export async function mergeIgnoredUsers(ctx: MigrationContext, oldIgnored: Recor
 export async function copyOptionalAccountData(ctx: MigrationContext, oldData: Record<string, Record<string, unknown>>, types: string[]): Promise<string[]> {
     const copied: string[] = [];
     for (const type of types) {
+        // Checked again at the moment of writing: whatever the list offered, a secret or device-bound type never moves.
+        if (isNeverCopied(type)) continue;
         const oldContent = oldData[type];
         if (!oldContent) continue;
         const current = (await readAccountData(ctx, ctx.sides.new, type)) ?? {};
@@ -155,7 +158,7 @@ export async function copyOptionalAccountData(ctx: MigrationContext, oldData: Re
         copied.push(type);
     }
     if (copied.length) ctx.progress("account-data", `Copied ${copied.length} setting(s)`);
-    ctx.journal.update((j) => (j.account.accountData = [...new Set([...(j.account.accountData ?? []), ...types])]));
+    ctx.journal.update((j) => (j.account.accountData = [...new Set([...(j.account.accountData ?? []), ...types.filter((t) => !isNeverCopied(t))])]));
     return copied;
 }
 

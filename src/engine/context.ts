@@ -13,6 +13,11 @@ export interface AccountSession {
      * crypto (Element's client). Used in addition to the key backup, never instead of it.
      */
     inviteSharingHistory?(roomId: string, userId: string): Promise<void>;
+    /**
+     * Sends a message through a client that encrypts it where the room is encrypted (Element's client). Without it,
+     * nothing is ever posted into an encrypted room.
+     */
+    sendMessage?(roomId: string, content: Record<string, unknown>, txnId: string): Promise<void>;
 }
 
 export interface MigrationSides {

@@ -21,8 +21,12 @@ export interface RoomJournal {
     c?: number;
     /** tags and room account data copied at */
     t?: number;
-    /** key hand-over: sessions handed over for this room (0 = none were needed) */
+    /**
+     * key hand-over: sessions of this room the new backup held when last read back with nothing missing, and that
+     * backup's version. A record only: the leave gate always reads the live backup again.
+     */
     keys?: number;
+    kv?: string;
     /** old account left at */
     l?: number;
     /** "moved" note sent at */

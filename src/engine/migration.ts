@@ -16,37 +16,17 @@ import {
 } from "./accountSteps.ts";
 import { JournalWriter, type MigrationContext, type MigrationSides, type ProgressEvent, type StepName } from "./context.ts";
 import { nowSeconds } from "./journal.ts";
+import type { KeyHandover, KeysReport } from "./keyHandover.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
 import type { RuleSet } from "./pushRules.ts";
-import {
-    type RoomResult,
-    confirmMembership,
-    copyRoomAccountData,
-    inviteNewAccount,
-    joinNewAccount,
-    knockNewAccount,
-    leaveGate,
-    leaveOldRoom,
-    raisePowerLevel,
-    sendMovedNote,
-} from "./roomSteps.ts";
+import { dryRunRoomResult, migrateRoom } from "./roomPipeline.ts";
+import type { RoomResult } from "./roomSteps.ts";
 import { Scheduler, type WaitNotice } from "./scheduler.ts";
 import type { AccountSnapshot } from "./snapshot.ts";
 import { serverNameOf } from "./userId.ts";
 import { englishTranslate } from "../i18n/index.ts";
 
-export type RoomKeysOutcome = { sessions: number } | { failed: string };
-
-/**
- * The key hand-over (src/keys) plugged into a run: it streams keys in the background from the start, each room
- * waits for it before recording "keys handed over" (what lets the old account leave an encrypted room), and it adds
- * the per-room proof to the report.
- */
-export interface KeyHandover {
-    start(ctx: MigrationContext, rooms: RoomPlan[]): void;
-    roomDone(roomId: string): Promise<RoomKeysOutcome>;
-    finish(ctx: MigrationContext): Promise<Record<string, unknown>>;
-}
+export type { KeyHandover } from "./keyHandover.ts";
 
 export interface RunOptions {
     dryRun?: boolean;
@@ -74,19 +54,20 @@ export interface MigrationReport {
         settingsCopied: string[];
         movedName: boolean;
     };
-    keys?: Record<string, unknown>;
+    keys?: KeysReport;
     /** Time spent waiting on servers' limits, by bucket (ms). */
     waits: Record<string, number>;
     errors: string[];
 }
 
 /**
- * Exit status for the CLI: 0 all chosen rooms done, 3 finished but something needs the user (rooms blocked, or keys
- * that could not be handed over yet), 1 failures.
+ * Exit status for the CLI: 0 all chosen rooms done, 3 finished but something needs the user (rooms blocked, or an
+ * encrypted room whose keys are not all in the new backup — each such room is "needs-action"), 1 failures. A key
+ * problem that touches no chosen encrypted room (e.g. no new backup, and nothing encrypted) needs nothing.
  */
 export function reportExitCode(report: MigrationReport): 0 | 1 | 3 {
     if (report.errors.length || report.rooms.some((r) => r.outcome === "failed")) return 1;
-    if (report.rooms.some((r) => r.outcome === "needs-action") || (report.keys && "error" in report.keys)) return 3;
+    if (report.rooms.some((r) => r.outcome === "needs-action")) return 3;
     return 0;
 }
 
@@ -94,33 +75,20 @@ function describeError(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
 }
 
-/** What the dry run says would happen to a room. */
-function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string[] {
-    const steps: string[] = [];
-    if (room.route === "invite") steps.push("invite");
-    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) steps.push(`power ${room.targetPowerLevel}`);
-    if (room.route === "invite" || room.route === "join") steps.push(room.joinAfterSpace ? `join after space ${room.joinAfterSpace}` : "join");
-    if (room.route === "knock") steps.push("knock");
-    steps.push("confirm");
-    if (Object.keys(room.roomAccountData).length) steps.push("room-data");
-    if (room.encrypted) steps.push("keys");
-    if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave")) steps.push("leave");
-    if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
-    return steps;
-}
-
-function blockedResult(room: RoomPlan, base: Omit<RoomResult, "outcome" | "reason">): RoomResult {
-    const roomBlockers = room.blockers.filter((b) => b.blocks === "room");
-    const first = roomBlockers[0];
-    if (room.status === "replaced" || first?.code === "not-federated") {
-        return { ...base, outcome: "skipped", reason: roomBlockers.map((b) => b.reason).join(" ") };
-    }
-    return {
-        ...base,
-        outcome: "needs-action",
-        reason: roomBlockers.map((b) => b.reason).join(" "),
-        adminMessage: roomBlockers.find((b) => b.adminMessage)?.adminMessage,
+/** Parents before the rooms they open: a room restricted to a space starts after that space's pipeline. */
+function parentsFirst(rooms: RoomPlan[]): RoomPlan[] {
+    const byId = new Map(rooms.map((r) => [r.roomId, r]));
+    const placed = new Set<string>();
+    const out: RoomPlan[] = [];
+    const place = (room: RoomPlan, path: Set<string>) => {
+        if (placed.has(room.roomId) || path.has(room.roomId)) return;
+        const parent = room.joinAfterSpace ? byId.get(room.joinAfterSpace) : undefined;
+        if (parent) place(parent, new Set([...path, room.roomId]));
+        placed.add(room.roomId);
+        out.push(room);
     };
+    for (const room of rooms) place(room, new Set());
+    return out;
 }
 
 export async function runMigration(
@@ -140,6 +108,8 @@ export async function runMigration(
     });
     const journal = new JournalWriter(sides.old, sides.new.userId, scheduler, dryRun);
     const chosen = plan.rooms.filter((r) => r.selected);
+    // The rooms progress counts: chosen and movable (blocked ones are reported, not worked on).
+    const movable = chosen.filter((r) => r.status === "ready" || r.status === "already");
     let roomsDone = 0;
     let etaExplanation: string | undefined;
     const newServer = serverNameOf(sides.new.userId);
@@ -172,7 +142,7 @@ export async function runMigration(
                 roomId: room?.roomId,
                 roomName: room?.name,
                 roomsDone,
-                roomsTotal: chosen.length,
+                roomsTotal: movable.length,
                 etaMs: eta.ms,
                 etaExplanation,
             });
@@ -184,11 +154,11 @@ export async function runMigration(
     const oldProfile: Profile = await readProfile(ctx, sides.old);
 
     // Keys go for the chosen encrypted rooms the new account will be in.
-    const keyRooms = chosen.filter((r) => r.encrypted && (r.status === "ready" || r.status === "already"));
+    const keyRooms = movable.filter((r) => r.encrypted);
     options.keys?.start(ctx, keyRooms);
 
     if (dryRun) {
-        const rooms = plan.rooms.map((room) => dryRunResult(room, plan));
+        const rooms = plan.rooms.map((room) => dryRunRoomResult(room, plan));
         const keys = options.keys ? await options.keys.finish(ctx) : undefined;
         return finishReport({ rooms, profile: [], direct: 0, pushRules: 0, ignored: 0, settings: [], moved: false, invitesSent: 0, keys });
     }
@@ -210,12 +180,24 @@ export async function runMigration(
         errors.push(`Profile: ${describeError(e)}`);
     }
 
-    const joined = new Map<string, Promise<boolean>>();
-    const resultOf = new Map<string, Promise<RoomResult>>();
+    // Every room's result is a promise known before any pipeline starts, so a room restricted to a space can wait for
+    // that space whatever order the plan lists them in; pipelines start parents first.
+    const resultOf = new Map<string, { promise: Promise<RoomResult>; resolve(r: RoomResult): void }>();
     for (const room of plan.rooms) {
-        const result = migrateRoom(room);
-        resultOf.set(room.roomId, result);
-        joined.set(room.roomId, result.then((r) => r.outcome === "migrated" || r.outcome === "already"));
+        let resolve!: (r: RoomResult) => void;
+        resultOf.set(room.roomId, { promise: new Promise<RoomResult>((r) => (resolve = r)), resolve });
+    }
+    const spaceJoined = async (spaceId: string) => {
+        return (await resultOf.get(spaceId)?.promise)?.newAccountJoined === true;
+    };
+    for (const room of parentsFirst(plan.rooms)) {
+        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined }).then((result) => {
+            if (room.selected && (room.status === "ready" || room.status === "already")) {
+                roomsDone++;
+                ctx.progress("confirm", `${room.name}: done`, room);
+            }
+            resultOf.get(room.roomId)!.resolve(result);
+        });
     }
 
     const accountWork = (async () => {
@@ -232,20 +214,20 @@ export async function runMigration(
             errors.push(`Ignored users: ${describeError(e)}`);
         }
         try {
-            out.settings = await copyOptionalAccountData(ctx, snapshot.accountData, plan.optionalAccountData.filter((o) => o.selected).map((o) => o.type));
+            out.settings = await copyOptionalAccountData(ctx, snapshot.accountData, plan.optionalAccountData.filter((o) => o.scope === "account" && o.selected).map((o) => o.type));
         } catch (e) {
             errors.push(`Settings: ${describeError(e)}`);
         }
         return out;
     })();
 
-    const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!));
+    const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!.promise));
     const account = await accountWork;
 
     let direct = 0;
     try {
         const dms = rooms
-            .filter((r) => r.kind === "dm" && (r.outcome === "migrated" || r.outcome === "already"))
+            .filter((r) => r.kind === "dm" && r.newAccountJoined)
             .map((r) => ({ roomId: r.roomId, partners: plan.rooms.find((p) => p.roomId === r.roomId)!.dmPartners }));
         direct = await mergeDirectRooms(ctx, dms);
     } catch (e) {
@@ -262,7 +244,7 @@ export async function runMigration(
         }
     }
 
-    let keys: Record<string, unknown> | undefined;
+    let keys: KeysReport | undefined;
     if (options.keys) {
         try {
             keys = await options.keys.finish(ctx);
@@ -288,87 +270,6 @@ export async function runMigration(
         keys,
     });
 
-    async function migrateRoom(room: RoomPlan): Promise<RoomResult> {
-        const base = { roomId: room.roomId, name: room.name, kind: room.kind, steps: [] as string[], invited: false, left: false };
-        if (!room.selected) return { ...base, outcome: "skipped", reason: room.status === "replaced" ? room.blockers[0]?.reason ?? "Replaced" : "Not chosen" };
-        if (room.status === "blocked" || room.status === "replaced") return blockedResult(room, base);
-        const steps = base.steps;
-        // Whether this run changed anything in the room; the live checks may find the plan's work already done.
-        let changed = false;
-        try {
-            if (room.status === "ready") {
-                if (room.joinAfterSpace && !(await joined.get(room.joinAfterSpace))) {
-                    return { ...base, outcome: "needs-action", reason: "The space that lets the new account join this room could not be joined first." };
-                }
-                if (room.route === "invite") {
-                    base.invited = await inviteNewAccount(ctx, room);
-                    changed ||= base.invited;
-                    steps.push("invite");
-                }
-                if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) {
-                    changed = (await raisePowerLevel(ctx, room, room.targetPowerLevel)) || changed;
-                    steps.push("power");
-                }
-                if (room.route === "knock") {
-                    await knockNewAccount(ctx, room);
-                    steps.push("knock");
-                    const blocker = room.blockers.find((b) => b.code === "old-cannot-invite");
-                    return { ...base, outcome: "needs-action", reason: blocker?.reason ?? "Knocked; waiting for an admin.", adminMessage: blocker?.adminMessage };
-                }
-                if (room.route === "invite" || room.route === "join") {
-                    changed = (await joinNewAccount(ctx, room)) || changed;
-                    steps.push("join");
-                }
-            }
-            const confirmed = await confirmMembership(ctx, room);
-            steps.push("confirm");
-            if (!confirmed.joined) return { ...base, outcome: "failed", reason: "The new account's join could not be confirmed." };
-            await copyRoomAccountData(ctx, room);
-            steps.push("room-data");
-            if (room.encrypted && options.keys) {
-                const keys = await options.keys.roomDone(room.roomId);
-                if ("sessions" in keys) {
-                    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).keys = keys.sessions));
-                    steps.push(`keys ${keys.sessions}`);
-                } else steps.push(`keys not handed over: ${keys.failed}`);
-            }
-            const powerBlocker = room.blockers.find((b) => b.code === "old-cannot-set-power");
-            const wanted = room.targetPowerLevel ?? 0;
-            if (plan.options.movedNotice && room.kind === "dm" && ctx.journal.journal.rooms[room.roomId]?.n === undefined) {
-                await sendMovedNote(ctx, room);
-                steps.push("dm-note");
-            }
-            if (plan.options.leaveOldRooms) {
-                const gate = leaveGate(ctx, room);
-                if (gate.open) {
-                    await leaveOldRoom(ctx, room);
-                    steps.push("leave");
-                    base.left = true;
-                } else steps.push(`stayed: ${gate.why}`);
-            }
-            const result: RoomResult = { ...base, confirmedPowerLevel: confirmed.level, outcome: "migrated", reason: "" };
-            if (powerBlocker) return { ...result, outcome: "needs-action", reason: powerBlocker.reason, adminMessage: powerBlocker.adminMessage };
-            if (confirmed.level < wanted) return { ...result, outcome: "needs-action", reason: `The new account has level ${confirmed.level}, not ${wanted}.` };
-            if (room.status === "already" || !changed) return { ...result, outcome: "already", reason: "The new account was already in this room with the right level." };
-            return result;
-        } catch (e) {
-            return { ...base, outcome: "failed", reason: describeError(e) };
-        } finally {
-            roomsDone++;
-            ctx.progress("confirm", `${room.name}: done`, room);
-        }
-    }
-
-    function dryRunResult(room: RoomPlan, p: MigrationPlan): RoomResult {
-        const base = { roomId: room.roomId, name: room.name, kind: room.kind, steps: plannedSteps(room, p.options), invited: false, left: false };
-        if (!room.selected) return { ...base, steps: [], outcome: "skipped", reason: room.status === "replaced" ? room.blockers[0]?.reason ?? "" : "Not chosen" };
-        if (room.status === "blocked" || room.status === "replaced") return { ...blockedResult(room, base), steps: [] };
-        if (room.status === "already") return { ...base, outcome: "already", reason: "The new account is already in this room with the right level." };
-        const partial = room.blockers.find((b) => b.blocks === "power");
-        if (partial) return { ...base, outcome: "needs-action", reason: partial.reason, adminMessage: partial.adminMessage };
-        return { ...base, outcome: "migrated", reason: "Dry run: would be migrated." };
-    }
-
     function finishReport(parts: {
         rooms: RoomResult[];
         profile: string[];
@@ -378,7 +279,7 @@ export async function runMigration(
         settings: string[];
         moved: boolean;
         invitesSent: number;
-        keys?: Record<string, unknown>;
+        keys?: KeysReport;
     }): MigrationReport {
         stopListening();
         const waits = Object.fromEntries(Object.entries(scheduler.stats()).map(([k, v]) => [k, v.limitedWaitMs]));

@@ -510,15 +510,52 @@ describe("plan shape", () => {
             },
         });
         expect(p.optionalAccountData).toEqual([
-            { type: "im.vector.web.settings", label: "Element settings (theme, layout, …)", selected: false },
-            { type: "m.widgets", label: "Personal widgets (sticker picker, …)", selected: false },
-            { type: "org.example.custom", label: "Other setting (org.example.custom)", selected: false },
+            { type: "im.vector.web.settings", scope: "account", label: "Element settings (theme, layout, …)", selected: false },
+            { type: "m.widgets", scope: "account", label: "Personal widgets (sticker picker, …)", selected: false },
+            { type: "org.example.custom", scope: "account", label: "Other setting (org.example.custom)", selected: false },
         ]);
     });
 
     test("options not given take the defaults (nothing is left, no notices, default push rules untouched)", () => {
         const p = buildPlan(snapshot([]), NEW, { leaveOldRooms: true });
-        expect(p.options).toEqual({ leaveOldRooms: true, movedNotice: false, copyDefaultPushRuleChanges: false });
+        expect(p.options).toEqual({ leaveOldRooms: true, movedNotice: false, copyDefaultPushRuleChanges: false, acceptMissingKeys: [] });
         expect(p).toMatchObject({ oldUserId: OLD, newUserId: NEW });
+    });
+});
+
+describe("issue 7.6: nested spaces are joined parents first", () => {
+    test("a three-level space whose names sort child-first is planned top space first, each level after its parent", () => {
+        const top = space({ id: "!top:old.example", name: "Zeta (top)" });
+        const middle = space({ id: "!mid:old.example", name: "Mu (middle)", joinRule: "restricted", allow: ["!top:old.example"] });
+        const bottom = space({ id: "!bottom:old.example", name: "Alpha (bottom)", joinRule: "restricted", allow: ["!mid:old.example"] });
+        const inner = room({ id: "!inner:old.example", name: "Aardvark room", joinRule: "restricted", allow: ["!bottom:old.example"] });
+        const p = plan([inner, bottom, middle, top]);
+        expect(p.rooms.map((r) => r.roomId)).toEqual(["!top:old.example", "!mid:old.example", "!bottom:old.example", "!inner:old.example"]);
+        expect(roomIn(p, "!top:old.example")).toMatchObject({ route: "invite" });
+        expect(roomIn(p, "!mid:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!top:old.example" });
+        expect(roomIn(p, "!bottom:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!mid:old.example" });
+        expect(roomIn(p, "!inner:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!bottom:old.example" });
+    });
+});
+
+describe("issue 7.14: account data that must not move is never offered, and room-level settings are opt-in", () => {
+    test("device-bound notification settings and the analytics id are never offered", () => {
+        const p = plan([], {
+            accountData: {
+                "org.matrix.msc3890.local_notification_settings.ABCDEF": { is_silenced: true },
+                "im.vector.analytics": { id: "analytics-id-of-the-old-account", pseudonymousAnalyticsOptIn: true },
+                "m.widgets": {},
+            },
+        });
+        expect(p.optionalAccountData.map((o) => o.type)).toEqual(["m.widgets"]);
+    });
+
+    test("room-level account data other than tags is listed as opt-in, unselected, never as a secret", () => {
+        const p = plan([
+            room({ id: "!a:old.example", accountData: { "m.tag": { tags: { "m.favourite": {} } }, "org.example.room_pref": { x: 1 } } }),
+            room({ id: "!b:old.example", accountData: { "org.example.room_pref": { x: 2 }, "m.secret_storage.key.x": {} } }),
+        ]);
+        expect(p.optionalAccountData).toEqual([{ type: "org.example.room_pref", scope: "room", label: "Room setting (org.example.room_pref) in 2 rooms", selected: false }]);
+        expect(Object.keys(roomIn(p, "!b:old.example").roomAccountData)).toEqual(["org.example.room_pref"]);
     });
 });

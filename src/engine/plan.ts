@@ -3,7 +3,7 @@
  * invites), what power level it should get, and what stops it — with a plain reason and, where someone else must act,
  * a message the user can send to a room admin. The plan is plain data: the UI shows it and the user trims it.
  */
-import { HANDLED_TYPES, isNeverCopied, optionalAccountDataTypes, accountDataLabel } from "./accountDataPolicy.ts";
+import { HANDLED_TYPES, isNeverCopied, optionalAccountDataTypes, accountDataLabel, roomAccountDataLabel } from "./accountDataPolicy.ts";
 import { CREATOR, canGrantLevel, powerLevelsOf } from "./powerLevels.ts";
 import { aclAllowsServer } from "./serverAcl.ts";
 import { type AccountSnapshot, RoomState } from "./snapshot.ts";
@@ -74,6 +74,8 @@ export interface PendingInvite {
 
 export interface OptionalAccountData {
     type: string;
+    /** Account-wide, or room-level (then copied for every room that has it; tags are always carried, not listed). */
+    scope: "account" | "room";
     label: string;
     selected: boolean;
 }
@@ -85,6 +87,11 @@ export interface MigrationOptions {
     movedNotice: boolean;
     /** Also copy changes the user made to the server's default notification rules (off: defaults untouched). */
     copyDefaultPushRuleChanges: boolean;
+    /**
+     * Rooms the old account may leave although some of their keys are not in the new backup: losses the user saw
+     * named in the report and accepted explicitly. Empty by default.
+     */
+    acceptMissingKeys: string[];
 }
 
 export interface MigrationPlan {
@@ -96,7 +103,7 @@ export interface MigrationPlan {
     options: MigrationOptions;
 }
 
-export const DEFAULT_OPTIONS: MigrationOptions = { leaveOldRooms: false, movedNotice: false, copyDefaultPushRuleChanges: false };
+export const DEFAULT_OPTIONS: MigrationOptions = { leaveOldRooms: false, movedNotice: false, copyDefaultPushRuleChanges: false, acceptMissingKeys: [] };
 
 /** Rooms of these types are per-account machinery, not conversations. */
 const SKIPPED_ROOM_TYPES = new Set(["m.server_notice"]);
@@ -216,17 +223,30 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         }
     }
 
-    // Spaces first (their members unlock restricted rooms), then direct chats, then the rest; by name within each.
+    // Spaces first (their members unlock restricted rooms), parents before the spaces they open, then direct chats,
+    // then the rest; by name within each.
     const order: Record<RoomKind, number> = { space: 0, dm: 1, group: 2, public: 3 };
-    rooms.sort((a, b) => order[a.kind] - order[b.kind] || a.name.localeCompare(b.name));
+    const depth = (room: RoomPlan): number => {
+        let n = 0;
+        for (let r = room.joinAfterSpace && byId.get(room.joinAfterSpace); r && n < rooms.length; r = r.joinAfterSpace && byId.get(r.joinAfterSpace)) n++;
+        return n;
+    };
+    const depths = new Map(rooms.map((r) => [r.roomId, depth(r)]));
+    rooms.sort((a, b) => order[a.kind] - order[b.kind] || depths.get(a.roomId)! - depths.get(b.roomId)! || a.name.localeCompare(b.name));
 
     const globalTypes = Object.keys(snapshot.accountData);
+    // Room-level settings other than tags are opt-in, like account-wide ones.
+    const roomTypes = new Map<string, number>();
+    for (const room of rooms) for (const type of Object.keys(room.roomAccountData)) if (type !== "m.tag") roomTypes.set(type, (roomTypes.get(type) ?? 0) + 1);
     return {
         oldUserId,
         newUserId,
         rooms,
         pendingInvites,
-        optionalAccountData: optionalAccountDataTypes(globalTypes).map((type) => ({ type, label: accountDataLabel(type), selected: false })),
+        optionalAccountData: [
+            ...optionalAccountDataTypes(globalTypes).map((type) => ({ type, scope: "account" as const, label: accountDataLabel(type), selected: false })),
+            ...[...roomTypes.keys()].sort().map((type) => ({ type, scope: "room" as const, label: roomAccountDataLabel(type, roomTypes.get(type)!), selected: false })),
+        ],
         options: { ...DEFAULT_OPTIONS, ...options },
     };
 
@@ -250,7 +270,9 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         // rooms with creators) the highest level the room uses.
         let target: number | null = oldLevel === CREATOR ? pl.highestLevel : oldLevel;
         if (oldLevel === CREATOR) {
-            blockers.push(makeBlocker("creator-power", "leave", "creator-power", { ...params, level: target }));
+            // In a v12 direct chat both partners are creators: say "one of the creators" when someone else created it.
+            const soleOrFirst = room.get("m.room.create")?.sender === oldUserId;
+            blockers.push(makeBlocker("creator-power", "leave", soleOrFirst ? "creator-power" : "creator-power-co-creator", { ...params, level: target }));
         }
         if (target <= Math.max(pl.usersDefault, newLevel)) target = null;
 

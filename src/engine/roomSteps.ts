@@ -1,12 +1,15 @@
 /**
  * The steps that move one room, each safe to run again: it first looks at live state and does nothing when the
  * work is already done. Order: invite (only if needed) → set power level → join (with `via`) → confirm membership and
- * level → room account data → [keys] → leave (opt-in, gated) → "moved" note (opt-in).
+ * level → room account data → [keys] → "moved" note (opt-in) → leave (opt-in, behind the gate in leaveGate.ts).
+ * roomPipeline.ts strings them together for one room.
  */
 import { isMatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
+import { isNeverCopied } from "./accountDataPolicy.ts";
 import type { MigrationContext } from "./context.ts";
 import { nowSeconds } from "./journal.ts";
 import type { RoomPlan } from "./plan.ts";
+import type { Reason } from "./reasons.ts";
 
 export type RoomOutcome = "migrated" | "already" | "needs-action" | "skipped" | "failed";
 
@@ -15,6 +18,9 @@ export interface RoomResult {
     name: string;
     kind: RoomPlan["kind"];
     outcome: RoomOutcome;
+    /** Why, for the UI to word in the user's language: the outcome's reason, then anything else to know (e.g. why the old account stayed). */
+    reasons: Reason[];
+    /** The same in English (CLI, JSON report). */
     reason: string;
     adminMessage?: string;
     /** What ran (or, in a dry run, would run). */
@@ -22,6 +28,8 @@ export interface RoomResult {
     /** The new account's level as read back from the room. */
     confirmedPowerLevel?: number;
     invited: boolean;
+    /** The new account's membership was confirmed (whatever else still needs action). */
+    newAccountJoined: boolean;
     left: boolean;
 }
 
@@ -29,7 +37,7 @@ export interface RoomResult {
  * The new account's membership in a room, read now. From the old side (a member) a missing event means none; from
  * the new side "none" also covers not being allowed to read a room it is not in.
  */
-async function liveMembership(ctx: MigrationContext, from: "old" | "new", roomId: string): Promise<string | undefined> {
+export async function liveMembership(ctx: MigrationContext, from: "old" | "new", roomId: string): Promise<string | undefined> {
     const side = from === "old" ? ctx.sides.old : ctx.sides.new;
     const path = `/rooms/${seg(roomId)}/state/m.room.member/${seg(ctx.sides.new.userId)}`;
     const read = ctx.read<{ membership?: string }>(from === "old" ? "old:read" : "new:read", side, path);
@@ -98,8 +106,11 @@ export async function knockNewAccount(ctx: MigrationContext, room: RoomPlan): Pr
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).k = nowSeconds()));
 }
 
-/** Reads back, as the new account, that it is joined and holds at least the planned level. */
-export async function confirmMembership(ctx: MigrationContext, room: RoomPlan): Promise<{ joined: boolean; level: number }> {
+/**
+ * Reads back, as the new account, that it is joined and holds at least `wanted` — the planned level, or 0 where the
+ * plan knows the old account cannot set it (then only the membership is waited for).
+ */
+export async function confirmMembership(ctx: MigrationContext, room: RoomPlan, wanted: number): Promise<{ joined: boolean; level: number }> {
     const neu = ctx.sides.new;
     const check = async () => {
         if ((await liveMembership(ctx, "new", room.roomId)) !== "join") return { joined: false, level: 0 };
@@ -110,7 +121,6 @@ export async function confirmMembership(ctx: MigrationContext, room: RoomPlan): 
         const level = users[neu.userId] ?? (typeof pl.users_default === "number" ? pl.users_default : 0);
         return { joined: true, level };
     };
-    const wanted = room.targetPowerLevel ?? 0;
     // A power change made just before the join can reach the new server a moment after it: look again briefly.
     const result = await ctx.scheduler.poll(check, (r) => r.joined && r.level >= wanted, 10_000);
     ctx.journal.update((j) => {
@@ -119,13 +129,18 @@ export async function confirmMembership(ctx: MigrationContext, room: RoomPlan): 
     return result;
 }
 
-/** Favourites, low priority, custom tags, and other room-level account data; only what the new account lacks. */
+/**
+ * Favourites, low priority and custom tags, plus the room-level settings the user ticked; only what the new account
+ * lacks. The deny list is checked again here, at the moment of writing.
+ */
 export async function copyRoomAccountData(ctx: MigrationContext, room: RoomPlan): Promise<number> {
     const neu = ctx.sides.new;
     const userRoom = `/user/${seg(neu.userId)}/rooms/${seg(room.roomId)}`;
     const same = (current: unknown, wanted: unknown) => current !== undefined && JSON.stringify(current) === JSON.stringify(wanted ?? {});
+    const ticked = new Set(ctx.plan.optionalAccountData.filter((o) => o.scope === "room" && o.selected).map((o) => o.type));
     let copied = 0;
     for (const [type, content] of Object.entries(room.roomAccountData)) {
+        if (isNeverCopied(type) || (type !== "m.tag" && !ticked.has(type))) continue;
         if (type === "m.tag") {
             const wanted = (content.tags ?? {}) as Record<string, Record<string, unknown>>;
             if (!Object.keys(wanted).length) continue;
@@ -147,34 +162,25 @@ export async function copyRoomAccountData(ctx: MigrationContext, room: RoomPlan)
     return copied;
 }
 
-/**
- * Whether the old account may leave: the journal must show the new account joined with at least the old level
- * (or a room that needs no level), the room's keys handed over, and nothing that blocks leaving.
- */
-export function leaveGate(ctx: MigrationContext, room: RoomPlan): { open: boolean; why?: string } {
-    const entry = ctx.journal.journal.rooms[room.roomId] ?? {};
-    if (entry.c === undefined) return { open: false, why: "the new account's membership is not confirmed yet" };
-    const blocker = room.blockers.find((b) => b.blocks === "leave" || b.blocks === "power");
-    if (blocker) return { open: false, why: blocker.reason };
-    const needed = room.targetPowerLevel ?? 0;
-    if (entry.c < needed) return { open: false, why: `the new account has level ${entry.c}, not ${needed}` };
-    if (room.encrypted && entry.keys === undefined) return { open: false, why: "this room's keys have not been handed over" };
-    return { open: true };
-}
-
 export async function leaveOldRoom(ctx: MigrationContext, room: RoomPlan): Promise<void> {
     ctx.progress("leave", `The old account leaves ${room.name}`, room);
     await ctx.write("old:leave", ctx.sides.old, "POST", `/rooms/${seg(room.roomId)}/leave`, { body: {} });
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).l = nowSeconds()));
 }
 
-export async function sendMovedNote(ctx: MigrationContext, room: RoomPlan): Promise<void> {
+/**
+ * The short "I have moved" note in a direct chat. In an encrypted room it goes only through a session that encrypts
+ * (Element's client): never as plain text into an encrypted conversation. Returns whether it was sent.
+ */
+export async function sendMovedNote(ctx: MigrationContext, room: RoomPlan): Promise<boolean> {
     const { old, new: neu } = ctx.sides;
+    if (room.encrypted && !old.sendMessage) return false;
     ctx.progress("dm-note", `Telling ${room.dmPartners.join(", ")} about the move`, room);
     // A fixed transaction id: if a crash hides that it was sent, the server drops the repeat.
     const txn = `account-migration-note-${neu.userId.replace(/[^A-Za-z0-9]/g, "_")}`;
-    await ctx.write("old:message", old, "PUT", `/rooms/${seg(room.roomId)}/send/m.room.message/${seg(txn)}`, {
-        body: { msgtype: "m.notice", body: `I have moved to a new account: ${neu.userId}. Please reach me there from now on.` },
-    });
+    const content = { msgtype: "m.notice", body: `I have moved to a new account: ${neu.userId}. Please reach me there from now on.` };
+    if (old.sendMessage) await ctx.writeWith("old:message", () => old.sendMessage!(room.roomId, content, txn));
+    else await ctx.write("old:message", old, "PUT", `/rooms/${seg(room.roomId)}/send/m.room.message/${seg(txn)}`, { body: content });
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).n = nowSeconds()));
+    return true;
 }

@@ -1,5 +1,14 @@
 import { MatrixRequestError } from "../sessions/matrixHttp.ts";
-import { type BucketName, InviteRefusedError, Scheduler, type SchedulerClock, type WaitNotice } from "./scheduler.ts";
+import {
+    type BucketName,
+    InviteRefusedError,
+    MAX_PAUSE_MS,
+    Scheduler,
+    type SchedulerClock,
+    ServerKeepsRefusingError,
+    type WaitNotice,
+    realClock,
+} from "./scheduler.ts";
 
 /**
  * Virtual time: `sleep` registers a timer, and once nothing else can run (every promise is waiting on a timer),
@@ -36,7 +45,7 @@ const gatewayTimeout = () => new MatrixRequestError("POST", "/rooms/!r/invite", 
 const unreachable = () => new MatrixRequestError("GET", "/x", 0, undefined, "fetch failed", undefined, undefined);
 const forbidden = () => new MatrixRequestError("POST", "/x", 403, "M_FORBIDDEN", "You are not invited", undefined, {});
 
-function setUp(options: { maxInviteRefusals?: number; maxRetries?: number } = {}) {
+function setUp(options: { maxInviteRefusals?: number; maxRetries?: number; maxRateLimited?: number } = {}) {
     const clock = new VirtualClock();
     const waits: WaitNotice[] = [];
     const scheduler = new Scheduler({ clock, onWait: (n) => waits.push(n), ...options });
@@ -276,5 +285,50 @@ describe("poll", () => {
         const value = await scheduler.poll(async () => ++n, () => false, 1000, 300);
         expect(clock.now()).toBe(1200);
         expect(value).toBe(5);
+    });
+});
+
+describe("issue 7.9: a server that keeps refusing cannot stall or spin the run", () => {
+    test("a Retry-After of years waits at most MAX_PAUSE_MS before trying again", async () => {
+        const { scheduler, scripted, waits } = setUp();
+        const years = 3 * 365 * 24 * 3600_000;
+        const r = scripted([rateLimited(years)], "ok");
+        await expect(scheduler.run("new:join", r.request)).resolves.toBe("ok");
+        expect(waits.map((w) => w.ms)).toEqual([MAX_PAUSE_MS]);
+        expect(r.starts).toEqual([0, MAX_PAUSE_MS]);
+    });
+
+    test("after maxRateLimited refusals in a row the step gives up with a clear reason", async () => {
+        const { scheduler, scripted } = setUp({ maxRateLimited: 4 });
+        const r = scripted(Array.from({ length: 10 }, () => rateLimited(60_000)), "never");
+        const failure = scheduler.run("old:state", r.request);
+        await expect(failure).rejects.toBeInstanceOf(ServerKeepsRefusingError);
+        await expect(failure).rejects.toThrow(/kept asking to slow down \(4 times in a row over 4 min\)/);
+        expect(r.starts).toHaveLength(5);
+    });
+
+    test("the real clock never hands setTimeout more than 2^31 - 1 ms (which would fire at once)", async () => {
+        const seen: number[] = [];
+        const original = globalThis.setTimeout;
+        globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+            seen.push(ms ?? 0);
+            return original(fn, 0);
+        }) as typeof setTimeout;
+        try {
+            await realClock.sleep(2 ** 40);
+            await realClock.sleep(Number.POSITIVE_INFINITY);
+            await realClock.sleep(-5);
+        } finally {
+            globalThis.setTimeout = original;
+        }
+        expect(seen).toEqual([2 ** 31 - 1, 2 ** 31 - 1, 0]);
+    });
+
+    test("a server not answering is waited out as 'not-answering', then the step fails", async () => {
+        const { scheduler, scripted, waits } = setUp({ maxRetries: 2 });
+        const notAnswering = () => new MatrixRequestError("GET", "/x", 0, undefined, "no answer within 60 s", undefined, undefined, true);
+        const r = scripted([notAnswering(), notAnswering(), notAnswering()], "never");
+        await expect(scheduler.run("new:read", r.request)).rejects.toThrow(/the server is not answering \(no answer within 60 s\)/);
+        expect(waits.map((w) => w.reason)).toEqual(["not-answering", "not-answering"]);
     });
 });

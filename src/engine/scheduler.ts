@@ -46,15 +46,21 @@ export interface SchedulerClock {
     sleep(ms: number): Promise<void>;
 }
 
+/** setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const realClock: SchedulerClock = {
     now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(MAX_TIMER_MS, Math.max(0, Number.isFinite(ms) ? ms : MAX_TIMER_MS)))),
 };
+
+/** The longest single pause, whatever a server asks: past it the request is tried again (and counted). */
+export const MAX_PAUSE_MS = 15 * 60_000;
 
 export interface WaitNotice {
     bucket: BucketName;
     ms: number;
-    reason: "rate-limited" | "invite-refused" | "server-error" | "unreachable";
+    reason: "rate-limited" | "invite-refused" | "server-error" | "unreachable" | "not-answering";
 }
 
 export interface SchedulerOptions {
@@ -64,6 +70,20 @@ export interface SchedulerOptions {
     maxInviteRefusals?: number;
     /** Retries of one request after server errors or lost connections (default 5). */
     maxRetries?: number;
+    /** Give up on one request after the server asked to slow down this many times in a row (default 30). */
+    maxRateLimited?: number;
+}
+
+/** A server kept answering 429 to the same request: the step stops with this reason instead of waiting forever. */
+export class ServerKeepsRefusingError extends Error {
+    public constructor(
+        public readonly bucket: BucketName,
+        public readonly refusals: number,
+        public readonly waitedMs: number,
+    ) {
+        super(`The server kept asking to slow down (${refusals} times in a row over ${Math.round(waitedMs / 60_000)} min); try again later`);
+        this.name = "ServerKeepsRefusingError";
+    }
 }
 
 export class InviteRefusedError extends Error {
@@ -182,6 +202,7 @@ export class Scheduler {
         const b = this.bucket(name);
         // Counted apart: a server asking to slow down (429) is waited out as often as it asks, errors are not.
         let rateLimited = 0;
+        let rateLimitedWaitMs = 0;
         let retries = 0;
         for (;;) {
             await this.acquire(b);
@@ -213,13 +234,17 @@ export class Scheduler {
             } catch (e) {
                 if (!isMatrixRequestError(e)) throw e;
                 if (e.isRateLimited) {
-                    const wait = e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** rateLimited);
+                    rateLimited++;
+                    if (rateLimited > (this.options.maxRateLimited ?? 30)) throw new ServerKeepsRefusingError(name, rateLimited - 1, rateLimitedWaitMs);
+                    // Never longer than MAX_PAUSE_MS at once, however long the server asks (a huge Retry-After would
+                    // otherwise overflow the timer and fire at once, or stall the run for days).
+                    const wait = Math.min(MAX_PAUSE_MS, e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** (rateLimited - 1)));
+                    rateLimitedWaitMs += wait;
                     // Pace what follows at least at the rate the server just told us, until a success refines it.
                     b.minIntervalMs = Math.max(b.minIntervalMs, Math.min(wait, 10 * 60_000));
                     b.limitedSinceSuccess = true;
                     b.prior = undefined;
                     this.pause(b, wait, "rate-limited");
-                    rateLimited++;
                     continue;
                 }
                 if (name === "old:invite" && isInviteRefusal(e)) {
@@ -244,7 +269,7 @@ export class Scheduler {
                 }
                 const transient = e.httpStatus === 0 || e.httpStatus >= 500;
                 if (transient && retries < (this.options.maxRetries ?? 5)) {
-                    this.pause(b, 1000 * 2 ** retries, e.httpStatus === 0 ? "unreachable" : "server-error");
+                    this.pause(b, 1000 * 2 ** retries, e.notAnswering ? "not-answering" : e.httpStatus === 0 ? "unreachable" : "server-error");
                     retries++;
                     continue;
                 }

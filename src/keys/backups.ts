@@ -24,16 +24,31 @@ export interface BackupVersion {
     count?: number;
 }
 
-/** The account's current backup, or null when it has none. */
-export async function currentBackup(http: MatrixHttp): Promise<BackupVersion | null> {
-    type Info = { version: string; algorithm: string; auth_data?: { public_key?: string }; count?: number };
+/** What an account has as its current backup: none, one this tool can write and read, or one it cannot use. */
+export type BackupLookup =
+    | { state: "none" }
+    | { state: "usable"; backup: BackupVersion }
+    /** Malformed or of an algorithm this tool does not support; its version (when known) still lets its sessions be listed. */
+    | { state: "unusable"; version?: string; why: string };
+
+export async function lookUpBackup(http: MatrixHttp): Promise<BackupLookup> {
+    type Info = { version?: unknown; algorithm?: unknown; auth_data?: { public_key?: unknown }; count?: number };
     const info = await orIfNotFound(http.request<Info>("GET", "/room_keys/version"), null);
-    if (!info) return null;
+    if (!info) return { state: "none" };
+    const version = typeof info.version === "string" ? info.version : undefined;
     const publicKey = info.auth_data?.public_key;
-    if (info.algorithm !== MEGOLM_BACKUP_ALGORITHM || typeof publicKey !== "string") {
-        throw new KeysError("backup_malformed", `The key backup uses ${info.algorithm}, which this tool does not support`);
+    if (info.algorithm !== MEGOLM_BACKUP_ALGORITHM) {
+        return { state: "unusable", version, why: `it uses ${String(info.algorithm)}, which this tool does not support` };
     }
-    return { version: info.version, algorithm: info.algorithm, publicKey, count: info.count };
+    if (!version || typeof publicKey !== "string") return { state: "unusable", version, why: "its description is malformed" };
+    return { state: "usable", backup: { version, algorithm: info.algorithm, publicKey, count: info.count } };
+}
+
+/** The account's current backup, or null when it has none; a backup this tool cannot use throws. */
+export async function currentBackup(http: MatrixHttp): Promise<BackupVersion | null> {
+    const lookup = await lookUpBackup(http);
+    if (lookup.state === "unusable") throw new KeysError("backup_malformed", `The key backup cannot be used: ${lookup.why}`);
+    return lookup.state === "usable" ? lookup.backup : null;
 }
 
 /** An account's own account data of one type, or undefined when it has none. */

@@ -13,6 +13,7 @@ export type KeysErrorCode =
     | "backup_replaced"
     | "backup_exists"
     | "secret_storage_exists"
+    | "cross_signing_exists"
     | "secret_storage_unsupported_algorithm"
     | "secret_storage_key_uncheckable"
     | "secret_storage_secret_missing"

@@ -3,11 +3,14 @@
  * clients can read every encrypted message the old account could — no file to carry, no crypto session needed.
  *
  * Keys stream from their sources (the old session's export, the old backup) through encryption to uploads of 500
- * sessions; only session ids are kept, to prove afterwards, room by room, that the new backup holds every one.
+ * sessions; only session ids are kept. What exists for a room is what the old session holds plus every session id
+ * the old backup lists (listing needs no key, so keys that could not be read still count as existing); a room's keys
+ * are "handed over" only when the new backup, read back at that moment, holds every one of them.
  */
 import type { MigrationContext } from "../engine/context.ts";
-import type { KeyHandover, RoomKeysOutcome } from "../engine/migration.ts";
+import type { KeyHandover, KeysReport, RoomKeyCheck, RoomKeysReport } from "../engine/keyHandover.ts";
 import type { RoomPlan } from "../engine/plan.ts";
+import { type Reason, inEnglish, reason } from "../engine/reasons.ts";
 import { isMatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import { BackupDecryptor, BackupEncryptor, type ExportedRoomKey, backupBatches } from "./backupCrypto.ts";
 import type { BackupVersion } from "./backups.ts";
@@ -17,28 +20,34 @@ import { type LocalRoomKeys, type OldAccountGet, localRoomKeys, oldBackupRoomKey
 /** How the new backup came to be trusted (spec: clients should only write to a backup they trust). */
 export type BackupTrust = "recovery-key" | "created" | "consent";
 
+export type HandoverTarget = { backup: BackupVersion; trust: BackupTrust } | { unavailable: string; reason: Reason };
+
 export interface KeyHandoverSettings {
     /** The old session's own keys (Element's logged-in client, or a test client). */
     local?: LocalRoomKeys;
     /** The old account's backup, opened with its recovery key or the key cached in the old session. */
     oldBackup?: { version: string; privateKey: Uint8Array };
+    /** The old account's backup version when it exists but could not be opened: its session ids are still listed. */
+    oldBackupListing?: { version: string };
     /** Where the keys go, or why they cannot go anywhere. */
-    target: { backup: BackupVersion; trust: BackupTrust } | { unavailable: string };
+    target: HandoverTarget;
     batchSize?: number;
 }
 
 interface RoomTally {
-    found: Set<string>;
+    /** From the old session. */
+    local: Set<string>;
+    /** Listed by the old backup. */
+    listed: Set<string>;
+    /** Keys in hand (local, or decrypted from the old backup). */
+    obtained: Set<string>;
+    undecryptable: Set<string>;
     uploaded: Set<string>;
-    undecryptable: number;
+    /** The last read-back. */
+    check?: RoomKeyCheck;
 }
 
-export interface RoomKeysReport {
-    found: number;
-    handedOver: number;
-    missing: number;
-    why?: string;
-}
+const newTally = (): RoomTally => ({ local: new Set(), listed: new Set(), obtained: new Set(), undecryptable: new Set(), uploaded: new Set() });
 
 export class BackupKeyHandover implements KeyHandover {
     private readonly rooms = new Map<string, RoomTally>();
@@ -49,8 +58,12 @@ export class BackupKeyHandover implements KeyHandover {
 
     public constructor(private readonly settings: KeyHandoverSettings) {}
 
+    private get oldBackupVersion(): string | undefined {
+        return this.settings.oldBackup?.version ?? this.settings.oldBackupListing?.version;
+    }
+
     public start(ctx: MigrationContext, rooms: RoomPlan[]): void {
-        for (const room of rooms) this.rooms.set(room.roomId, { found: new Set(), uploaded: new Set(), undecryptable: 0 });
+        for (const room of rooms) this.rooms.set(room.roomId, newTally());
         this.finished = this.handOver(ctx).catch((e) => {
             this.failure = isMatrixRequestError(e) || e instanceof Error ? e.message : String(e);
         });
@@ -58,36 +71,41 @@ export class BackupKeyHandover implements KeyHandover {
 
     private async *sources(ctx: MigrationContext): AsyncGenerator<ExportedRoomKey> {
         const roomIds = new Set(this.rooms.keys());
-        const record = (key: ExportedRoomKey) => this.rooms.get(key.room_id)?.found.add(key.session_id);
         if (this.settings.local) {
             for await (const key of localRoomKeys(this.settings.local, roomIds)) {
-                record(key);
+                const tally = this.rooms.get(key.room_id);
+                tally?.local.add(key.session_id);
+                tally?.obtained.add(key.session_id);
                 this.fromLocal++;
                 yield key;
             }
         }
-        const old = this.settings.oldBackup;
-        if (old) {
-            const decryptor = await BackupDecryptor.create(old.privateKey);
-            const get: OldAccountGet = (path, query) => ctx.read("old:read", ctx.sides.old, path, { query });
-            const onUndecryptable = (roomId: string) => {
+        const version = this.oldBackupVersion;
+        if (!version) return;
+        const opened = this.settings.oldBackup;
+        const decryptor = opened ? await BackupDecryptor.create(opened.privateKey) : undefined;
+        const get: OldAccountGet = (path, query) => ctx.read("old:read", ctx.sides.old, path, { query });
+        const hooks = {
+            onListed: (roomId: string, ids: string[]) => {
                 const tally = this.rooms.get(roomId);
-                if (tally) tally.undecryptable++;
-            };
-            for await (const key of oldBackupRoomKeys(get, { version: old.version, decryptor }, roomIds, onUndecryptable)) {
-                record(key);
-                this.fromOldBackup++;
-                yield key;
-            }
+                for (const id of ids) tally?.listed.add(id);
+            },
+            onUndecryptable: (roomId: string, sessionId: string) => this.rooms.get(roomId)?.undecryptable.add(sessionId),
+        };
+        for await (const key of oldBackupRoomKeys(get, { version, decryptor }, roomIds, hooks)) {
+            const tally = this.rooms.get(key.room_id);
+            // The old session's copy went first; the backup's may be the better one (lower first index): both go.
+            tally?.obtained.add(key.session_id);
+            this.fromOldBackup++;
+            yield key;
         }
     }
 
     private async handOver(ctx: MigrationContext): Promise<void> {
         const target = this.settings.target;
         if ("unavailable" in target || ctx.dryRun) {
-            // Still read the sources: the report says what there is to hand over.
+            // Still read the sources: the report and the leave gate need to know what exists.
             for await (const key of this.sources(ctx)) void key;
-            if ("unavailable" in target) this.failure = target.unavailable;
             return;
         }
         const encryptor = await BackupEncryptor.create(target.backup.publicKey);
@@ -120,46 +138,92 @@ export class BackupKeyHandover implements KeyHandover {
         return n;
     }
 
-    public async roomDone(roomId: string): Promise<RoomKeysOutcome> {
-        await this.finished;
-        if (this.failure) return { failed: this.failure };
-        return { sessions: this.rooms.get(roomId)?.uploaded.size ?? 0 };
+    /**
+     * The new backup's sessions for a room, read now. The version read is the one this run trusts (or, when this run
+     * has no usable target, the one an earlier run recorded for this room after verifying it), and only while it is
+     * still the account's current backup: keys in a replaced version are invisible to the new account's clients.
+     */
+    private async readBack(ctx: MigrationContext, roomId: string): Promise<{ present: Set<string>; version?: string; reasons: Reason[] }> {
+        const target = this.settings.target;
+        const expected = "backup" in target ? target.backup.version : ctx.journal.journal.rooms[roomId]?.kv;
+        if (!expected) return { present: new Set(), reasons: "reason" in target ? [target.reason] : [] };
+        const neu = ctx.sides.new;
+        const live = await orIfNotFound(ctx.read<{ version?: string }>("new:read", neu, "/room_keys/version"), null);
+        if (!live?.version) return { present: new Set(), reasons: [reason("keys-no-new-backup")] };
+        if (live.version !== expected) return { present: new Set(), reasons: [reason("keys-backup-changed", { expected, current: live.version })] };
+        const stored = await orIfNotFound(
+            ctx.read<{ sessions?: Record<string, unknown> }>("new:read", neu, `/room_keys/keys/${seg(roomId)}`, { query: { version: expected } }),
+            { sessions: {} },
+        );
+        return { present: new Set(Object.keys(stored.sessions ?? {})), version: expected, reasons: [] };
     }
 
-    /** Reads the new backup back, room by room, and reports found / handed over / missing (and why). */
-    public async finish(ctx: MigrationContext): Promise<Record<string, unknown>> {
+    public async checkRoom(ctx: MigrationContext, roomId: string): Promise<RoomKeyCheck> {
         await this.finished;
-        const target = this.settings.target;
+        const tally = this.rooms.get(roomId) ?? newTally();
+        const read = await this.readBack(ctx, roomId);
+        const knowsWhatExists = this.settings.local !== undefined || this.oldBackupVersion !== undefined;
+        const existing = new Set([...tally.local, ...tally.listed, ...tally.obtained]);
+        const missing = [...existing].filter((id) => !read.present.has(id));
+        const reasons: Reason[] = [];
+        if (!knowsWhatExists) {
+            reasons.push(reason("keys-unknown"));
+        } else if (missing.length) {
+            const total = existing.size;
+            const onlyListed = missing.filter((id) => !tally.obtained.has(id) && !tally.undecryptable.has(id)).length;
+            const undecryptable = missing.filter((id) => tally.undecryptable.has(id)).length;
+            const inHand = missing.filter((id) => tally.obtained.has(id)).length;
+            if (onlyListed) reasons.push(reason("keys-only-in-old-backup", { missing: onlyListed, total }));
+            if (undecryptable) reasons.push(reason("keys-undecryptable", { count: undecryptable }));
+            if (inHand) {
+                if (this.failure) reasons.push(reason("keys-hand-over-failed", { error: this.failure }));
+                else if (read.reasons.length) reasons.push(...read.reasons);
+                else reasons.push(reason("keys-not-in-new-backup", { missing: inHand, total }));
+            }
+        }
+        const check: RoomKeyCheck = {
+            existing: knowsWhatExists ? existing.size : null,
+            present: existing.size - missing.length,
+            missing: knowsWhatExists ? missing.length : 0,
+            backupVersion: read.version,
+            reasons,
+        };
+        tally.check = check;
+        return check;
+    }
+
+    /** The per-room proof: what exists, what was handed over, what the new backup holds (read back), and why not. */
+    public async finish(ctx: MigrationContext): Promise<KeysReport> {
+        await this.finished;
         const perRoom: Record<string, RoomKeysReport> = {};
         for (const [roomId, tally] of this.rooms) {
-            const found = tally.found.size;
-            let missing = found;
-            let why: string | undefined;
-            if ("backup" in target && !ctx.dryRun && !this.failure) {
-                const stored = await orIfNotFound(
-                    ctx.read<{ sessions?: Record<string, unknown> }>("new:read", ctx.sides.new, `/room_keys/keys/${seg(roomId)}`, {
-                        query: { version: target.backup.version },
-                    }),
-                    { sessions: {} },
-                );
-                const present = new Set(Object.keys(stored.sessions ?? {}));
-                missing = [...tally.found].filter((id) => !present.has(id)).length;
-                if (missing) why = "not in the new backup after the upload";
-            } else {
-                why = ctx.dryRun ? "dry run" : this.failure;
-            }
-            if (tally.undecryptable) why = `${why ? `${why}; ` : ""}${tally.undecryptable} entr${tally.undecryptable === 1 ? "y" : "ies"} of the old backup could not be decrypted`;
-            perRoom[roomId] = { found, handedOver: tally.uploaded.size, missing, ...(why ? { why } : {}) };
+            const check = tally.check ?? (await this.checkRoom(ctx, roomId));
+            perRoom[roomId] = {
+                found: check.existing ?? 0,
+                handedOver: tally.uploaded.size,
+                present: check.present,
+                missing: check.missing,
+                listedInOldBackup: tally.listed.size,
+                ...(check.existing === null ? { unknown: true } : {}),
+                reasons: check.reasons,
+                ...(check.reasons.length ? { why: inEnglish(check.reasons) } : {}),
+            };
         }
-        const sessionsFound = Object.values(perRoom).reduce((n, r) => n + r.found, 0);
+        const sum = (f: (r: RoomKeysReport) => number) => Object.values(perRoom).reduce((n, r) => n + f(r), 0);
+        const target = this.settings.target;
+        const error = this.failure ?? ("unavailable" in target ? target.unavailable : undefined);
+        const sessionsFound = sum((r) => r.found);
         return {
             sessionsFound,
             sessionsUploaded: this.uploadedCount(),
+            sessionsMissing: sum((r) => r.missing),
             backupVersion: "backup" in target ? target.backup.version : null,
             trust: "backup" in target ? target.trust : null,
-            sources: { oldSession: this.fromLocal, oldBackup: this.fromOldBackup },
-            ...(this.failure ? { error: this.failure } : {}),
-            ...(sessionsFound === 0 ? { note: "The old account holds no keys for the chosen encrypted rooms (nothing to hand over)." } : {}),
+            sources: { oldSession: this.fromLocal, oldBackup: this.fromOldBackup, listedInOldBackup: sum((r) => r.listedInOldBackup) },
+            ...(error ? { error } : {}),
+            ...(sessionsFound === 0 && !Object.values(perRoom).some((r) => r.unknown)
+                ? { note: "The old account holds no keys for the chosen encrypted rooms (nothing to hand over)." }
+                : {}),
             perRoom,
         };
     }

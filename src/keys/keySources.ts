@@ -51,25 +51,36 @@ interface BackupRoomResponse {
 /** Makes a GET for the old account (paced by the caller's scheduler, or plain). */
 export type OldAccountGet = <T>(path: string, query: Record<string, string>) => Promise<T>;
 
+export interface OldBackupRoomHooks {
+    /** Every session id the backup lists for a room — readable without the backup's key. */
+    onListed?(roomId: string, sessionIds: string[]): void;
+    /** An entry that does not decrypt: counted, not fatal (one damaged entry must not stop the others). */
+    onUndecryptable?(roomId: string, sessionId: string, error: unknown): void;
+}
+
 /**
  * The old backup's keys, room by room (`GET /room_keys/keys/{roomId}`), so one response holds one room's sessions.
- * Entries that do not decrypt are counted, not fatal: one damaged entry must not stop the others.
+ * Without a decryptor it only lists what the backup holds (`onListed`) and yields nothing: that is how the leave gate
+ * knows which keys exist even when the backup cannot be opened.
  */
 export async function* oldBackupRoomKeys(
     get: OldAccountGet,
-    backup: { version: string; decryptor: BackupDecryptor },
+    backup: { version: string; decryptor?: BackupDecryptor },
     roomIds: Iterable<string>,
-    onUndecryptable: (roomId: string, sessionId: string, error: unknown) => void = () => undefined,
+    hooks: OldBackupRoomHooks = {},
 ): AsyncGenerator<ExportedRoomKey> {
     const decryptor = backup.decryptor;
     for (const roomId of roomIds) {
         const response = await orIfNotFound(get<BackupRoomResponse>(`/room_keys/keys/${seg(roomId)}`, { version: backup.version }), undefined);
-        for (const [sessionId, entry] of Object.entries(response?.sessions ?? {})) {
-            if (!entry.session_data) continue;
+        const sessions = Object.entries(response?.sessions ?? {});
+        hooks.onListed?.(roomId, sessions.map(([sessionId]) => sessionId));
+        if (!decryptor) continue;
+        for (const [sessionId, entry] of sessions) {
             try {
+                if (!entry.session_data) throw new Error("no session_data");
                 yield exportedRoomKeyFromBackup(roomId, sessionId, await decryptor.decrypt(entry.session_data));
             } catch (e) {
-                onUndecryptable(roomId, sessionId, e);
+                hooks.onUndecryptable?.(roomId, sessionId, e);
             }
         }
     }

@@ -28,6 +28,30 @@ export interface RecoverySetupResult {
     createdSecretStorage: boolean;
 }
 
+const CROSS_SIGNING_SECRETS = ["m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing"];
+
+/**
+ * An account that already has a cross-signing identity (a master key on the server) keeps it: the user's other
+ * devices and contacts trust it. Setting up is safe only when secret storage, opened by the recovery key given, holds
+ * all three private keys — matrix-js-sdk then imports them instead of making new ones. Otherwise it refuses.
+ */
+async function refuseToReplaceCrossSigning(http: MatrixHttp, userId: string, openedKeyId: string | undefined): Promise<void> {
+    const keys = await http.request<{ master_keys?: Record<string, unknown> }>("POST", "/keys/query", { body: { device_keys: { [userId]: [] } } });
+    if (!keys.master_keys?.[userId]) return;
+    if (openedKeyId) {
+        const stored = await Promise.all(
+            CROSS_SIGNING_SECRETS.map((type) => accountData<{ encrypted?: Record<string, unknown> }>(http, userId, type)),
+        );
+        if (stored.every((secret) => secret?.encrypted?.[openedKeyId] !== undefined)) return;
+    }
+    throw new KeysError(
+        "cross_signing_exists",
+        `${userId} already has a cross-signing identity that its other devices trust, and setting up recovery here would ` +
+            "replace it. Nothing was changed. Instead, sign in to the new account in Element and turn on key storage there " +
+            "(Settings → Encryption → Recovery), then continue; or save the keys as a file to import in Element.",
+    );
+}
+
 export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoverySetupInput): Promise<RecoverySetupResult> {
     if (await currentBackup(http)) throw new KeysError("backup_exists", `${input.userId} already has a key backup; it is used as it is.`);
     const defaultKey = await accountData<{ key?: string }>(http, input.userId, DEFAULT_KEY_EVENT_TYPE);
@@ -45,6 +69,8 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
             throw new KeysError("recovery_key_wrong", `That recovery key does not belong to ${input.userId}`);
         }
     }
+
+    await refuseToReplaceCrossSigning(http, input.userId, givenKey ? defaultKey?.key : undefined);
 
     // matrix-js-sdk only here, loaded on demand: the module's entry must stay light. lib/matrix.js, not the package
     // root, whose entry point refuses to load beside Element's own copy of the SDK.

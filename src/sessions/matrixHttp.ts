@@ -15,7 +15,13 @@ export interface RequestOptions {
     raw?: boolean;
     headers?: Record<string, string>;
     signal?: AbortSignal;
+    /** Give up when the whole answer has not arrived after this long (default 60 s; a full /sync takes longer). */
+    timeoutMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Error bodies are read up to this size: enough for any Matrix error, not a way to flood memory. */
+export const ERROR_BODY_LIMIT = 64 * 1024;
 
 export class MatrixRequestError extends Error {
     public constructor(
@@ -28,11 +34,15 @@ export class MatrixRequestError extends Error {
         /** From `Retry-After` (preferred) or the body's `retry_after_ms`. */
         public readonly retryAfterMs: number | undefined,
         public readonly body: Record<string, unknown> | undefined,
+        /** The server took the request but did not answer in time (httpStatus 0). */
+        public readonly notAnswering = false,
     ) {
         super(
-            httpStatus === 0
-                ? `${method} ${path}: could not reach the server (${serverMessage ?? "network error"})`
-                : `${method} ${path}: ${httpStatus} ${errcode ?? ""} ${serverMessage ?? ""}`.trim(),
+            notAnswering
+                ? `${method} ${path}: the server is not answering (${serverMessage})`
+                : httpStatus === 0
+                  ? `${method} ${path}: could not reach the server (${serverMessage ?? "network error"})`
+                  : `${method} ${path}: ${httpStatus} ${errcode ?? ""} ${serverMessage ?? ""}`.trim(),
         );
         this.name = "MatrixRequestError";
     }
@@ -99,14 +109,22 @@ export class MatrixHttp {
             body = JSON.stringify(opts.body);
             headers["Content-Type"] ??= "application/json";
         }
+        const timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+        const failed = (e: unknown) =>
+            timeout.aborted
+                ? new MatrixRequestError(method, path, 0, undefined, `no answer within ${Math.round(timeoutMs / 1000)} s`, undefined, undefined, true)
+                : new MatrixRequestError(method, path, 0, undefined, (e as Error).message, undefined, undefined);
         let response: Response;
+        let text: string;
         try {
-            response = await this.fetchFn(url, { method, headers, body, signal: opts.signal });
+            response = await this.fetchFn(url, { method, headers, body, signal });
+            if (response.ok && opts.raw) return response as T;
+            text = response.ok ? await response.text() : await readCapped(response, ERROR_BODY_LIMIT);
         } catch (e) {
-            throw new MatrixRequestError(method, path, 0, undefined, (e as Error).message, undefined, undefined);
+            throw failed(e);
         }
-        if (response.ok && opts.raw) return response as T;
-        const text = await response.text();
         let json: Record<string, unknown> | undefined;
         try {
             json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -129,6 +147,33 @@ export class MatrixHttp {
         }
         return json as T;
     }
+}
+
+/** Reads at most `limit` bytes of a body as text, then stops reading (the rest is never buffered). */
+export async function readCapped(response: Response, limit: number): Promise<string> {
+    if (!response.body) return "";
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+        while (size < limit) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            chunks.push(value);
+            size += value.byteLength;
+        }
+    } finally {
+        await reader.cancel().catch(() => undefined);
+    }
+    const all = new Uint8Array(Math.min(size, limit));
+    let offset = 0;
+    for (const chunk of chunks) {
+        const part = chunk.subarray(0, all.byteLength - offset);
+        all.set(part, offset);
+        offset += part.byteLength;
+        if (offset >= all.byteLength) break;
+    }
+    return new TextDecoder().decode(all);
 }
 
 /** A read whose "not found" means "none": resolves to `fallback` on 404, rethrows anything else. */

@@ -59,6 +59,8 @@ interface SyncResponse {
 export async function snapshotFromSync(http: MatrixHttp, userId: string): Promise<AccountSnapshot> {
     const sync = await http.request<SyncResponse>("GET", "/sync", {
         query: { filter: snapshotFilter(), full_state: true, timeout: 0, set_presence: "offline" },
+        // Building the full state of every room can take a server minutes for a large account.
+        timeoutMs: 300_000,
     });
     const rooms: RoomSource[] = [];
     for (const [roomId, room] of Object.entries(sync.rooms?.join ?? {})) {

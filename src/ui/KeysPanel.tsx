@@ -48,7 +48,10 @@ export function KeysPanel({ t, status, choices, onChange, busy, onCheckAgain, on
         <section className="mx_AccountMigration_keys" data-testid="migration-keys">
             <h3>{t("keys|heading")}</h3>
             {status.oldSessionKeys && <p>{t("keys|old_session")}</p>}
+            {status.oldBackupProblem && <p role="note">{t("keys|old_backup_unusable", { why: status.oldBackupProblem })}</p>}
+            {status.newBackupProblem && <p role="alert">{t("keys|new_backup_unusable", { why: status.newBackupProblem })}</p>}
             {status.oldBackup &&
+                !status.oldBackupProblem &&
                 (status.oldBackupKeyInSession ? (
                     <p>{t("keys|old_backup_key_in_session")}</p>
                 ) : (
@@ -81,12 +84,12 @@ export function KeysPanel({ t, status, choices, onChange, busy, onCheckAgain, on
                             {t("keys|check_again")}
                         </button>
                     </p>
-                    <p>
+                    {!status.newBackupProblem && <p>
                         {t("keys|option_here")}{" "}
                         <button type="button" disabled={busy} onClick={() => void onSetUpRecovery().then(setShownRecoveryKey)}>
                             {t("keys|set_up")}
                         </button>
-                    </p>
+                    </p>}
                     <p>{t("keys|option_file")}</p>
                     <label>
                         {t("keys|passphrase")}

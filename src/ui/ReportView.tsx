@@ -12,16 +12,11 @@ export interface ReportViewProps {
     onFinish(): void;
 }
 
-interface KeysSummary {
-    sessionsFound?: number;
-    sessionsUploaded?: number;
-    perRoom?: Record<string, { missing: number }>;
-}
-
 export function ReportView({ t, report, onDownload, onBack, onFinish }: ReportViewProps): React.JSX.Element {
     const by = (o: string) => report.rooms.filter((r) => r.outcome === o).length;
-    const keys = report.keys as KeysSummary | undefined;
-    const missing = Object.values(keys?.perRoom ?? {}).reduce((n, r) => n + r.missing, 0);
+    const keys = report.keys;
+    // The engine's reasons come as translation keys, so they read in the user's language.
+    const words = (reasons: MigrationReport["rooms"][number]["reasons"]) => reasons.map((r) => t(r.key as TranslationKey, r.params)).join(" ");
     return (
         <section className="mx_AccountMigration_report" data-testid="migration-report">
             <h2>{report.dryRun ? t("report|dry_heading") : t("report|heading")}</h2>
@@ -37,14 +32,14 @@ export function ReportView({ t, report, onDownload, onBack, onFinish }: ReportVi
             </p>
             {keys && (
                 <p data-testid="migration-report-keys">
-                    {t("report|keys", { found: keys.sessionsFound ?? 0, handedOver: keys.sessionsUploaded ?? 0, missing })}
+                    {t("report|keys", { found: keys.sessionsFound, handedOver: keys.sessionsUploaded, missing: keys.sessionsMissing })}
                 </p>
             )}
             <ul>
                 {report.rooms.map((r) => (
                     <li key={r.roomId} data-testid="migration-report-room" data-outcome={r.outcome}>
                         <strong>{r.name}</strong> · {t(`report|outcome_${r.outcome}` as TranslationKey)}
-                        {r.reason && r.outcome !== "migrated" && r.outcome !== "already" && <p>{r.reason}</p>}
+                        {r.reasons.length > 0 && r.outcome !== "already" && <p>{words(r.reasons)}</p>}
                         {r.adminMessage && <q>{r.adminMessage}</q>}
                     </li>
                 ))}

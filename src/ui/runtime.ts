@@ -7,6 +7,7 @@ import type { ProgressEvent } from "../engine/context.ts";
 import type { MigrationReport } from "../engine/migration.ts";
 import type { MigrationOptions, MigrationPlan } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
+import type { KeySituation } from "../keys/prepare.ts";
 
 export interface NewAccountSignInInput {
     newUserId: string;
@@ -21,16 +22,8 @@ export interface NewAccountHandle {
     homeserverUrl: string;
 }
 
-export interface KeyStatus {
-    /** The old account has a server-side key backup. */
-    oldBackup: boolean;
-    /** This session holds the key of that backup (no old recovery key needed). */
-    oldBackupKeyInSession: boolean;
-    /** The new account has a key backup to receive keys. */
-    newBackup: boolean;
-    /** The old session can export keys (Element's crypto is running). */
-    oldSessionKeys: boolean;
-}
+/** What the page shows about keys before a run (see `keySituation` in src/keys/prepare.ts). */
+export type KeyStatus = KeySituation;
 
 export interface KeyChoices {
     oldRecoveryKey?: string;

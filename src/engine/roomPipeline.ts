@@ -1,0 +1,178 @@
+/**
+ * What happens to one room, start to end: the steps of roomSteps.ts in order, the key read-back, the leave gate, and
+ * the room's line in the report with its reasons. migration.ts runs one of these per room, side by side.
+ */
+import type { MigrationContext } from "./context.ts";
+import type { KeyHandover, RoomKeyCheck } from "./keyHandover.ts";
+import { evaluateLeaveGate, readLeaveFacts } from "./leaveGate.ts";
+import type { MigrationPlan, RoomPlan } from "./plan.ts";
+import { type Reason, inEnglish, reason } from "./reasons.ts";
+import {
+    type RoomOutcome,
+    type RoomResult,
+    confirmMembership,
+    copyRoomAccountData,
+    inviteNewAccount,
+    joinNewAccount,
+    knockNewAccount,
+    leaveOldRoom,
+    raisePowerLevel,
+    sendMovedNote,
+} from "./roomSteps.ts";
+
+export interface RoomPipelineRun {
+    keys?: KeyHandover;
+    /** Resolves once the space that opens a restricted room is done: true when the new account is in it. */
+    spaceJoined(spaceId: string): Promise<boolean>;
+}
+
+type Base = Omit<RoomResult, "outcome" | "reason" | "reasons">;
+
+function quoteRoom(room: { name: string; roomId: string }): string {
+    return room.name === room.roomId ? room.roomId : `“${room.name}”`;
+}
+
+function finish(base: Base, outcome: RoomOutcome, reasons: Reason[], adminMessage?: string): RoomResult {
+    return { ...base, outcome, reasons, reason: inEnglish(reasons), ...(adminMessage ? { adminMessage } : {}) };
+}
+
+function blockerReasons(room: RoomPlan, blocks: Array<"room" | "power" | "leave">): Reason[] {
+    return room.blockers.filter((b) => blocks.includes(b.blocks)).map((b) => ({ key: `blocker|${b.messageKey}`, params: b.params }));
+}
+
+/** A room the plan already knows cannot move (or was not chosen). */
+function notMovedResult(room: RoomPlan, base: Base): RoomResult {
+    if (!room.selected) return finish(base, "skipped", room.status === "replaced" ? blockerReasons(room, ["room"]) : [reason("not-chosen")]);
+    const first = room.blockers.find((b) => b.blocks === "room");
+    const outcome = room.status === "replaced" || first?.code === "not-federated" ? "skipped" : "needs-action";
+    return finish(base, outcome, blockerReasons(room, ["room"]), outcome === "needs-action" ? room.blockers.find((b) => b.blocks === "room" && b.adminMessage)?.adminMessage : undefined);
+}
+
+function baseOf(room: RoomPlan): Base {
+    return { roomId: room.roomId, name: room.name, kind: room.kind, steps: [], invited: false, newAccountJoined: false, left: false };
+}
+
+/** What the dry run says would happen to a room. */
+function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string[] {
+    const steps: string[] = [];
+    if (room.route === "invite") steps.push("invite");
+    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) steps.push(`power ${room.targetPowerLevel}`);
+    if (room.route === "invite" || room.route === "join") steps.push(room.joinAfterSpace ? `join after space ${room.joinAfterSpace}` : "join");
+    if (room.route === "knock") steps.push("knock");
+    steps.push("confirm");
+    if (Object.keys(room.roomAccountData).length) steps.push("room-data");
+    if (room.encrypted) steps.push("keys");
+    if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
+    if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave")) steps.push("leave if the gate opens");
+    return steps;
+}
+
+export function dryRunRoomResult(room: RoomPlan, plan: MigrationPlan): RoomResult {
+    const base = { ...baseOf(room), steps: plannedSteps(room, plan.options) };
+    if (!room.selected || room.status === "blocked" || room.status === "replaced") return { ...notMovedResult(room, base), steps: [] };
+    const params = { room: quoteRoom(room) };
+    if (room.status === "already") return finish(base, "already", [reason("already", params)]);
+    const partial = room.blockers.find((b) => b.blocks === "power");
+    if (partial) return finish(base, "needs-action", blockerReasons(room, ["power"]), partial.adminMessage);
+    return finish(base, "migrated", [reason("dry-run", params)]);
+}
+
+function describeError(e: unknown): string {
+    return e instanceof Error ? e.message : String(e);
+}
+
+/** Moves one room. Never throws: a failure becomes the room's outcome, with its reason. */
+export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: RoomPipelineRun): Promise<RoomResult> {
+    const base = baseOf(room);
+    if (!room.selected || room.status === "blocked" || room.status === "replaced") return notMovedResult(room, base);
+    const steps = base.steps;
+    const params = { room: quoteRoom(room) };
+    const powerBlocker = room.blockers.find((b) => b.code === "old-cannot-set-power");
+    const wanted = room.targetPowerLevel ?? 0;
+    // Whether this run changed anything in the room; the live checks may find the plan's work already done.
+    let changed = false;
+    try {
+        if (room.status === "ready") {
+            if (room.joinAfterSpace && !(await run.spaceJoined(room.joinAfterSpace))) {
+                return finish(base, "needs-action", [reason("space-not-joined", params)]);
+            }
+            if (room.route === "invite") {
+                base.invited = await inviteNewAccount(ctx, room);
+                changed ||= base.invited;
+                steps.push("invite");
+            }
+            if (room.targetPowerLevel !== null && !powerBlocker) {
+                changed = (await raisePowerLevel(ctx, room, room.targetPowerLevel)) || changed;
+                steps.push("power");
+            }
+            if (room.route === "knock") {
+                await knockNewAccount(ctx, room);
+                steps.push("knock");
+                const blocker = room.blockers.find((b) => b.code === "old-cannot-invite");
+                return finish(base, "needs-action", blocker ? blockerReasons(room, ["power"]) : [reason("knocked", params)], blocker?.adminMessage);
+            }
+            if (room.route === "invite" || room.route === "join") {
+                changed = (await joinNewAccount(ctx, room)) || changed;
+                steps.push("join");
+            }
+        }
+        // Where the plan knows the level cannot be set, wait for the membership only: the level is the admin's to give.
+        const confirmed = await confirmMembership(ctx, room, powerBlocker ? 0 : wanted);
+        steps.push("confirm");
+        if (!confirmed.joined) return finish(base, "failed", [reason("join-not-confirmed", params)]);
+        base.newAccountJoined = true;
+        await copyRoomAccountData(ctx, room);
+        steps.push("room-data");
+
+        let keys: RoomKeyCheck | undefined;
+        if (room.encrypted && run.keys) {
+            keys = await run.keys.checkRoom(ctx, room.roomId);
+            const check = keys;
+            if (check.existing !== null && check.missing === 0 && check.backupVersion) {
+                ctx.journal.update((j) => Object.assign((j.rooms[room.roomId] ??= {}), { keys: check.present, kv: check.backupVersion }));
+            }
+            steps.push(`keys ${check.present} of ${check.existing ?? "unknown"}`);
+        }
+        const lossesAccepted = ctx.plan.options.acceptMissingKeys.includes(room.roomId);
+        const keyProblem = keys !== undefined && (keys.existing === null || keys.missing > 0);
+
+        const notes: Reason[] = [];
+        if (ctx.plan.options.movedNotice && room.kind === "dm" && ctx.journal.journal.rooms[room.roomId]?.n === undefined) {
+            if (await sendMovedNote(ctx, room)) steps.push("dm-note");
+            else notes.push(reason("note-not-encrypted", params));
+        }
+
+        const stayed: Reason[] = [];
+        if (ctx.plan.options.leaveOldRooms) {
+            let gate;
+            try {
+                gate = evaluateLeaveGate(await readLeaveFacts(ctx, room, keys));
+            } catch (e) {
+                gate = { open: false, reasons: [reason("stayed-not-read", { error: describeError(e) })] };
+            }
+            if (gate.open) {
+                await leaveOldRoom(ctx, room);
+                steps.push("leave");
+                base.left = true;
+            } else {
+                steps.push(`stayed: ${inEnglish(gate.reasons)}`);
+                stayed.push(reason("stayed", params), ...gate.reasons);
+            }
+        }
+
+        base.confirmedPowerLevel = confirmed.level;
+        // Outcome first, then what else the user should know: why the old account stayed, what was accepted.
+        const keyReasons = keyProblem && !lossesAccepted && !stayed.length ? [reason("keys-room", params), ...keys!.reasons] : [];
+        const accepted = keyProblem && lossesAccepted ? [reason("keys-losses-accepted", { ...params, missing: keys!.missing })] : [];
+        const extra = [...stayed, ...keyReasons, ...accepted, ...notes];
+        if (confirmed.level < wanted) {
+            if (powerBlocker) return finish(base, "needs-action", [...blockerReasons(room, ["power"]), ...extra], powerBlocker.adminMessage);
+            return finish(base, "needs-action", [reason("level-lower", { ...params, level: confirmed.level, wanted }), ...extra]);
+        }
+        if (keyProblem && !lossesAccepted) return finish(base, "needs-action", extra);
+        if (room.status === "already" || !changed) return finish(base, "already", [reason("already", params), ...extra]);
+        return finish(base, "migrated", extra);
+    } catch (e) {
+        return finish(base, "failed", [reason("step-failed", { ...params, error: describeError(e) })]);
+    }
+}
