@@ -170,6 +170,8 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             return finish(base, "needs-action", [reason("level-lower", { ...params, level: confirmed.level, wanted }), ...extra]);
         }
         if (keyProblem && !lossesAccepted) return finish(base, "needs-action", extra);
+        // Read right before leaving: the new account's level is now lower than the old account's — someone must act.
+        if (stayed.some((r) => r.key === "reason|stayed-level-lower")) return finish(base, "needs-action", extra);
         if (room.status === "already" || !changed) return finish(base, "already", [reason("already", params), ...extra]);
         return finish(base, "migrated", extra);
     } catch (e) {

@@ -176,7 +176,11 @@ export class BackupKeyHandover implements KeyHandover {
             if (onlyListed) reasons.push(reason("keys-only-in-old-backup", { missing: onlyListed, total }));
             if (undecryptable) reasons.push(reason("keys-undecryptable", { count: undecryptable }));
             if (inHand) {
+                // Why keys this run held did not reach the new backup: the hand-over stopped, could not start, or the
+                // backup is not (or no longer) the one handed to.
+                const target = this.settings.target;
                 if (this.failure) reasons.push(reason("keys-hand-over-failed", { error: this.failure }));
+                else if ("reason" in target) reasons.push(target.reason);
                 else if (read.reasons.length) reasons.push(...read.reasons);
                 else reasons.push(reason("keys-not-in-new-backup", { missing: inHand, total }));
             }

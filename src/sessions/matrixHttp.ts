@@ -88,6 +88,8 @@ export class MatrixHttp {
         public readonly baseUrl: string,
         private readonly accessToken?: string | (() => string | null | undefined),
         private readonly fetchFn: typeof fetch = (...args) => globalThis.fetch(...args),
+        /** For requests that give none of their own. */
+        private readonly defaultTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
     ) {
         this.baseUrl = baseUrl.replace(/\/+$/, "");
     }
@@ -109,7 +111,7 @@ export class MatrixHttp {
             body = JSON.stringify(opts.body);
             headers["Content-Type"] ??= "application/json";
         }
-        const timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+        const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
         const timeout = AbortSignal.timeout(timeoutMs);
         const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
         const failed = (e: unknown) =>

@@ -13,7 +13,7 @@ export interface Actor extends RegisteredUser {
     http: MatrixHttp;
 }
 
-async function actor(hs: Homeserver, prefix: string, displayName?: string): Promise<Actor> {
+export async function actor(hs: Homeserver, prefix: string, displayName?: string): Promise<Actor> {
     const user = await registerUser(hs, uniqueLocalpart(prefix), { displayName });
     return { ...user, http: new MatrixHttp(hs.baseUrl, user.accessToken) };
 }

@@ -142,7 +142,7 @@ test("without a backup and without --set-up-new-backup, keys wait and the report
     }
     // Book club is carol's (alice is no creator there, and needs no power), so only the missing keys keep her.
     const encryptedRoom = report.rooms.find((x: { roomId: string }) => x.roomId === demo.rooms.bookClub);
-    expect(encryptedRoom.steps).toContain("stayed: this room's keys have not been handed over");
+    expect(encryptedRoom.steps).toContain("stayed: the new account has no key backup to receive the keys.");
 });
 
 test("a backup deleted mid-run stops the hand-over with a clear error and keeps encrypted rooms", async () => {
@@ -173,7 +173,7 @@ test("a backup deleted mid-run stops the hand-over with a clear error and keeps 
     }
 });
 
-test("an old session with no keys at all: nothing to hand over, said plainly, no error", async () => {
+test("an old session with no keys of its own and a backup it cannot open: the keys the backup lists count as found and missing, with what to do", async () => {
     const bed = currentBed();
     const other = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
     const oldUser = await loginDevice(bed.a, other.users.alice, "keyless");
@@ -181,11 +181,36 @@ test("an old session with no keys at all: nothing to hand over, said plainly, no
     const old = { userId: oldUser.userId, http: new MatrixHttp(bed.a.baseUrl, oldUser.accessToken) };
     const newUser = await loginDevice(bed.b, other.users.aliceNew, "engine");
     const neu = { userId: newUser.userId, http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken), baseUrl: bed.b.baseUrl };
-    // No old recovery key: only the (empty) session is a source; its backup cannot be opened.
+    // No old recovery key: only the (empty) session is a source of keys; the backup's sessions can only be listed.
     const prepared = await prepareKeyHandover({ old, new: neu, oldCrypto: client.getCrypto()!, newRecoveryKey: other.recoveryKeys.aliceNew });
     expect(prepared.notes.join(" ")).toMatch(/could not be opened/);
     const snapshot = await snapshotFromSync(old.http, old.userId);
     const report = await runMigration(buildPlan(snapshot, neu.userId), snapshot, { old, new: neu }, { keys: prepared.handover });
-    expect(report.keys).toMatchObject({ sessionsFound: 0, sessionsUploaded: 0, note: expect.stringMatching(/holds no keys/) });
+    const n = other.aliceMegolmSessions;
+    expect(report.keys).toMatchObject({ sessionsFound: n, sessionsUploaded: 0, sessionsMissing: n, sources: { oldSession: 0, oldBackup: 0, listedInOldBackup: n } });
     expect(report.keys).not.toHaveProperty("error");
+    expect(report.keys).not.toHaveProperty("note");
+    const bookClub = report.rooms.find((r) => r.roomId === other.rooms.bookClub)!;
+    expect(bookClub.outcome).toBe("needs-action");
+    expect(bookClub.reason).toMatch(/keys are only in the old account's key backup; give the old recovery key/);
+});
+
+test("an old account with no keys anywhere: nothing to hand over, said plainly, no error", async () => {
+    const bed = currentBed();
+    const other = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
+    const oldUser = await registerUser(bed.a, uniqueLocalpart("nokeys"));
+    const client = await startClient(oldUser);
+    const old = { userId: oldUser.userId, http: new MatrixHttp(bed.a.baseUrl, oldUser.accessToken) };
+    await old.http.request("POST", "/createRoom", {
+        body: { name: "Quiet", preset: "private_chat", room_version: "10", initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }] },
+    });
+    const newUser = await loginDevice(bed.b, other.users.aliceNew, "engine");
+    const neu = { userId: newUser.userId, http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken), baseUrl: bed.b.baseUrl };
+    const prepared = await prepareKeyHandover({ old, new: neu, oldCrypto: client.getCrypto()!, newRecoveryKey: other.recoveryKeys.aliceNew });
+    const snapshot = await snapshotFromSync(old.http, old.userId);
+    const report = await runMigration(buildPlan(snapshot, neu.userId, { leaveOldRooms: true }), snapshot, { old, new: neu }, { keys: prepared.handover });
+    expect(report.keys).toMatchObject({ sessionsFound: 0, sessionsUploaded: 0, sessionsMissing: 0, note: expect.stringMatching(/holds no keys/) });
+    expect(report.keys).not.toHaveProperty("error");
+    // Nothing exists, so nothing can be lost: the gate lets the old account go.
+    expect(report.rooms[0]).toMatchObject({ outcome: "migrated", left: true, reasons: [] });
 });
