@@ -82,6 +82,19 @@ describe("command-line arguments", () => {
         expect(usageErrorOf([...REQUIRED, "--levae-old-rooms"]).message).toBe("Unknown argument: --levae-old-rooms");
     });
 
+    test.each([
+        [["--foo=SECRETVALUE"], "Unknown argument: --foo (its value is not shown)"],
+        [["--foo", "SECRETVALUE"], "Unknown argument: --foo"],
+        [["-xSECRETVALUE"], "Unknown argument: -x"],
+        [["SECRETVALUE"], "Unexpected argument number 5 (not shown): values follow the flag they belong to"],
+        [["--dry-run", "SECRETVALUE"], "Unexpected argument number 6 (not shown): values follow the flag they belong to"],
+        [["--", "SECRETVALUE"], "Unexpected argument number 6 (not shown): values follow the flag they belong to"],
+    ])("issue 7.13: an unrecognised argument (%j) is refused without echoing its value", (extra, message) => {
+        const error = usageErrorOf([...REQUIRED, ...extra]);
+        expect(error.message).toBe(message);
+        expect(error.message).not.toContain("SECRETVALUE");
+    });
+
     test("a flag that needs a value refuses a missing one, or the next flag as its value", () => {
         expect(usageErrorOf(["--new-user", "@new:new.example", "--old-homeserver"]).message).toBe("--old-homeserver needs a value");
         expect(usageErrorOf(["--old-homeserver", "--new-user", "@new:new.example"]).message).toBe("--old-homeserver needs a value");
