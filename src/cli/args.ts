@@ -82,13 +82,7 @@ const OPTIONS = {
 const SECRET_LOOKING = /pass|token|secret|recovery/i;
 
 export function parseArgs(argv: string[]): CliOptions {
-    let values;
-    try {
-        ({ values } = parseCommandLine({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-    } catch {
-        // Node's messages quote what they refuse, which may be a secret typed in the wrong place.
-        throw new UsageError(explainRefusal(argv));
-    }
+    const values = parseStrictly(argv);
     const options: CliOptions = {
         oldHomeserver: values["old-homeserver"]!,
         oldUser: values["old-user"],
@@ -108,6 +102,15 @@ export function parseArgs(argv: string[]): CliOptions {
     if (!options.oldHomeserver) throw new UsageError("--old-homeserver is required");
     if (!options.newUser) throw new UsageError("--new-user is required");
     return options;
+}
+
+function parseStrictly(argv: string[]) {
+    try {
+        return parseCommandLine({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    } catch {
+        // Node's messages quote what they refuse, which may be a secret typed in the wrong place.
+        throw new UsageError(explainRefusal(argv));
+    }
 }
 
 /**

@@ -24,16 +24,15 @@ export function decodeBase64(text: string, options: { ignoreWhitespace?: boolean
 }
 
 /**
- * Bytes encoded per call: a multiple of 3 (no padding inside) and of the line's bytes (whole lines per call). Where
- * the platform lacks `Uint8Array.prototype.toBase64`, the SDK builds a string byte by byte, too much for a 40 MB key
- * file at once.
+ * About this many bytes are encoded per call, in whole lines. Where the platform lacks `Uint8Array.prototype.toBase64`
+ * (Node 22), the SDK builds its string byte by byte, too much for a 40 MB key file at once.
  */
 const SLICE_BYTES = 1 << 16;
 
 /** Padded base64 split into lines of `lineLength` characters (joined by "\n", none at the end), for key files. */
 export function encodeBase64Lines(bytes: Uint8Array, lineLength: number): string {
     if (!Number.isInteger(lineLength) || lineLength < 1) throw new RangeError("lineLength must be a positive integer");
-    // 3 × lineLength bytes are exactly 4 lines.
+    // 3 × lineLength bytes are exactly 4 lines, without padding.
     const slice = 3 * lineLength * Math.max(1, Math.floor(SLICE_BYTES / (3 * lineLength)));
     const parts: string[] = [];
     for (let offset = 0; offset < bytes.length; offset += slice) {

@@ -151,10 +151,10 @@ export async function readSecret(content: SecretAccountData, keyId: string, key:
     return decryptSecret(encrypted, key, name);
 }
 
-// ---- Recovery keys: base58 of 0x8B 0x01 | key | parity (matrix-js-sdk), with whitespace ignored and errors explained.
+// ---- Recovery keys: matrix-js-sdk's, with whitespace ignored and errors explained.
 
 const BASE58 = /^[1-9A-HJ-NP-Za-km-z]+$/;
-/** 0x8B 0x01 | 32-byte key | parity is a 35-byte number starting 0x8B01, which base58 always writes in 48 characters. */
+/** Base58 of 0x8B 0x01 | 32-byte key | parity: a 35-byte number starting 0x8B01 always has 48 base58 digits. */
 const RECOVERY_KEY_CHARS = 48;
 
 const RECOVERY_KEY_ERRORS = {
