@@ -3,7 +3,7 @@
  * - `module`: dist/module/index.js, the ES module Element imports (default export: the module class). React comes
  *   from the host (`window.React`); the engine, matrix-js-sdk and the crypto WASM live in lazily loaded chunks next
  *   to it (publicPath "auto": chunks load from the module's own folder wherever the admin hosts it).
- * - `host`: dist/host/, the project's own stand-in for Element (demo and browser tests; see host/README.md).
+ * - `host`: dist/host/, the project's own stand-in for Element (demo and browser tests; see host/src/main.tsx).
  * - `cli`: dist/cli/matrix-account-migrate.js, the headless CLI (Node 22, dependencies from node_modules).
  */
 import { copyFileSync, mkdirSync } from "node:fs";

@@ -3,13 +3,13 @@
  * translations and the UI entry points. Heavy code (the engine, a second matrix-js-sdk) loads when a migration
  * starts, not here.
  */
-import type { Api, Module } from "@element-hq/element-web-module-api";
+import type { Api, Module, ModuleFactory } from "@element-hq/element-web-module-api";
 
 import { CONFIG_KEY, parseModuleConfig } from "./config.ts";
 import { registerEntryPoints } from "./element/entryPoints.ts";
 import { registerTranslations } from "./i18n/index.ts";
 
-export default class AccountMigrationModule implements Module {
+class AccountMigrationModule implements Module {
     public static readonly moduleApiVersion = "^2.0.0";
 
     public constructor(private readonly api: Api) {}
@@ -29,3 +29,5 @@ export default class AccountMigrationModule implements Module {
         }
     }
 }
+
+export default AccountMigrationModule satisfies ModuleFactory;

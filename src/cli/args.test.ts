@@ -82,6 +82,19 @@ describe("command-line arguments", () => {
         expect(usageErrorOf([...REQUIRED, "--levae-old-rooms"]).message).toBe("Unknown argument: --levae-old-rooms");
     });
 
+    test.each([
+        [["--foo=SECRETVALUE"], "Unknown argument: --foo (its value is not shown)"],
+        [["--foo", "SECRETVALUE"], "Unknown argument: --foo"],
+        [["-xSECRETVALUE"], "Unknown argument: -x"],
+        [["SECRETVALUE"], "Unexpected argument number 5 (not shown): values follow the flag they belong to"],
+        [["--dry-run", "SECRETVALUE"], "Unexpected argument number 6 (not shown): values follow the flag they belong to"],
+        [["--", "SECRETVALUE"], "Unexpected argument number 6 (not shown): values follow the flag they belong to"],
+    ])("issue 7.13: an unrecognised argument (%j) is refused without echoing its value", (extra, message) => {
+        const error = usageErrorOf([...REQUIRED, ...extra]);
+        expect(error.message).toBe(message);
+        expect(error.message).not.toContain("SECRETVALUE");
+    });
+
     test("a flag that needs a value refuses a missing one, or the next flag as its value", () => {
         expect(usageErrorOf(["--new-user", "@new:new.example", "--old-homeserver"]).message).toBe("--old-homeserver needs a value");
         expect(usageErrorOf(["--old-homeserver", "--new-user", "@new:new.example"]).message).toBe("--old-homeserver needs a value");
@@ -97,12 +110,18 @@ describe("command-line arguments", () => {
         expect(usageErrorOf(["--old-homeserver", "https://old.example", "--new-user="]).message).toBe("--new-user is required");
     });
 
+    test("--accept-missing-keys names rooms, comma-separated", () => {
+        const required = ["--old-homeserver", "https://old.example", "--new-user", "@new:new.example"];
+        expect(parseArgs([...required, "--accept-missing-keys", "!a:old.example, !b:old.example,"]).acceptMissingKeys).toEqual(["!a:old.example", "!b:old.example"]);
+        expect(parseArgs(required).acceptMissingKeys).toBeUndefined();
+    });
+
     test.each([["--help"], ["-h"]])("%s needs no other flag", (flag) => {
         expect(parseArgs([flag]).help).toBe(true);
     });
 
     test("the usage text lists every flag the parser accepts and every secret variable", () => {
-        for (const flag of ["--old-homeserver", "--old-user", "--new-user", "--new-homeserver", "--dry-run", "--leave-old-rooms", "--moved-notice", "--report", "--key-file", "--set-up-new-backup", "--trust-new-backup", "--yes", "--help"]) {
+        for (const flag of ["--old-homeserver", "--old-user", "--new-user", "--new-homeserver", "--dry-run", "--leave-old-rooms", "--moved-notice", "--report", "--key-file", "--set-up-new-backup", "--trust-new-backup", "--accept-missing-keys", "--yes", "--help"]) {
             expect(USAGE).toContain(flag);
         }
         for (const variable of ["MIGRATE_OLD_ACCESS_TOKEN", "MIGRATE_OLD_PASSWORD", "MIGRATE_NEW_PASSWORD", "MIGRATE_NEW_ACCESS_TOKEN", "MIGRATE_OLD_RECOVERY_KEY", "MIGRATE_NEW_RECOVERY_KEY"]) {

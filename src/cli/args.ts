@@ -1,7 +1,9 @@
 /**
- * Command-line arguments of `matrix-account-migrate`. Secrets are never accepted here (argv is visible to every user
- * of the machine and lands in shell history): they come from the environment only.
+ * Command-line arguments of `matrix-account-migrate`, read by Node's `util.parseArgs` (strict). Secrets are never
+ * accepted here (argv is visible to every user of the machine and lands in shell history): they come from the
+ * environment only, and refusals never show a value that belongs to no known flag.
  */
+import { type ParseArgsOptionsConfig, parseArgs as parseCommandLine } from "node:util";
 
 export interface CliOptions {
     oldHomeserver: string;
@@ -66,58 +68,82 @@ Exit codes: 0 every chosen room migrated; 3 finished, some rooms need action (in
 keys are not all in the new backup); 2 bad input (nothing changed);
 1 other failures.`;
 
-const VALUE_FLAGS: Record<string, keyof CliOptions> = {
-    "--old-homeserver": "oldHomeserver",
-    "--old-user": "oldUser",
-    "--new-user": "newUser",
-    "--new-homeserver": "newHomeserver",
-    "--report": "reportFile",
-    "--key-file": "keyFile",
-    "--accept-missing-keys": "acceptMissingKeys",
-};
-
-const BOOLEAN_FLAGS: Record<string, keyof CliOptions> = {
-    "--dry-run": "dryRun",
-    "--leave-old-rooms": "leaveOldRooms",
-    "--moved-notice": "movedNotice",
-    "--set-up-new-backup": "setUpNewBackup",
-    "--trust-new-backup": "trustNewBackup",
-    "--yes": "yes",
-    "-y": "yes",
-    "--help": "help",
-    "-h": "help",
-};
+/** Every flag, as Node's `util.parseArgs` reads it. */
+const OPTIONS = {
+    "old-homeserver": { type: "string" },
+    "old-user": { type: "string" },
+    "new-user": { type: "string" },
+    "new-homeserver": { type: "string" },
+    report: { type: "string" },
+    "key-file": { type: "string" },
+    "accept-missing-keys": { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    "leave-old-rooms": { type: "boolean", default: false },
+    "moved-notice": { type: "boolean", default: false },
+    "set-up-new-backup": { type: "boolean", default: false },
+    "trust-new-backup": { type: "boolean", default: false },
+    yes: { type: "boolean", short: "y", default: false },
+    help: { type: "boolean", short: "h", default: false },
+} as const satisfies ParseArgsOptionsConfig;
 
 const SECRET_LOOKING = /pass|token|secret|recovery/i;
 
 export function parseArgs(argv: string[]): CliOptions {
-    const values: Record<string, unknown> = {
-        dryRun: false,
-        leaveOldRooms: false,
-        movedNotice: false,
-        yes: false,
-        setUpNewBackup: false,
-        trustNewBackup: false,
-        help: false,
+    const values = parseStrictly(argv);
+    const options: CliOptions = {
+        oldHomeserver: values["old-homeserver"]!,
+        oldUser: values["old-user"],
+        newUser: values["new-user"]!,
+        newHomeserver: values["new-homeserver"],
+        reportFile: values.report,
+        keyFile: values["key-file"],
+        dryRun: values["dry-run"],
+        leaveOldRooms: values["leave-old-rooms"],
+        movedNotice: values["moved-notice"],
+        setUpNewBackup: values["set-up-new-backup"],
+        trustNewBackup: values["trust-new-backup"],
+        acceptMissingKeys: values["accept-missing-keys"]
+            ?.split(",")
+            .map((v) => v.trim())
+            .filter(Boolean),
+        yes: values.yes,
+        help: values.help,
     };
-    for (let i = 0; i < argv.length; i++) {
-        const raw = argv[i];
-        const [flag, inline] = raw.includes("=") ? [raw.slice(0, raw.indexOf("=")), raw.slice(raw.indexOf("=") + 1)] : [raw, undefined];
-        if (flag in BOOLEAN_FLAGS) {
-            if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
-            values[BOOLEAN_FLAGS[flag]] = true;
-        } else if (flag in VALUE_FLAGS) {
-            const value = inline ?? argv[++i];
-            if (value === undefined || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            values[VALUE_FLAGS[flag]] = flag === "--accept-missing-keys" ? value.split(",").map((v) => v.trim()).filter(Boolean) : value;
-        } else if (SECRET_LOOKING.test(flag)) {
-            throw new UsageError(`${flag}: secrets are only read from the environment (see --help), never from the command line`);
-        } else {
-            throw new UsageError(`Unknown argument: ${raw}`);
+    if (options.help) return options;
+    if (!options.oldHomeserver) throw new UsageError("--old-homeserver is required");
+    if (!options.newUser) throw new UsageError("--new-user is required");
+    return options;
+}
+
+function parseStrictly(argv: string[]) {
+    try {
+        return parseCommandLine({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    } catch {
+        // Node's messages quote what they refuse, which may be a secret typed in the wrong place.
+        throw new UsageError(explainRefusal(argv));
+    }
+}
+
+/**
+ * Why the strict parse refused `argv`, naming flags but never showing a value that does not belong to a known flag
+ * (it may be a password typed in the wrong place). A secret-looking flag is named first, wherever it is.
+ */
+function explainRefusal(argv: string[]): string {
+    const { tokens } = parseCommandLine({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+    const isKnown = (name: string): name is keyof typeof OPTIONS => Object.hasOwn(OPTIONS, name);
+    const secret = tokens.find((t) => t.kind === "option" && !isKnown(t.name) && SECRET_LOOKING.test(t.name));
+    if (secret?.kind === "option") {
+        return `${secret.rawName}: secrets are only read from the environment (see --help), never from the command line`;
+    }
+    for (const token of tokens) {
+        if (token.kind === "positional") return `Unexpected argument number ${token.index + 1} (not shown): values follow the flag they belong to`;
+        if (token.kind !== "option") continue;
+        if (!isKnown(token.name)) return `Unknown argument: ${token.rawName}${token.value === undefined ? "" : " (its value is not shown)"}`;
+        const type = OPTIONS[token.name].type;
+        if (type === "boolean" && token.value !== undefined) return `${token.rawName} takes no value`;
+        if (type === "string" && (token.value === undefined || (!token.inlineValue && token.value.startsWith("-")))) {
+            return `${token.rawName} needs a value`;
         }
     }
-    if (values.help) return values as unknown as CliOptions;
-    if (!values.oldHomeserver) throw new UsageError("--old-homeserver is required");
-    if (!values.newUser) throw new UsageError("--new-user is required");
-    return values as unknown as CliOptions;
+    return "Invalid arguments (see --help)";
 }

@@ -1,4 +1,6 @@
 /**
+ * Hand-written: no library encrypts to any backup key in a browser without the 7.8 MB Rust crypto WASM (tested vs it).
+ *
  * Server-side key backup, algorithm `m.megolm_backup.v1.curve25519-aes-sha2` (Matrix spec, "Server-side key
  * backups"): encrypting room keys to a backup's public key, and decrypting entries with its private key.
  */

@@ -10,6 +10,8 @@ import {
     DEFAULT_KEY_EVENT_TYPE,
     type SecretAccountData,
     type SecretStorageKeyDescription,
+    type StoredSecret,
+    WELL_KNOWN_SECRET_NAMES,
     checkSecretStorageKey,
     decodeRecoveryKey,
     keyDescriptionEventType,
@@ -56,6 +58,23 @@ export function accountData<T>(http: MatrixHttp, userId: string, type: string): 
     return orIfNotFound(http.request<T>("GET", `/user/${seg(userId)}/account_data/${seg(type)}`), undefined);
 }
 
+/**
+ * Does `key` open the account's secret storage key `keyId`? Its description's check says so; for a description
+ * an old client wrote without one, the secrets stored with that key are read and one of them must decrypt.
+ */
+export async function opensSecretStorage(http: MatrixHttp, userId: string, keyId: string, key: Uint8Array): Promise<boolean> {
+    const description = await accountData<SecretStorageKeyDescription>(http, userId, keyDescriptionEventType(keyId));
+    if (!description) throw new KeysError("secret_storage_malformed", "The account's secret storage is incomplete (its key description is missing)");
+    return checkSecretStorageKey(key, description, async () => {
+        const stored: StoredSecret[] = [];
+        for (const name of WELL_KNOWN_SECRET_NAMES) {
+            const encrypted = (await accountData<SecretAccountData>(http, userId, name))?.encrypted?.[keyId];
+            if (encrypted) stored.push({ name, encrypted });
+        }
+        return stored;
+    });
+}
+
 export type RecoveryKeyUse = "secret-storage" | "backup-key";
 
 /**
@@ -72,9 +91,7 @@ export async function backupKeyFromRecoveryKey(
     const key = decodeRecoveryKey(recoveryKeyText);
     const defaultKey = await accountData<{ key?: string }>(http, userId, DEFAULT_KEY_EVENT_TYPE);
     if (defaultKey?.key) {
-        const description = await accountData<SecretStorageKeyDescription>(http, userId, keyDescriptionEventType(defaultKey.key));
-        if (!description) throw new KeysError("secret_storage_malformed", "The account's secret storage is incomplete (its key description is missing)");
-        if (!(await checkSecretStorageKey(key, description))) {
+        if (!(await opensSecretStorage(http, userId, defaultKey.key, key))) {
             throw new KeysError("recovery_key_wrong", `That recovery key does not belong to ${userId}`);
         }
         const secret = await accountData<SecretAccountData>(http, userId, BACKUP_SECRET_NAME);

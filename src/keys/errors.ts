@@ -24,9 +24,6 @@ export type KeysErrorCode =
     | "backup_bad_mac"
     | "backup_undecryptable"
     | "backup_malformed"
-    | "key_file_malformed"
-    | "key_file_unsupported_version"
-    | "key_file_wrong_passphrase"
     | "key_file_bad_argument";
 
 export class KeysError extends Error {

@@ -7,9 +7,9 @@
  * account has no backup, and either no secret storage at all or secret storage the given recovery key opens.
  */
 import { MatrixHttp } from "../sessions/matrixHttp.ts";
-import { type BackupVersion, accountData, currentBackup } from "./backups.ts";
+import { type BackupVersion, accountData, currentBackup, opensSecretStorage } from "./backups.ts";
 import { KeysError } from "./errors.ts";
-import { DEFAULT_KEY_EVENT_TYPE, type SecretStorageKeyDescription, checkSecretStorageKey, decodeRecoveryKey, encodeRecoveryKey, keyDescriptionEventType } from "./secretStorage.ts";
+import { DEFAULT_KEY_EVENT_TYPE, decodeRecoveryKey, encodeRecoveryKey } from "./secretStorage.ts";
 
 export interface RecoverySetupInput {
     baseUrl: string;
@@ -64,8 +64,7 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
                 `${input.userId} already has secret storage: give its recovery key, or sign in to it once in Element and turn on key storage there.`,
             );
         }
-        const description = await accountData<SecretStorageKeyDescription>(http, input.userId, keyDescriptionEventType(defaultKey.key));
-        if (!description || !(await checkSecretStorageKey(givenKey, description))) {
+        if (!(await opensSecretStorage(http, input.userId, defaultKey.key, givenKey))) {
             throw new KeysError("recovery_key_wrong", `That recovery key does not belong to ${input.userId}`);
         }
     }

@@ -1,17 +1,23 @@
 /**
  * Reading Matrix secret storage (spec "Secret storage", algorithm `m.secret_storage.v1.aes-hmac-sha2`) with the raw
  * 32-byte key, and the recovery key text form of that key (spec appendix "Cryptographic key representation").
- * Pure functions over account-data contents; fetching them is the caller's job.
+ * The cryptography is matrix-js-sdk's; this file checks inputs first and turns the SDK's plain errors into
+ * KeysErrors a person can act on. Pure functions over account-data contents; fetching them is the caller's job.
  */
-import { decodeBase64, encodeUnpaddedBase64 } from "./base64.ts";
-import { KeysError } from "./errors.ts";
-import { constantTimeEqual, getSubtle, randomBytes, toBuffer } from "./webCrypto.ts";
+import { decodeRecoveryKey as sdkDecodeRecoveryKey, encodeRecoveryKey as sdkEncodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
+import { calculateKeyCheck } from "matrix-js-sdk/lib/secret-storage.js";
+import decryptAESSecretStorageItem from "matrix-js-sdk/lib/utils/decryptAESSecretStorageItem.js";
+import { decodeBase64 } from "./base64.ts";
+import { KeysError, type KeysErrorCode } from "./errors.ts";
+import { constantTimeEqual, toBuffer } from "./webCrypto.ts";
 
 export const SECRET_STORAGE_ALGORITHM = "m.secret_storage.v1.aes-hmac-sha2";
 /** Account data holding the id of the default key: `{ key: "<key id>" }`. */
 export const DEFAULT_KEY_EVENT_TYPE = "m.secret_storage.default_key";
 /** Secret names (also their account data types) the migration reads. */
 export const BACKUP_SECRET_NAME = "m.megolm_backup.v1";
+/** Secrets clients keep in secret storage: any of them, decrypted, proves a key whose description has no check. */
+export const WELL_KNOWN_SECRET_NAMES = [BACKUP_SECRET_NAME, "m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing"];
 
 /** Account data type of a key's description. */
 export function keyDescriptionEventType(keyId: string): string {
@@ -48,32 +54,11 @@ export interface SecretAccountData {
 }
 
 const KEY_LENGTH = 32;
-/**
- * HKDF salt. The spec says 32 zero bytes; matrix-js-sdk passes 8. HMAC pads short keys with zeros to its block
- * size, so both give the same keys.
- */
-const ZERO_SALT = new Uint8Array(32);
 
 function checkKey(key: Uint8Array): void {
     if (key.length !== KEY_LENGTH) {
         throw new KeysError("secret_storage_malformed", `A secret storage key has ${KEY_LENGTH} bytes, got ${key.length}`);
     }
-}
-
-/** HKDF-SHA-256(key, info = secret name) → AES-CTR key and HMAC-SHA-256 key. */
-async function deriveSecretKeys(key: Uint8Array, name: string): Promise<{ aesKey: CryptoKey; macKey: CryptoKey }> {
-    checkKey(key);
-    const subtle = getSubtle();
-    const hkdfKey = await subtle.importKey("raw", toBuffer(key), "HKDF", false, ["deriveBits"]);
-    const bits = new Uint8Array(
-        await subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: ZERO_SALT, info: new TextEncoder().encode(name) }, hkdfKey, 512),
-    );
-    const [aesKey, macKey] = await Promise.all([
-        subtle.importKey("raw", bits.subarray(0, 32), "AES-CTR", false, ["encrypt", "decrypt"]),
-        subtle.importKey("raw", bits.subarray(32, 64), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]),
-    ]);
-    bits.fill(0);
-    return { aesKey, macKey };
 }
 
 function decodeField(value: unknown, what: string): Uint8Array<ArrayBuffer> {
@@ -85,53 +70,25 @@ function decodeField(value: unknown, what: string): Uint8Array<ArrayBuffer> {
     }
 }
 
-/**
- * Encrypts a secret (also used for the key check). A random IV has bit 63 cleared so that the 64-bit counter
- * cannot wrap, which some clients (Android) cannot handle.
- */
-export async function encryptSecret(secret: string, key: Uint8Array, name: string, ivBase64?: string): Promise<EncryptedSecret> {
-    let iv: Uint8Array<ArrayBuffer>;
-    if (ivBase64 === undefined) {
-        iv = randomBytes(16);
-        iv[8] &= 0x7f;
-    } else {
-        iv = decodeField(ivBase64, "iv");
-        if (iv.length !== 16) throw new KeysError("secret_storage_malformed", "A secret storage iv is not 16 bytes");
-    }
-    const { aesKey, macKey } = await deriveSecretKeys(key, name);
-    const subtle = getSubtle();
-    const ciphertext = await subtle.encrypt({ name: "AES-CTR", counter: iv, length: 64 }, aesKey, new TextEncoder().encode(secret));
-    const mac = await subtle.sign("HMAC", macKey, ciphertext);
-    return {
-        iv: encodeUnpaddedBase64(iv),
-        ciphertext: encodeUnpaddedBase64(new Uint8Array(ciphertext)),
-        mac: encodeUnpaddedBase64(new Uint8Array(mac)),
-    };
+function checkIv(ivBase64: unknown): void {
+    if (decodeField(ivBase64, "iv").length !== 16) throw new KeysError("secret_storage_malformed", "A secret storage iv is not 16 bytes");
 }
 
 /** Decrypts one encrypted secret, refusing (before decrypting) when its MAC does not match. */
 export async function decryptSecret(encrypted: EncryptedSecret, key: Uint8Array, name: string): Promise<string> {
-    const iv = decodeField(encrypted?.iv, "iv");
-    const ciphertext = decodeField(encrypted?.ciphertext, "ciphertext");
-    const mac = decodeField(encrypted?.mac, "mac");
-    if (iv.length !== 16) throw new KeysError("secret_storage_malformed", "A secret storage iv is not 16 bytes");
-    const { aesKey, macKey } = await deriveSecretKeys(key, name);
-    const subtle = getSubtle();
-    if (!(await subtle.verify("HMAC", macKey, mac, ciphertext))) {
-        throw new KeysError("secret_storage_bad_mac", `Secret ${JSON.stringify(name)} did not verify: wrong key, or the stored secret is damaged`);
-    }
-    const plaintext = await subtle.decrypt({ name: "AES-CTR", counter: iv, length: 64 }, aesKey, ciphertext);
+    checkKey(key);
+    checkIv(encrypted?.iv);
+    decodeField(encrypted?.ciphertext, "ciphertext");
+    decodeField(encrypted?.mac, "mac");
     try {
-        return new TextDecoder("utf-8", { fatal: true }).decode(plaintext);
+        return await decryptAESSecretStorageItem(encrypted, toBuffer(key), name);
     } catch (e) {
-        throw new KeysError("secret_storage_malformed", `Secret ${JSON.stringify(name)} is not text`, { cause: e });
+        // The SDK's only refusal once the fields are well-formed.
+        if (e instanceof Error && /bad MAC/.test(e.message)) {
+            throw new KeysError("secret_storage_bad_mac", `Secret ${JSON.stringify(name)} did not verify: wrong key, or the stored secret is damaged`, { cause: e });
+        }
+        throw e;
     }
-}
-
-/** The `iv` and `mac` a key description carries to check a key: 32 zero bytes encrypted with the name "". */
-export async function calculateKeyCheck(key: Uint8Array, ivBase64?: string): Promise<{ iv: string; mac: string }> {
-    const { iv, mac } = await encryptSecret("\0".repeat(32), key, "", ivBase64);
-    return { iv, mac };
 }
 
 function checkAlgorithm(description: SecretStorageKeyDescription): void {
@@ -143,19 +100,46 @@ function checkAlgorithm(description: SecretStorageKeyDescription): void {
     }
 }
 
+/** A secret as stored with one key: its name (which the encryption depends on) and that key's copy. */
+export interface StoredSecret {
+    name: string;
+    encrypted: EncryptedSecret;
+}
+
 /**
- * Is `key` the key this description was made for? Throws when the description cannot tell (no iv/mac, written by
- * very old clients): then only decrypting a secret, whose MAC is checked, can tell.
+ * Is `key` the key this description was made for? The description's `iv`/`mac` say so. Very old clients wrote
+ * descriptions without them; then secrets stored with the key (`storedSecrets`, read only in that case) are
+ * decrypted, and a MAC that verifies proves the key. Throws when neither can tell.
  */
-export async function checkSecretStorageKey(key: Uint8Array, description: SecretStorageKeyDescription): Promise<boolean> {
+export async function checkSecretStorageKey(
+    key: Uint8Array,
+    description: SecretStorageKeyDescription,
+    storedSecrets: () => Promise<StoredSecret[]> = async () => [],
+): Promise<boolean> {
     checkAlgorithm(description);
     checkKey(key);
-    if (typeof description.iv !== "string" || typeof description.mac !== "string") {
-        throw new KeysError("secret_storage_key_uncheckable", "This secret storage key description has no iv/mac to check a key against");
+    if (typeof description.iv === "string" && typeof description.mac === "string") {
+        checkIv(description.iv);
+        const expected = decodeField(description.mac, "mac");
+        const { mac } = await calculateKeyCheck(toBuffer(key), description.iv);
+        return constantTimeEqual(decodeBase64(mac), expected);
     }
-    const expected = decodeField(description.mac, "mac");
-    const { mac } = await calculateKeyCheck(key, description.iv);
-    return constantTimeEqual(decodeBase64(mac), expected);
+    const secrets = await storedSecrets();
+    if (secrets.length === 0) {
+        throw new KeysError(
+            "secret_storage_key_uncheckable",
+            "This secret storage key description has no iv/mac to check a key against, and no secret is stored with it",
+        );
+    }
+    for (const { name, encrypted } of secrets) {
+        try {
+            await decryptSecret(encrypted, key, name);
+            return true;
+        } catch (e) {
+            if (!(e instanceof KeysError && e.code === "secret_storage_bad_mac")) throw e;
+        }
+    }
+    return false;
 }
 
 /** Reads secret `name` from its account data content, decrypting the copy made with key `keyId`. */
@@ -167,73 +151,28 @@ export async function readSecret(content: SecretAccountData, keyId: string, key:
     return decryptSecret(encrypted, key, name);
 }
 
-/** The key from a passphrase, as the description's `passphrase` (algorithm m.pbkdf2) says. */
-export async function deriveKeyFromPassphrase(passphrase: string, info: PassphraseInfo): Promise<Uint8Array<ArrayBuffer>> {
-    if (info?.algorithm !== "m.pbkdf2") {
-        throw new KeysError("secret_storage_unsupported_algorithm", `Unsupported passphrase algorithm ${JSON.stringify(info?.algorithm)}`);
-    }
-    const bits = info.bits ?? 256;
-    if (!Number.isInteger(info.iterations) || info.iterations < 1 || typeof info.salt !== "string" || bits !== 256) {
-        throw new KeysError("secret_storage_malformed", "The key description's passphrase parameters are invalid");
-    }
-    const subtle = getSubtle();
-    const baseKey = await subtle.importKey("raw", new TextEncoder().encode(passphrase), "PBKDF2", false, ["deriveBits"]);
-    // The salt is used as text, not base64-decoded (as every client does).
-    const salt = new TextEncoder().encode(info.salt);
-    return new Uint8Array(await subtle.deriveBits({ name: "PBKDF2", hash: "SHA-512", salt, iterations: info.iterations }, baseKey, bits));
-}
+// ---- Recovery keys: matrix-js-sdk's, with whitespace ignored and errors explained.
 
-// ---- Recovery keys: base58 of 0x8B 0x01 | key | parity, where parity is the XOR of all previous bytes.
+const BASE58 = /^[1-9A-HJ-NP-Za-km-z]+$/;
+/** Base58 of 0x8B 0x01 | 32-byte key | parity: a 35-byte number starting 0x8B01 always has 48 base58 digits. */
+const RECOVERY_KEY_CHARS = 48;
 
-const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-const BASE58_VALUES = new Map<string, number>([...BASE58_ALPHABET].map((c, i) => [c, i]));
-const RECOVERY_KEY_PREFIX = [0x8b, 0x01] as const;
-const RECOVERY_KEY_BYTES = RECOVERY_KEY_PREFIX.length + KEY_LENGTH + 1;
+const RECOVERY_KEY_ERRORS = {
+    recovery_key_malformed: "This is not a recovery key: it may contain only letters and digits, without 0, O, I and l",
+    recovery_key_wrong_length: "This recovery key is too short or too long: check for missing or extra characters",
+    recovery_key_wrong_prefix: "This is not a recovery key (wrong prefix): check that you copied the whole key",
+    recovery_key_wrong_parity: "This recovery key has a typing error (parity check failed): check each character",
+} satisfies Partial<Record<KeysErrorCode, string>>;
 
-/** Base58 (Bitcoin alphabet) → bytes; leading "1"s are leading zero bytes. */
-function decodeBase58(text: string): Uint8Array | undefined {
-    let zeros = 0;
-    while (zeros < text.length && text[zeros] === "1") zeros++;
-    // Little-endian base-256 digits of the number, grown as needed.
-    const digits: number[] = [];
-    for (const char of text.slice(zeros)) {
-        let carry = BASE58_VALUES.get(char);
-        if (carry === undefined) return undefined;
-        for (let i = 0; i < digits.length; i++) {
-            carry += digits[i]! * 58;
-            digits[i] = carry & 0xff;
-            carry >>= 8;
-        }
-        while (carry > 0) {
-            digits.push(carry & 0xff);
-            carry >>= 8;
-        }
-    }
-    const out = new Uint8Array(zeros + digits.length);
-    for (let i = 0; i < digits.length; i++) out[out.length - 1 - i] = digits[i]!;
-    return out;
-}
+/** matrix-js-sdk's error messages (plain Errors) → codes. */
+const SDK_RECOVERY_KEY_ERRORS = new Map<string, keyof typeof RECOVERY_KEY_ERRORS>([
+    ["Incorrect parity", "recovery_key_wrong_parity"],
+    ["Incorrect prefix", "recovery_key_wrong_prefix"],
+    ["Incorrect length", "recovery_key_wrong_length"],
+]);
 
-function encodeBase58(bytes: Uint8Array): string {
-    let zeros = 0;
-    while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
-    // Little-endian base-58 digits.
-    const digits: number[] = [];
-    for (let i = zeros; i < bytes.length; i++) {
-        let carry = bytes[i]!;
-        for (let j = 0; j < digits.length; j++) {
-            carry += digits[j]! << 8;
-            digits[j] = carry % 58;
-            carry = Math.floor(carry / 58);
-        }
-        while (carry > 0) {
-            digits.push(carry % 58);
-            carry = Math.floor(carry / 58);
-        }
-    }
-    let out = "1".repeat(zeros);
-    for (let i = digits.length - 1; i >= 0; i--) out += BASE58_ALPHABET[digits[i]!];
-    return out;
+function recoveryKeyError(code: keyof typeof RECOVERY_KEY_ERRORS, cause?: unknown): KeysError {
+    return new KeysError(code, RECOVERY_KEY_ERRORS[code], { cause });
 }
 
 /**
@@ -242,32 +181,19 @@ function encodeBase58(bytes: Uint8Array): string {
  */
 export function decodeRecoveryKey(text: string): Uint8Array<ArrayBuffer> {
     const compact = text.replace(/\s+/g, "");
-    const bytes = compact === "" ? undefined : decodeBase58(compact);
-    if (!bytes) {
-        throw new KeysError("recovery_key_malformed", "This is not a recovery key: it may contain only letters and digits, without 0, O, I and l");
+    if (!BASE58.test(compact)) throw recoveryKeyError("recovery_key_malformed");
+    // Checked before the SDK, which tests parity first and would call a missing character a typing error.
+    if (compact.length !== RECOVERY_KEY_CHARS) throw recoveryKeyError("recovery_key_wrong_length");
+    try {
+        return sdkDecodeRecoveryKey(compact);
+    } catch (e) {
+        throw recoveryKeyError((e instanceof Error && SDK_RECOVERY_KEY_ERRORS.get(e.message)) || "recovery_key_malformed", e);
     }
-    if (bytes.length !== RECOVERY_KEY_BYTES) {
-        throw new KeysError("recovery_key_wrong_length", "This recovery key is too short or too long: check for missing or extra characters");
-    }
-    if (bytes[0] !== RECOVERY_KEY_PREFIX[0] || bytes[1] !== RECOVERY_KEY_PREFIX[1]) {
-        throw new KeysError("recovery_key_wrong_prefix", "This is not a recovery key (wrong prefix): check that you copied the whole key");
-    }
-    let parity = 0;
-    for (const b of bytes) parity ^= b;
-    if (parity !== 0) {
-        throw new KeysError("recovery_key_wrong_parity", "This recovery key has a typing error (parity check failed): check each character");
-    }
-    return bytes.slice(RECOVERY_KEY_PREFIX.length, RECOVERY_KEY_PREFIX.length + KEY_LENGTH);
 }
 
 /** The 32-byte key → recovery key text in groups of four characters, as Element shows it. */
 export function encodeRecoveryKey(key: Uint8Array): string {
     checkKey(key);
-    const bytes = new Uint8Array(RECOVERY_KEY_BYTES);
-    bytes.set(RECOVERY_KEY_PREFIX, 0);
-    bytes.set(key, RECOVERY_KEY_PREFIX.length);
-    let parity = 0;
-    for (let i = 0; i < bytes.length - 1; i++) parity ^= bytes[i]!;
-    bytes[bytes.length - 1] = parity;
-    return encodeBase58(bytes).match(/.{1,4}/g)!.join(" ");
+    // The SDK's result is undefined only for an empty key.
+    return sdkEncodeRecoveryKey(key)!;
 }

@@ -1,4 +1,6 @@
 /**
+ * Hand-written glue for the backup crypto (see backupCrypto.ts): the curve itself is WebCrypto's or @noble/curves'.
+ *
  * X25519 (Curve25519 ECDH) for the key backup. WebCrypto has it in Node 20+ and current browsers; older browsers do
  * not, so `@noble/curves` is the fallback, chosen once by feature detection and loaded only when needed.
  */
