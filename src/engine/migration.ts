@@ -197,6 +197,13 @@ export async function runMigration(
                 ctx.progress("confirm", `${room.name}: done`, room);
             }
             resultOf.get(room.roomId)!.resolve(result);
+        }, (e: unknown) => {
+            // migrateRoom turns every failure into the room's outcome; should anything escape, the run still ends.
+            errors.push(`${room.name}: ${describeError(e)}`);
+            resultOf.get(room.roomId)!.resolve({
+                roomId: room.roomId, name: room.name, kind: room.kind, outcome: "failed", reasons: [], reason: describeError(e),
+                steps: [], invited: false, newAccountJoined: false, left: false,
+            });
         });
     }
 
