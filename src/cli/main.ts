@@ -5,7 +5,8 @@
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 
-import { type AccountSession } from "../engine/context.ts";
+import { type AccountSession, readJournalDocument } from "../engine/context.ts";
+import { NewerJournalError } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
 import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
@@ -135,6 +136,9 @@ export async function main(argv: string[]): Promise<number> {
             err.write("Note: signing in with a password creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n");
         }
 
+        // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
+        await readJournalDocument(old);
+
         // Keys: checked before anything changes, so a wrong recovery key stops here.
         // Asked only when the new backup exists and cannot be verified (and someone is there to answer).
         const askConsent = () => confirm(`${UNVERIFIED_BACKUP_RISK}\nHand the keys to that backup anyway? [y/N] `);
@@ -193,7 +197,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         return reportExitCode(report);
     } catch (e) {
-        if (e instanceof InputError || isSignInError(e) || e instanceof KeysError) {
+        if (e instanceof InputError || isSignInError(e) || e instanceof KeysError || e instanceof NewerJournalError) {
             writeLine(err, (e as Error).message);
             err.write("Nothing was changed.\n");
             return 2;

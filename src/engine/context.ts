@@ -1,6 +1,6 @@
 /** What every step of a running migration shares: the two accounts, the scheduler, the journal, progress. */
 import { type MatrixHttp, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
-import { JOURNAL_EVENT_TYPE, type JournalDocument, type MigrationJournal, journalFor, nowSeconds, withJournal } from "./journal.ts";
+import { JOURNAL_EVENT_TYPE, type JournalDocument, type MigrationJournal, checkJournalFormat, journalFor, nowSeconds, withJournal } from "./journal.ts";
 import type { MigrationPlan } from "./plan.ts";
 import type { BucketName, Scheduler } from "./scheduler.ts";
 
@@ -56,6 +56,16 @@ export interface ProgressEvent {
 }
 
 /**
+ * The journal document in the old account's account data (undefined when there is none). Throws when a newer version
+ * of this tool wrote it: front ends call this before changing anything.
+ */
+export async function readJournalDocument(old: AccountSession): Promise<unknown> {
+    const doc = await orIfNotFound(old.http.request("GET", `/user/${seg(old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`), undefined);
+    checkJournalFormat(doc);
+    return doc;
+}
+
+/**
  * Holds the journal and writes it back coalesced: steps mark it dirty, and at most one write per second goes to the
  * old account's account data (plus a final one).
  */
@@ -74,11 +84,7 @@ export class JournalWriter {
     ) {}
 
     public async load(): Promise<void> {
-        const path = `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`;
-        this.doc = await orIfNotFound(
-            this.scheduler.run("old:read", () => this.old.http.request("GET", path)),
-            undefined,
-        );
+        this.doc = await this.scheduler.run("old:read", () => readJournalDocument(this.old));
         this.journal = journalFor(this.doc, this.newUserId);
     }
 

@@ -1,4 +1,4 @@
-import { JOURNAL_EVENT_TYPE, type MigrationJournal, journalFor, withJournal } from "./journal.ts";
+import { JOURNAL_EVENT_TYPE, type MigrationJournal, NewerJournalError, checkJournalFormat, journalFor, withJournal } from "./journal.ts";
 
 const NEW = "@new:new.example";
 const OTHER_NEW = "@other:elsewhere.example";
@@ -22,7 +22,7 @@ describe("reading the journal", () => {
         ["no account data at all", undefined],
         ["null", null],
         ["a string", "garbage"],
-        ["another version", { version: 2, migrations: { [NEW]: journal({ "!r:old.example": { j: 1 } }) } }],
+        ["a version that is not a number", { version: "2", migrations: { [NEW]: journal({ "!r:old.example": { j: 1 } }) } }],
         ["no migrations", { version: 1 }],
         ["only another new account's journal", { version: 1, migrations: { [OTHER_NEW]: journal({ "!r:old.example": { j: 1 } }) } }],
         ["an entry that is not an object", { version: 1, migrations: { [NEW]: "started" } }],
@@ -64,5 +64,16 @@ describe("writing the journal", () => {
     test("the journal has its own namespaced account data type", () => {
         expect(JOURNAL_EVENT_TYPE).toMatch(/^[a-z]+\.[a-z_.]+\.journal$/);
         expect(JOURNAL_EVENT_TYPE.startsWith("m.")).toBe(false);
+    });
+});
+
+describe("a journal written by a newer version of this tool", () => {
+    test("is refused, never read as ours (writing ours back would destroy it)", () => {
+        expect(() => checkJournalFormat({ version: 2, migrations: {} })).toThrow(NewerJournalError);
+        expect(() => checkJournalFormat({ version: 2, migrations: {} })).toThrow(/written by a newer version of this tool \(format 2\).*nothing was changed/);
+    });
+
+    test.each([undefined, null, "garbage", { version: 1, migrations: {} }, { version: "2" }])("%p is not refused", (doc) => {
+        expect(() => checkJournalFormat(doc)).not.toThrow();
     });
 });

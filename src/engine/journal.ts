@@ -61,6 +61,24 @@ export interface JournalDocument {
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
+/** The journal's document is of a format newer than this tool knows: reading it as ours would overwrite it. */
+export class NewerJournalError extends Error {
+    public readonly code = "newer-journal";
+    public constructor(public readonly version: number) {
+        super(
+            `The migration progress saved in the old account was written by a newer version of this tool (format ${version}). ` +
+                "Use that version (or a newer one) to continue; nothing was changed.",
+        );
+        this.name = "NewerJournalError";
+    }
+}
+
+/** Refuses a journal document written by a newer version (anything else unreadable is started afresh). */
+export function checkJournalFormat(doc: unknown): void {
+    const version = (doc as { version?: unknown } | undefined)?.version;
+    if (typeof version === "number" && version > 1) throw new NewerJournalError(version);
+}
+
 export function emptyJournal(): MigrationJournal {
     const now = nowSeconds();
     return { startedAt: now, updatedAt: now, rooms: {}, account: {} };
