@@ -23,6 +23,7 @@ function useScreen(api: HostApi): { page: string | null; roomId: string | null }
     const resolve = (current: { page: string | null; roomId: string | null }) => {
         const screen = screenFromHash();
         if (screen.startsWith("room/")) return { page: null, roomId: screen.slice("room/".length) };
+        if (screen === "home") return { page: null, roomId: null };
         if (api.locationRenderers.has(screen)) return { page: screen, roomId: null };
         return current; // Element ignores screens it does not know.
     };
@@ -103,6 +104,11 @@ function activateOnKey(activate: () => void) {
 
 function SpacePanel({ api, activeKey, onSelect }: { api: HostApi; activeKey: string | null; onSelect(key: string | null): void }) {
     const [, setVersion] = useState(0);
+    // Element's Home space opens the home page (and its room list).
+    const goHome = () => {
+        onSelect(null);
+        window.location.hash = "#/home";
+    };
     useEffect(() => api.events.on("spacePanelItemsChanged", () => setVersion((v) => v + 1)), [api]);
     return (
         <nav className="mx_SpacePanel">
@@ -113,8 +119,8 @@ function SpacePanel({ api, activeKey, onSelect }: { api: HostApi; activeKey: str
                         role="button"
                         tabIndex={0}
                         aria-label="Home"
-                        onClick={() => onSelect(null)}
-                        onKeyDown={activateOnKey(() => onSelect(null))}
+                        onClick={goHome}
+                        onKeyDown={activateOnKey(goHome)}
                     >
                         ⌂<span className="mx_SpaceButton_name">Home</span>
                     </div>

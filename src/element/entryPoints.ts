@@ -93,6 +93,18 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
             }
             return getLoggedInClient()?.getAccountData(JOURNAL_EVENT_TYPE as never)?.getContent();
         },
+        watchJournal: (onChange) => {
+            if (typeof api.client?.accountData?.get === "function") {
+                const watchable = api.client.accountData.get(JOURNAL_EVENT_TYPE);
+                const listener = () => onChange();
+                watchable.watch(listener);
+                return () => watchable.unwatch(listener);
+            }
+            const client = getLoggedInClient();
+            const listener = (event: { getType(): string }) => event.getType() === JOURNAL_EVENT_TYPE && onChange();
+            client?.on("accountData" as never, listener as never);
+            return () => client?.off("accountData" as never, listener as never);
+        },
         renderRoomAvatar: typeof api.builtins?.renderRoomAvatar === "function" ? (roomId) => api.builtins.renderRoomAvatar(roomId, "32px") : undefined,
         displayName: (roomId, userId) => getLoggedInClient()?.getRoom(roomId)?.getMember(userId)?.name ?? getLoggedInClient()?.getUser(userId)?.displayName,
         showProgress: showEntry,

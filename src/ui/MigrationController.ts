@@ -91,6 +91,8 @@ export class MigrationController {
     public constructor(private readonly host: PageHost) {
         this.state = { stage: { name: "sign-in" }, busy: false, keyChoices: {}, unfinished: unfinishedRuns(host.readJournal()) };
         window.addEventListener("pagehide", this.onPageHide);
+        // Element may sync the journal after the page opened (a fresh start): offer to continue once it arrives.
+        host.watchJournal(() => this.refreshUnfinished());
     }
 
     // --- for React (useSyncExternalStore) ---

@@ -24,6 +24,8 @@ export interface PageHost {
     loadRuntime(): Promise<MigrationRuntime>;
     /** The journal document from the old account's account data, as Element has synced it (or undefined). */
     readJournal(): unknown;
+    /** Calls back when Element syncs a new journal (e.g. the first sync after the page opened); returns unsubscribe. */
+    watchJournal(onChange: () => void): () => void;
     /** Element's own room avatar, where the host offers one. */
     renderRoomAvatar?(roomId: string): React.ReactNode;
     /** A member's display name in a room, as Element shows it (for direct chats). */
