@@ -55,12 +55,12 @@ function CopyButton({ t, text, copyText }: { t: Translate; text: string; copyTex
 export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, continuing, renderAvatar, displayName, copyText, onRun }: PlanReviewProps): React.JSX.Element {
     const [filter, setFilter] = useState("");
     // The latest plan for callbacks that rows keep (rows are memoised and must not re-render for other rooms).
-    const latest = useRef(plan);
-    latest.current = plan;
+    const latest = useRef({ plan, onChange });
+    latest.current = { plan, onChange };
     const setRooms = useCallback(
         (selectedFor: (room: RoomPlan) => boolean | undefined) => {
-            const p = latest.current;
-            onChange({
+            const p = latest.current.plan;
+            latest.current.onChange({
                 ...p,
                 rooms: p.rooms.map((r) => {
                     const selected = selectedFor(r);
@@ -68,7 +68,7 @@ export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, con
                 }),
             });
         },
-        [onChange],
+        [],
     );
     const toggle = useCallback((roomId: string, selected: boolean) => setRooms((r) => (r.roomId === roomId ? selected : undefined)), [setRooms]);
 
