@@ -51,7 +51,10 @@ export async function recordScreen(page: Page, name: string, opts: { target?: Lo
     // Tall enough to show the whole screen without scrolling (Element's main area scrolls; a picture cannot).
     const before = page.viewportSize();
     await page.setViewportSize({ width: 900, height: 720 });
-    const needed = await target.evaluate((el) => Math.ceil(el.getBoundingClientRect().top + el.scrollHeight + 48));
+    const needed = await target.evaluate((el) => {
+        for (let p = el.parentElement; p; p = p.parentElement) p.scrollTop = 0;
+        return Math.ceil(el.getBoundingClientRect().top + el.scrollHeight + 48);
+    });
     await page.setViewportSize({ width: 900, height: Math.max(720, needed) });
     const violations: AxeViolation[] = [];
     for (const theme of ["light", "dark"] as const) {
