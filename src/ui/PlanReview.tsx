@@ -245,16 +245,7 @@ function RoomPlanDetails({ t, room, copyText }: { t: Translate; room: RoomPlan; 
                 return (
                     <div key={`${b.code}-${b.messageKey}`} className="mx_AccountMigration_stack">
                         <Text size="sm">{blockerReason(t, b)}</Text>
-                        {admin && (
-                            <>
-                                <blockquote>
-                                    <Text size="sm">{admin}</Text>
-                                </blockquote>
-                                <div>
-                                    <CopyButton t={t} text={admin} copyText={copyText} />
-                                </div>
-                            </>
-                        )}
+                        {admin && <AdminMessage t={t} text={admin} copyText={copyText} />}
                     </div>
                 );
             })}
@@ -262,4 +253,16 @@ function RoomPlanDetails({ t, room, copyText }: { t: Translate; room: RoomPlan; 
     );
 }
 
-export { CopyButton };
+/** A message for a room admin, quoted, with a button to copy it. */
+export function AdminMessage({ t, text, copyText }: { t: Translate; text: string; copyText(text: string): Promise<void> }): React.JSX.Element {
+    return (
+        <>
+            <blockquote>
+                <Text size="sm">{text}</Text>
+            </blockquote>
+            <div>
+                <CopyButton t={t} text={text} copyText={copyText} />
+            </div>
+        </>
+    );
+}

@@ -12,7 +12,7 @@ import type { RoomPlan } from "../engine/plan.ts";
 import type { RoomResult } from "../engine/roomSteps.ts";
 import type { Translate, TranslationKey } from "../i18n/index.ts";
 import { REPORT_GROUPS, type RoomKeysEntry, adminRequests, keysOf, resultReasons, roomDisplayName, translatedReasons } from "./planGroups.ts";
-import { CopyButton } from "./PlanReview.tsx";
+import { AdminMessage } from "./PlanReview.tsx";
 import { adminRequestsText, reportMarkdown } from "./reportExport.ts";
 import { RoomGroup, type RoomRowModel } from "./RoomGroup.tsx";
 
@@ -64,16 +64,7 @@ export function ReportView({ t, report, plan, renderAvatar, displayName, saveFil
                             {reason}
                         </Text>
                     ))}
-                    {admin && (
-                        <>
-                            <blockquote>
-                                <Text size="sm">{admin}</Text>
-                            </blockquote>
-                            <div>
-                                <CopyButton t={t} text={admin} copyText={copyText} />
-                            </div>
-                        </>
-                    )}
+                    {admin && <AdminMessage t={t} text={admin} copyText={copyText} />}
                     {keys?.perRoom[r.roomId] && <RoomKeys t={t} entry={keys.perRoom[r.roomId]} />}
                 </>
             ),
