@@ -34,6 +34,7 @@ const redact = () => ({
     [demo.users.bob.userId]: "@bob:server-a",
     [demo.users.carol.userId]: "@carol:server-b",
     [currentBed().b.baseUrl]: "https://server-b",
+    ...Object.fromEntries(Object.entries(demo.rooms).map(([name, roomId]) => [roomId, `!${name}:server-a`])),
 });
 const record = async (name: string) => violations.push(...(await recordScreen(page, name, { redact: redact() })));
 
