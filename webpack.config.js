@@ -6,7 +6,7 @@
  * - `host`: dist/host/, the project's own stand-in for Element (demo and browser tests; see host/src/main.tsx).
  * - `cli`: dist/cli/matrix-account-migrate.js, the headless CLI (Node 22, dependencies from node_modules).
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import webpack from "webpack";
 import { fileURLToPath } from "node:url";
@@ -23,10 +23,23 @@ const swcRule = (target) => ({
                 parser: { syntax: "typescript", tsx: true },
                 target,
                 transform: { react: { runtime: "classic" } },
+                // Keep `with { type: "css" }`: webpack picks the constructable-stylesheet rule by it.
+                experimental: { keepImportAttributes: true },
             },
         },
     },
 });
+
+/**
+ * `import sheet from "….css" with { type: "css" }` gives a CSSStyleSheet (what Element's vite-built modules get), adopted
+ * by the page chunk; nothing is injected into Element's document by side effect.
+ */
+const constructableCss = {
+    test: /\.css$/,
+    with: { type: "css" },
+    loader: "css-loader",
+    options: { exportType: "css-style-sheet", url: false, import: false },
+};
 
 const common = {
     mode: "production",
@@ -48,13 +61,18 @@ const browser = {
     },
 };
 
-/** Copies the host's static files next to its bundle (no plugin dependency for two files). */
+/**
+ * Copies the host's static files next to its bundle (no plugin dependency for a few files), and Compound's theme CSS
+ * (light, dark, high contrast), which Element itself puts on the page; the module must not ship token values.
+ */
 class CopyHostStatics {
     apply(compiler) {
         compiler.hooks.afterEmit.tap("CopyHostStatics", () => {
             const out = path.join(root, "dist/host");
-            mkdirSync(out, { recursive: true });
+            mkdirSync(path.join(out, "cpd"), { recursive: true });
             for (const file of ["index.html", "host.css"]) copyFileSync(path.join(root, "host", file), path.join(out, file));
+            const tokens = path.join(root, "node_modules/@vector-im/compound-design-tokens/assets/web/css");
+            for (const file of readdirSync(tokens)) copyFileSync(path.join(tokens, file), path.join(out, "cpd", file));
         });
     }
 }
@@ -76,7 +94,7 @@ export default [
         },
         externalsType: "window",
         externals: { react: "React" },
-        module: { rules: [swcRule("es2022")] },
+        module: { rules: [swcRule("es2022"), constructableCss] },
     },
     {
         ...browser,

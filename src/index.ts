@@ -10,7 +10,11 @@ import { registerEntryPoints } from "./element/entryPoints.ts";
 import { registerTranslations } from "./i18n/index.ts";
 
 class AccountMigrationModule implements Module {
-    public static readonly moduleApiVersion = "^2.0.0";
+    /**
+     * Every module API release with a location renderer (the page) loads it: 1.9 and later. The space-panel entry
+     * (1.9+) and the composer preview (2.0+) are feature-detected. tests/module/apiVersions.test.ts checks each release.
+     */
+    public static readonly moduleApiVersion = "^1.9.0 || ^2.0.0";
 
     public constructor(private readonly api: Api) {}
 

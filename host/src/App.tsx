@@ -23,6 +23,7 @@ function useScreen(api: HostApi): { page: string | null; roomId: string | null }
     const resolve = (current: { page: string | null; roomId: string | null }) => {
         const screen = screenFromHash();
         if (screen.startsWith("room/")) return { page: null, roomId: screen.slice("room/".length) };
+        if (screen === "home") return { page: null, roomId: null };
         if (api.locationRenderers.has(screen)) return { page: screen, roomId: null };
         return current; // Element ignores screens it does not know.
     };
@@ -92,14 +93,35 @@ function Login({ defaultBaseUrl, onLogin }: { defaultBaseUrl: string; onLogin(b:
     );
 }
 
+/** Element's AccessibleButton: Enter and Space activate a div with role=button. */
+function activateOnKey(activate: () => void) {
+    return (e: React.KeyboardEvent) => {
+        if (e.key !== "Enter" && e.key !== " ") return;
+        e.preventDefault();
+        activate();
+    };
+}
+
 function SpacePanel({ api, activeKey, onSelect }: { api: HostApi; activeKey: string | null; onSelect(key: string | null): void }) {
     const [, setVersion] = useState(0);
+    // Element's Home space opens the home page (and its room list).
+    const goHome = () => {
+        onSelect(null);
+        window.location.hash = "#/home";
+    };
     useEffect(() => api.events.on("spacePanelItemsChanged", () => setVersion((v) => v + 1)), [api]);
     return (
         <nav className="mx_SpacePanel">
             <ul className="mx_SpaceTreeLevel" role="tree" aria-label="Spaces">
                 <li className="mx_SpaceItem" role="treeitem" aria-selected={activeKey === null}>
-                    <div className={`mx_SpaceButton ${activeKey === null ? "mx_SpaceButton_active" : ""}`} role="button" aria-label="Home" onClick={() => onSelect(null)}>
+                    <div
+                        className={`mx_SpaceButton ${activeKey === null ? "mx_SpaceButton_active" : ""}`}
+                        role="button"
+                        tabIndex={0}
+                        aria-label="Home"
+                        onClick={goHome}
+                        onKeyDown={activateOnKey(goHome)}
+                    >
                         ⌂<span className="mx_SpaceButton_name">Home</span>
                     </div>
                 </li>
@@ -115,6 +137,10 @@ function SpacePanel({ api, activeKey, onSelect }: { api: HostApi; activeKey: str
                                 onSelect(key);
                                 item.onSelected();
                             }}
+                            onKeyDown={activateOnKey(() => {
+                                onSelect(key);
+                                item.onSelected();
+                            })}
                         >
                             <div className="mx_SpaceButton_icon">{item.icon}</div>
                             <span className="mx_SpaceButton_name">{item.label}</span>
@@ -135,9 +161,11 @@ function RoomList({ client }: { client: MatrixClient }) {
         <aside className="mx_LeftPanel" aria-label="Rooms">
             <ul>
                 {rooms.map((room) => (
-                    <li key={room.roomId} onClick={() => (window.location.hash = `#/room/${encodeURIComponent(room.roomId)}`)}>
-                        {room.name}
-                        {room.getMyMembership() === "invite" ? " (invite)" : ""}
+                    <li key={room.roomId}>
+                        <a href={`#/room/${encodeURIComponent(room.roomId)}`}>
+                            {room.name}
+                            {room.getMyMembership() === "invite" ? " (invite)" : ""}
+                        </a>
                     </li>
                 ))}
             </ul>

@@ -18,7 +18,7 @@ import {
     type Translations,
     Watchable,
 } from "@element-hq/element-web-module-api";
-import type { ComponentType } from "react";
+import React, { type ComponentType } from "react";
 import { ClientEvent, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
 
 import { type HostEvents, hostEvents } from "./events.ts";
@@ -30,7 +30,8 @@ function unsupported(what: string): never {
 /** Element's i18n: `%(name)s` substitution, current language then English, then the key itself. */
 class HostI18n {
     private readonly strings = new Map<string, Record<string, string>>();
-    public readonly language = "en";
+    /** Element's language setting; here `?lang=` on the host page's URL. */
+    public readonly language = new URLSearchParams(window.location.search).get("lang") ?? "en";
 
     public register = (translations: Partial<Translations>): void => {
         for (const [key, byLang] of Object.entries(translations)) {
@@ -157,6 +158,18 @@ export class HostApi implements Partial<Api> {
             setX509ClientInitOpts: (): void => unsupported("client.creationManagement"),
             setUserVerificationCaCertsPem: (): void => unsupported("client.creationManagement"),
         },
+    };
+
+    /** Element renders its RoomAvatar here; the stand-in draws the room's initial in a circle. */
+    public readonly builtins = {
+        renderRoomAvatar: (roomId: string, size = "32px"): React.ReactNode => {
+            const room = this.state.client?.getRoom(roomId);
+            if (!room) throw new Error(`No such room: ${roomId}`);
+            const initial = (room.name.replace(/^[#!@]/, "")[0] ?? "?").toUpperCase();
+            return React.createElement("span", { className: "mx_HostAvatar", style: { width: size, height: size } }, initial);
+        },
+        renderRoomView: (): never => unsupported("builtins.renderRoomView"),
+        renderNotificationDecoration: (): never => unsupported("builtins.renderNotificationDecoration"),
     };
 
     public readonly storageHelper = { getPickleKey: async (): Promise<string | null> => null };

@@ -7,18 +7,21 @@ import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js
 import type { MatrixClient } from "matrix-js-sdk/lib/matrix.js";
 
 import type { AccountSession } from "../engine/context.ts";
+import { JOURNAL_EVENT_TYPE, journalFor, withJournal } from "../engine/journal.ts";
 import { runMigration } from "../engine/migration.ts";
+import { Scheduler } from "../engine/scheduler.ts";
 import { buildPlan } from "../engine/plan.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { keySituation, openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
 import { setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
-import { MatrixHttp, MatrixRequestError } from "../sessions/matrixHttp.ts";
+import { MatrixHttp, MatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import { checkHomeserver, checkTarget, discoverHomeserver, signInWithPassword } from "../sessions/signIn.ts";
 import { type SyncedClient, snapshotFromClient } from "../sessions/snapshots.ts";
 import type { MigrationRuntime, NewAccountHandle } from "../ui/runtime.ts";
 
 interface NewSession extends AccountSession {
     baseUrl: string;
+    accessToken: string;
     /** Kept in memory for this page only: the server asks for it to approve a recovery set-up. */
     password: string;
 }
@@ -72,7 +75,7 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
             const userId = checkTarget(oldUserId, newUserId, allowedServers);
             const baseUrl = homeserverUrl ? await checkHomeserver(homeserverUrl) : await discoverHomeserver(userId.slice(userId.indexOf(":") + 1));
             const signedIn = await signInWithPassword(baseUrl, userId, password, { deviceName: "Account migration (Element)" });
-            sessions.set(signedIn.userId, { userId: signedIn.userId, http: signedIn.http, baseUrl, password });
+            sessions.set(signedIn.userId, { userId: signedIn.userId, http: signedIn.http, baseUrl, accessToken: signedIn.accessToken, password });
             return { userId: signedIn.userId, homeserverUrl: baseUrl };
         },
 
@@ -108,8 +111,23 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
                 trustUnverifiedNewBackup: choices.trustUnverifiedNewBackup,
                 dryRun: choices.dryRun,
             });
+            if (!choices.dryRun) await recordChoices(plan);
+            // Pausing holds every request before it is sent; requests already under way finish.
+            const whilePaused = callbacks.whilePaused;
+            const scheduler = new (class extends Scheduler {
+                public override async run<T>(...args: Parameters<Scheduler["run"]>): Promise<T> {
+                    await whilePaused();
+                    return super.run(...(args as [never, () => Promise<T>]));
+                }
+            })();
             // Account data (notification rules, ignored users, settings) as Element has it now, not when planned.
-            return runMigration(plan, snapshot(), { old, new: neu }, { dryRun: choices.dryRun, keys: keys.handover, ...callbacks });
+            return runMigration(plan, snapshot(), { old, new: neu }, {
+                dryRun: choices.dryRun,
+                keys: keys.handover,
+                scheduler,
+                onProgress: callbacks.onProgress,
+                onWait: callbacks.onWait,
+            });
         },
 
         async signOut(account) {
@@ -117,5 +135,32 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
             sessions.delete(account.userId);
             await s?.http.request("POST", "/logout", { body: {} }).catch(() => undefined);
         },
+
+        signOutOnPageHide(account) {
+            const s = sessions.get(account.userId);
+            if (!s) return;
+            sessions.delete(account.userId);
+            // A normal request is cancelled with the page; `keepalive` lets this one finish after the tab is gone.
+            void fetch(`${s.baseUrl}/_matrix/client/v3/logout`, {
+                method: "POST",
+                keepalive: true,
+                headers: { "Authorization": `Bearer ${s.accessToken}`, "Content-Type": "application/json" },
+                body: "{}",
+            }).catch(() => undefined);
+        },
     };
+
+    /** The user's choices go into the journal before anything is written, so a later page can continue this run. */
+    async function recordChoices(plan: Parameters<MigrationRuntime["run"]>[1]): Promise<void> {
+        const path = `/user/${seg(oldUserId!)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`;
+        const doc = await orIfNotFound(old.http.request("GET", path), undefined);
+        const journal = journalFor(doc, plan.newUserId);
+        journal.choices = {
+            rooms: plan.rooms.filter((r) => r.selected).map((r) => r.roomId),
+            options: plan.options,
+            settings: plan.optionalAccountData.filter((o) => o.selected).map((o) => o.type),
+        };
+        delete journal.finishedAt;
+        await old.http.request("PUT", path, { body: withJournal(doc, plan.newUserId, journal) });
+    }
 }

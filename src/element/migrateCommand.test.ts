@@ -6,15 +6,13 @@ describe("/migrate in the composer", () => {
         expect(parseMigrateCommand("  /migrate   @new:example.org:8448  ")).toEqual({ kind: "ok", newUserId: "@new:example.org:8448" });
     });
 
-    test("/migrate alone asks for the new account, with an example", () => {
-        const parsed = parseMigrateCommand("/migrate");
-        expect(parsed).toMatchObject({ kind: "invalid" });
-        if (parsed?.kind === "invalid") expect(parsed.problem).toContain("/migrate @you:example.org");
+    test("/migrate alone asks for the new account", () => {
+        expect(parseMigrateCommand("/migrate")).toEqual({ kind: "invalid", problem: "missing", input: "" });
     });
 
-    test("/migrate with something that is not a user id says what is wrong with it", () => {
-        expect(parseMigrateCommand("/migrate new.example.org")).toEqual({ kind: "invalid", problem: expect.stringMatching(/must start with @/) });
-        expect(parseMigrateCommand("/migrate @new:example.org please")).toEqual({ kind: "invalid", problem: expect.stringMatching(/invalid server name/) });
+    test("/migrate with something that is not a user id names what was typed", () => {
+        expect(parseMigrateCommand("/migrate new.example.org")).toEqual({ kind: "invalid", problem: "not_user_id", input: "new.example.org" });
+        expect(parseMigrateCommand("/migrate @new:example.org please")).toEqual({ kind: "invalid", problem: "not_user_id", input: "@new:example.org please" });
     });
 
     test.each([["hello"], ["/migrated @new:example.org"], ["/Migrate @new:example.org"], ["please /migrate @new:example.org"], ["/me migrates"]])(

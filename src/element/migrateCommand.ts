@@ -1,10 +1,10 @@
 /**
  * Recognises `/migrate @new:server` in the composer's plain text. Element has no slash-command API, so the module
- * shows a composer preview for this text instead of intercepting the send.
+ * shows a composer preview for this text instead of intercepting the send. Problems are codes; the offer words them.
  */
 import { parseUserId } from "../engine/userId.ts";
 
-export type MigrateCommand = { kind: "ok"; newUserId: string } | { kind: "invalid"; problem: string };
+export type MigrateCommand = { kind: "ok"; newUserId: string } | { kind: "invalid"; problem: "missing" | "not_user_id"; input: string };
 
 const COMMAND = /^\/migrate(?:\s+(.*))?$/;
 
@@ -13,8 +13,8 @@ export function parseMigrateCommand(text: string): MigrateCommand | null {
     const match = COMMAND.exec(text.trim());
     if (!match) return null;
     const argument = (match[1] ?? "").trim();
-    if (!argument) return { kind: "invalid", problem: "Add the new account after the command, e.g. /migrate @you:example.org" };
+    if (!argument) return { kind: "invalid", problem: "missing", input: "" };
     const parsed = parseUserId(argument);
-    if (!parsed.ok) return { kind: "invalid", problem: parsed.error };
+    if (!parsed.ok) return { kind: "invalid", problem: "not_user_id", input: argument };
     return { kind: "ok", newUserId: parsed.userId };
 }

@@ -6,6 +6,8 @@
  * all: that a room's keys were handed over, which account-wide steps ran, and when.
  */
 
+import type { MigrationOptions } from "./plan.ts";
+
 export const JOURNAL_EVENT_TYPE = "io.github.matrix_account_migration.journal";
 
 /** Per room; short keys because the whole journal is one account-data event. Times are unix seconds. */
@@ -44,7 +46,18 @@ export interface AccountJournal {
     movedName?: number;
 }
 
+/**
+ * What the user chose, written before a real run starts, so a page opened later (the tab was closed) can continue
+ * the same migration: the chosen rooms, the options and the optional settings. No secrets.
+ */
+export interface RunChoices {
+    rooms: string[];
+    options: MigrationOptions;
+    settings: string[];
+}
+
 export interface MigrationJournal {
+    choices?: RunChoices;
     startedAt: number;
     updatedAt: number;
     finishedAt?: number;

@@ -270,9 +270,7 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         // rooms with creators) the highest level the room uses.
         let target: number | null = oldLevel === CREATOR ? pl.highestLevel : oldLevel;
         if (oldLevel === CREATOR) {
-            // In a v12 direct chat both partners are creators: say "one of the creators" when someone else created it.
-            const soleOrFirst = room.get("m.room.create")?.sender === oldUserId;
-            blockers.push(makeBlocker("creator-power", "leave", soleOrFirst ? "creator-power" : "creator-power-co-creator", { ...params, level: target }));
+            blockers.push(makeBlocker("creator-power", "leave", "creator-power", { ...params, level: target }));
         }
         if (target <= Math.max(pl.usersDefault, newLevel)) target = null;
 

@@ -1,5 +1,6 @@
 /** Shown above Element's composer while it holds `/migrate …`: offers to open the migration page. */
 import React from "react";
+import { Button, Text } from "@vector-im/compound-web";
 
 import type { MigrateCommand } from "../element/migrateCommand.ts";
 import type { Translate } from "../i18n/index.ts";
@@ -12,17 +13,21 @@ export interface ComposerOfferProps {
 
 export function ComposerOffer({ t, command, onStart }: ComposerOfferProps): React.JSX.Element {
     return (
-        <div className="mx_AccountMigration_composerOffer" role="status" data-testid="migration-composer-offer">
+        <div className="mx_AccountMigration_stack" role="status" aria-label={t("composer|label")}>
             {command.kind === "ok" ? (
                 <>
-                    <span>{t("composer|offer", { newUser: command.newUserId })}</span>{" "}
-                    <button type="button" onClick={() => onStart(command.newUserId)}>
-                        {t("composer|start")}
-                    </button>
-                    <div className="mx_AccountMigration_hint">{t("composer|hint")}</div>
+                    <div className="mx_AccountMigration_row">
+                        <Text weight="semibold">{t("composer|offer", { newUser: command.newUserId })}</Text>
+                        <Button kind="primary" size="md" onClick={() => onStart(command.newUserId)}>
+                            {t("composer|start")}
+                        </Button>
+                    </div>
+                    <Text size="sm" className="mx_AccountMigration_secondary">
+                        {t("composer|hint")}
+                    </Text>
                 </>
             ) : (
-                <span className="mx_AccountMigration_error">{t("composer|invalid", { problem: command.problem })}</span>
+                <Text size="sm">{t(`composer|${command.problem}`, { input: command.input })}</Text>
             )}
         </div>
     );

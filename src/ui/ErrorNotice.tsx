@@ -1,21 +1,34 @@
-/** One way to show what went wrong: a translated headline when the code has one, and the detail below it. */
+/**
+ * One way to show what went wrong: a translated sentence for the error's code, and the runtime's own (English,
+ * technical) detail folded away for whoever needs it.
+ */
 import React from "react";
+import { Alert } from "@vector-im/compound-web";
 
 import { type Translate, hasTranslation } from "../i18n/index.ts";
 import type { RuntimeError } from "./runtime.ts";
 
-export function ErrorNotice({ t, error }: { t: Translate; error: RuntimeError }): React.JSX.Element {
+/** The translated sentence for an error code (the generic one for codes without their own). */
+export function errorText(t: Translate, error: RuntimeError): string {
     const key = `error|${error.code}`;
+    return hasTranslation(key) ? t(key) : t("error|generic");
+}
+
+export function ErrorDetail({ t, error }: { t: Translate; error: RuntimeError }): React.JSX.Element {
     return (
-        <div role="alert" className="mx_AccountMigration_error" data-testid="migration-error">
-            {hasTranslation(key) ? (
-                <>
-                    <p>{t(key)}</p>
-                    <p className="mx_AccountMigration_detail">{error.message}</p>
-                </>
-            ) : (
-                <p>{t("error|generic", { message: error.message })}</p>
-            )}
+        <details>
+            <summary>{t("error|details")}</summary>
+            <span className="mx_AccountMigration_secondary">{error.message}</span>
+        </details>
+    );
+}
+
+export function ErrorNotice({ t, error }: { t: Translate; error: RuntimeError }): React.JSX.Element {
+    return (
+        <div role="alert">
+            <Alert type="critical" title={errorText(t, error)}>
+                <ErrorDetail t={t} error={error} />
+            </Alert>
         </div>
     );
 }

@@ -1,21 +1,26 @@
 /**
  * @jest-environment jsdom
  */
-/** The review screens' own logic (no network): what they show for a plan and key status, and what they report back. */
+/** The review screens' own logic (no network): grouping, what a row says, what choices report back, the keys panel. */
 import { jest } from "@jest/globals";
 import React from "react";
-import { fireEvent, render, screen } from "@testing-library/react";
+import { fireEvent, render as renderBare, screen, within } from "@testing-library/react";
+import { TooltipProvider } from "@vector-im/compound-web";
 
 import { buildPlan, type MigrationPlan } from "../engine/plan.ts";
 import type { RoomSource } from "../engine/snapshot.ts";
 import { englishTranslate } from "../i18n/index.ts";
-import { KeysPanel } from "./KeysPanel.tsx";
-import { PlanReview } from "./PlanReview.tsx";
+import { KeysPanel, type KeysPanelProps } from "./KeysPanel.tsx";
+import { planGroupOf } from "./planGroups.ts";
+import { PlanReview, type PlanReviewProps } from "./PlanReview.tsx";
+
+/** Compound tooltips (the show/hide action of secret fields) need their provider, as on the page. */
+const render = (ui: React.ReactElement) => renderBare(ui, { wrapper: TooltipProvider });
 
 const OLD = "@old:a.example";
 const NEW = "@new:b.example";
 
-function room(roomId: string, name: string, joinRule: string, levels: Record<string, number>, extra: RoomSource["state"] = []): RoomSource {
+function room(roomId: string, name: string, joinRule: string, levels: Record<string, number>, extra: RoomSource["state"] = [], powerToChange = 100): RoomSource {
     return {
         roomId,
         membership: "join",
@@ -24,7 +29,7 @@ function room(roomId: string, name: string, joinRule: string, levels: Record<str
             { type: "m.room.create", state_key: "", sender: "@creator:a.example", content: { room_version: "10" } },
             { type: "m.room.name", state_key: "", sender: OLD, content: { name } },
             { type: "m.room.join_rules", state_key: "", sender: OLD, content: { join_rule: joinRule } },
-            { type: "m.room.power_levels", state_key: "", sender: OLD, content: { users: levels, invite: 50, events: { "m.room.power_levels": 100 } } },
+            { type: "m.room.power_levels", state_key: "", sender: OLD, content: { users: levels, invite: 50, events: { "m.room.power_levels": powerToChange } } },
             { type: "m.room.member", state_key: OLD, sender: OLD, content: { membership: "join" } },
             ...extra,
         ],
@@ -36,57 +41,134 @@ function plan(): MigrationPlan {
         {
             userId: OLD,
             accountData: {},
-            rooms: [room("!admin:a.example", "Admin room", "invite", { [OLD]: 100 }), room("!locked:a.example", "Locked room", "invite", { [OLD]: 0 })],
+            rooms: [
+                room("!admin:a.example", "Admin room", "invite", { [OLD]: 100 }),
+                room("!locked:a.example", "Locked room", "invite", { [OLD]: 0 }),
+                // A moderator who may not change power levels: the room moves, but an admin must give the level.
+                room("!mod:a.example", "Moderated room", "public", { [OLD]: 50 }),
+                room("!public:a.example", "Public room", "public", {}),
+            ],
         },
         NEW,
     );
 }
 
-test("the review lists each room with its state, explains a blocked one with a message for an admin, and reports choices", () => {
+function renderReview(p: MigrationPlan, extra: Partial<PlanReviewProps> = {}) {
     const onChange = jest.fn<(p: MigrationPlan) => void>();
     const onRun = jest.fn<(dryRun: boolean) => void>();
-    render(<PlanReview t={englishTranslate} plan={plan()} onChange={onChange} keys={null} busy={false} onRun={onRun} />);
-
-    expect(screen.getByTestId("migration-plan-summary").textContent).toBe(
-        "2 rooms: 1 to move, 0 already done, 1 need someone's help, 0 replaced by newer rooms. Invites needed: 1.",
+    const copyText = jest.fn(async (_text: string) => undefined);
+    render(
+        <PlanReview
+            t={englishTranslate}
+            plan={p}
+            onChange={onChange}
+            keys={null}
+            busy={false}
+            canStart={true}
+            renderAvatar={() => null}
+            displayName={() => undefined}
+            copyText={copyText}
+            onRun={onRun}
+            {...extra}
+        />,
     );
-    const locked = screen.getByText("Locked room").closest("li")!;
-    expect(locked.textContent).toContain("The old account may not invite anyone to “Locked room” (!locked:a.example).");
-    expect(locked.textContent).toContain(`Could you invite ${NEW} to “Locked room”`);
-    // A blocked room cannot be chosen; a ready one can be left out.
-    const [adminBox, lockedBox] = screen.getAllByRole("checkbox").slice(0, 2) as HTMLInputElement[];
-    expect(lockedBox.disabled).toBe(true);
-    fireEvent.click(adminBox);
-    expect(onChange.mock.calls[0][0].rooms.find((r) => r.roomId === "!admin:a.example")!.selected).toBe(false);
+    return { onChange, onRun, copyText };
+}
 
-    fireEvent.click(screen.getByLabelText(/Leave each old room/));
-    expect(onChange.mock.calls[1][0].options.leaveOldRooms).toBe(true);
-    fireEvent.click(screen.getByText("Try it first (changes nothing)"));
-    expect(onRun).toHaveBeenCalledWith(true);
+test("rooms are grouped by what happens to them; a room whose level needs an admin is in 'needs help' from the start", () => {
+    const p = plan();
+    expect(Object.fromEntries(p.rooms.map((r) => [r.name, planGroupOf(r)]))).toEqual({
+        "Admin room": "move",
+        "Locked room": "help",
+        "Moderated room": "help",
+        "Public room": "move",
+    });
+    renderReview(p);
+    const move = screen.getByRole("region", { name: "To move" });
+    const help = screen.getByRole("region", { name: "Needs someone's help" });
+    expect(within(move).getAllByRole("listitem").map((li) => li.textContent)).toEqual([
+        expect.stringContaining("Admin room"),
+        expect.stringContaining("Public room"),
+    ]);
+    expect(within(help).getByText("Moderated room").closest("li")!.textContent).toContain("Moves, but an admin must give the new account level 50");
+    expect(within(move).getByText("2")).toBeTruthy(); // the count badge
 });
 
-test("keys: without the new recovery key the risk is shown; without a new backup, the three ways forward", () => {
-    const common = {
-        t: englishTranslate,
-        choices: {},
-        onChange: () => undefined,
-        busy: false,
-        onCheckAgain: () => undefined,
-        onSetUpRecovery: async () => "",
-        onExportKeyFile: async () => 0,
-    };
-    const { rerender } = render(<KeysPanel {...common} status={{ oldBackup: true, oldBackupKeyInSession: false, newBackup: true, oldSessionKeys: true }} />);
-    expect(screen.getByText(/could read the handed-over keys/)).toBeTruthy();
-    expect(screen.getByLabelText(/Old account's recovery key/)).toBeTruthy();
-    expect(screen.queryByTestId("migration-no-backup")).toBeNull();
+test("details open on demand with the full reason and the admin message, which copies", () => {
+    const { copyText } = renderReview(plan());
+    expect(screen.queryByText(/may not invite anyone/)).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Show details of Locked room" }));
+    expect(screen.getByText("The old account may not invite anyone to “Locked room” (!locked:a.example).")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Copy message for an admin" }));
+    expect(copyText).toHaveBeenCalledWith(expect.stringContaining(`Could you invite ${NEW} to “Locked room”`));
+});
 
-    rerender(<KeysPanel {...common} status={{ oldBackup: true, oldBackupKeyInSession: true, newBackup: false, oldSessionKeys: true }} />);
-    const options = screen.getByTestId("migration-no-backup");
-    expect(options.textContent).toMatch(/turn on key storage/);
-    expect(screen.getByText("Set up recovery")).toBeTruthy();
-    const download = screen.getByText("Download key file") as HTMLButtonElement;
-    expect(download.disabled).toBe(true); // no passphrase yet
+test("select-all, one room, the filter, and the one primary action report back", () => {
+    const { onChange, onRun } = renderReview(plan());
+    fireEvent.click(screen.getByRole("checkbox", { name: "Select all: To move" }));
+    expect(onChange.mock.calls[0][0].rooms.filter((r) => r.selected).map((r) => r.name)).toEqual(["Locked room", "Moderated room"]);
+    fireEvent.click(screen.getByRole("checkbox", { name: "Public room" }));
+    expect(onChange.mock.calls[1][0].rooms.find((r) => r.name === "Public room")!.selected).toBe(false);
+    expect((screen.getByRole("checkbox", { name: "Locked room" }) as HTMLInputElement).disabled).toBe(true);
+
+    fireEvent.change(screen.getByRole("searchbox", { name: "Filter rooms by name" }), { target: { value: "pub" } });
+    expect(within(screen.getByRole("region", { name: "To move" })).getAllByRole("listitem").map((li) => li.textContent)).toEqual([expect.stringContaining("Public room")]);
+
+    expect(screen.getAllByRole("button", { name: /Start migration|Try it first/ }).map((b) => b.textContent)).toEqual(["Try it first (changes nothing)", "Start migration"]);
+    fireEvent.click(screen.getByRole("button", { name: "Start migration" }));
+    expect(onRun).toHaveBeenCalledWith(false);
+});
+
+const keysCommon: KeysPanelProps = {
+    t: englishTranslate,
+    status: { oldBackup: true, oldBackupKeyInSession: false, newBackup: true, oldSessionKeys: true },
+    choices: {},
+    onChange: () => undefined,
+    busy: false,
+    onRecoveryKeySaved: () => undefined,
+    onCheckAgain: () => undefined,
+    onSetUpRecovery: () => undefined,
+    onExportKeyFile: async () => 0,
+    saveFile: () => undefined,
+    copyText: async () => undefined,
+};
+
+test("keys: without the new recovery key the critical consent shows; recovery keys are password fields", () => {
+    const onChange = jest.fn();
+    render(<KeysPanel {...keysCommon} onChange={onChange} />);
+    expect(screen.getByText("Hand the keys over without checking?")).toBeTruthy();
+    expect((screen.getByLabelText("Recovery key of the old account (optional)") as HTMLInputElement).type).toBe("password");
+    fireEvent.click(screen.getByRole("checkbox", { name: "Hand the keys over without checking" }));
+    expect(onChange).toHaveBeenCalledWith({ trustUnverifiedNewBackup: true });
+});
+
+test("keys: without a new backup, the three routes are a radio group; the file route needs a passphrase", () => {
+    render(<KeysPanel {...keysCommon} status={{ ...keysCommon.status, oldBackupKeyInSession: true, newBackup: false }} />);
+    const group = screen.getByRole("group", { name: /no key backup yet/ });
+    expect(within(group).getAllByRole("radio").map((r) => (r as HTMLInputElement).value)).toEqual(["element", "here", "file"]);
+    expect(screen.getByRole("button", { name: "Check again" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("radio", { name: "Save the keys as a file" }));
+    const download = () => screen.getByRole("button", { name: "Download key file" });
+    // Compound buttons are disabled with aria-disabled (they stay focusable and say why they do nothing).
+    expect(download().getAttribute("aria-disabled")).toBe("true");
     fireEvent.change(screen.getByLabelText(/Passphrase for the file/), { target: { value: "long enough" } });
-    expect(download.disabled).toBe(false);
-    expect(screen.queryByLabelText(/Old account's recovery key/)).toBeNull(); // this session holds the backup key
+    expect(download().getAttribute("aria-disabled")).not.toBe("true");
+    expect(screen.queryByLabelText(/Recovery key of the old account/)).toBeNull(); // this session holds the backup key
+});
+
+test("keys: a recovery key made here is shown once, with copy and download, and continuing needs 'saved it'", () => {
+    const onSaved = jest.fn();
+    const copyText = jest.fn(async (_t: string) => undefined);
+    const saveFile = jest.fn();
+    render(<KeysPanel {...keysCommon} recoveryKeyToSave="EsTc abcd efgh" onRecoveryKeySaved={onSaved} copyText={copyText} saveFile={saveFile} />);
+    expect(screen.getByText("EsTc abcd efgh")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Copy" }));
+    expect(copyText).toHaveBeenCalledWith("EsTc abcd efgh");
+    fireEvent.click(screen.getByRole("button", { name: "Download" }));
+    expect(saveFile).toHaveBeenCalledWith("recovery-key.txt", "EsTc abcd efgh\n", "text/plain");
+    fireEvent.click(screen.getByRole("button", { name: "Continue" }));
+    expect(onSaved).not.toHaveBeenCalled();
+    fireEvent.click(screen.getByRole("checkbox", { name: "I have saved my recovery key" }));
+    fireEvent.click(screen.getByRole("button", { name: "Continue" }));
+    expect(onSaved).toHaveBeenCalled();
 });

@@ -1,65 +1,141 @@
-/** Step 4: what happened, room by room — and for rooms that need someone else, the message to send them. */
-import React from "react";
+/**
+ * Step 4: what happened, grouped like the plan. Rooms that need someone else carry the message to send them; all of
+ * those can be copied at once. The report downloads as JSON (for tools) and Markdown (for people).
+ */
+import React, { useMemo, useState } from "react";
+import { Alert, Badge, Button, Heading, Text } from "@vector-im/compound-web";
+import CopyIcon from "@vector-im/compound-design-tokens/assets/web/icons/copy";
+import DownloadIcon from "@vector-im/compound-design-tokens/assets/web/icons/download";
 
 import type { MigrationReport } from "../engine/migration.ts";
+import type { RoomPlan } from "../engine/plan.ts";
+import type { RoomResult } from "../engine/roomSteps.ts";
 import type { Translate, TranslationKey } from "../i18n/index.ts";
+import type { RoomKeysReport } from "../engine/keyHandover.ts";
+import { REPORT_GROUPS, adminRequests, resultReasons, roomDisplayName, translatedReasons } from "./planGroups.ts";
+import { AdminMessage } from "./PlanReview.tsx";
+import { adminRequestsText, reportMarkdown } from "./reportExport.ts";
+import { RoomGroup, type RoomRowModel } from "./RoomGroup.tsx";
 
 export interface ReportViewProps {
     t: Translate;
     report: MigrationReport;
-    onDownload(): void;
+    plan: { rooms: RoomPlan[] };
+    renderAvatar(roomId: string, name: string): React.ReactNode;
+    displayName(roomId: string, userId: string): string | undefined;
+    saveFile(name: string, text: string, type: string): void;
+    copyText(text: string): Promise<void>;
     onBack(): void;
     onFinish(): void;
 }
 
-export function ReportView({ t, report, onDownload, onBack, onFinish }: ReportViewProps): React.JSX.Element {
-    const by = (o: string) => report.rooms.filter((r) => r.outcome === o).length;
-    const keys = report.keys;
-    // The engine's reasons come as translation keys, so they read in the user's language.
-    const words = (reasons: MigrationReport["rooms"][number]["reasons"]) => reasons.map((r) => t(r.key as TranslationKey, r.params)).join(" ");
+const BADGES = { "needs-action": "red", "failed": "red", "migrated": "green", "already": "green", "skipped": "grey" } as const;
+
+function RoomKeys({ t, entry }: { t: Translate; entry: RoomKeysReport }): React.JSX.Element {
+    const reasons = translatedReasons(t, entry.reasons, entry.why);
     return (
-        <section className="mx_AccountMigration_report" data-testid="migration-report">
-            <h2>{report.dryRun ? t("report|dry_heading") : t("report|heading")}</h2>
-            <p data-testid="migration-report-summary">
-                {t("report|summary", {
-                    migrated: by("migrated"),
-                    already: by("already"),
-                    needsAction: by("needs-action"),
-                    skipped: by("skipped"),
-                    failed: by("failed"),
-                    invites: report.invitesSent,
-                })}
-            </p>
-            {keys && (
-                <p data-testid="migration-report-keys">
-                    {t("report|keys", { found: keys.sessionsFound, handedOver: keys.sessionsUploaded, missing: keys.sessionsMissing })}
-                </p>
-            )}
-            <ul>
-                {report.rooms.map((r) => (
-                    <li key={r.roomId} data-testid="migration-report-room" data-outcome={r.outcome}>
-                        <strong>{r.name}</strong> · {t(`report|outcome_${r.outcome}` as TranslationKey)}
-                        {r.reasons.length > 0 && r.outcome !== "already" && <p>{words(r.reasons)}</p>}
-                        {r.adminMessage && <q>{r.adminMessage}</q>}
-                    </li>
-                ))}
-            </ul>
-            {report.errors.map((e) => (
-                <p key={e} role="alert">
-                    {e}
-                </p>
+        <>
+            <Text size="sm">{t("report|room_keys", { found: entry.found, handedOver: entry.handedOver, missing: entry.missing })}</Text>
+            {reasons.map((r) => (
+                <Text key={r} size="sm">
+                    {r}
+                </Text>
             ))}
-            <button type="button" onClick={onDownload}>
-                {t("report|download")}
-            </button>{" "}
-            {report.dryRun && (
-                <button type="button" onClick={onBack}>
-                    {t("report|back")}
-                </button>
-            )}{" "}
-            <button type="button" onClick={onFinish}>
-                {t("report|finish")}
-            </button>
+        </>
+    );
+}
+
+export function ReportView({ t, report, plan, renderAvatar, displayName, saveFile, copyText, onBack, onFinish }: ReportViewProps): React.JSX.Element {
+    const keys = report.keys;
+    const [copiedAll, setCopiedAll] = useState(false);
+    const requests = useMemo(() => adminRequests(t, report, plan), [t, report, plan]);
+    const planById = useMemo(() => new Map(plan.rooms.map((r) => [r.roomId, r])), [plan]);
+    const rowOf = (r: RoomResult): RoomRowModel => {
+        const planned = planById.get(r.roomId);
+        const reasons = resultReasons(t, r);
+        const admin = requests.find((q) => q.roomId === r.roomId)?.message;
+        return {
+            roomId: r.roomId,
+            name: planned ? roomDisplayName(planned, displayName) : r.name,
+            status: reasons[0] ?? t(`report|outcome_${r.outcome}` as TranslationKey),
+            details: () => (
+                <>
+                    {reasons.slice(1).map((reason) => (
+                        <Text key={reason} size="sm">
+                            {reason}
+                        </Text>
+                    ))}
+                    {admin && <AdminMessage t={t} text={admin} copyText={copyText} />}
+                    {keys?.perRoom[r.roomId] && <RoomKeys t={t} entry={keys.perRoom[r.roomId]} />}
+                </>
+            ),
+        };
+    };
+
+    return (
+        <section className="mx_AccountMigration_stack" aria-labelledby="mx_AccountMigration_reportHeading">
+            <Heading as="h2" size="md" weight="semibold" id="mx_AccountMigration_reportHeading">
+                {report.dryRun ? t("report|dry_heading") : t("report|heading")}
+            </Heading>
+            <div className="mx_AccountMigration_row">
+                {REPORT_GROUPS.map((g) => {
+                    const n = report.rooms.filter((r) => r.outcome === g).length;
+                    return n ? (
+                        <Badge key={g} kind={BADGES[g]}>
+                            {t("report|badge", { group: t(`report|group_${g}` as TranslationKey), count: n })}
+                        </Badge>
+                    ) : null;
+                })}
+            </div>
+            {keys && <Text>{t("report|keys", { found: keys.sessionsFound, handedOver: keys.sessionsUploaded, missing: keys.sessionsMissing })}</Text>}
+            {report.errors.length > 0 && (
+                <div role="alert">
+                    <Alert type="critical" title={t("report|errors_title")}>
+                        <details>
+                            <summary>{t("error|details")}</summary>
+                            {report.errors.map((e) => (
+                                <span key={e} className="mx_AccountMigration_secondary" style={{ display: "block" }}>
+                                    {e}
+                                </span>
+                            ))}
+                        </details>
+                    </Alert>
+                </div>
+            )}
+            {requests.length > 0 && (
+                <Alert
+                    type="info"
+                    title={t("report|admin_requests")}
+                    actions={
+                        <Button kind="secondary" size="md" Icon={CopyIcon} onClick={() => void copyText(adminRequestsText(t, report, plan)).then(() => setCopiedAll(true))}>
+                            {copiedAll ? t("report|copied_all") : t("report|copy_all", { count: requests.length })}
+                        </Button>
+                    }
+                >
+                    {t("report|admin_requests_note")}
+                </Alert>
+            )}
+            {REPORT_GROUPS.map((g) => {
+                const rooms = report.rooms.filter((r) => r.outcome === g);
+                if (!rooms.length) return null;
+                return <RoomGroup key={g} t={t} title={t(`report|group_${g}` as TranslationKey)} rows={rooms.map(rowOf)} total={rooms.length} badge={BADGES[g]} renderAvatar={renderAvatar} />;
+            })}
+            <div className="mx_AccountMigration_actions">
+                <Button kind="tertiary" Icon={DownloadIcon} onClick={() => saveFile("account-migration-report.json", JSON.stringify(report, null, 2), "application/json")}>
+                    {t("report|download_json")}
+                </Button>
+                <Button kind="tertiary" Icon={DownloadIcon} onClick={() => saveFile("account-migration-report.md", reportMarkdown(t, report, plan), "text/markdown")}>
+                    {t("report|download_markdown")}
+                </Button>
+                {report.dryRun && (
+                    <Button kind="secondary" onClick={onBack}>
+                        {t("report|back")}
+                    </Button>
+                )}
+                <Button kind="primary" onClick={onFinish}>
+                    {t("report|finish")}
+                </Button>
+            </div>
         </section>
     );
 }

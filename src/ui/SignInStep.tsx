@@ -1,51 +1,69 @@
-/** Step 1: the new account's id and password (and its homeserver address when it cannot be discovered). */
-import React, { useState } from "react";
+/**
+ * Step 1: which new account, and signing it in. The method-specific form (today: password) is its own component, so
+ * other sign-in methods slot in beside it. An interrupted migration found in the journal is offered here.
+ */
+import React from "react";
+import { Alert, Button, Heading, Text } from "@vector-im/compound-web";
 
 import type { Translate } from "../i18n/index.ts";
+import type { UnfinishedRun } from "./MigrationController.ts";
+import { PasswordSignIn } from "./PasswordSignIn.tsx";
 import type { NewAccountSignInInput, RuntimeError } from "./runtime.ts";
-import { ErrorNotice } from "./ErrorNotice.tsx";
 
 export interface SignInStepProps {
     t: Translate;
+    oldUserId: string;
     initialNewUserId?: string;
     busy: boolean;
     error?: RuntimeError;
+    unfinished: UnfinishedRun[];
+    continuing?: UnfinishedRun;
+    onContinue(run: UnfinishedRun | undefined): void;
     onSubmit(input: NewAccountSignInInput): void;
 }
 
-export function SignInStep({ t, initialNewUserId, busy, error, onSubmit }: SignInStepProps): React.JSX.Element {
-    const [newUserId, setNewUserId] = useState(initialNewUserId ?? "");
-    const [password, setPassword] = useState("");
-    const [homeserverUrl, setHomeserverUrl] = useState("");
-    const askHomeserver = error?.code === "no-well-known" || homeserverUrl !== "";
+export function SignInStep({ t, oldUserId, initialNewUserId, busy, error, unfinished, continuing, onContinue, onSubmit }: SignInStepProps): React.JSX.Element {
     return (
-        <form
-            className="mx_AccountMigration_signIn"
-            onSubmit={(e) => {
-                e.preventDefault();
-                onSubmit({ newUserId, password, homeserverUrl: homeserverUrl.trim() || undefined });
-            }}
-        >
-            <h2>{t("signin|heading")}</h2>
-            <label>
-                {t("signin|new_user")}
-                <input name="newUserId" value={newUserId} onChange={(e) => setNewUserId(e.target.value)} autoComplete="off" required />
-            </label>
-            <label>
-                {t("signin|password")}
-                <input name="newPassword" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required />
-            </label>
-            {askHomeserver && (
-                <label>
-                    {t("signin|homeserver")}
-                    <input name="homeserverUrl" value={homeserverUrl} onChange={(e) => setHomeserverUrl(e.target.value)} placeholder="https://matrix.example.org" />
-                </label>
+        <section className="mx_AccountMigration_stack" aria-labelledby="mx_AccountMigration_signInHeading">
+            <Heading as="h2" size="md" weight="semibold" id="mx_AccountMigration_signInHeading">
+                {continuing ? t("signin|continue_heading", { newUser: continuing.newUserId }) : t("signin|heading")}
+            </Heading>
+            {!continuing && <Text>{t("page|intro", { oldUser: oldUserId })}</Text>}
+            {!continuing &&
+                unfinished.map((run) => (
+                    <Alert
+                        key={run.newUserId}
+                        type="info"
+                        title={t("signin|unfinished_title")}
+                        actions={
+                            <Button kind="primary" size="md" onClick={() => onContinue(run)}>
+                                {t("signin|continue", { newUser: run.newUserId })}
+                            </Button>
+                        }
+                    >
+                        {t("signin|unfinished", { newUser: run.newUserId, done: run.roomsDone, total: run.choices.rooms.length })}
+                    </Alert>
+                ))}
+            {continuing && <Text>{t("signin|continue_intro")}</Text>}
+            <PasswordSignIn
+                key={continuing?.newUserId ?? ""}
+                t={t}
+                initialNewUserId={continuing?.newUserId ?? initialNewUserId}
+                lockedNewUserId={!!continuing}
+                busy={busy}
+                error={error}
+                onSubmit={onSubmit}
+            />
+            {continuing && (
+                <div>
+                    <Button kind="tertiary" size="md" onClick={() => onContinue(undefined)}>
+                        {t("signin|other_account")}
+                    </Button>
+                </div>
             )}
-            <p className="mx_AccountMigration_note">{t("signin|password_note")}</p>
-            {error && <ErrorNotice t={t} error={error} />}
-            <button type="submit" disabled={busy || !newUserId || !password}>
-                {busy ? t("signin|busy") : t("signin|submit")}
-            </button>
-        </form>
+            <Text size="sm" className="mx_AccountMigration_secondary">
+                {t("page|safety")}
+            </Text>
+        </section>
     );
 }

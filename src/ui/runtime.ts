@@ -35,6 +35,8 @@ export interface KeyChoices {
 export interface RunCallbacks {
     onProgress(event: ProgressEvent): void;
     onWait(notice: WaitNotice): void;
+    /** Resolves at once while running, or when the user resumes a paused run; asked before every request. */
+    whilePaused(): Promise<void>;
 }
 
 /** Errors the screens show: a code to translate, and the runtime's own sentence as detail. */
@@ -54,6 +56,8 @@ export interface MigrationRuntime {
     run(account: NewAccountHandle, plan: MigrationPlan, choices: KeyChoices & { dryRun: boolean }, callbacks: RunCallbacks): Promise<MigrationReport>;
     /** Signs the migration's own session of the new account out. */
     signOut(account: NewAccountHandle): Promise<void>;
+    /** The same, for a page that is going away: one request that outlives the page (`fetch` with `keepalive`). */
+    signOutOnPageHide(account: NewAccountHandle): void;
 }
 
 /** Turns anything thrown below into a RuntimeError (stable code when there is one). */

@@ -58,7 +58,7 @@ test("through the real ModuleLoader, the built entry registers its page, entry, 
     expect(recorded.previews[0]("/migrate @new:example.org", "!room")).toBe(true);
     expect(recorded.previews[0]("/migrate", "!room")).toBe(true); // shown, to explain what is missing
     expect(recorded.previews[0]("hello /migrate", "!room")).toBe(false);
-    expect(recorded.translations["entry|label"]).toEqual({ en: "Migrate account" });
+    expect(recorded.translations["entry|label"]).toEqual({ en: "Migrate account", de: "Konto umziehen" });
 });
 
 test("options turn the space-panel entry and composer preview off", async () => {

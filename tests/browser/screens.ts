@@ -1,0 +1,71 @@
+/**
+ * Evidence of every screen, written by the browser tests into the repository for review (like Element's own e2e
+ * snapshots): a PNG of the module's page in Element's light and dark theme, and its aria snapshot. Each screen is
+ * also scanned with axe-core in both themes; the scan's violations are returned for the test to assert on.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+import type { Locator, Page } from "playwright-core";
+
+import { PROJECT_ROOT } from "../bed/paths.ts";
+
+export const SCREENS_DIR = path.join(PROJECT_ROOT, "tests", "browser", "screens");
+const AXE_SOURCE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+export interface AxeViolation {
+    id: string;
+    impact: string | null;
+    help: string;
+    nodes: string[];
+}
+
+/** axe-core on what the module renders (the host stand-in's own chrome is not what is under test). */
+export async function axeViolations(page: Page, target: Locator): Promise<AxeViolation[]> {
+    if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE_SOURCE });
+    return target.evaluate(async (root) => {
+        const axe = (window as unknown as { axe: { run(ctx: Element, opts: object): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+        const result = await axe.run(root, { resultTypes: ["violations"] });
+        return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) }));
+    });
+}
+
+async function setTheme(page: Page, theme: "light" | "dark"): Promise<void> {
+    await page.evaluate((t) => {
+        const html = document.documentElement;
+        for (const c of [...html.classList]) if (c.startsWith("cpd-theme-")) html.classList.remove(c);
+        html.classList.add(`cpd-theme-${t}`);
+    }, theme);
+}
+
+/**
+ * Writes `<name>-light.png`, `<name>-dark.png` and `<name>.aria.yml` for the module's page (or `target`), and
+ * returns axe's violations in both themes. `redact` replaces run-specific values (random user ids) in the aria text.
+ */
+export async function recordScreen(page: Page, name: string, opts: { target?: Locator; redact?: Record<string, string> } = {}): Promise<AxeViolation[]> {
+    mkdirSync(SCREENS_DIR, { recursive: true });
+    const target = opts.target ?? page.getByRole("main");
+    // Nothing animating or blinking in the pictures.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    // Tall enough to show the whole screen without scrolling (Element's main area scrolls; a picture cannot).
+    const before = page.viewportSize();
+    await page.setViewportSize({ width: 900, height: 720 });
+    const needed = await target.evaluate((el) => {
+        for (let p = el.parentElement; p; p = p.parentElement) p.scrollTop = 0;
+        return Math.ceil(el.getBoundingClientRect().top + el.scrollHeight + 48);
+    });
+    await page.setViewportSize({ width: 900, height: Math.max(720, needed) });
+    const violations: AxeViolation[] = [];
+    for (const theme of ["light", "dark"] as const) {
+        await setTheme(page, theme);
+        await target.screenshot({ path: path.join(SCREENS_DIR, `${name}-${theme}.png`), animations: "disabled", caret: "hide", scale: "css" });
+        violations.push(...(await axeViolations(page, target)).map((v) => ({ ...v, id: `${theme}: ${v.id}` })));
+    }
+    await setTheme(page, "light");
+    if (before) await page.setViewportSize(before);
+    let aria = await target.ariaSnapshot();
+    for (const [value, placeholder] of Object.entries(opts.redact ?? {})) aria = aria.split(value).join(placeholder);
+    writeFileSync(path.join(SCREENS_DIR, `${name}.aria.yml`), `${aria}\n`);
+    return violations;
+}
