@@ -61,6 +61,15 @@ const browser = {
     },
 };
 
+/** Copies the sign-in callback page next to the module's entry (its script is the "callback" entry). */
+class CopyCallbackPage {
+    apply(compiler) {
+        compiler.hooks.afterEmit.tap("CopyCallbackPage", () => {
+            copyFileSync(path.join(root, "src/element/callback.html"), path.join(root, "dist/module/callback.html"));
+        });
+    }
+}
+
 /**
  * Copies the host's static files next to its bundle (no plugin dependency for a few files), and Compound's theme CSS
  * (light, dark, high contrast), which Element itself puts on the page; the module must not ship token values.
@@ -81,7 +90,8 @@ export default [
     {
         ...browser,
         name: "module",
-        entry: { index: "./src/index.ts" },
+        // callback: the sign-in popup's landing page script (callback.html), tiny and separate from the entry.
+        entry: { index: "./src/index.ts", callback: { import: "./src/element/signInCallback.ts", library: { type: "module" } } },
         output: {
             path: path.join(root, "dist/module"),
             filename: "[name].js",
@@ -95,6 +105,7 @@ export default [
         externalsType: "window",
         externals: { react: "React" },
         module: { rules: [swcRule("es2022"), constructableCss] },
+        plugins: [new CopyCallbackPage()],
     },
     {
         ...browser,

@@ -17,6 +17,11 @@ export const moduleConfigSchema = z.strictObject({
      * inside its own servers.
      */
     allowed_target_servers: z._default(z.array(z.string().check(z.minLength(1))), []),
+    /**
+     * With `allowed_target_servers`: the homeserver address of an allowed server name, when it publishes no
+     * .well-known (or to pin it). Otherwise only the address its .well-known names is accepted.
+     */
+    allowed_target_homeservers: z._default(z.record(z.string().check(z.minLength(1)), z.url()), {}),
     /** Pre-tick "leave each old room once it is safely migrated" in the options. */
     leave_old_rooms_default: z._default(z.boolean(), false),
     /** Pre-tick the "moved" trail (display name suffix and a note in each DM) in the options. */

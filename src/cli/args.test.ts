@@ -110,6 +110,12 @@ describe("command-line arguments", () => {
         expect(usageErrorOf(["--old-homeserver", "https://old.example", "--new-user="]).message).toBe("--new-user is required");
     });
 
+    test("--new-sign-in and --old-sign-in take one of the methods, with an optional identity provider", () => {
+        const required = ["--old-homeserver", "https://old.example", "--new-user", "@new:new.example"];
+        expect(parseArgs([...required, "--new-sign-in", "sso", "--new-idp", "oidc-company", "--old-sign-in=device"])).toMatchObject({ newSignIn: "sso", newIdp: "oidc-company", oldSignIn: "device" });
+        expect(usageErrorOf([...required, "--new-sign-in", "magic"]).message).toBe('--new-sign-in must be one of password, sso, oauth, device, token, not "magic"');
+    });
+
     test("--accept-missing-keys names rooms, comma-separated", () => {
         const required = ["--old-homeserver", "https://old.example", "--new-user", "@new:new.example"];
         expect(parseArgs([...required, "--accept-missing-keys", "!a:old.example, !b:old.example,"]).acceptMissingKeys).toEqual(["!a:old.example", "!b:old.example"]);
@@ -121,7 +127,7 @@ describe("command-line arguments", () => {
     });
 
     test("the usage text lists every flag the parser accepts and every secret variable", () => {
-        for (const flag of ["--old-homeserver", "--old-user", "--new-user", "--new-homeserver", "--dry-run", "--leave-old-rooms", "--moved-notice", "--report", "--key-file", "--set-up-new-backup", "--trust-new-backup", "--accept-missing-keys", "--yes", "--help"]) {
+        for (const flag of ["--old-homeserver", "--old-user", "--new-user", "--new-homeserver", "--dry-run", "--leave-old-rooms", "--moved-notice", "--report", "--key-file", "--set-up-new-backup", "--trust-new-backup", "--accept-missing-keys", "--yes", "--help", "--new-sign-in", "--old-sign-in", "--new-idp", "--old-idp"]) {
             expect(USAGE).toContain(flag);
         }
         for (const variable of ["MIGRATE_OLD_ACCESS_TOKEN", "MIGRATE_OLD_PASSWORD", "MIGRATE_NEW_PASSWORD", "MIGRATE_NEW_ACCESS_TOKEN", "MIGRATE_OLD_RECOVERY_KEY", "MIGRATE_NEW_RECOVERY_KEY"]) {

@@ -10,6 +10,12 @@ export interface CliOptions {
     oldUser?: string;
     newUser: string;
     newHomeserver?: string;
+    /** How each account signs in; default: the secret given in the environment, else the server's recommendation. */
+    newSignIn?: SignInChoice;
+    oldSignIn?: SignInChoice;
+    /** Which single sign-on identity provider (its id), when the server has several. */
+    newIdp?: string;
+    oldIdp?: string;
     dryRun: boolean;
     leaveOldRooms: boolean;
     movedNotice: boolean;
@@ -22,6 +28,9 @@ export interface CliOptions {
     acceptMissingKeys?: string[];
     help: boolean;
 }
+
+export const SIGN_IN_CHOICES = ["password", "sso", "oauth", "device", "token"] as const;
+export type SignInChoice = (typeof SIGN_IN_CHOICES)[number];
 
 export class UsageError extends Error {
     public constructor(message: string) {
@@ -40,6 +49,11 @@ Options:
   --old-user @name:server  the old account (needed with MIGRATE_OLD_PASSWORD)
   --new-user @name:server  the new account
   --new-homeserver URL     the new account's homeserver (default: found through .well-known)
+  --new-sign-in METHOD     how the new account signs in: password, sso, oauth, device or token
+                           (default: token or password when given below, else what the server recommends:
+                           OAuth 2.0 — with a code to enter (device) when offered —, then sso, then password)
+  --old-sign-in METHOD     the same for the old account (sso, oauth and device need --old-user)
+  --new-idp ID, --old-idp ID  the single sign-on provider to use when the server has several
   --dry-run                show the plan and report, change nothing
   --leave-old-rooms        leave each old room once the new account is confirmed in it
   --moved-notice           add "(moved to …)" to the old display name and a note in each direct chat
@@ -53,6 +67,10 @@ Options:
                            the new backup (the report of an earlier run names them); never needed otherwise
   --yes                    do not ask for confirmation
   -h, --help               this help
+
+sso and oauth print one line "Sign in at: URL" on stderr (and open a browser when run in a terminal); the
+browser comes back to a one-time address on 127.0.0.1. device prints the URL and a code to approve from any
+device. The resulting tokens are never printed.
 
 Secrets, from the environment only:
   MIGRATE_OLD_ACCESS_TOKEN, or MIGRATE_OLD_PASSWORD with --old-user
@@ -74,6 +92,10 @@ const OPTIONS = {
     "old-user": { type: "string" },
     "new-user": { type: "string" },
     "new-homeserver": { type: "string" },
+    "new-sign-in": { type: "string" },
+    "old-sign-in": { type: "string" },
+    "new-idp": { type: "string" },
+    "old-idp": { type: "string" },
     report: { type: "string" },
     "key-file": { type: "string" },
     "accept-missing-keys": { type: "string" },
@@ -95,6 +117,10 @@ export function parseArgs(argv: string[]): CliOptions {
         oldUser: values["old-user"],
         newUser: values["new-user"]!,
         newHomeserver: values["new-homeserver"],
+        newSignIn: values["new-sign-in"] as SignInChoice | undefined,
+        oldSignIn: values["old-sign-in"] as SignInChoice | undefined,
+        newIdp: values["new-idp"],
+        oldIdp: values["old-idp"],
         reportFile: values.report,
         keyFile: values["key-file"],
         dryRun: values["dry-run"],
@@ -110,6 +136,11 @@ export function parseArgs(argv: string[]): CliOptions {
         help: values.help,
     };
     if (options.help) return options;
+    for (const [flag, choice] of [["--new-sign-in", options.newSignIn], ["--old-sign-in", options.oldSignIn]] as const) {
+        if (choice !== undefined && !(SIGN_IN_CHOICES as readonly string[]).includes(choice)) {
+            throw new UsageError(`${flag} must be one of ${SIGN_IN_CHOICES.join(", ")}, not "${choice}"`);
+        }
+    }
     if (!options.oldHomeserver) throw new UsageError("--old-homeserver is required");
     if (!options.newUser) throw new UsageError("--new-user is required");
     return options;

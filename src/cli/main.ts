@@ -1,21 +1,26 @@
 /**
  * `matrix-account-migrate`: the engine without Element, for people on other clients and for admins. Signs in both
- * accounts from environment secrets, reads the old account with one /sync, shows the plan, asks, runs, reports.
+ * accounts (secrets from the environment, or single sign-on / OAuth 2.0 in a browser), reads the old account with one
+ * /sync, shows the plan, asks, runs, reports.
  */
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 
-import { type AccountSession, readJournalDocument } from "../engine/context.ts";
+import { readJournalDocument } from "../engine/context.ts";
 import { NewerJournalError } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
+import { type SignInMethod, checkHomeserver, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
 import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
-import { checkHomeserver, checkTarget, discoverHomeserver, isSignInError, sessionFromAccessToken, signInWithPassword } from "../sessions/signIn.ts";
+import type { SignedInSession } from "../sessions/session.ts";
+import { SignInError, checkTarget, isSignInError, sessionFromAccessToken, signIn } from "../sessions/signIn.ts";
 import { snapshotFromSync } from "../sessions/snapshots.ts";
 import { KeysError } from "../keys/errors.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
-import { type CliOptions, USAGE, UsageError, parseArgs } from "./args.ts";
+import type { ServerApproval } from "../keys/recoverySetup.ts";
+import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from "./args.ts";
+import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
 import { progressOutput } from "./progress.ts";
 import { terminalSafe } from "./terminalText.ts";
 
@@ -24,30 +29,79 @@ class InputError extends Error {}
 
 const DEVICE_NAME = "Account migration (CLI)";
 
-interface SignedIn extends AccountSession {
-    /** Set when the CLI created this session with a password: it signs it out again at the end. */
-    temporary: boolean;
-}
-
 function env(name: string): string | undefined {
     const v = process.env[name];
     return v && v.length ? v : undefined;
 }
 
-async function signInOld(opts: CliOptions, baseUrl: string): Promise<SignedIn> {
-    const token = env("MIGRATE_OLD_ACCESS_TOKEN");
-    if (token) return { ...(await sessionFromAccessToken(baseUrl, token, opts.oldUser)), temporary: false };
-    const password = env("MIGRATE_OLD_PASSWORD");
-    if (password && opts.oldUser) return { ...(await signInWithPassword(baseUrl, opts.oldUser, password, { deviceName: DEVICE_NAME })), temporary: true };
-    throw new InputError("The old account needs MIGRATE_OLD_ACCESS_TOKEN, or MIGRATE_OLD_PASSWORD together with --old-user.");
+/** The server's recommended method among those the CLI can run (OAuth 2.0 with a code first: works over SSH too). */
+function recommended(methods: SignInMethod[]): SignInChoice | undefined {
+    const first = methods.find((m) => m.kind !== "token");
+    if (!first) return undefined;
+    return first.kind === "oauth" ? (first.deviceGrant ? "device" : "oauth") : first.kind;
 }
 
-async function signInNew(newUserId: string, baseUrl: string): Promise<SignedIn> {
-    const token = env("MIGRATE_NEW_ACCESS_TOKEN");
-    if (token) return { ...(await sessionFromAccessToken(baseUrl, token, newUserId)), temporary: false };
-    const password = env("MIGRATE_NEW_PASSWORD");
-    if (password) return { ...(await signInWithPassword(baseUrl, newUserId, password, { deviceName: DEVICE_NAME })), temporary: true };
-    throw new InputError("The new account needs MIGRATE_NEW_PASSWORD or MIGRATE_NEW_ACCESS_TOKEN.");
+/**
+ * Signs one side in. Without --old-sign-in / --new-sign-in: the access token or password given in the environment,
+ * else (when a person is at the terminal) the server's recommended method.
+ */
+async function signInSide(side: "old" | "new", userId: string | undefined, baseUrl: string, choice: SignInChoice | undefined, idp: string | undefined, err: NodeJS.WriteStream): Promise<SignedInSession> {
+    const upper = side.toUpperCase();
+    const token = env(`MIGRATE_${upper}_ACCESS_TOKEN`);
+    const password = env(`MIGRATE_${upper}_PASSWORD`);
+    let method = choice ?? (token ? "token" : password && userId ? "password" : undefined);
+    if (method === "token") {
+        if (!token) throw new InputError(`--${side}-sign-in token needs MIGRATE_${upper}_ACCESS_TOKEN.`);
+        return sessionFromAccessToken(baseUrl, token, userId);
+    }
+    if (!userId || (!method && !process.stdin.isTTY)) {
+        throw new InputError(
+            side === "old"
+                ? "The old account needs MIGRATE_OLD_ACCESS_TOKEN, or --old-user with MIGRATE_OLD_PASSWORD or --old-sign-in sso|oauth|device."
+                : "The new account needs MIGRATE_NEW_PASSWORD or MIGRATE_NEW_ACCESS_TOKEN, or --new-sign-in sso|oauth|device.",
+        );
+    }
+    const discovery = await discoverSignIn(userId, baseUrl);
+    method ??= recommended(discovery.offer.methods);
+    if (!method) throw new SignInError("unsupported-sign-in", `${baseUrl} offers no sign-in this tool can do; use an access token (MIGRATE_${upper}_ACCESS_TOKEN).`);
+    const client = { clientName: DEVICE_NAME, applicationType: "native" as const };
+    switch (method) {
+        case "password":
+            if (!password) throw new InputError(`Signing the ${side} account in with its password needs MIGRATE_${upper}_PASSWORD.`);
+            return signIn(discovery, { method: "password", password }, { deviceName: DEVICE_NAME });
+        case "device": {
+            // Registration needs a redirect even for a device-only client; this one is never visited.
+            const redirectUri = "http://127.0.0.1/callback";
+            return signIn(
+                discovery,
+                { method: "device", client: { ...client, clientUri: "http://127.0.0.1/", redirectUri }, onCode: (p) => showDeviceCode(err, p), signal: AbortSignal.timeout(SIGN_IN_WAIT_MS) },
+                { deviceName: DEVICE_NAME },
+            );
+        }
+        case "sso":
+        case "oauth": {
+            const browser = await startLoopbackBrowser(err);
+            try {
+                const clientUri = new URL("/", browser.redirectUri).href;
+                return await signIn(discovery, method === "sso" ? { method, idpId: idp, browser } : { method, browser, client: { ...client, clientUri } }, { deviceName: DEVICE_NAME });
+            } finally {
+                await browser.close();
+            }
+        }
+    }
+    throw new InputError(`Unknown sign-in method ${String(method)}`);
+}
+
+/** Approval of new cross-signing keys, when the new server asks: the password from the environment, or a page. */
+function cliApproval(err: NodeJS.WriteStream): ServerApproval {
+    return {
+        askPassword: async () => env("MIGRATE_NEW_PASSWORD") ?? null,
+        openPage: (url) => {
+            err.write("The new account's server asks you to approve setting up recovery. Waiting for your approval…\n");
+            showSignInUrl(err, url);
+        },
+        signal: AbortSignal.timeout(SIGN_IN_WAIT_MS),
+    };
 }
 
 /** Writes one line of text that may hold server-controlled parts, with every control character neutralised. */
@@ -106,7 +160,7 @@ async function confirm(question: string): Promise<boolean> {
 export async function main(argv: string[]): Promise<number> {
     const out = process.stdout;
     const err = process.stderr;
-    const sessions: SignedIn[] = [];
+    const sessions: SignedInSession[] = [];
     try {
         let opts: CliOptions;
         try {
@@ -121,19 +175,19 @@ export async function main(argv: string[]): Promise<number> {
         }
         const keyFilePassphrase = env("MIGRATE_KEY_FILE_PASSPHRASE");
         if (opts.keyFile && !keyFilePassphrase) throw new InputError("--key-file needs its passphrase in MIGRATE_KEY_FILE_PASSPHRASE.");
-        if (opts.setUpNewBackup && !env("MIGRATE_NEW_PASSWORD")) {
-            throw new InputError("--set-up-new-backup needs MIGRATE_NEW_PASSWORD: the new server asks for it to approve the new keys.");
+        if (opts.setUpNewBackup && (opts.newSignIn === "token" || (!opts.newSignIn && env("MIGRATE_NEW_ACCESS_TOKEN")))) {
+            throw new InputError("--set-up-new-backup needs a session this tool signs in itself (its keys go on that session's device): use --new-sign-in password, sso, oauth or device instead of an access token.");
         }
 
         const oldBase = await checkHomeserver(opts.oldHomeserver);
-        const old = await signInOld(opts, oldBase);
+        const old = await signInSide("old", opts.oldUser, oldBase, opts.oldSignIn, opts.oldIdp, err);
         sessions.push(old);
         const newUserId = checkTarget(old.userId, opts.newUser);
-        const newBase = opts.newHomeserver ? await checkHomeserver(opts.newHomeserver) : await discoverHomeserver(newUserId.slice(newUserId.indexOf(":") + 1));
-        const neu = await signInNew(newUserId, newBase);
+        const newBase = await resolveNewHomeserver(newUserId, opts.newHomeserver, { allowedServers: [] });
+        const neu = await signInSide("new", newUserId, newBase, opts.newSignIn, opts.newIdp, err);
         sessions.push(neu);
         if (opts.dryRun && sessions.some((s) => s.temporary)) {
-            err.write("Note: signing in with a password creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n");
+            err.write("Note: signing in creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n");
         }
 
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
@@ -149,7 +203,7 @@ export async function main(argv: string[]): Promise<number> {
             oldRecoveryKey: env("MIGRATE_OLD_RECOVERY_KEY"),
             newRecoveryKey: env("MIGRATE_NEW_RECOVERY_KEY"),
             trustUnverifiedNewBackup: trustUnverified,
-            setUpNewBackup: opts.setUpNewBackup ? { password: env("MIGRATE_NEW_PASSWORD")! } : undefined,
+            setUpNewBackup: opts.setUpNewBackup ? { session: neu, approval: cliApproval(err) } : undefined,
             dryRun: opts.dryRun,
         });
         for (const note of keys.notes) writeLine(err, `Note: ${note}`);
@@ -206,6 +260,6 @@ export async function main(argv: string[]): Promise<number> {
         for (const line of `Migration stopped: ${detail}`.split("\n")) writeLine(err, line);
         return 1;
     } finally {
-        for (const s of sessions.filter((x) => x.temporary)) await s.http.request("POST", "/logout", { body: {} }).catch(() => undefined);
+        for (const s of sessions.filter((x) => x.temporary)) await s.signOut();
     }
 }

@@ -6,7 +6,7 @@
 import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js";
 import type { MatrixClient } from "matrix-js-sdk/lib/matrix.js";
 
-import type { AccountSession } from "../engine/context.ts";
+import { type AccountSession, readJournalDocument } from "../engine/context.ts";
 import { JOURNAL_EVENT_TYPE, journalFor, withJournal } from "../engine/journal.ts";
 import { runMigration } from "../engine/migration.ts";
 import { Scheduler } from "../engine/scheduler.ts";
@@ -14,17 +14,15 @@ import { buildPlan } from "../engine/plan.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { keySituation, openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
 import { setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
-import { MatrixHttp, MatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
-import { checkHomeserver, checkTarget, discoverHomeserver, signInWithPassword } from "../sessions/signIn.ts";
+import { type SignInDiscovery, type TargetPolicy, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
+import { MatrixHttp, MatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import type { SignedInSession } from "../sessions/session.ts";
+import { type SignInRequest, checkTarget, signIn } from "../sessions/signIn.ts";
 import { type SyncedClient, snapshotFromClient } from "../sessions/snapshots.ts";
 import type { MigrationRuntime, NewAccountHandle } from "../ui/runtime.ts";
+import { popupBrowser } from "./signInWindow.ts";
 
-interface NewSession extends AccountSession {
-    baseUrl: string;
-    accessToken: string;
-    /** Kept in memory for this page only: the server asks for it to approve a recovery set-up. */
-    password: string;
-}
+const DEVICE_NAME = "Account migration (Element)";
 
 /** Element's matrix-js-sdk errors carry errcode/httpStatus; the scheduler understands MatrixRequestError. */
 function fromSdkError(e: unknown, path: string): unknown {
@@ -39,7 +37,12 @@ function fromSdkError(e: unknown, path: string): unknown {
     return new MatrixRequestError("POST", path, err.httpStatus, err.errcode, (err.data?.error as string) ?? err.message, retryAfter, err.data);
 }
 
-export function createElementRuntime(client: MatrixClient, allowedServers: string[]): MigrationRuntime {
+export interface ElementRuntimeOptions extends TargetPolicy {
+    /** The module's callback page (dist/module/callback.html), on Element's origin. */
+    callbackUrl: string;
+}
+
+export function createElementRuntime(client: MatrixClient, options: ElementRuntimeOptions): MigrationRuntime {
     const oldUserId = client.getUserId();
     if (!oldUserId) throw new Error("Element's client is not signed in");
     const old: AccountSession = {
@@ -62,8 +65,10 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
             }
         },
     };
-    const sessions = new Map<string, NewSession>();
-    const session = (account: NewAccountHandle): NewSession => {
+    const sessions = new Map<string, SignedInSession>();
+    /** What discovery found, kept for the sign-in that follows (OAuth 2.0 metadata is not shown to the page). */
+    const discoveries = new Map<string, SignInDiscovery>();
+    const session = (account: NewAccountHandle): SignedInSession => {
         const s = sessions.get(account.userId);
         if (!s) throw new Error("The new account is not signed in");
         return s;
@@ -71,12 +76,40 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
     const snapshot = () => snapshotFromClient(client as unknown as SyncedClient);
 
     return {
-        async signIn({ newUserId, homeserverUrl, password }) {
-            const userId = checkTarget(oldUserId, newUserId, allowedServers);
-            const baseUrl = homeserverUrl ? await checkHomeserver(homeserverUrl) : await discoverHomeserver(userId.slice(userId.indexOf(":") + 1));
-            const signedIn = await signInWithPassword(baseUrl, userId, password, { deviceName: "Account migration (Element)" });
-            sessions.set(signedIn.userId, { userId: signedIn.userId, http: signedIn.http, baseUrl, accessToken: signedIn.accessToken, password });
-            return { userId: signedIn.userId, homeserverUrl: baseUrl };
+        async discover({ newUserId, homeserverUrl }) {
+            const userId = checkTarget(oldUserId, newUserId, options.allowedServers);
+            const baseUrl = await resolveNewHomeserver(userId, homeserverUrl, options);
+            const found = await discoverSignIn(userId, baseUrl);
+            discoveries.set(userId, found);
+            return found.offer;
+        },
+
+        async signIn(offer, input) {
+            const found = discoveries.get(offer.userId);
+            if (!found || found.offer.baseUrl !== offer.baseUrl) throw new Error("Sign-in was not prepared for this account");
+            const origin = window.location.origin;
+            const oauthClient = { clientName: DEVICE_NAME, clientUri: `${origin}/`, applicationType: "web" as const };
+            let request: SignInRequest;
+            switch (input.method) {
+                case "password":
+                case "token":
+                    request = input;
+                    break;
+                case "sso":
+                    request = { method: "sso", idpId: input.idpId, browser: popupBrowser(input.window, options.callbackUrl) };
+                    break;
+                case "oauth":
+                    request = { method: "oauth", client: oauthClient, browser: popupBrowser(input.window, options.callbackUrl) };
+                    break;
+                case "device":
+                    request = { method: "device", client: { ...oauthClient, redirectUri: options.callbackUrl }, onCode: input.onCode, signal: input.signal };
+                    break;
+            }
+            const signedIn = await signIn(found, request, { deviceName: DEVICE_NAME });
+            const previous = sessions.get(signedIn.userId);
+            if (previous?.temporary) await previous.signOut();
+            sessions.set(signedIn.userId, signedIn);
+            return { userId: signedIn.userId, homeserverUrl: signedIn.baseUrl };
         },
 
         async plan(account, options) {
@@ -88,9 +121,13 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
             return keySituation(old, session(account), client.getCrypto());
         },
 
-        async setUpRecovery(account, recoveryKey) {
+        async setUpRecovery(account, recoveryKey, approval) {
             const s = session(account);
-            const result = await setUpNewAccountRecovery(s.http, { baseUrl: s.baseUrl, userId: s.userId, password: s.password, recoveryKey });
+            const result = await setUpNewAccountRecovery(s.http, {
+                session: s,
+                recoveryKey,
+                approval: { askPassword: approval.askPassword, openPage: approval.showApprovalPage, signal: approval.signal },
+            });
             return result.recoveryKey;
         },
 
@@ -130,30 +167,34 @@ export function createElementRuntime(client: MatrixClient, allowedServers: strin
             });
         },
 
+        // Only the session this module created goes: an access token the person gave stays theirs.
         async signOut(account) {
             const s = sessions.get(account.userId);
             sessions.delete(account.userId);
-            await s?.http.request("POST", "/logout", { body: {} }).catch(() => undefined);
+            if (s?.temporary) await s.signOut();
         },
 
         signOutOnPageHide(account) {
             const s = sessions.get(account.userId);
-            if (!s) return;
+            if (!s?.temporary) return;
             sessions.delete(account.userId);
-            // A normal request is cancelled with the page; `keepalive` lets this one finish after the tab is gone.
+            // A normal request is cancelled with the page; `keepalive` lets this one finish after the tab is gone. An
+            // OAuth 2.0 session is also revoked, as far as the page lives to send it.
             void fetch(`${s.baseUrl}/_matrix/client/v3/logout`, {
                 method: "POST",
                 keepalive: true,
-                headers: { "Authorization": `Bearer ${s.accessToken}`, "Content-Type": "application/json" },
+                headers: { "Authorization": `Bearer ${s.accessToken()}`, "Content-Type": "application/json" },
                 body: "{}",
             }).catch(() => undefined);
+            if (s.method === "oauth") void s.signOut();
         },
     };
 
     /** The user's choices go into the journal before anything is written, so a later page can continue this run. */
     async function recordChoices(plan: Parameters<MigrationRuntime["run"]>[1]): Promise<void> {
         const path = `/user/${seg(oldUserId!)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`;
-        const doc = await orIfNotFound(old.http.request("GET", path), undefined);
+        // Refuses a journal of a newer version of this tool rather than overwrite it.
+        const doc = await readJournalDocument(old);
         const journal = journalFor(doc, plan.newUserId);
         journal.choices = {
             rooms: plan.rooms.filter((r) => r.selected).map((r) => r.roomId),

@@ -13,6 +13,14 @@ import type { Translate } from "../i18n/index.ts";
 import type { EntryProgress, PageHost } from "../ui/host.ts";
 import { getLoggedInClient } from "./loggedInClient.ts";
 import { parseMigrateCommand } from "./migrateCommand.ts";
+import { openSignInWindow } from "./signInWindow.ts";
+
+declare const __webpack_public_path__: string;
+
+/** The sign-in popups' landing page, next to the module's entry (webpack knows where the entry was loaded from). */
+function callbackUrl(): string {
+    return new URL("callback.html", __webpack_public_path__).href;
+}
 
 export const PAGE_PATH = "migrate-account";
 const SPACE_PANEL_KEY = "io.github.matrix_account_migration.entry";
@@ -82,7 +90,11 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
             if (!client) throw Object.assign(new Error("Element has no logged-in client"), { code: "no-client" });
             // The engine, a second matrix-js-sdk and the crypto WASM load here, as separate chunks.
             const { createElementRuntime } = await import(/* webpackChunkName: "migration-runtime" */ "./elementRuntime.ts");
-            return createElementRuntime(client, config.allowed_target_servers);
+            return createElementRuntime(client, {
+                allowedServers: config.allowed_target_servers,
+                allowedHomeservers: config.allowed_target_homeservers,
+                callbackUrl: callbackUrl(),
+            });
         },
         readJournal: () => {
             // The module API's account data where the host has it; Element's synced client otherwise.
@@ -108,6 +120,7 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
         renderRoomAvatar: typeof api.builtins?.renderRoomAvatar === "function" ? (roomId) => api.builtins.renderRoomAvatar(roomId, "32px") : undefined,
         displayName: (roomId, userId) => getLoggedInClient()?.getRoom(roomId)?.getMember(userId)?.name ?? getLoggedInClient()?.getUser(userId)?.displayName,
         showProgress: showEntry,
+        openSignInWindow,
         saveFile: downloadFile,
         copyText: (text) => navigator.clipboard.writeText(text),
     };

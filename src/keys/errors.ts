@@ -12,6 +12,8 @@ export type KeysErrorCode =
     | "backup_missing"
     | "backup_replaced"
     | "backup_exists"
+    | "recovery_needs_own_session"
+    | "approval_needed"
     | "secret_storage_exists"
     | "cross_signing_exists"
     | "secret_storage_unsupported_algorithm"

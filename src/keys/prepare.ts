@@ -11,7 +11,7 @@ import { isBackupPrivateKeyFor } from "./backupCrypto.ts";
 import { KeysError } from "./errors.ts";
 import { type BackupTrust, BackupKeyHandover, type HandoverTarget, type KeyHandoverSettings } from "./handover.ts";
 import type { LocalRoomKeys } from "./keySources.ts";
-import { setUpNewAccountRecovery } from "./recoverySetup.ts";
+import { type RecoverySetupInput, setUpNewAccountRecovery } from "./recoverySetup.ts";
 
 /** The old session's crypto, as matrix-js-sdk's CryptoApi offers it (any copy of the SDK). */
 export interface OldSessionCrypto extends LocalRoomKeys {
@@ -29,8 +29,8 @@ export interface KeyPreparationInput {
      * that is the case.
      */
     trustUnverifiedNewBackup?: boolean | (() => Promise<boolean>);
-    /** Set up recovery for a new account without a backup (needs its password for the server's approval). */
-    setUpNewBackup?: { password: string };
+    /** Set up recovery for a new account without a backup, on the migration's own session of it. */
+    setUpNewBackup?: Pick<RecoverySetupInput, "session" | "approval">;
     /** Changes nothing: a missing backup is reported, not created. */
     dryRun?: boolean;
 }
@@ -169,12 +169,7 @@ export async function prepareKeyHandover(input: KeyPreparationInput): Promise<Ke
     } else if (input.setUpNewBackup && input.dryRun) {
         target = { unavailable: "Dry run: recovery would be set up for the new account, and the keys handed to its new backup.", reason: reason("keys-dry-run") };
     } else if (input.setUpNewBackup) {
-        const created = await setUpNewAccountRecovery(input.new.http, {
-            baseUrl: input.new.baseUrl,
-            userId: input.new.userId,
-            password: input.setUpNewBackup.password,
-            recoveryKey: input.newRecoveryKey,
-        });
+        const created = await setUpNewAccountRecovery(input.new.http, { ...input.setUpNewBackup, recoveryKey: input.newRecoveryKey });
         target = { backup: created.backup, trust: "created" };
         if (!input.newRecoveryKey) createdRecoveryKey = created.recoveryKey;
     } else {

@@ -1,24 +1,37 @@
 /**
  * Setting up recovery (cross-signing, secret storage, key backup) for a new account that has no key backup yet, from
- * a temporary crypto session of its own: keys in memory only, never in Element's storage, signed out at the end.
+ * a crypto session on the migration's own temporary device (keys in memory only, never in Element's storage; the
+ * device is signed out with the migration session). No second sign-in, so no password is kept for it: when the
+ * server asks for approval of the new keys (user-interactive auth), the person gives it at that moment — the password
+ * again, or the server's single sign-on / account page — and the upload is retried.
  *
  * It refuses to run where it could destroy something: matrix-js-sdk's "new key backup" path deletes existing backups,
  * and new cross-signing keys would replace an identity the user's other devices trust. So it runs only when the
- * account has no backup, and either no secret storage at all or secret storage the given recovery key opens.
+ * account has no backup, either no secret storage at all or secret storage the given recovery key opens, and no
+ * cross-signing identity unless that secret storage holds its private keys.
  */
-import { MatrixHttp } from "../sessions/matrixHttp.ts";
+import type { MatrixHttp } from "../sessions/matrixHttp.ts";
+import type { SignedInSession } from "../sessions/session.ts";
 import { type BackupVersion, accountData, currentBackup, opensSecretStorage } from "./backups.ts";
 import { KeysError } from "./errors.ts";
 import { DEFAULT_KEY_EVENT_TYPE, decodeRecoveryKey, encodeRecoveryKey } from "./secretStorage.ts";
 
+/** How the person approves new cross-signing keys when the server asks (rare: a first upload needs no approval). */
+export interface ServerApproval {
+    /** The server wants the account's password: resolve with it, or null to give up. Used for that one request. */
+    askPassword(): Promise<string | null>;
+    /** The server wants approval on one of its pages (OAuth account page, SSO): show it; the upload is retried. */
+    openPage(url: string): void;
+    /** Stops waiting for the page. */
+    signal?: AbortSignal;
+}
+
 export interface RecoverySetupInput {
-    baseUrl: string;
-    userId: string;
-    /** Needed by the server to approve new cross-signing keys (user-interactive auth). */
-    password: string;
+    /** The migration's own session on the new account (created by this tool: its device gets the crypto keys). */
+    session: Pick<SignedInSession, "baseUrl" | "userId" | "deviceId" | "accessToken" | "fetch" | "temporary">;
     /** Use this recovery key (must open existing secret storage, if any); otherwise a new one is made. */
     recoveryKey?: string;
-    deviceName?: string;
+    approval?: ServerApproval;
 }
 
 export interface RecoverySetupResult {
@@ -53,42 +66,44 @@ async function refuseToReplaceCrossSigning(http: MatrixHttp, userId: string, ope
 }
 
 export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoverySetupInput): Promise<RecoverySetupResult> {
-    if (await currentBackup(http)) throw new KeysError("backup_exists", `${input.userId} already has a key backup; it is used as it is.`);
-    const defaultKey = await accountData<{ key?: string }>(http, input.userId, DEFAULT_KEY_EVENT_TYPE);
+    const { session } = input;
+    const userId = session.userId;
+    if (!session.temporary || !session.deviceId) {
+        throw new KeysError(
+            "recovery_needs_own_session",
+            "Setting up recovery needs a session this tool signed in itself (its keys go on that session's device): sign the new account in with its password, single sign-on or OAuth 2.0 instead of an access token.",
+        );
+    }
+    if (await currentBackup(http)) throw new KeysError("backup_exists", `${userId} already has a key backup; it is used as it is.`);
+    const defaultKey = await accountData<{ key?: string }>(http, userId, DEFAULT_KEY_EVENT_TYPE);
     let givenKey: Uint8Array | undefined;
     if (input.recoveryKey) givenKey = decodeRecoveryKey(input.recoveryKey);
     if (defaultKey?.key) {
         if (!givenKey) {
             throw new KeysError(
                 "secret_storage_exists",
-                `${input.userId} already has secret storage: give its recovery key, or sign in to it once in Element and turn on key storage there.`,
+                `${userId} already has secret storage: give its recovery key, or sign in to it once in Element and turn on key storage there.`,
             );
         }
-        if (!(await opensSecretStorage(http, input.userId, defaultKey.key, givenKey))) {
-            throw new KeysError("recovery_key_wrong", `That recovery key does not belong to ${input.userId}`);
+        if (!(await opensSecretStorage(http, userId, defaultKey.key, givenKey))) {
+            throw new KeysError("recovery_key_wrong", `That recovery key does not belong to ${userId}`);
         }
     }
 
-    await refuseToReplaceCrossSigning(http, input.userId, givenKey ? defaultKey?.key : undefined);
+    await refuseToReplaceCrossSigning(http, userId, givenKey ? defaultKey?.key : undefined);
 
     // matrix-js-sdk only here, loaded on demand: the module's entry must stay light. lib/matrix.js, not the package
     // root, whose entry point refuses to load beside Element's own copy of the SDK.
     const sdk = await import("matrix-js-sdk/lib/matrix.js");
-    const login = await http.request<{ access_token: string; device_id: string; user_id: string }>("POST", "/login", {
-        body: {
-            type: "m.login.password",
-            identifier: { type: "m.id.user", user: input.userId },
-            password: input.password,
-            initial_device_display_name: input.deviceName ?? "Account migration (setting up recovery)",
-        },
-    });
     const secretStorageKeys = new Map<string, Uint8Array<ArrayBuffer>>();
     let generated: { privateKey: Uint8Array<ArrayBuffer>; encodedPrivateKey?: string } | undefined;
     const client = sdk.createClient({
-        baseUrl: input.baseUrl,
-        userId: login.user_id,
-        deviceId: login.device_id,
-        accessToken: login.access_token,
+        baseUrl: session.baseUrl,
+        userId,
+        deviceId: session.deviceId,
+        accessToken: session.accessToken(),
+        // The session's own fetch: an OAuth 2.0 token is refreshed for this client too.
+        fetchFn: session.fetch,
         cryptoCallbacks: {
             getSecretStorageKey: async ({ keys }) => {
                 for (const keyId of Object.keys(keys)) {
@@ -105,9 +120,7 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
         await client.initRustCrypto({ useIndexedDB: false });
         const crypto = client.getCrypto()!;
         await crypto.bootstrapCrossSigning({
-            authUploadDeviceSigningKeys: async (makeRequest) => {
-                await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: input.userId }, password: input.password });
-            },
+            authUploadDeviceSigningKeys: (makeRequest) => uploadWithApproval(makeRequest, session.baseUrl, userId, input.approval),
         });
         await crypto.bootstrapSecretStorage({
             setupNewKeyBackup: true,
@@ -127,6 +140,78 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
         // Let the crypto layer's last requests land before stopping (stopping mid-request crashes the Rust side).
         await client.getCrypto()?.getKeyBackupInfo().catch(() => undefined);
         client.stopClient();
-        await new MatrixHttp(input.baseUrl, login.access_token).request("POST", "/logout", { body: {} }).catch(() => undefined);
+    }
+}
+
+/** The body of a 401 that asks for user-interactive auth. */
+interface AuthRequired {
+    session?: string;
+    flows?: Array<{ stages?: string[] }>;
+    params?: Record<string, { url?: string } | undefined>;
+}
+
+const APPROVAL_POLL_MS = 3_000;
+const APPROVAL_WAIT_MS = 10 * 60_000;
+
+function authRequired(e: unknown): AuthRequired | undefined {
+    const err = e as { httpStatus?: number; data?: AuthRequired };
+    return err?.httpStatus === 401 && Array.isArray(err.data?.flows) ? err.data : undefined;
+}
+
+/**
+ * Uploads cross-signing keys, getting the server's approval when it asks: first without any (Matrix 1.11: a first
+ * upload needs none); on a 401 with flows, the account's password (asked again, used for this one request), the
+ * server's account page (`m.oauth` / `org.matrix.cross_signing_reset`, servers behind an OAuth 2.0 server) or the
+ * single sign-on fallback page — then retried until approved.
+ */
+export async function uploadWithApproval(
+    makeRequest: (auth: Record<string, unknown> | null) => Promise<unknown>,
+    baseUrl: string,
+    userId: string,
+    approval: ServerApproval | undefined,
+): Promise<void> {
+    let asked: AuthRequired | undefined;
+    try {
+        await makeRequest(null);
+        return;
+    } catch (e) {
+        asked = authRequired(e);
+        if (!asked) throw e;
+    }
+    const stages = new Set((asked.flows ?? []).filter((f) => f.stages?.length === 1).map((f) => f.stages![0]));
+    const refuse = (why: string): never => {
+        throw new KeysError("approval_needed", `${userId}'s server asks for approval to set up recovery (${[...stages].join(", ") || "no way offered"}); ${why}`);
+    };
+    if (!approval) refuse("run this where you can approve it, or set up recovery in Element.");
+    const oauthUrl = asked.params?.["m.oauth"]?.url ?? asked.params?.["org.matrix.cross_signing_reset"]?.url;
+    if ((stages.has("m.oauth") || stages.has("org.matrix.cross_signing_reset")) && oauthUrl) {
+        approval!.openPage(oauthUrl);
+        return retryUntilApproved(() => makeRequest(null), approval!.signal);
+    }
+    if (stages.has("m.login.password")) {
+        const password = await approval!.askPassword();
+        if (!password) refuse("no password was given.");
+        await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password, session: asked.session });
+        return;
+    }
+    if (stages.has("m.login.sso") && asked.session) {
+        approval!.openPage(`${baseUrl}/_matrix/client/v3/auth/m.login.sso/fallback/web?session=${encodeURIComponent(asked.session)}`);
+        return retryUntilApproved(() => makeRequest({ session: asked.session }), approval!.signal);
+    }
+    refuse("this tool cannot give that kind of approval; set up recovery in Element.");
+}
+
+async function retryUntilApproved(attempt: () => Promise<unknown>, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + APPROVAL_WAIT_MS;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, APPROVAL_POLL_MS));
+        if (signal?.aborted) throw new KeysError("approval_needed", "The approval was cancelled; recovery was not set up.");
+        try {
+            await attempt();
+            return;
+        } catch (e) {
+            if (!authRequired(e)) throw e;
+            if (Date.now() > deadline) throw new KeysError("approval_needed", "The approval did not arrive in time; recovery was not set up.");
+        }
     }
 }

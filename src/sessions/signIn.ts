@@ -1,180 +1,161 @@
 /**
- * Finding a homeserver and signing in. Every failure becomes a `SignInError` with a code and a message a person can
- * act on; nothing here changes anything on either account except creating the new account's session.
+ * Signing an account in, whichever way its server offers: password, single sign-on (a `loginToken` brought back by
+ * the browser), OAuth 2.0 (authorization code or device grant), or an access token the person already has. Every
+ * session is checked with `/whoami` against the account that was asked for — a server that signs in someone else is
+ * refused and that session signed out. Every failure is a `SignInError` a person can act on; nothing here changes
+ * either account except creating the session.
  */
-import type { AccountSession } from "../engine/context.ts";
 import { parseUserId } from "../engine/userId.ts";
+import { type SignInDiscovery, describeMethods } from "./discovery.ts";
 import { MatrixHttp, isMatrixRequestError } from "./matrixHttp.ts";
+import { type BrowserSignIn, type DeviceGrantPrompt, type OAuthClientInfo, signInWithAuthorizationCode, signInWithDeviceGrant } from "./oauth.ts";
+import { type SignedInSession, tokenSession } from "./session.ts";
+import { SignInError } from "./signInError.ts";
 
-export type SignInErrorCode =
-    | "bad-user-id"
-    | "same-account"
-    | "server-not-allowed"
-    | "unreachable"
-    | "not-a-homeserver"
-    | "no-well-known"
-    | "wrong-password"
-    | "expired-token"
-    | "wrong-account"
-    | "deactivated"
-    | "unsupported-sign-in"
-    | "rate-limited";
+export { SignInError, isSignInError, type SignInErrorCode } from "./signInError.ts";
 
-export class SignInError extends Error {
-    public constructor(
-        public readonly code: SignInErrorCode,
-        message: string,
-    ) {
-        super(message);
-        this.name = "SignInError";
-    }
-}
+/** Sign-in requests (POST /login) give up after this long; the session's own requests are paced by the engine. */
+const SIGN_IN_TIMEOUT_MS = 30_000;
+const timedFetch: typeof fetch = (input, init) => globalThis.fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(SIGN_IN_TIMEOUT_MS) });
 
-export function isSignInError(e: unknown): e is SignInError {
-    return typeof e === "object" && e !== null && (e as { name?: string }).name === "SignInError";
-}
+export type SignInRequest =
+    | { method: "password"; password: string }
+    | { method: "token"; accessToken: string }
+    | { method: "sso"; idpId?: string; browser: BrowserSignIn }
+    | { method: "oauth"; browser: BrowserSignIn; client: OAuthClientInfo }
+    | { method: "device"; client: OAuthClientInfo & { redirectUri: string }; onCode(prompt: DeviceGrantPrompt): void; signal?: AbortSignal };
 
-/** Checks that a URL answers as a Matrix homeserver (GET /_matrix/client/versions). */
-export async function checkHomeserver(baseUrl: string, fetchFn: typeof fetch = (...a) => globalThis.fetch(...a)): Promise<string> {
-    let url: URL;
-    try {
-        url = new URL(baseUrl);
-        if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("not http(s)");
-    } catch {
-        throw new SignInError("unreachable", `“${baseUrl}” is not a homeserver address (expected something like https://matrix.example.org).`);
-    }
-    const base = url.href.replace(/\/+$/, "");
-    let response: Response;
-    try {
-        response = await fetchFn(`${base}/_matrix/client/versions`);
-    } catch (e) {
-        throw new SignInError("unreachable", `Could not reach ${base}: ${(e as Error).message}. Check the address and your connection.`);
-    }
-    const body = (await response.json().catch(() => undefined)) as { versions?: unknown } | undefined;
-    if (!response.ok || !Array.isArray(body?.versions)) {
-        throw new SignInError("not-a-homeserver", `${base} answered, but it is not a Matrix homeserver (no /_matrix/client/versions).`);
-    }
-    return base;
-}
-
-/** The homeserver for a server name, from its `.well-known/matrix/client` (spec: "Server discovery"). */
-export async function discoverHomeserver(serverName: string, fetchFn: typeof fetch = (...a) => globalThis.fetch(...a)): Promise<string> {
-    const wellKnown = `https://${serverName}/.well-known/matrix/client`;
-    let response: Response;
-    try {
-        response = await fetchFn(wellKnown);
-    } catch (e) {
-        throw new SignInError(
-            "no-well-known",
-            `Could not look up the homeserver of ${serverName} (${wellKnown}: ${(e as Error).message}). Give its address explicitly.`,
-        );
-    }
-    if (response.status === 404) {
-        throw new SignInError("no-well-known", `${serverName} does not publish where its homeserver is (${wellKnown} is missing). Give its address explicitly.`);
-    }
-    const body = (await response.json().catch(() => undefined)) as { "m.homeserver"?: { base_url?: unknown } } | undefined;
-    const baseUrl = body?.["m.homeserver"]?.base_url;
-    if (!response.ok || typeof baseUrl !== "string") {
-        throw new SignInError("no-well-known", `${wellKnown} does not say where the homeserver is. Give its address explicitly.`);
-    }
-    return checkHomeserver(baseUrl, fetchFn);
-}
-
-interface LoginFlow {
-    type: string;
-}
-
-function describeFlows(flows: LoginFlow[]): string {
-    const names = flows.map((f) =>
-        f.type === "m.login.sso" ? "single sign-on" : f.type === "m.login.token" ? "login tokens" : f.type === "m.login.password" ? "password" : f.type,
-    );
-    return [...new Set(names)].join(", ") || "nothing";
-}
-
-/** The server's sign-in methods; servers behind Matrix Authentication Service answer 404 on /login. */
-export async function loginFlows(baseUrl: string): Promise<LoginFlow[]> {
-    const http = new MatrixHttp(baseUrl);
-    try {
-        const { flows } = await http.request<{ flows?: LoginFlow[] }>("GET", "/login");
-        return Array.isArray(flows) ? flows : [];
-    } catch (e) {
-        if (isMatrixRequestError(e) && (e.httpStatus === 404 || e.httpStatus === 405)) return [{ type: "oauth" }];
-        throw new SignInError("unreachable", `Could not ask ${baseUrl} how to sign in: ${(e as Error).message}`);
-    }
-}
-
-export interface PasswordSignInOptions {
+export interface SignInOptions {
+    /** The name the new session gets in the account's device list. */
     deviceName: string;
 }
 
-export async function signInWithPassword(baseUrl: string, userId: string, password: string, opts: PasswordSignInOptions): Promise<AccountSession & { deviceId: string; accessToken: string }> {
-    const parsed = parseUserId(userId);
-    if (!parsed.ok) throw new SignInError("bad-user-id", parsed.error);
-    const flows = await loginFlows(baseUrl);
-    if (!flows.some((f) => f.type === "m.login.password")) {
+/** Signs `discovery.offer.userId` in with the chosen method, refusing a method the server does not offer. */
+export async function signIn(discovery: SignInDiscovery, request: SignInRequest, opts: SignInOptions): Promise<SignedInSession> {
+    const { userId, baseUrl, methods } = discovery.offer;
+    const offered = (kind: string) => methods.some((m) => m.kind === kind);
+    const refuse = (what: string): never => {
+        throw new SignInError("unsupported-sign-in", `${baseUrl} does not accept ${what} here; it offers ${describeMethods(methods)}.`);
+    };
+    let session: SignedInSession;
+    switch (request.method) {
+        case "password":
+            if (!offered("password")) refuse("passwords");
+            session = await passwordLogin(baseUrl, userId, request.password, opts);
+            break;
+        case "token":
+            return sessionFromAccessToken(baseUrl, request.accessToken, userId);
+        case "sso":
+            if (!offered("sso")) refuse("single sign-on");
+            session = await ssoLogin(baseUrl, userId, request.idpId, request.browser, opts);
+            break;
+        case "oauth":
+            if (!discovery.authMetadata) refuse("OAuth 2.0 sign-in");
+            session = await signInWithAuthorizationCode(baseUrl, discovery.authMetadata!, request.client, request.browser);
+            break;
+        case "device":
+            if (!methods.some((m) => m.kind === "oauth" && m.deviceGrant)) refuse("sign-in with a code (device authorization)");
+            session = await signInWithDeviceGrant(baseUrl, discovery.authMetadata!, request.client, request.onCode, request.signal);
+            break;
+    }
+    return confirmAccount(session, userId);
+}
+
+/**
+ * Checks with `/whoami` that the session belongs to `expectedUserId`. When the server signed in someone else (the
+ * person chose another account on the identity provider, or the server lies), that session is signed out again.
+ */
+export async function confirmAccount(session: SignedInSession, expectedUserId: string): Promise<SignedInSession> {
+    let whoami: { user_id?: string; device_id?: string };
+    try {
+        whoami = await session.http.request("GET", "/account/whoami");
+    } catch (e) {
+        await session.signOut();
+        throw signInFailure(e, expectedUserId);
+    }
+    if (whoami.user_id !== expectedUserId) {
+        await session.signOut();
         throw new SignInError(
-            "unsupported-sign-in",
-            `${baseUrl} does not accept passwords here; it offers ${describeFlows(flows)}. ` +
-                "Sign in with an access token from a client of that account instead.",
+            "wrong-account",
+            `The server signed in ${whoami.user_id ?? "an unknown account"}, not ${expectedUserId}; that session was signed out again. ` +
+                "Sign in as the account you want to move to (on the sign-in page, choose or log in to that account).",
         );
     }
-    const http = new MatrixHttp(baseUrl);
+    return Object.assign(session, { userId: whoami.user_id, deviceId: session.deviceId ?? whoami.device_id });
+}
+
+async function login(baseUrl: string, userId: string, body: Record<string, unknown>, opts: SignInOptions, method: "password" | "sso"): Promise<SignedInSession> {
+    const http = new MatrixHttp(baseUrl, undefined, timedFetch);
     try {
         const response = await http.request<{ user_id: string; access_token: string; device_id: string }>("POST", "/login", {
-            body: {
-                type: "m.login.password",
-                identifier: { type: "m.id.user", user: parsed.userId },
-                password,
-                initial_device_display_name: opts.deviceName,
-            },
+            body: { ...body, initial_device_display_name: opts.deviceName },
         });
-        if (response.user_id !== parsed.userId) {
-            throw new SignInError("wrong-account", `The server signed in ${response.user_id}, not ${parsed.userId}.`);
-        }
-        return {
-            userId: response.user_id,
-            deviceId: response.device_id,
-            accessToken: response.access_token,
-            http: new MatrixHttp(baseUrl, response.access_token),
-        };
+        return tokenSession({ userId: response.user_id, baseUrl, deviceId: response.device_id, method, temporary: true, accessToken: response.access_token });
     } catch (e) {
-        throw loginError(e, parsed.userId);
+        throw signInFailure(e, userId, method);
     }
 }
 
-function loginError(e: unknown, userId: string): unknown {
+function passwordLogin(baseUrl: string, userId: string, password: string, opts: SignInOptions): Promise<SignedInSession> {
+    return login(baseUrl, userId, { type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password }, opts, "password");
+}
+
+/**
+ * Single sign-on: the browser goes to the server's `/login/sso/redirect` and comes back with a `loginToken` (valid
+ * for seconds), exchanged at once with `m.login.token`. A random `state` in the redirect ties the answer to this
+ * attempt; Synapse keeps the redirect's query and adds `loginToken` to it.
+ */
+async function ssoLogin(baseUrl: string, userId: string, idpId: string | undefined, browser: BrowserSignIn, opts: SignInOptions): Promise<SignedInSession> {
+    const state = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const redirect = new URL(browser.redirectUri);
+    redirect.searchParams.set("state", state);
+    const url = `${baseUrl}/_matrix/client/v3/login/sso/redirect${idpId ? `/${encodeURIComponent(idpId)}` : ""}?redirectUrl=${encodeURIComponent(redirect.href)}`;
+    const back = await browser.open(url);
+    if (back.get("state") !== state) throw new SignInError("idp-refused", "The sign-in page answered for another sign-in attempt; nothing was signed in. Try again.");
+    const loginToken = back.get("loginToken");
+    if (!loginToken) throw new SignInError("idp-refused", "Single sign-on came back without signing in (the identity provider refused, or the sign-in was abandoned).");
+    return login(baseUrl, userId, { type: "m.login.token", token: loginToken }, opts, "sso");
+}
+
+function signInFailure(e: unknown, userId: string, method?: "password" | "sso"): unknown {
     if (!isMatrixRequestError(e)) return e;
     if (e.errcode === "M_USER_DEACTIVATED") return new SignInError("deactivated", `${userId} has been deactivated; it cannot receive a migration.`);
+    if (method === "sso" && e.errcode === "M_FORBIDDEN") {
+        return new SignInError("sign-in-expired", "The single sign-on result expired before it could be used (it lasts seconds). Try again.");
+    }
     // Synapse clears a deactivated account's password, so it answers both cases with M_FORBIDDEN.
     if (e.errcode === "M_FORBIDDEN") {
         return new SignInError("wrong-password", `Wrong password for ${userId}, or the account has been deactivated (the server does not say which).`);
+    }
+    if (e.errcode === "M_UNKNOWN_TOKEN" || e.httpStatus === 401) {
+        return new SignInError("expired-token", "The access token is not valid (expired, signed out, or the account was deactivated). Get a new one.");
     }
     if (e.isRateLimited) {
         const wait = e.retryAfterMs ? ` Try again in ${Math.ceil(e.retryAfterMs / 1000)} s.` : "";
         return new SignInError("rate-limited", `The server is limiting sign-in attempts for ${userId}.${wait}`);
     }
-    if (e.httpStatus === 0) return new SignInError("unreachable", e.message);
+    if (e.httpStatus === 0) {
+        return /timeout|aborted/i.test(e.message)
+            ? new SignInError("not-answering", `The homeserver is not answering (${e.message}). Try again later.`)
+            : new SignInError("unreachable", e.message);
+    }
     return e;
 }
 
-/** A session from an existing access token, checked with /whoami. */
-export async function sessionFromAccessToken(baseUrl: string, accessToken: string, expectedUserId?: string): Promise<AccountSession & { deviceId?: string }> {
-    const http = new MatrixHttp(baseUrl, accessToken);
+/** A session from an existing access token, checked with /whoami. The token stays the user's: never signed out. */
+export async function sessionFromAccessToken(baseUrl: string, accessToken: string, expectedUserId?: string): Promise<SignedInSession> {
+    const session = tokenSession({ userId: "", baseUrl, method: "token", temporary: false, accessToken });
     let whoami: { user_id: string; device_id?: string };
     try {
-        whoami = await http.request("GET", "/account/whoami");
+        whoami = await session.http.request("GET", "/account/whoami");
     } catch (e) {
-        if (isMatrixRequestError(e) && (e.errcode === "M_UNKNOWN_TOKEN" || e.httpStatus === 401)) {
-            throw new SignInError("expired-token", "The access token is not valid (expired, signed out, or the account was deactivated). Get a new one.");
-        }
         if (isMatrixRequestError(e) && e.errcode === "M_USER_DEACTIVATED") throw new SignInError("deactivated", "That account has been deactivated.");
-        if (isMatrixRequestError(e) && e.httpStatus === 0) throw new SignInError("unreachable", e.message);
-        throw e;
+        throw signInFailure(e, expectedUserId ?? "the account");
     }
     if (expectedUserId && whoami.user_id !== expectedUserId) {
         throw new SignInError("wrong-account", `The access token belongs to ${whoami.user_id}, not ${expectedUserId}.`);
     }
-    return { userId: whoami.user_id, deviceId: whoami.device_id, http };
+    return Object.assign(session, { userId: whoami.user_id, deviceId: whoami.device_id });
 }
 
 /** The checks every front end makes before anything else: well-formed, different accounts, allowed server. */

@@ -15,7 +15,6 @@ import {
     type KeyStatus,
     type MigrationRuntime,
     type NewAccountHandle,
-    type NewAccountSignInInput,
     type RuntimeError,
     toRuntimeError,
 } from "./runtime.ts";
@@ -133,10 +132,12 @@ export class MigrationController {
         if (this.state.stage.name === "sign-in") this.set({ stage: { name: "sign-in", continuing: run }, error: undefined });
     }
 
-    public async signIn(input: NewAccountSignInInput): Promise<void> {
+    // TEMPORARY (merge of the sign-in branch): password only, through discover + signIn; the method choice comes next.
+    public async signIn(input: { newUserId: string; homeserverUrl?: string; password: string }): Promise<void> {
         const continuing = this.state.stage.name === "sign-in" ? this.state.stage.continuing : undefined;
         await this.act(async (rt) => {
-            const account = await rt.signIn(input);
+            const offer = await rt.discover({ newUserId: input.newUserId, homeserverUrl: input.homeserverUrl });
+            const account = await rt.signIn(offer, { method: "password", password: input.password });
             this.signedIn = account;
             const [plan, keyStatus] = await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
             const resumed = continuing && continuing.newUserId === account.userId ? continuing : undefined;
@@ -164,7 +165,13 @@ export class MigrationController {
     public async setUpRecovery(): Promise<void> {
         const stage = this.state.stage;
         if (stage.name !== "review") return;
-        const key = await this.act((rt) => rt.setUpRecovery(stage.account, this.state.keyChoices.newRecoveryKey));
+        const key = await this.act((rt) =>
+            rt.setUpRecovery(stage.account, this.state.keyChoices.newRecoveryKey, {
+                askPassword: async () => null,
+                showApprovalPage: () => undefined,
+                signal: new AbortController().signal,
+            }),
+        );
         if (!key) return;
         // The module made this backup, so it is trusted with the key it just made.
         this.set({ keyChoices: { ...this.state.keyChoices, newRecoveryKey: key }, newRecoveryKeyToSave: key });

@@ -7,7 +7,7 @@ import { Form, InlineSpinner } from "@vector-im/compound-web";
 
 import type { Translate } from "../i18n/index.ts";
 import { ErrorDetail, ErrorNotice, errorText } from "./ErrorNotice.tsx";
-import type { NewAccountSignInInput, RuntimeError } from "./runtime.ts";
+import type { RuntimeError } from "./runtime.ts";
 import { SecretInput } from "./SecretInput.tsx";
 
 export interface PasswordSignInProps {
@@ -17,7 +17,7 @@ export interface PasswordSignInProps {
     lockedNewUserId: boolean;
     busy: boolean;
     error?: RuntimeError;
-    onSubmit(input: NewAccountSignInInput): void;
+    onSubmit(input: { newUserId: string; homeserverUrl?: string; password: string }): void;
 }
 
 /** Which field an error code is about (sign-in codes from src/sessions/signIn.ts). */

@@ -8,7 +8,7 @@ import { Alert, Button, Heading, Text } from "@vector-im/compound-web";
 import type { Translate } from "../i18n/index.ts";
 import type { UnfinishedRun } from "./MigrationController.ts";
 import { PasswordSignIn } from "./PasswordSignIn.tsx";
-import type { NewAccountSignInInput, RuntimeError } from "./runtime.ts";
+import type { RuntimeError } from "./runtime.ts";
 
 export interface SignInStepProps {
     t: Translate;
@@ -19,7 +19,7 @@ export interface SignInStepProps {
     unfinished: UnfinishedRun[];
     continuing?: UnfinishedRun;
     onContinue(run: UnfinishedRun | undefined): void;
-    onSubmit(input: NewAccountSignInInput): void;
+    onSubmit(input: { newUserId: string; homeserverUrl?: string; password: string }): void;
 }
 
 export function SignInStep({ t, oldUserId, initialNewUserId, busy, error, unfinished, continuing, onContinue, onSubmit }: SignInStepProps): React.JSX.Element {

@@ -7,7 +7,7 @@ import type React from "react";
 
 import type { MigrationOptions } from "../engine/plan.ts";
 import type { Translate } from "../i18n/index.ts";
-import type { MigrationRuntime } from "./runtime.ts";
+import type { MigrationRuntime, SignInWindow } from "./runtime.ts";
 
 /** What the space-panel entry shows while a migration runs in the background. */
 export interface EntryProgress {
@@ -22,6 +22,11 @@ export interface PageHost {
     oldUserId(): string | null;
     defaultOptions: Partial<MigrationOptions>;
     loadRuntime(): Promise<MigrationRuntime>;
+    /**
+     * Opens a popup for a sign-in or approval page of the new account's server, synchronously inside the click that
+     * asks for it (browsers block later ones); null when the browser blocked it.
+     */
+    openSignInWindow(): SignInWindow | null;
     /** The journal document from the old account's account data, as Element has synced it (or undefined). */
     readJournal(): unknown;
     /** Calls back when Element syncs a new journal (e.g. the first sync after the page opened); returns unsubscribe. */

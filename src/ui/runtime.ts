@@ -8,12 +8,46 @@ import type { MigrationReport } from "../engine/migration.ts";
 import type { MigrationOptions, MigrationPlan } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
 import type { KeySituation } from "../keys/prepare.ts";
+import type { SignInOffer } from "../sessions/discovery.ts";
+import type { DeviceGrantPrompt } from "../sessions/oauth.ts";
 
-export interface NewAccountSignInInput {
+export type { DeviceGrantPrompt } from "../sessions/oauth.ts";
+export type { IdentityProvider, SignInMethod, SignInOffer } from "../sessions/discovery.ts";
+
+/** The new account to find, before its server is asked how it signs in. */
+export interface NewAccountTarget {
     newUserId: string;
     /** Only when the server cannot be found from the user id (.well-known). */
     homeserverUrl?: string;
-    password: string;
+}
+
+/**
+ * A popup the page opened synchronously in the click handler (browsers block popups opened later), for the server's
+ * sign-in or approval pages. Element's own tab never navigates away.
+ */
+export interface SignInWindow {
+    navigate(url: string): void;
+    isClosed(): boolean;
+    close(): void;
+    /** True when a message event came from this window (only it may answer). */
+    isSource(source: unknown): boolean;
+}
+
+/** The person's choice on the sign-in step, with what that method needs. The password is used for one request. */
+export type NewAccountSignInInput =
+    | { method: "password"; password: string }
+    | { method: "token"; accessToken: string }
+    | { method: "sso"; idpId?: string; window: SignInWindow }
+    | { method: "oauth"; window: SignInWindow }
+    | { method: "device"; onCode(prompt: DeviceGrantPrompt): void; signal: AbortSignal };
+
+/** When the new server asks for approval of new cross-signing keys during "set up recovery". */
+export interface RecoveryApprovalUi {
+    /** Ask the person for the new account's password again (resolves null when they cancel). */
+    askPassword(): Promise<string | null>;
+    /** Show a button that opens `url` in a popup; the set-up retries until the server sees the approval. */
+    showApprovalPage(url: string): void;
+    signal: AbortSignal;
 }
 
 /** The new account's session, held by the runtime; the screens only see who it is. */
@@ -46,15 +80,18 @@ export interface RuntimeError {
 }
 
 export interface MigrationRuntime {
-    signIn(input: NewAccountSignInInput): Promise<NewAccountHandle>;
+    /** Finds the new account's server and the sign-in methods it offers (recommended first). */
+    discover(target: NewAccountTarget): Promise<SignInOffer>;
+    /** Signs the new account in with one of the offered methods; refuses a session of another account. */
+    signIn(offer: SignInOffer, input: NewAccountSignInInput): Promise<NewAccountHandle>;
     plan(account: NewAccountHandle, options: Partial<MigrationOptions>): Promise<MigrationPlan>;
     keyStatus(account: NewAccountHandle): Promise<KeyStatus>;
     /** Sets up recovery and a key backup for a new account that has none; returns its recovery key (show once). */
-    setUpRecovery(account: NewAccountHandle, recoveryKey?: string): Promise<string>;
+    setUpRecovery(account: NewAccountHandle, recoveryKey: string | undefined, approval: RecoveryApprovalUi): Promise<string>;
     /** The old account's keys for the plan's encrypted rooms as Element's key file (needs nothing of the new account). */
     exportKeyFile(plan: MigrationPlan, passphrase: string, choices: KeyChoices): Promise<{ text: string; sessions: number }>;
     run(account: NewAccountHandle, plan: MigrationPlan, choices: KeyChoices & { dryRun: boolean }, callbacks: RunCallbacks): Promise<MigrationReport>;
-    /** Signs the migration's own session of the new account out. */
+    /** Signs the migration's own session of the new account out (OAuth 2.0: revokes its tokens). */
     signOut(account: NewAccountHandle): Promise<void>;
     /** The same, for a page that is going away: one request that outlives the page (`fetch` with `keepalive`). */
     signOutOnPageHide(account: NewAccountHandle): void;

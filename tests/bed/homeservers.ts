@@ -216,7 +216,9 @@ function launchSynapse(python: string, stateDir: string, tls: Tls, spec: ServerS
         registrationSecret: randomBytes(16).toString("hex"),
         dataDir,
     };
-    writeFileSync(path.join(dataDir, "signing.key"), `ed25519 a_1 ${randomBytes(32).toString("base64").replace(/=+$/, "")}\n`);
+    // A key id of its own: a server started later under the same name (an extra server's slot is reused within a
+    // run) must not be taken for a forger by servers that cached the earlier one's key.
+    writeFileSync(path.join(dataDir, "signing.key"), `ed25519 a_${randomBytes(4).toString("hex")} ${randomBytes(32).toString("base64").replace(/=+$/, "")}\n`);
     writeFileSync(path.join(dataDir, "log.config"), logConfig(dataDir));
     // JSON is valid YAML, so no YAML writer is needed. Later files override earlier ones.
     const files = [
@@ -273,19 +275,32 @@ export async function startHomeservers(options: BedOptions = {}): Promise<Bed> {
     return { a, b, caFile: tls.ca, stateDir, stop };
 }
 
+/** Slots for servers beside the bed: 3 uses ports base+3 / base+13, 4 uses base+4 / base+14. */
+export type ExtraSlot = 3 | 4;
+
+function extraSpec(label: string, slot: ExtraSlot): ServerSpec {
+    const portBase = checkPortBase(Number(process.env.MIGRATE_BED_PORT_BASE ?? 8480));
+    return { label, host: "localhost", client: portBase + slot, tlsPort: portBase + 10 + slot };
+}
+
+/** The client API address an extra server will have (to configure an identity provider before it starts). */
+export function extraHomeserverUrl(slot: ExtraSlot): string {
+    return `http://localhost:${extraSpec("", slot).client}`;
+}
+
 /**
  * One more server beside a running bed, with its own configuration on top (e.g. a server that only offers single
- * sign-on). Uses ports base+3 / base+13; the caller stops it.
+ * sign-on). Uses the ports of its slot (default 3: base+3 / base+13); the caller stops it.
  */
 export async function startExtraHomeserver(
     bed: { stateDir: string },
     label: string,
     extraConfig: Record<string, unknown>,
+    slot: ExtraSlot = 3,
 ): Promise<{ hs: Homeserver; stop(): Promise<void> }> {
     const python = ensureSynapseInstalled();
-    const portBase = checkPortBase(Number(process.env.MIGRATE_BED_PORT_BASE ?? 8480));
     const tls: Tls = { ca: path.join(bed.stateDir, "ca.pem"), cert: path.join(bed.stateDir, "tls.crt"), key: path.join(bed.stateDir, "tls.key") };
-    const spec: ServerSpec = { label, host: "localhost", client: portBase + 3, tlsPort: portBase + 13 };
+    const spec = extraSpec(label, slot);
     const { hs, child } = launchSynapse(python, bed.stateDir, tls, spec, { kind: "functional" }, extraConfig);
     try {
         await waitHealthy(hs, child, 60_000);

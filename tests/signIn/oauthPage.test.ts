@@ -1,0 +1,100 @@
+/**
+ * OAuth 2.0 sign-in in the module's page (Chromium, real popups), against a real Synapse in Matrix Authentication
+ * Service mode whose issuer is the MAS STAND-IN of tests/bed/oidcProviders.ts (real `oidc-provider`; MAS itself
+ * cannot be installed here). Authorization code + PKCE in a popup that lands on the module's callback page, and the
+ * device authorization grant approved in another window; each followed by a real migration of a small account.
+ * Access tokens live 3 s, so the page's session refreshes while it plans and runs.
+ */
+import { randomBytes } from "node:crypto";
+
+import type { Page } from "playwright-core";
+
+import { type HostServer, startHostServer } from "../../host/server.ts";
+import { extraHomeserverUrl, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
+import { currentBed } from "../bed/jestGlobal.ts";
+import { type MasStandIn, startMasStandIn, synapseMasConfig } from "../bed/oidcProviders.ts";
+import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
+import { clickForPopup, devicesOf, findNewAccount, membershipsOf, openMigrationPage, runAndFinish, signInAtProvider, smallOldAccount } from "./support.ts";
+
+let standIn: MasStandIn;
+let mas: Awaited<ReturnType<typeof startExtraHomeserver>>;
+let host: HostServer;
+let page: Page;
+let logs: string[];
+let small: Awaited<ReturnType<typeof smallOldAccount>>;
+
+beforeAll(async () => {
+    const secret = randomBytes(16).toString("hex");
+    standIn = await startMasStandIn({ synapseBaseUrl: extraHomeserverUrl(4), secret, accessTokenTtl: 3 });
+    mas = await startExtraHomeserver(currentBed(), `MAS-PAGE-${process.pid}`, synapseMasConfig(standIn, secret), 4);
+    host = await startHostServer({ config: { default_server_config: { "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName } } } });
+});
+
+beforeEach(async () => {
+    small = await smallOldAccount();
+    ({ page, logs } = await openBrowserPage());
+    await openMigrationPage(page, host.url, small.alice);
+});
+
+afterEach(() => closeBrowsers());
+
+afterAll(async () => {
+    await host?.close();
+    await mas?.stop();
+    await standIn?.close();
+});
+
+function newAccountName(): { localpart: string; userId: string } {
+    const localpart = uniqueLocalpart("neu");
+    return { localpart, userId: `@${localpart}:${mas.hs.serverName}` };
+}
+
+test("OAuth 2.0 authorization code + PKCE in a popup (MAS stand-in, real Synapse): offered first, signs in through the callback page, migrates across token refreshes, and Finish revokes the session", async () => {
+    const neu = newAccountName();
+    await findNewAccount(page, neu.userId, mas.hs.baseUrl);
+    // The server's recommendation comes first; an access token stays under "Advanced".
+    const buttons = await page.getByTestId("migration-sign-in-methods").getByRole("button").allTextContents();
+    expect(buttons.slice(0, 2)).toEqual([`Continue with ${mas.hs.serverName}`, "Sign in with a code instead (approve on another device)"]);
+    const refreshesBefore = standIn.refreshes();
+    const popup = await clickForPopup(page, `Continue with ${mas.hs.serverName}`);
+    await signInAtProvider(popup, neu.localpart);
+    await popup.waitForEvent("close");
+    expect(page.url()).not.toMatch(/code=|state=/);
+    await page.getByTestId("migration-review").waitFor({ timeout: 30_000 });
+    // Outlive the first access token before starting: the run must refresh to work.
+    await page.waitForTimeout(3500);
+    const summary = await runAndFinish(page);
+    expect(summary).toMatch(/2 moved, 0 already done, 0 need action, 0 skipped, 0 failed/);
+    expect(await membershipsOf(small, neu.userId)).toEqual({ publicChat: "join", team: "join" });
+    expect(standIn.refreshes()).toBeGreaterThan(refreshesBefore);
+    expect(await devicesOf(mas.hs.baseUrl, standIn.adminToken, neu.userId)).toEqual([]);
+    expect(logs.filter((l) => l.startsWith("[pageerror]"))).toEqual([]);
+});
+
+test("OAuth 2.0 device authorization grant (MAS stand-in, real Synapse): the page shows a code and a link, polls while it is approved in another window, then migrates", async () => {
+    const neu = newAccountName();
+    await findNewAccount(page, neu.userId, mas.hs.baseUrl);
+    await page.getByRole("button", { name: "Sign in with a code instead (approve on another device)" }).click();
+    const code = await page.getByTestId("migration-device-code").textContent();
+    expect(code).toMatch(/\S{4,}/);
+    const approval = page.waitForEvent("popup");
+    await page.getByRole("link", { name: "Open the approval page" }).click();
+    const other = await approval;
+    await other.getByRole("button", { name: "Continue" }).click();
+    await signInAtProvider(other, neu.localpart);
+    await other.getByText("You can close this window").waitFor();
+    const summary = await runAndFinish(page);
+    expect(summary).toMatch(/2 moved, 0 already done, 0 need action, 0 skipped, 0 failed/);
+    expect(await membershipsOf(small, neu.userId)).toEqual({ publicChat: "join", team: "join" });
+    expect(await devicesOf(mas.hs.baseUrl, standIn.adminToken, neu.userId)).toEqual([]);
+});
+
+test("cancelling a sign-in with a code goes back to the methods without an error", async () => {
+    const neu = newAccountName();
+    await findNewAccount(page, neu.userId, mas.hs.baseUrl);
+    await page.getByRole("button", { name: "Sign in with a code instead (approve on another device)" }).click();
+    await page.getByTestId("migration-device-code").waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByTestId("migration-sign-in-methods").waitFor();
+    expect(await page.getByTestId("migration-error").count()).toBe(0);
+});
