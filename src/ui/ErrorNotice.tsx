@@ -1,9 +1,9 @@
 /**
  * One way to show what went wrong: a translated sentence for the error's code, and the runtime's own (English,
- * technical) detail folded away for whoever needs it.
+ * technical) detail folded away for whoever needs it — as an alert, or under the field the error is about.
  */
 import React from "react";
-import { Alert } from "@vector-im/compound-web";
+import { Alert, Form } from "@vector-im/compound-web";
 
 import { type Translate, hasTranslation } from "../i18n/index.ts";
 import type { RuntimeError } from "./runtime.ts";
@@ -25,10 +25,19 @@ export function ErrorDetail({ t, error }: { t: Translate; error: RuntimeError })
 
 export function ErrorNotice({ t, error }: { t: Translate; error: RuntimeError }): React.JSX.Element {
     return (
-        <div role="alert">
+        <div role="alert" data-testid="migration-error">
             <Alert type="critical" title={errorText(t, error)}>
                 <ErrorDetail t={t} error={error} />
             </Alert>
         </div>
+    );
+}
+
+/** Under the field it is about, inside that field's `Form.Field` (the control is described by it). */
+export function FieldErrorMessage({ t, error }: { t: Translate; error: RuntimeError }): React.JSX.Element {
+    return (
+        <Form.ErrorMessage data-testid="migration-error">
+            {errorText(t, error)} <ErrorDetail t={t} error={error} />
+        </Form.ErrorMessage>
     );
 }

@@ -24,6 +24,8 @@ export interface KeysPanelProps {
     onRecoveryKeySaved(): void;
     onCheckAgain(): void;
     onSetUpRecovery(): void;
+    /** The server's request for approval while recovery is set up here. */
+    approval?: React.ReactNode;
     onExportKeyFile(passphrase: string): Promise<number | undefined>;
     saveFile(name: string, text: string, type: string): void;
     copyText(text: string): Promise<void>;
@@ -207,6 +209,8 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
                     </fieldset>
                 </Form.Root>
             )}
+            {/* Outside the form above (forms do not nest), and shown whichever route is chosen meanwhile. */}
+            {props.approval}
         </section>
     );
 }

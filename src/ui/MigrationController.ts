@@ -1,8 +1,10 @@
 /**
  * The migration's state, outside any React component: the page subscribes to it and may come and go (the user
  * leaves to chat, comes back) while a run goes on. One controller per Element session; the page chunk keeps it.
- * Secrets it holds (recovery keys) are cleared once used and on Finish; the new account's temporary session is
- * signed out on Finish and when the tab goes away.
+ * Signing in is part of that state too — the methods the new account's server offers, a sign-in under way elsewhere
+ * (a popup, a code to approve), a server's request for approval while recovery is set up. Secrets pass through:
+ * a password or access token goes to its one request and is never stored here; recovery keys are cleared once used
+ * and on Finish; the new account's temporary session is signed out on Finish and when the tab goes away.
  */
 import type { ProgressEvent } from "../engine/context.ts";
 import type { JournalDocument, RunChoices } from "../engine/journal.ts";
@@ -11,11 +13,16 @@ import type { MigrationPlan } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
 import type { PageHost } from "./host.ts";
 import {
+    type DeviceGrantPrompt,
     type KeyChoices,
     type KeyStatus,
     type MigrationRuntime,
     type NewAccountHandle,
+    type NewAccountSignInInput,
+    type NewAccountTarget,
+    type RecoveryApprovalUi,
     type RuntimeError,
+    type SignInOffer,
     toRuntimeError,
 } from "./runtime.ts";
 
@@ -27,8 +34,30 @@ export interface UnfinishedRun {
     choices: RunChoices;
 }
 
+/** The person's choice among the offered sign-in methods; a password or token is on its way to its one request. */
+export type SignInChoice =
+    | { method: "password"; password: string }
+    | { method: "token"; accessToken: string }
+    | { method: "sso"; idpId?: string }
+    | { method: "oauth" }
+    | { method: "device" };
+
+/** A sign-in happening elsewhere: in a popup (single sign-on, OAuth 2.0), or a code approved on any device. */
+export type SignInWait = { kind: "popup" } | { kind: "device"; prompt?: DeviceGrantPrompt };
+
+/** The new account's server wants approval of new cross-signing keys: the password again, or one of its pages. */
+export type ApprovalAsk = { kind: "password" } | { kind: "page"; url: string };
+
 export type Stage =
-    | { name: "sign-in"; continuing?: UnfinishedRun }
+    | {
+          name: "sign-in";
+          continuing?: UnfinishedRun;
+          /** The account last looked up (kept for "Use another account", to correct it). */
+          target?: NewAccountTarget;
+          /** How that account's server lets it sign in, once looked up. */
+          offer?: SignInOffer;
+          wait?: SignInWait;
+      }
     | { name: "review"; account: NewAccountHandle; plan: MigrationPlan; keyStatus: KeyStatus; continuing?: UnfinishedRun }
     | {
           name: "running";
@@ -51,6 +80,8 @@ export interface ControllerState {
     newRecoveryKeyToSave?: string;
     /** Migrations the journal says were left unfinished (offered on the sign-in screen). */
     unfinished: UnfinishedRun[];
+    /** The new account's server asks for approval while recovery is set up (until answered or cancelled). */
+    approval?: ApprovalAsk;
 }
 
 /** Reads unfinished migrations from the journal document (anything malformed is ignored). */
@@ -86,6 +117,10 @@ export class MigrationController {
     private resumePaused: (() => void) | null = null;
     private pausedGate: Promise<void> | null = null;
     private signedIn: NewAccountHandle | null = null;
+    /** Ends the sign-in under way elsewhere (closes its popup, stops polling for its code). */
+    private cancelWait: (() => void) | null = null;
+    /** Answers the server's request for approval (a password, or null: cancelled). */
+    private answerApproval: ((password: string | null) => void) | null = null;
 
     public constructor(private readonly host: PageHost) {
         this.state = { stage: { name: "sign-in" }, busy: false, keyChoices: {}, unfinished: unfinishedRuns(host.readJournal()) };
@@ -129,20 +164,94 @@ export class MigrationController {
     }
 
     public continueRun(run: UnfinishedRun | undefined): void {
-        if (this.state.stage.name === "sign-in") this.set({ stage: { name: "sign-in", continuing: run }, error: undefined });
+        if (this.state.stage.name === "sign-in" && !this.state.stage.wait) this.set({ stage: { name: "sign-in", continuing: run }, error: undefined });
     }
 
-    // TEMPORARY (merge of the sign-in branch): password only, through discover + signIn; the method choice comes next.
-    public async signIn(input: { newUserId: string; homeserverUrl?: string; password: string }): Promise<void> {
-        const continuing = this.state.stage.name === "sign-in" ? this.state.stage.continuing : undefined;
+    /** Finds the new account's server and what sign-in it offers (recommended first). */
+    public async findAccount(target: NewAccountTarget): Promise<void> {
+        const stage = this.state.stage;
+        if (stage.name !== "sign-in" || this.state.busy) return;
         await this.act(async (rt) => {
-            const offer = await rt.discover({ newUserId: input.newUserId, homeserverUrl: input.homeserverUrl });
-            const account = await rt.signIn(offer, { method: "password", password: input.password });
-            this.signedIn = account;
-            const [plan, keyStatus] = await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
-            const resumed = continuing && continuing.newUserId === account.userId ? continuing : undefined;
-            this.setStage({ name: "review", account, plan: resumed ? applyChoices(plan, resumed.choices) : plan, keyStatus, continuing: resumed });
+            const offer = await rt.discover(target);
+            if (this.state.stage.name === "sign-in") this.setStage({ name: "sign-in", continuing: stage.continuing, target, offer });
         });
+    }
+
+    /** Back to the account field, to look up another account (or the same one at another address). */
+    public changeAccount(): void {
+        const stage = this.state.stage;
+        if (stage.name === "sign-in" && !stage.wait) this.set({ stage: { name: "sign-in", continuing: stage.continuing, target: stage.target }, error: undefined });
+    }
+
+    /**
+     * Signs the new account in with the chosen method, then plans. Call it right in the click handler: a sign-in page
+     * opens in a popup here, before anything is awaited, or the browser blocks it.
+     */
+    public signInWith(choice: SignInChoice): void {
+        const stage = this.state.stage;
+        if (stage.name !== "sign-in" || !stage.offer || stage.wait || this.state.busy) return;
+        const { offer } = stage;
+        let cancelled = false;
+        let input: NewAccountSignInInput;
+        let wait: SignInWait | undefined;
+        if (choice.method === "sso" || choice.method === "oauth") {
+            const popup = this.host.openSignInWindow();
+            if (!popup) {
+                this.set({ error: { code: "popup-blocked", message: "window.open() returned null" } });
+                return;
+            }
+            input = { ...choice, window: popup };
+            wait = { kind: "popup" };
+            this.cancelWait = () => {
+                cancelled = true;
+                popup.close();
+            };
+        } else if (choice.method === "device") {
+            const abort = new AbortController();
+            input = {
+                method: "device",
+                signal: abort.signal,
+                onCode: (prompt) => {
+                    const now = this.state.stage;
+                    if (now.name === "sign-in" && now.wait?.kind === "device") this.setStage({ ...now, wait: { kind: "device", prompt } });
+                },
+            };
+            wait = { kind: "device" };
+            this.cancelWait = () => {
+                cancelled = true;
+                abort.abort();
+            };
+        } else {
+            input = choice;
+        }
+        this.setStage({ ...stage, wait });
+        const continuing = stage.continuing;
+        void this.act(async (rt) => {
+            try {
+                const account = await rt.signIn(offer, input);
+                if (cancelled) {
+                    // Signed in just as the person cancelled: that session is not wanted.
+                    await rt.signOut(account).catch(() => undefined);
+                    if (this.state.stage.name === "sign-in") this.setStage({ ...stage, wait: undefined });
+                    return;
+                }
+                this.signedIn = account;
+                const [plan, keyStatus] = await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
+                const resumed = continuing && continuing.newUserId === account.userId ? continuing : undefined;
+                this.setStage({ name: "review", account, plan: resumed ? applyChoices(plan, resumed.choices) : plan, keyStatus, continuing: resumed });
+            } catch (e) {
+                if (this.state.stage.name === "sign-in") this.setStage({ ...stage, wait: undefined });
+                // A wait the person cancelled is not an error to show.
+                if (!cancelled) throw e;
+            } finally {
+                this.cancelWait = null;
+            }
+        });
+    }
+
+    /** Stops a sign-in under way elsewhere; the methods are offered again. */
+    public cancelSignIn(): void {
+        this.cancelWait?.();
     }
 
     public changePlan(plan: MigrationPlan): void {
@@ -165,17 +274,49 @@ export class MigrationController {
     public async setUpRecovery(): Promise<void> {
         const stage = this.state.stage;
         if (stage.name !== "review") return;
-        const key = await this.act((rt) =>
-            rt.setUpRecovery(stage.account, this.state.keyChoices.newRecoveryKey, {
-                askPassword: async () => null,
-                showApprovalPage: () => undefined,
-                signal: new AbortController().signal,
-            }),
-        );
+        const abort = new AbortController();
+        let cancelled = false;
+        const ask = (approval: ApprovalAsk, answer: (password: string | null) => void) => {
+            this.answerApproval = (password) => {
+                this.answerApproval = null;
+                this.set({ approval: undefined });
+                if (password === null) cancelled = true;
+                answer(password);
+            };
+            this.set({ approval });
+        };
+        const approval: RecoveryApprovalUi = {
+            signal: abort.signal,
+            askPassword: () => new Promise((resolve) => ask({ kind: "password" }, resolve)),
+            // The set-up retries by itself once approved there; an answer here can only mean "stop waiting".
+            showApprovalPage: (url) => ask({ kind: "page", url }, () => abort.abort()),
+        };
+        const key = await this.act(async (rt) => {
+            try {
+                return await rt.setUpRecovery(stage.account, this.state.keyChoices.newRecoveryKey, approval);
+            } catch (e) {
+                // Cancelling the approval is the person's choice, not an error to show.
+                if (cancelled) return undefined;
+                throw e;
+            } finally {
+                this.answerApproval = null;
+                this.set({ approval: undefined });
+            }
+        });
         if (!key) return;
         // The module made this backup, so it is trusted with the key it just made.
         this.set({ keyChoices: { ...this.state.keyChoices, newRecoveryKey: key }, newRecoveryKeyToSave: key });
         await this.checkKeysAgain();
+    }
+
+    /** The new account's password, for the server's one approval request (never kept). */
+    public approveWithPassword(password: string): void {
+        if (this.state.approval?.kind === "password" && password) this.answerApproval?.(password);
+    }
+
+    /** Gives up the approval the server asked for: recovery is not set up, nothing changed. */
+    public cancelApproval(): void {
+        this.answerApproval?.(null);
     }
 
     public confirmRecoveryKeySaved(): void {

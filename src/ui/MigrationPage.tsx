@@ -11,6 +11,7 @@ import { KeysPanel } from "./KeysPanel.tsx";
 import type { MigrationController } from "./MigrationController.ts";
 import { PlanReview } from "./PlanReview.tsx";
 import { ProgressView } from "./ProgressView.tsx";
+import { RecoveryApproval } from "./RecoveryApproval.tsx";
 import { ReportView } from "./ReportView.tsx";
 import { avatarRenderer } from "./RoomGroup.tsx";
 import { SignInStep } from "./SignInStep.tsx";
@@ -38,13 +39,17 @@ export function MigrationPage({ host, controller, initialNewUserId }: MigrationP
             <SignInStep
                 t={t}
                 oldUserId={oldUserId}
+                stage={stage}
                 initialNewUserId={initialNewUserId}
                 busy={state.busy}
                 error={state.error}
                 unfinished={state.unfinished}
-                continuing={stage.continuing}
                 onContinue={(run) => controller.continueRun(run)}
-                onSubmit={(input) => void controller.signIn(input)}
+                onFind={(target) => void controller.findAccount(target)}
+                // Synchronous all the way to the popup: browsers block one opened after an await.
+                onChoose={(choice) => controller.signInWith(choice)}
+                onCancelWait={() => controller.cancelSignIn()}
+                onChangeAccount={() => controller.changeAccount()}
             />
         );
     } else if (stage.name === "review") {
@@ -72,6 +77,16 @@ export function MigrationPage({ host, controller, initialNewUserId }: MigrationP
                         onRecoveryKeySaved={() => controller.confirmRecoveryKeySaved()}
                         onCheckAgain={() => void controller.checkKeysAgain()}
                         onSetUpRecovery={() => void controller.setUpRecovery()}
+                        approval={
+                            state.approval && (
+                                <RecoveryApproval
+                                    t={t}
+                                    ask={state.approval}
+                                    onPassword={(password) => controller.approveWithPassword(password)}
+                                    onCancel={() => controller.cancelApproval()}
+                                />
+                            )
+                        }
                         onExportKeyFile={(passphrase) => controller.exportKeyFile(passphrase)}
                         saveFile={host.saveFile}
                         copyText={host.copyText}

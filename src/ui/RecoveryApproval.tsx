@@ -1,13 +1,16 @@
 /**
  * When the new account's server asks for approval while recovery is being set up (user-interactive auth for new
- * cross-signing keys): the password once more — used for that one request — or a page of the server (OAuth 2.0
- * account page, single sign-on) opened in a new window from a link; the set-up retries until the server sees it.
+ * cross-signing keys): the password once more — used for that one request, its field emptied then — or a page of the
+ * server (OAuth 2.0 account page, single sign-on) opened in a new tab; the set-up retries until the server sees the
+ * approval. It appears because the person just asked for the set-up, so focus goes to what it asks for.
  */
-import React, { useState } from "react";
+import React, { useEffect, useId, useRef, useState } from "react";
+import { Button, Form, Heading, InlineSpinner, Text } from "@vector-im/compound-web";
+import PopOutIcon from "@vector-im/compound-design-tokens/assets/web/icons/pop-out";
 
 import type { Translate } from "../i18n/index.ts";
-
-export type ApprovalAsk = { kind: "password" } | { kind: "page"; url: string };
+import type { ApprovalAsk } from "./MigrationController.ts";
+import { SecretInput } from "./SecretInput.tsx";
 
 export interface RecoveryApprovalProps {
     t: Translate;
@@ -18,39 +21,54 @@ export interface RecoveryApprovalProps {
 
 export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryApprovalProps): React.JSX.Element {
     const [password, setPassword] = useState("");
+    const headingId = useId();
+    const root = useRef<HTMLElement>(null);
+    useEffect(() => root.current?.querySelector<HTMLElement>("input[name=approvalPassword], a[href]")?.focus(), [ask.kind]);
+    const cancel = (
+        <Button kind="secondary" size="md" onClick={onCancel}>
+            {t("signin|cancel")}
+        </Button>
+    );
     return (
-        <section aria-label={t("approval|label")} data-testid="migration-recovery-approval">
+        <section ref={root} className="mx_AccountMigration_group" aria-labelledby={headingId} data-testid="migration-recovery-approval">
+            <Heading as="h4" size="sm" weight="semibold" id={headingId}>
+                {t("approval|label")}
+            </Heading>
             {ask.kind === "password" ? (
-                <form
+                <Form.Root
+                    className="mx_AccountMigration_stack"
                     onSubmit={(e) => {
                         e.preventDefault();
+                        // Compound's disabled submit is only aria-disabled: the form can still be sent.
+                        if (!password) return;
                         onPassword(password);
                         setPassword("");
                     }}
                 >
-                    <p>{t("approval|password_intro")}</p>
-                    <label>
-                        {t("approval|password")}
-                        <input name="approvalPassword" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="off" required />
-                    </label>
-                    <button type="submit" disabled={!password}>
-                        {t("approval|continue")}
-                    </button>
-                </form>
+                    <Text size="sm">{t("approval|password_intro")}</Text>
+                    <SecretInput t={t} name="approvalPassword" label={t("signin|password")} value={password} onChange={setPassword} />
+                    <div className="mx_AccountMigration_row">
+                        <Form.Submit size="md" disabled={!password}>
+                            {t("approval|continue")}
+                        </Form.Submit>
+                        {cancel}
+                    </div>
+                </Form.Root>
             ) : (
                 <>
-                    <p>{t("approval|page_intro")}</p>
-                    <p>
-                        <a href={ask.url} target="_blank" rel="noopener noreferrer">
+                    <Text size="sm">{t("approval|page_intro")}</Text>
+                    <div className="mx_AccountMigration_row">
+                        <Button as="a" kind="primary" size="md" Icon={PopOutIcon} href={ask.url} target="_blank" rel="noopener noreferrer">
                             {t("approval|open_page")}
-                        </a>
-                    </p>
-                    <p>{t("approval|page_waiting")}</p>
+                        </Button>
+                        {cancel}
+                    </div>
+                    <div className="mx_AccountMigration_row" aria-live="polite">
+                        <InlineSpinner />
+                        <Text size="sm">{t("approval|page_waiting")}</Text>
+                    </div>
                 </>
             )}
-            <button type="button" onClick={onCancel}>
-                {t("approval|cancel")}
-            </button>
         </section>
     );
 }

@@ -1,6 +1,7 @@
 /**
- * A password field for secrets (passwords, recovery keys, passphrases) with a show/hide action. Compound's own
- * PasswordInput labels that action in English only, so this wires Compound's ActionInput with translated labels.
+ * A password field for secrets (passwords, access tokens, recovery keys, passphrases) with a show/hide action.
+ * Compound's own PasswordInput labels that action in English only, so this wires Compound's ActionInput with
+ * translated labels.
  */
 import React, { useState } from "react";
 import { Form } from "@vector-im/compound-web";
@@ -8,6 +9,8 @@ import VisibilityOnIcon from "@vector-im/compound-design-tokens/assets/web/icons
 import VisibilityOffIcon from "@vector-im/compound-design-tokens/assets/web/icons/visibility-off";
 
 import type { Translate } from "../i18n/index.ts";
+import { FieldErrorMessage } from "./ErrorNotice.tsx";
+import type { RuntimeError } from "./runtime.ts";
 
 export interface SecretInputProps {
     t: Translate;
@@ -18,14 +21,14 @@ export interface SecretInputProps {
     autoComplete?: string;
     disabled?: boolean;
     help?: React.ReactNode;
-    error?: React.ReactNode;
-    invalid?: boolean;
+    /** An error about this field: shown under it instead of the help, and the field marked invalid. */
+    error?: RuntimeError;
 }
 
-export function SecretInput({ t, name, label, value, onChange, autoComplete = "off", disabled, help, error, invalid }: SecretInputProps): React.JSX.Element {
+export function SecretInput({ t, name, label, value, onChange, autoComplete = "off", disabled, help, error }: SecretInputProps): React.JSX.Element {
     const [shown, setShown] = useState(false);
     return (
-        <Form.Field name={name} serverInvalid={invalid}>
+        <Form.Field name={name} serverInvalid={!!error}>
             <Form.Label>{label}</Form.Label>
             <Form.ActionControl
                 type={shown ? "text" : "password"}
@@ -38,8 +41,7 @@ export function SecretInput({ t, name, label, value, onChange, autoComplete = "o
                 actionLabel={shown ? t("secret|hide") : t("secret|show")}
                 onActionClick={() => setShown((s) => !s)}
             />
-            {help && <Form.HelpMessage>{help}</Form.HelpMessage>}
-            {error && <Form.ErrorMessage>{error}</Form.ErrorMessage>}
+            {error ? <FieldErrorMessage t={t} error={error} /> : help && <Form.HelpMessage>{help}</Form.HelpMessage>}
         </Form.Field>
     );
 }

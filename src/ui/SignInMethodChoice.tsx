@@ -1,25 +1,25 @@
 /**
- * The sign-in methods the new account's server offers, the recommended one first: OAuth 2.0 (and, when offered, a code
- * to approve on another device), single sign-on with each identity provider, the password; an access token stays
- * under "Advanced". Props in, one event out; a typed password or token leaves this component only with the submit,
- * and its field is cleared then.
+ * The sign-in methods the new account's server offers, in the server's order — the recommended one first: OAuth 2.0
+ * (and, when offered, a code to approve on another device), single sign-on with each identity provider, the password;
+ * an access token stays under "Advanced". A typed password or token leaves this component only with its submit, and
+ * its field is emptied then. Buttons that open the server's page in a popup say so with an icon.
  */
-import React, { useState } from "react";
+import React, { useId, useState } from "react";
+import { Alert, Button, Form, Heading, Separator, Text } from "@vector-im/compound-web";
+import DevicesIcon from "@vector-im/compound-design-tokens/assets/web/icons/devices";
+import PopOutIcon from "@vector-im/compound-design-tokens/assets/web/icons/pop-out";
 
 import type { Translate } from "../i18n/index.ts";
-import type { SignInOffer } from "./runtime.ts";
-
-export type SignInChoice =
-    | { method: "password"; password: string }
-    | { method: "token"; accessToken: string }
-    | { method: "sso"; idpId?: string }
-    | { method: "oauth" }
-    | { method: "device" };
+import type { SignInChoice } from "./MigrationController.ts";
+import type { RuntimeError, SignInMethod, SignInOffer } from "./runtime.ts";
+import { SecretInput } from "./SecretInput.tsx";
 
 export interface SignInMethodChoiceProps {
     t: Translate;
     offer: SignInOffer;
     busy: boolean;
+    /** An error about the password (e.g. a wrong one), shown under its field. */
+    passwordError?: RuntimeError;
     onChoose(choice: SignInChoice): void;
 }
 
@@ -27,92 +27,122 @@ function serverOf(userId: string): string {
     return userId.slice(userId.indexOf(":") + 1);
 }
 
-export function SignInMethodChoice({ t, offer, busy, onChoose }: SignInMethodChoiceProps): React.JSX.Element {
+/** One offered method; `primary` for the server's recommendation. */
+function Method({ t, method, server, primary, busy, passwordError, onChoose }: { t: Translate; method: SignInMethod; server: string; primary: boolean; busy: boolean; passwordError?: RuntimeError; onChoose(choice: SignInChoice): void }): React.JSX.Element | null {
     const [password, setPassword] = useState("");
+    const kind = primary ? "primary" : "secondary";
+    switch (method.kind) {
+        case "oauth":
+            return (
+                <div className="mx_AccountMigration_stack">
+                    <Button kind={kind} size="md" Icon={PopOutIcon} disabled={busy} onClick={() => onChoose({ method: "oauth" })}>
+                        {t("signin|oauth", { server })}
+                    </Button>
+                    {method.deviceGrant && (
+                        <Button kind="secondary" size="md" Icon={DevicesIcon} disabled={busy} onClick={() => onChoose({ method: "device" })}>
+                            {t("signin|device")}
+                        </Button>
+                    )}
+                </div>
+            );
+        case "sso":
+            return (
+                <div className="mx_AccountMigration_stack">
+                    {method.providers.length === 0 ? (
+                        <Button kind={kind} size="md" Icon={PopOutIcon} disabled={busy} onClick={() => onChoose({ method: "sso" })}>
+                            {t("signin|sso", { server })}
+                        </Button>
+                    ) : (
+                        method.providers.map((idp) => (
+                            <Button key={idp.id} kind={kind} size="md" Icon={PopOutIcon} disabled={busy} onClick={() => onChoose({ method: "sso", idpId: idp.id })}>
+                                {t("signin|sso_provider", { provider: idp.name })}
+                            </Button>
+                        ))
+                    )}
+                </div>
+            );
+        case "password":
+            return (
+                <Form.Root
+                    className="mx_AccountMigration_stack"
+                    onSubmit={(e) => {
+                        e.preventDefault();
+                        // Compound's disabled submit is only aria-disabled: the form can still be sent.
+                        if (busy || !password) return;
+                        onChoose({ method: "password", password });
+                        setPassword("");
+                    }}
+                >
+                    <SecretInput
+                        t={t}
+                        name="newPassword"
+                        label={t("signin|password")}
+                        value={password}
+                        onChange={setPassword}
+                        help={t("signin|password_note")}
+                        error={passwordError}
+                    />
+                    <div>
+                        <Form.Submit kind={kind} size="md" disabled={busy || !password}>
+                            {busy ? t("signin|busy") : t("signin|submit")}
+                        </Form.Submit>
+                    </div>
+                </Form.Root>
+            );
+        default:
+            return null;
+    }
+}
+
+function AccessToken({ t, busy, open, onChoose }: { t: Translate; busy: boolean; open: boolean; onChoose(choice: SignInChoice): void }): React.JSX.Element {
     const [accessToken, setAccessToken] = useState("");
+    return (
+        <details className="mx_AccountMigration_advanced" open={open}>
+            <summary>{t("signin|advanced")}</summary>
+            <Form.Root
+                className="mx_AccountMigration_stack"
+                onSubmit={(e) => {
+                    e.preventDefault();
+                    if (busy || !accessToken.trim()) return;
+                    onChoose({ method: "token", accessToken: accessToken.trim() });
+                    setAccessToken("");
+                }}
+            >
+                <SecretInput t={t} name="newAccessToken" label={t("signin|access_token")} value={accessToken} onChange={setAccessToken} help={t("signin|access_token_note")} />
+                <div>
+                    <Form.Submit kind="secondary" size="md" disabled={busy || !accessToken.trim()}>
+                        {t("signin|access_token_submit")}
+                    </Form.Submit>
+                </div>
+            </Form.Root>
+        </details>
+    );
+}
+
+export function SignInMethodChoice({ t, offer, busy, passwordError, onChoose }: SignInMethodChoiceProps): React.JSX.Element {
+    const headingId = useId();
     const server = serverOf(offer.userId);
     const usable = offer.methods.filter((m) => m.kind !== "token");
     return (
-        <section aria-label={t("signin|methods_label")} data-testid="migration-sign-in-methods">
-            {usable.length === 0 && <p role="alert">{t("signin|nothing_offered", { server })}</p>}
-            {usable.map((method, index) => {
-                const recommended = index === 0 && usable.length > 1 ? <p>{t("signin|recommended")}</p> : null;
-                switch (method.kind) {
-                    case "oauth":
-                        return (
-                            <div key="oauth">
-                                {recommended}
-                                <button type="button" disabled={busy} onClick={() => onChoose({ method: "oauth" })}>
-                                    {t("signin|oauth", { server })}
-                                </button>
-                                {method.deviceGrant && (
-                                    <button type="button" disabled={busy} onClick={() => onChoose({ method: "device" })}>
-                                        {t("signin|device")}
-                                    </button>
-                                )}
-                            </div>
-                        );
-                    case "sso":
-                        return (
-                            <div key="sso">
-                                {recommended}
-                                {method.providers.length === 0 ? (
-                                    <button type="button" disabled={busy} onClick={() => onChoose({ method: "sso" })}>
-                                        {t("signin|sso", { server })}
-                                    </button>
-                                ) : (
-                                    method.providers.map((idp) => (
-                                        <button key={idp.id} type="button" disabled={busy} onClick={() => onChoose({ method: "sso", idpId: idp.id })}>
-                                            {t("signin|sso_provider", { provider: idp.name })}
-                                        </button>
-                                    ))
-                                )}
-                            </div>
-                        );
-                    case "password":
-                        return (
-                            <form
-                                key="password"
-                                onSubmit={(e) => {
-                                    e.preventDefault();
-                                    onChoose({ method: "password", password });
-                                    setPassword("");
-                                }}
-                            >
-                                {recommended}
-                                <label>
-                                    {t("signin|password")}
-                                    <input name="newPassword" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="off" required />
-                                </label>
-                                <p>{t("signin|password_note")}</p>
-                                <button type="submit" disabled={busy || !password}>
-                                    {busy ? t("signin|busy") : t("signin|submit")}
-                                </button>
-                            </form>
-                        );
-                    default:
-                        return null;
-                }
-            })}
-            <details>
-                <summary>{t("signin|advanced")}</summary>
-                <form
-                    onSubmit={(e) => {
-                        e.preventDefault();
-                        onChoose({ method: "token", accessToken: accessToken.trim() });
-                        setAccessToken("");
-                    }}
-                >
-                    <label>
-                        {t("signin|access_token")}
-                        <input name="newAccessToken" type="password" value={accessToken} onChange={(e) => setAccessToken(e.target.value)} autoComplete="off" required />
-                    </label>
-                    <p>{t("signin|access_token_note")}</p>
-                    <button type="submit" disabled={busy || !accessToken.trim()}>
-                        {t("signin|access_token_submit")}
-                    </button>
-                </form>
-            </details>
+        <section className="mx_AccountMigration_stack" aria-labelledby={headingId} data-testid="migration-sign-in-methods">
+            <Heading as="h3" size="sm" weight="semibold" id={headingId} tabIndex={-1} data-focus-start>
+                {t("signin|methods_label")}
+            </Heading>
+            {usable.length === 0 && <Alert type="info" title={t("signin|nothing_offered", { server })} />}
+            {usable.length > 1 && (
+                <Text size="sm" className="mx_AccountMigration_secondary">
+                    {t("signin|recommended")}
+                </Text>
+            )}
+            {usable.map((method, index) => (
+                <React.Fragment key={method.kind}>
+                    {/* The recommendation stands apart from the other ways. */}
+                    {index === 1 && <Separator kind="section" />}
+                    <Method t={t} method={method} server={server} primary={index === 0} busy={busy} passwordError={passwordError} onChoose={onChoose} />
+                </React.Fragment>
+            ))}
+            {/* Open when it is the only way. */}
+            <AccessToken t={t} busy={busy} open={usable.length === 0} onChoose={onChoose} />
         </section>
     );
 }

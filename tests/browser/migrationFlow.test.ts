@@ -1,17 +1,19 @@
 /**
  * The whole product in headless Chromium, driven the way a person does — by role and label, never by CSS: signed in
- * to the host page as the old account, the user types `/migrate @new` in a room, follows the composer's offer, signs
- * in the new account, reviews the plan, gives both recovery keys and starts; pauses, goes to another room and comes
- * back to the live run through the space panel; closes the tab mid-run; opens Element again and continues. Then the
- * servers are asked what happened, and a fresh device of the new account decrypts the old history. Every screen is
- * recorded (light and dark, aria snapshot) and scanned with axe; a last test does a whole dry run by keyboard alone.
+ * to the host page as the old account, the user types `/migrate @new` in a room, follows the composer's offer, finds
+ * the new account (its server is asked how it signs in) and signs in with the password it offers, reviews the plan,
+ * gives both recovery keys and starts; pauses, goes to another room and comes back to the live run through the space
+ * panel; closes the tab mid-run; opens Element again and continues. Then the servers are asked what happened, and a
+ * fresh device of the new account decrypts the old history. Every screen is recorded (light and dark, aria snapshot)
+ * and scanned with axe; a last test does a whole dry run by keyboard alone. (The sign-in methods other servers offer
+ * — single sign-on, OAuth 2.0, a code — and their waits are driven in tests/signIn.)
  */
 import type { BrowserContext, Page } from "playwright-core";
 
 import { startHostServer, type HostServer } from "../../host/server.ts";
-import { signInWithPassword } from "../../src/sessions/signIn.ts";
 import { stopAllClients } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
+import { passwordSession } from "../bed/passwordSession.ts";
 import { getState } from "../engine/scenario.ts";
 import { DEMO_CONVERSATIONS, type DemoAccounts, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
 import { decryptedBodies, freshDeviceFromRecoveryKey } from "../keys/history.ts";
@@ -41,12 +43,12 @@ const record = async (name: string) => violations.push(...(await recordScreen(pa
 /** The new account's sessions made by the module (named by it), as the new server lists them. */
 async function migrationDevices(): Promise<string[]> {
     const bed = currentBed();
-    const checker = await signInWithPassword(bed.b.baseUrl, demo.users.aliceNew.userId, demo.users.aliceNew.password, { deviceName: "test checker" });
+    const checker = await passwordSession(bed.b.baseUrl, demo.users.aliceNew, "test checker");
     try {
         const { devices } = await checker.http.request<{ devices: Array<{ device_id: string; display_name?: string }> }>("GET", "/devices");
         return devices.filter((d) => d.display_name === MIGRATION_DEVICE).map((d) => d.device_id);
     } finally {
-        await checker.http.request("POST", "/logout", { body: {} });
+        await checker.signOut();
     }
 }
 
@@ -60,18 +62,32 @@ async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: s
     }
 }
 
+const homeserverField = () => page.getByRole("textbox", { name: "Its homeserver address" });
+const continueButton = () => page.getByRole("button", { name: "Continue", exact: true });
+const methods = () => page.getByTestId("migration-sign-in-methods");
+const passwordField = () => page.getByRole("textbox", { name: "Password of the new account" });
+
+/** Two steps: find the account (giving its homeserver's address), then sign in with the password it offers. */
 async function signInNewAccount(): Promise<void> {
-    await page.getByRole("textbox", { name: "Password of the new account" }).fill(demo.users.aliceNew.password);
-    const homeserver = page.getByRole("textbox", { name: "Homeserver address of the new account" });
-    // The new server is named by an IP literal whose TLS certificate the browser does not trust: discovery fails.
-    if (!(await homeserver.count())) {
-        await page.getByRole("button", { name: "Sign in to the new account" }).click();
-        await homeserver.waitFor();
+    if (!(await methods().count())) {
+        await continueButton().click();
+        // The new server is named by an IP literal whose TLS certificate the browser does not trust: discovery fails.
+        await homeserverField().waitFor();
+        await homeserverField().fill(currentBed().b.baseUrl);
+        await continueButton().click();
+        await methods().waitFor();
     }
-    await homeserver.fill(currentBed().b.baseUrl);
+    await passwordField().fill(demo.users.aliceNew.password);
     await page.getByRole("button", { name: "Sign in to the new account" }).click();
     await page.getByRole("heading", { name: "Review the plan" }).waitFor({ timeout: 30_000 });
 }
+
+/** The accessible name of what has the focus (a label, or the text of a button or heading). */
+const focusedName = () =>
+    page.evaluate(() => {
+        const el = document.activeElement as HTMLInputElement | null;
+        return (el?.getAttribute("aria-label") ?? el?.labels?.[0]?.textContent ?? el?.textContent ?? "").trim();
+    });
 
 async function giveRecoveryKeys(): Promise<void> {
     await page.getByRole("textbox", { name: "Recovery key of the old account (optional)" }).fill(demo.recoveryKeys.alice);
@@ -108,24 +124,42 @@ test("typing /migrate in a room offers to open the migration for that account", 
     await page.getByRole("heading", { name: "Sign in to the new account" }).waitFor();
     expect(page.url()).toMatch(/#\/migrate-account$/);
     expect(await page.getByRole("textbox", { name: "New account", exact: true }).inputValue()).toBe(demo.users.aliceNew.userId);
+    expect(await page.inputValue("input[name=newUserId]")).toBe(demo.users.aliceNew.userId);
     expect(await page.getByRole("list", { name: "Steps of the migration" }).getByRole("listitem").allTextContents()).toEqual(["1. Sign in", "2. Review", "3. Move", "4. Report"]);
+    // First the account alone: how it signs in depends on its server.
+    expect(await methods().count()).toBe(0);
+    expect(await passwordField().count()).toBe(0);
     await record("sign-in");
 });
 
-test("a server that cannot be found, then a wrong password: each error at its field, nothing moves on", async () => {
-    await page.getByRole("textbox", { name: "Password of the new account" }).fill("not the password");
-    await page.getByRole("button", { name: "Sign in to the new account" }).click();
-    const homeserver = page.getByRole("textbox", { name: "Homeserver address of the new account" });
+test("a server that cannot be found, then a wrong password: each error at its field, the password not kept, nothing moves on", async () => {
+    await continueButton().click();
+    const homeserver = homeserverField();
     await homeserver.waitFor();
-    // The message sits right under the field it asks for, and the raw fetch detail is folded away.
+    // The message sits right under the field it asks for, which takes the focus; the raw fetch detail is folded away.
+    expect(await page.getByTestId("migration-error").textContent()).toMatch(/could not be found from its name/);
     expect(await page.getByText(/could not be found from its name\. Enter the homeserver's address\./).isVisible()).toBe(true);
     expect(await page.getByText("Technical details").isVisible()).toBe(true);
     expect(await homeserver.getAttribute("aria-invalid")).toBe("true");
+    expect(await focusedName()).toBe("Its homeserver address");
     await record("sign-in-error");
     await homeserver.fill(currentBed().b.baseUrl);
+    await continueButton().click();
+    // Synapse B offers passwords only (and the advanced access token): no other method is shown.
+    await methods().waitFor();
+    expect(await methods().getByRole("button", { name: /^Continue with/ }).count()).toBe(0);
+    expect(await page.getByText("Advanced: use an access token").isVisible()).toBe(true);
+    expect(await page.getByText(`${demo.users.aliceNew.userId} — homeserver ${currentBed().b.baseUrl}.`).isVisible()).toBe(true);
+    await record("sign-in-methods");
+    await passwordField().fill("not the password");
     await page.getByRole("button", { name: "Sign in to the new account" }).click();
     await page.getByText("Wrong password for the new account.").waitFor();
+    expect(await passwordField().getAttribute("aria-invalid")).toBe("true");
+    expect(await focusedName()).toBe("Password of the new account");
+    // The typed password does not stay in the page.
+    expect(await page.inputValue("input[name=newPassword]")).toBe("");
     expect(await page.getByRole("heading", { name: "Review the plan" }).count()).toBe(0);
+    await record("sign-in-wrong-password");
 });
 
 test("the plan groups rooms; start, pause, leave for a room, come back to the live run through the space panel", async () => {
@@ -183,6 +217,7 @@ test("closing the tab mid-run signs the temporary session out; Element opened ag
     const moved = page.getByRole("region", { name: /^(Moved|Already done)$/ }).getByRole("listitem");
     expect(await moved.count()).toBe(6);
     expect(await page.getByRole("region", { name: "Needs action" }).getByRole("listitem").allTextContents()).toEqual([expect.stringContaining("Town square")]);
+    expect(await page.getByRole("region", { name: /^(Skipped|Failed)$/ }).count()).toBe(0);
     expect(await page.getByText(`Encrypted history: ${demo.aliceMegolmSessions} keys found, ${demo.aliceMegolmSessions} handed over, 0 missing.`).count()).toBe(1);
     await page.getByRole("button", { name: "Copy all admin requests (1)" }).waitFor();
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download as Markdown" }).click()]);
@@ -250,13 +285,19 @@ test("keyboard only: sign in, review, a dry run and back to the plan, with visib
     await tabTo("New account");
     await page.keyboard.press("ControlOrMeta+A");
     await page.keyboard.type(demo.users.aliceNew.userId);
+    await tabTo("Continue");
+    await page.keyboard.press("Enter");
+    // The server is not found from the name: the homeserver field opens and has the focus.
+    await homeserverField().waitFor();
+    expect(await focusedName()).toBe("Its homeserver address");
+    await page.keyboard.type(currentBed().b.baseUrl);
+    await tabTo("Continue");
+    await page.keyboard.press("Enter");
+    // The methods replace the form; focus moves to their start.
+    await methods().waitFor();
+    expect(await focusedName()).toBe("How to sign in to the new account");
     await tabTo("Password of the new account");
     await page.keyboard.type(demo.users.aliceNew.password);
-    await tabTo("Sign in to the new account");
-    await page.keyboard.press("Enter");
-    await page.getByRole("textbox", { name: "Homeserver address of the new account" }).waitFor();
-    await tabTo("Homeserver address of the new account", "back");
-    await page.keyboard.type(currentBed().b.baseUrl);
     await tabTo("Sign in to the new account");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Review the plan" }).waitFor({ timeout: 30_000 });

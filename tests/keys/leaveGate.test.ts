@@ -22,6 +22,7 @@ import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startClient, stopAllClients, waitForDecryptedMessage, waitForRoom } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
+import { passwordSession } from "../bed/passwordSession.ts";
 import { PROJECT_ROOT } from "../bed/paths.ts";
 import { type Actor, actor, createRoom, getState, join, setAccountData } from "../engine/scenario.ts";
 import { DEMO_ENCRYPTED_ROOMS, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
@@ -143,9 +144,14 @@ test("issue 7.5: setting up recovery never replaces an existing cross-signing id
     const before = await masterKey();
     expect(before).toBeDefined();
 
-    const attempt = setUpNewAccountRecovery(user.http, { baseUrl: bed.b.baseUrl, userId: user.userId, password: user.password });
-    await expect(attempt).rejects.toMatchObject({ code: "cross_signing_exists" });
-    await expect(attempt).rejects.toThrow(/already has a cross-signing identity.*Nothing was changed/);
+    const session = await passwordSession(bed.b.baseUrl, user);
+    try {
+        const attempt = setUpNewAccountRecovery(session.http, { session });
+        await expect(attempt).rejects.toMatchObject({ code: "cross_signing_exists" });
+        await expect(attempt).rejects.toThrow(/already has a cross-signing identity.*Nothing was changed/);
+    } finally {
+        await session.signOut();
+    }
     expect(await masterKey()).toEqual(before);
     expect(await user.http.request("GET", "/room_keys/version").catch((e) => e.httpStatus)).toBe(404);
 });

@@ -21,6 +21,7 @@ import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { startClient, stopAllClients } from "../bed/clients.ts";
 import { type RegisteredUser, registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
+import { passwordSession } from "../bed/passwordSession.ts";
 import { SecretStorageKeys, setUpRecovery } from "../fixtures/demoAccounts.ts";
 
 let user: RegisteredUser;
@@ -80,7 +81,12 @@ test("issue 7.16: without a backup, the cross-signing secrets prove the key, so 
 
     expect(await opensSecretStorage(http, user.userId, keyId, decodeRecoveryKey(recoveryKey))).toBe(true);
     expect(await opensSecretStorage(http, user.userId, keyId, decodeRecoveryKey(otherRecoveryKey()))).toBe(false);
-    // Refused at the key check, before any device is signed in or any key is made.
-    const wrong = setUpNewAccountRecovery(http, { baseUrl: user.homeserver.baseUrl, userId: user.userId, password: user.password, recoveryKey: otherRecoveryKey() });
-    expect(await keysErrorCode(wrong)).toBe("recovery_key_wrong");
+    // Refused at the key check, before any key is made.
+    const session = await passwordSession(user.homeserver.baseUrl, user);
+    try {
+        const wrong = setUpNewAccountRecovery(session.http, { session, recoveryKey: otherRecoveryKey() });
+        expect(await keysErrorCode(wrong)).toBe("recovery_key_wrong");
+    } finally {
+        await session.signOut();
+    }
 });

@@ -3,7 +3,8 @@
  * Service mode whose issuer is the MAS STAND-IN of tests/bed/oidcProviders.ts (real `oidc-provider`; MAS itself
  * cannot be installed here). Authorization code + PKCE in a popup that lands on the module's callback page, and the
  * device authorization grant approved in another window; each followed by a real migration of a small account.
- * Access tokens live 3 s, so the page's session refreshes while it plans and runs.
+ * Access tokens live 3 s, so the page's session refreshes while it plans and runs. The sign-in screens met here (the
+ * methods of an OAuth 2.0 server, the wait for the popup, the code) are recorded and scanned with axe.
  */
 import { randomBytes } from "node:crypto";
 
@@ -14,7 +15,8 @@ import { extraHomeserverUrl, startExtraHomeserver, uniqueLocalpart } from "../be
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type MasStandIn, startMasStandIn, synapseMasConfig } from "../bed/oidcProviders.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
-import { clickForPopup, devicesOf, findNewAccount, membershipsOf, openMigrationPage, runAndFinish, signInAtProvider, smallOldAccount } from "./support.ts";
+import { type AxeViolation, recordScreen } from "../browser/screens.ts";
+import { clickForPopup, devicesOf, findNewAccount, membershipsOf, openMigrationPage, planReview, runAndFinish, signInAtProvider, smallOldAccount } from "./support.ts";
 
 let standIn: MasStandIn;
 let mas: Awaited<ReturnType<typeof startExtraHomeserver>>;
@@ -22,6 +24,13 @@ let host: HostServer;
 let page: Page;
 let logs: string[];
 let small: Awaited<ReturnType<typeof smallOldAccount>>;
+const violations: AxeViolation[] = [];
+
+/** Records the page's screen with run-specific values (accounts, ports, the code) as stable placeholders. */
+async function record(name: string, values: Record<string, string>): Promise<void> {
+    const redact = { ...values, [small.alice.userId]: "@alice:server-a", [standIn.issuer]: "https://auth.server-mas", [mas.hs.baseUrl]: "https://server-mas", [mas.hs.serverName]: "server-mas" };
+    violations.push(...(await recordScreen(page, name, { redact })));
+}
 
 beforeAll(async () => {
     const secret = randomBytes(16).toString("hex");
@@ -55,12 +64,16 @@ test("OAuth 2.0 authorization code + PKCE in a popup (MAS stand-in, real Synapse
     // The server's recommendation comes first; an access token stays under "Advanced".
     const buttons = await page.getByTestId("migration-sign-in-methods").getByRole("button").allTextContents();
     expect(buttons.slice(0, 2)).toEqual([`Continue with ${mas.hs.serverName}`, "Sign in with a code instead (approve on another device)"]);
+    await record("sign-in-methods-oauth", { [neu.userId]: "@neu:server-mas" });
     const refreshesBefore = standIn.refreshes();
     const popup = await clickForPopup(page, `Continue with ${mas.hs.serverName}`);
+    // While the popup is open, the page waits for it (and can stop waiting).
+    await page.getByTestId("migration-sign-in-waiting").getByText("Finish signing in in the window that opened.").waitFor();
+    await record("sign-in-waiting-popup", { [neu.userId]: "@neu:server-mas" });
     await signInAtProvider(popup, neu.localpart);
     await popup.waitForEvent("close");
     expect(page.url()).not.toMatch(/code=|state=/);
-    await page.getByTestId("migration-review").waitFor({ timeout: 30_000 });
+    await planReview(page);
     // Outlive the first access token before starting: the run must refresh to work.
     await page.waitForTimeout(3500);
     const summary = await runAndFinish(page);
@@ -75,8 +88,9 @@ test("OAuth 2.0 device authorization grant (MAS stand-in, real Synapse): the pag
     const neu = newAccountName();
     await findNewAccount(page, neu.userId, mas.hs.baseUrl);
     await page.getByRole("button", { name: "Sign in with a code instead (approve on another device)" }).click();
-    const code = await page.getByTestId("migration-device-code").textContent();
+    const code = (await page.getByTestId("migration-device-code").textContent()) ?? "";
     expect(code).toMatch(/\S{4,}/);
+    await record("sign-in-device-code", { [neu.userId]: "@neu:server-mas", [code]: "ABCD-EFGH" });
     const approval = page.waitForEvent("popup");
     await page.getByRole("link", { name: "Open the approval page" }).click();
     const other = await approval;
@@ -97,4 +111,8 @@ test("cancelling a sign-in with a code goes back to the methods without an error
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.getByTestId("migration-sign-in-methods").waitFor();
     expect(await page.getByTestId("migration-error").count()).toBe(0);
+});
+
+test("axe finds no violations on the sign-in screens of an OAuth 2.0 server, in the light or the dark theme", () => {
+    expect(violations).toEqual([]);
 });

@@ -21,12 +21,14 @@ import { type RegisteredUser, extraHomeserverUrl, registerUser, startExtraHomese
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type LoopbackProvider, startIdentityProvider, synapseSsoConfig } from "../bed/oidcProviders.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
+import { type AxeViolation, recordScreen } from "../browser/screens.ts";
 import { clickForPopup, crossSigningOn, devicesOf, findNewAccount, membershipsOf, openMigrationPage, runAndFinish, signInAtProvider, smallOldAccount, startCli } from "./support.ts";
 
 let idp: LoopbackProvider;
 let sso: Awaited<ReturnType<typeof startExtraHomeserver>>;
 let admin: RegisteredUser;
 let host: HostServer;
+const violations: AxeViolation[] = [];
 
 beforeAll(async () => {
     const secret = randomBytes(16).toString("hex");
@@ -102,6 +104,13 @@ describe("in the module's page (Chromium, real popups)", () => {
     test("single sign-on (real Synapse + real OpenID provider) in a popup: the login token comes back through the callback page, never in Element's address; then a real migration, and Finish removes the session", async () => {
         const neu = newAccountName();
         await findNewAccount(page, neu.userId, sso.hs.baseUrl);
+        // A server whose only sign-in is single sign-on: one button per identity provider (no password), the token under Advanced.
+        const methods = page.getByTestId("migration-sign-in-methods");
+        expect(await methods.getByRole("button", { name: /^Continue with/ }).allTextContents()).toEqual(["Continue with Loopback IdP"]);
+        expect(await methods.getByLabel("Password of the new account").count()).toBe(0);
+        expect(await methods.getByText("Advanced: use an access token").isVisible()).toBe(true);
+        const redact = { [neu.userId]: "@neu:server-sso", [small.alice.userId]: "@alice:server-a", [sso.hs.baseUrl]: "https://server-sso" };
+        violations.push(...(await recordScreen(page, "sign-in-methods-sso", { redact })));
         const popup = await clickForPopup(page, "Continue with Loopback IdP");
         await signInAtProvider(popup, neu.localpart);
         await popup.waitForEvent("close");
@@ -121,7 +130,7 @@ describe("in the module's page (Chromium, real popups)", () => {
         await signInAtProvider(popup, other.localpart);
         await page.getByText("That signed in a different account, so it was signed out again.").waitFor();
         expect(await page.getByTestId("migration-error").textContent()).toContain(other.userId);
-        expect(await page.getByTestId("migration-review").count()).toBe(0);
+        expect(await page.getByRole("heading", { name: "Review the plan" }).count()).toBe(0);
         expect(await devicesOf(sso.hs.baseUrl, admin.accessToken, other.userId)).toEqual([]);
     });
 
@@ -133,6 +142,10 @@ describe("in the module's page (Chromium, real popups)", () => {
         await page.getByText("The sign-in window was closed before signing in finished.", { exact: true }).waitFor();
         await page.getByRole("button", { name: "Continue with Loopback IdP" }).waitFor();
     });
+});
+
+test("axe finds no violations on the sign-in screen of a single sign-on server, in the light or the dark theme", () => {
+    expect(violations).toEqual([]);
 });
 
 test("recovery under single sign-on (real Synapse + real OpenID provider): a first cross-signing upload needs no approval; a reset opens Synapse's SSO approval page, and the upload is retried once it is done", async () => {

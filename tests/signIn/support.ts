@@ -68,12 +68,12 @@ export function localpartOf(userId: string): string {
 /** The host page (the project's Element stand-in) signed in as `old`, showing the migration page. */
 export async function openMigrationPage(page: Page, hostUrl: string, old: { userId: string; password: string }): Promise<void> {
     await page.goto(hostUrl);
-    await page.fill("input[name=username]", old.userId);
-    await page.fill("input[name=password]", old.password);
-    await page.click("button[type=submit]");
+    await page.getByLabel("Username").fill(old.userId);
+    await page.getByLabel("Password").fill(old.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByTestId("host-user").waitFor({ timeout: 30_000 });
     await page.evaluate(() => (window.location.hash = "#/migrate-account"));
-    await page.getByTestId("migration-page").waitFor();
+    await page.getByRole("heading", { name: "Sign in to the new account" }).waitFor();
 }
 
 /** Types the new account on the page; gives its homeserver address when the page asks (no trusted .well-known). */
@@ -97,14 +97,29 @@ export async function clickForPopup(page: Page, name: string | RegExp): Promise<
     return popup;
 }
 
+/** Waits for the plan review (the new account signed in and planned). */
+export async function planReview(page: Page): Promise<void> {
+    await page.getByRole("heading", { name: "Review the plan" }).waitFor({ timeout: 30_000 });
+}
+
+/** The report's rooms per outcome, as one line: "2 moved, 0 already done, 0 need action, 0 skipped, 0 failed". */
+async function reportSummary(page: Page): Promise<string> {
+    const rooms = async (group: string) => {
+        const region = page.getByRole("region", { name: group, exact: true });
+        return (await region.count()) ? region.getByRole("listitem").count() : 0;
+    };
+    const [moved, already, needsAction, skipped, failed] = await Promise.all(["Moved", "Already done", "Needs action", "Skipped", "Failed"].map(rooms));
+    return `${moved} moved, ${already} already done, ${needsAction} need action, ${skipped} skipped, ${failed} failed`;
+}
+
 /** From the plan review: runs the migration and finishes (which signs the temporary session out). */
 export async function runAndFinish(page: Page): Promise<string> {
-    await page.getByTestId("migration-review").waitFor({ timeout: 30_000 });
-    await page.getByTestId("migration-start").click();
-    await page.getByTestId("migration-report").waitFor({ timeout: 100_000 });
-    const summary = (await page.getByTestId("migration-report-summary").textContent()) ?? "";
-    await page.getByRole("button", { name: /Finish/ }).click();
-    await page.getByTestId("migration-sign-in-methods").or(page.getByLabel(/New account/)).first().waitFor();
+    await planReview(page);
+    await page.getByRole("button", { name: "Start migration" }).click();
+    await page.getByRole("heading", { name: "Done" }).waitFor({ timeout: 100_000 });
+    const summary = await reportSummary(page);
+    await page.getByRole("button", { name: "Finish" }).click();
+    await page.getByRole("heading", { name: "Sign in to the new account" }).waitFor();
     return summary;
 }
 
