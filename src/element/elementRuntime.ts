@@ -13,7 +13,7 @@ import { Scheduler } from "../engine/scheduler.ts";
 import { buildPlan } from "../engine/plan.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { keySituation, openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
-import { setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
+import { endRecoverySetup, setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
 import { type SignInDiscovery, type TargetPolicy, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
 import { MatrixHttp, MatrixRequestError, seg } from "../sessions/matrixHttp.ts";
 import type { SignedInSession } from "../sessions/session.ts";
@@ -107,6 +107,7 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             }
             const signedIn = await signIn(found, request, { deviceName: DEVICE_NAME });
             const previous = sessions.get(signedIn.userId);
+            if (previous) await endRecoverySetup(previous);
             if (previous?.temporary) await previous.signOut();
             sessions.set(signedIn.userId, signedIn);
             return { userId: signedIn.userId, homeserverUrl: signedIn.baseUrl };
@@ -171,6 +172,7 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
         async signOut(account) {
             const s = sessions.get(account.userId);
             sessions.delete(account.userId);
+            if (s) await endRecoverySetup(s);
             if (s?.temporary) await s.signOut();
         },
 
@@ -178,6 +180,7 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             const s = sessions.get(account.userId);
             if (!s?.temporary) return;
             sessions.delete(account.userId);
+            void endRecoverySetup(s);
             // A normal request is cancelled with the page; `keepalive` lets this one finish after the tab is gone. An
             // OAuth 2.0 session is also revoked, as far as the page lives to send it.
             void fetch(`${s.baseUrl}/_matrix/client/v3/logout`, {

@@ -14,6 +14,7 @@ export type KeysErrorCode =
     | "backup_exists"
     | "recovery_needs_own_session"
     | "approval_needed"
+    | "approval_refused"
     | "secret_storage_exists"
     | "cross_signing_exists"
     | "secret_storage_unsupported_algorithm"

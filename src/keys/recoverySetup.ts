@@ -47,15 +47,16 @@ const CROSS_SIGNING_SECRETS = ["m.cross_signing.master", "m.cross_signing.self_s
  * An account that already has a cross-signing identity (a master key on the server) keeps it: the user's other
  * devices and contacts trust it. Setting up is safe only when secret storage, opened by the recovery key given, holds
  * all three private keys — matrix-js-sdk then imports them instead of making new ones. Otherwise it refuses.
+ * Resolves to whether the server has an identity (to be imported).
  */
-async function refuseToReplaceCrossSigning(http: MatrixHttp, userId: string, openedKeyId: string | undefined): Promise<void> {
+async function refuseToReplaceCrossSigning(http: MatrixHttp, userId: string, openedKeyId: string | undefined): Promise<boolean> {
     const keys = await http.request<{ master_keys?: Record<string, unknown> }>("POST", "/keys/query", { body: { device_keys: { [userId]: [] } } });
-    if (!keys.master_keys?.[userId]) return;
+    if (!keys.master_keys?.[userId]) return false;
     if (openedKeyId) {
         const stored = await Promise.all(
             CROSS_SIGNING_SECRETS.map((type) => accountData<{ encrypted?: Record<string, unknown> }>(http, userId, type)),
         );
-        if (stored.every((secret) => secret?.encrypted?.[openedKeyId] !== undefined)) return;
+        if (stored.every((secret) => secret?.encrypted?.[openedKeyId] !== undefined)) return true;
     }
     throw new KeysError(
         "cross_signing_exists",
@@ -90,57 +91,116 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
         }
     }
 
-    await refuseToReplaceCrossSigning(http, userId, givenKey ? defaultKey?.key : undefined);
+    const hasIdentity = await refuseToReplaceCrossSigning(http, userId, givenKey ? defaultKey?.key : undefined);
 
-    // matrix-js-sdk only here, loaded on demand: the module's entry must stay light. lib/matrix.js, not the package
-    // root, whose entry point refuses to load beside Element's own copy of the SDK.
-    const sdk = await import("matrix-js-sdk/lib/matrix.js");
-    const secretStorageKeys = new Map<string, Uint8Array<ArrayBuffer>>();
-    let generated: { privateKey: Uint8Array<ArrayBuffer>; encodedPrivateKey?: string } | undefined;
-    const client = sdk.createClient({
-        baseUrl: session.baseUrl,
-        userId,
-        deviceId: session.deviceId,
-        accessToken: session.accessToken(),
-        // The session's own fetch: an OAuth 2.0 token is refreshed for this client too.
-        fetchFn: session.fetch,
-        cryptoCallbacks: {
-            getSecretStorageKey: async ({ keys }) => {
-                for (const keyId of Object.keys(keys)) {
-                    const cached = secretStorageKeys.get(keyId);
-                    if (cached) return [keyId, cached];
-                }
-                if (givenKey && defaultKey?.key && keys[defaultKey.key]) return [defaultKey.key, new Uint8Array(givenKey)];
-                return null;
-            },
-            cacheSecretStorageKey: (keyId, _info, key) => void secretStorageKeys.set(keyId, key),
-        },
-    });
+    // An earlier attempt on this session stopped part-way: go on with its crypto session, whose cross-signing keys
+    // never reached the server (it has no identity), so new ones are made and uploaded.
+    let crypto = unfinished.get(session);
+    unfinished.delete(session);
+    if (crypto && hasIdentity) {
+        await stopCrypto(crypto);
+        crypto = undefined;
+    }
+    const retry = !!crypto;
+    crypto ??= await startCrypto(session, userId);
+    const attempt: Attempt = { defaultKeyId: defaultKey?.key, givenKey };
+    crypto.attempt = attempt;
+    const sdkCrypto = crypto.client.getCrypto()!;
     try {
-        await client.initRustCrypto({ useIndexedDB: false });
-        const crypto = client.getCrypto()!;
-        await crypto.bootstrapCrossSigning({
+        await sdkCrypto.bootstrapCrossSigning({
+            setupNewCrossSigning: retry,
             authUploadDeviceSigningKeys: (makeRequest) => uploadWithApproval(makeRequest, session.baseUrl, userId, input.approval),
         });
-        await crypto.bootstrapSecretStorage({
+        await sdkCrypto.bootstrapSecretStorage({
             setupNewKeyBackup: true,
             createSecretStorageKey: async () => {
-                generated = givenKey ? { privateKey: new Uint8Array(givenKey) } : await crypto.createRecoveryKeyFromPassphrase();
-                return generated;
+                attempt.generated = givenKey ? { privateKey: new Uint8Array(givenKey) } : await sdkCrypto.createRecoveryKeyFromPassphrase();
+                return attempt.generated;
             },
         });
         const backup = await currentBackup(http);
         if (!backup) throw new KeysError("backup_missing", "The key backup was not created; nothing else was changed.");
+        await stopCrypto(crypto);
         return {
             backup,
-            recoveryKey: input.recoveryKey ?? generated?.encodedPrivateKey ?? encodeRecoveryKey(generated!.privateKey),
+            recoveryKey: input.recoveryKey ?? attempt.generated?.encodedPrivateKey ?? encodeRecoveryKey(attempt.generated!.privateKey),
             createdSecretStorage: !defaultKey?.key,
         };
-    } finally {
-        // Let the crypto layer's last requests land before stopping (stopping mid-request crashes the Rust side).
-        await client.getCrypto()?.getKeyBackupInfo().catch(() => undefined);
-        client.stopClient();
+    } catch (e) {
+        unfinished.set(session, crypto);
+        throw e;
     }
+}
+
+/** What one attempt knows: the recovery key given (if any), and the key made for new secret storage. */
+interface Attempt {
+    defaultKeyId?: string;
+    givenKey?: Uint8Array;
+    generated?: { privateKey: Uint8Array<ArrayBuffer>; encodedPrivateKey?: string };
+}
+
+interface CryptoSession {
+    client: import("matrix-js-sdk/lib/matrix.js").MatrixClient;
+    attempt: Attempt;
+}
+
+/**
+ * Crypto sessions of set-ups that stopped part-way (an approval cancelled or refused, a network error), by the
+ * migration session they belong to. Their device's keys are on the server already: a new crypto session for the same
+ * device would make other ones, which the server refuses ("One time key … already exists"), so the next attempt
+ * goes on with the same one. Stopped by `endRecoverySetup` when the session ends.
+ */
+const unfinished = new WeakMap<object, CryptoSession>();
+
+/** A crypto session (matrix-js-sdk, Rust crypto in memory) on the migration session's own device. */
+async function startCrypto(session: RecoverySetupInput["session"], userId: string): Promise<CryptoSession> {
+    // matrix-js-sdk only here, loaded on demand: the module's entry must stay light. lib/matrix.js, not the package
+    // root, whose entry point refuses to load beside Element's own copy of the SDK.
+    const sdk = await import("matrix-js-sdk/lib/matrix.js");
+    const secretStorageKeys = new Map<string, Uint8Array<ArrayBuffer>>();
+    const crypto: CryptoSession = {
+        attempt: {},
+        client: sdk.createClient({
+            baseUrl: session.baseUrl,
+            userId,
+            deviceId: session.deviceId,
+            accessToken: session.accessToken(),
+            // The session's own fetch: an OAuth 2.0 token is refreshed for this client too.
+            fetchFn: session.fetch,
+            cryptoCallbacks: {
+                getSecretStorageKey: async ({ keys }) => {
+                    for (const keyId of Object.keys(keys)) {
+                        const cached = secretStorageKeys.get(keyId);
+                        if (cached) return [keyId, cached];
+                    }
+                    const { givenKey, defaultKeyId } = crypto.attempt;
+                    if (givenKey && defaultKeyId && keys[defaultKeyId]) return [defaultKeyId, new Uint8Array(givenKey)];
+                    return null;
+                },
+                cacheSecretStorageKey: (keyId, _info, key) => void secretStorageKeys.set(keyId, key),
+            },
+        }),
+    };
+    try {
+        await crypto.client.initRustCrypto({ useIndexedDB: false });
+    } catch (e) {
+        crypto.client.stopClient();
+        throw e;
+    }
+    return crypto;
+}
+
+async function stopCrypto(crypto: CryptoSession): Promise<void> {
+    // Let the crypto layer's last requests land before stopping (stopping mid-request crashes the Rust side).
+    await crypto.client.getCrypto()?.getKeyBackupInfo().catch(() => undefined);
+    crypto.client.stopClient();
+}
+
+/** The migration session ends: a crypto session kept from a set-up that stopped part-way stops too. */
+export async function endRecoverySetup(session: object): Promise<void> {
+    const crypto = unfinished.get(session);
+    unfinished.delete(session);
+    if (crypto) await stopCrypto(crypto);
 }
 
 /** The body of a 401 that asks for user-interactive auth. */
@@ -191,7 +251,15 @@ export async function uploadWithApproval(
     if (stages.has("m.login.password")) {
         const password = await approval!.askPassword();
         if (!password) refuse("no password was given.");
-        await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password, session: asked.session });
+        try {
+            await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password, session: asked.session });
+        } catch (e) {
+            // A refused password comes back as M_FORBIDDEN (with the flows again): say so, so the person can try again.
+            if ((e as { errcode?: string }).errcode === "M_FORBIDDEN") {
+                throw new KeysError("approval_refused", `${userId}'s server did not accept that password; recovery was not set up. Try again.`);
+            }
+            throw e;
+        }
         return;
     }
     if (stages.has("m.login.sso") && asked.session) {
