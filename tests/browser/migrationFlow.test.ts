@@ -259,9 +259,9 @@ test("a fresh device of the new account reads the old encrypted history with onl
 });
 
 /** Presses Tab until the focused element has this accessible name; checks the focus is visible at each stop. */
-async function tabTo(name: string | RegExp, direction: "forward" | "back" = "forward"): Promise<void> {
+async function tabTo(name: string | RegExp): Promise<void> {
     for (let i = 0; i < 80; i++) {
-        await page.keyboard.press(direction === "forward" ? "Tab" : "Shift+Tab");
+        await page.keyboard.press("Tab");
         const focused = await page.evaluate(() => {
             const el = document.activeElement as HTMLElement | null;
             if (!el || !el.closest("main")) return null;
