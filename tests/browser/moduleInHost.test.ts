@@ -42,7 +42,10 @@ test("the entry shows in the space panel; the page, in the user's language, load
     await page.getByRole("heading", { name: "Konto umziehen", level: 1 }).waitFor();
     expect(page.url()).toMatch(/#\/migrate-account$/);
     expect(await page.getByRole("main").textContent()).toContain(`${user.userId} auf ein neues Matrix-Konto umziehen`);
-    expect(await page.getByRole("button", { name: "Beim neuen Konto anmelden" }).count()).toBe(1);
+    expect(await page.getByRole("heading", { name: "Beim neuen Konto anmelden", level: 2 }).count()).toBe(1);
+    // First the new account, in German too: "Continue" looks it up.
+    expect(await page.getByRole("textbox", { name: "Neues Konto", exact: true }).count()).toBe(1);
+    expect(await page.getByRole("button", { name: "Weiter", exact: true }).count()).toBe(1);
     // Compound's stylesheet is adopted: its buttons are styled, not browser defaults.
     expect(await page.evaluate(() => document.adoptedStyleSheets.length)).toBeGreaterThanOrEqual(2);
 
