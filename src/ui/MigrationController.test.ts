@@ -184,6 +184,20 @@ test("signed in just as the person cancelled: that session is signed out and not
     expect(runtime.signOutOnPageHide).not.toHaveBeenCalled();
 });
 
+test("cancelled while the plan is made (the popup already closed): that session is signed out too", async () => {
+    const { controller, runtime } = setUp();
+    await controller.findAccount({ newUserId: account.userId });
+    let planned!: () => void;
+    runtime.plan.mockImplementationOnce(() => new Promise((resolve) => (planned = () => resolve(plan))));
+    controller.signInWith({ method: "sso" });
+    await tick();
+    controller.cancelSignIn();
+    planned();
+    await tick();
+    expect(runtime.signOut).toHaveBeenCalledWith(account);
+    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in", offer, wait: undefined }, error: undefined });
+});
+
 test("the server's approval while recovery is set up: the password goes to that one request and is not kept", async () => {
     const { controller, runtime } = setUp();
     await signInWithPassword(controller);

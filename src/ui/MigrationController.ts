@@ -229,14 +229,16 @@ export class MigrationController {
         void this.act(async (rt) => {
             try {
                 const account = await rt.signIn(offer, input);
-                if (cancelled) {
-                    // Signed in just as the person cancelled: that session is not wanted.
+                this.signedIn = account;
+                const planned = cancelled ? undefined : await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
+                if (cancelled || !planned) {
+                    // Cancelled just as it signed in (or while it planned): that session is not wanted.
+                    this.signedIn = null;
                     await rt.signOut(account).catch(() => undefined);
                     if (this.state.stage.name === "sign-in") this.setStage({ ...stage, wait: undefined });
                     return;
                 }
-                this.signedIn = account;
-                const [plan, keyStatus] = await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
+                const [plan, keyStatus] = planned;
                 const resumed = continuing && continuing.newUserId === account.userId ? continuing : undefined;
                 this.setStage({ name: "review", account, plan: resumed ? applyChoices(plan, resumed.choices) : plan, keyStatus, continuing: resumed });
             } catch (e) {
@@ -273,7 +275,7 @@ export class MigrationController {
 
     public async setUpRecovery(): Promise<void> {
         const stage = this.state.stage;
-        if (stage.name !== "review") return;
+        if (stage.name !== "review" || this.state.busy) return;
         const abort = new AbortController();
         let cancelled = false;
         const ask = (approval: ApprovalAsk, answer: (password: string | null) => void) => {
