@@ -19,9 +19,9 @@ import { nowSeconds } from "./journal.ts";
 import type { KeyHandover, KeysReport } from "./keyHandover.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
 import type { RuleSet } from "./pushRules.ts";
-import { dryRunRoomResult, migrateRoom } from "./roomPipeline.ts";
+import { dryRunRoomResult, migrateRoom, plannedRequests } from "./roomPipeline.ts";
 import type { RoomResult } from "./roomSteps.ts";
-import { Scheduler, type WaitNotice } from "./scheduler.ts";
+import { type BucketName, Scheduler, type WaitNotice } from "./scheduler.ts";
 import type { AccountSnapshot } from "./snapshot.ts";
 import { serverNameOf } from "./userId.ts";
 import { englishTranslate } from "../i18n/index.ts";
@@ -166,11 +166,11 @@ export async function runMigration(
     // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
     // assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the
     // new server is not in yet: 10, then one per 100 s).
-    const ready = chosen.filter((r) => r.status === "ready");
-    scheduler.expect("old:invite", ready.filter((r) => r.route === "invite").length, { free: 5, intervalMs: 333_000 });
-    const remoteJoins = ready.filter((r) => r.route !== "none").length;
-    scheduler.expect("new:join", remoteJoins, serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 });
-    scheduler.expect("old:state", ready.filter((r) => r.targetPowerLevel !== null).length);
+    const planned = plan.rooms.flatMap(plannedRequests);
+    const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
+    scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
+    scheduler.expect("new:join", count("new:join"), serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 });
+    scheduler.expect("old:state", count("old:state"));
 
     // The profile goes first: rooms then see the new account with its name and avatar from its first event.
     let profileChanges: string[] = [];

@@ -114,6 +114,15 @@ class Bucket {
     public everRefused = false;
     /** What to expect before anything is learned (Synapse's defaults); dropped once the server shows its own pace. */
     public prior?: { free: number; intervalMs: number };
+    // For the ETA, what the server revealed of its pace (see `pace`):
+    /** When the first request that went through started. */
+    public firstSuccessAt: number | undefined;
+    /** The server held this bucket back at least once (429 or invite refusal). */
+    public heldBack = false;
+    /** The refill interval the first 429 revealed, before any paced success could be timed. */
+    public revealedIntervalMs = 0;
+    /** Start times of the latest successes after the first hold-back (the server's pace, as achieved). */
+    public readonly pacedStarts: number[] = [];
     public readonly waiters: Array<() => void> = [];
 
     public constructor(public readonly name: BucketName, public readonly policy: BucketPolicy) {}
@@ -121,7 +130,21 @@ class Bucket {
     public get averageDurationMs(): number {
         return this.done ? this.totalDurationMs / this.done : 0;
     }
+
+    /**
+     * Time per request once the server holds the bucket back: the mean spacing of the latest successes — what the
+     * server let through, retries and probing included, so it is the pace the rest will go at. Until two paced
+     * successes are known, the interval the first 429 revealed, or the wait the engine imposes.
+     */
+    public pace(): number {
+        const n = this.pacedStarts.length;
+        if (n >= 2) return (this.pacedStarts[n - 1]! - this.pacedStarts[0]!) / (n - 1);
+        return Math.max(this.revealedIntervalMs, this.minIntervalMs);
+    }
 }
+
+/** Successes whose spacing gives the pace: enough to smooth jitter, few enough to follow a change of pace. */
+const PACE_WINDOW = 11;
 
 /**
  * Synapse's inviting server answers 502 ("Can't connect to server", after ~6 s) when the receiving server refuses an
@@ -150,7 +173,8 @@ export class Scheduler {
 
     /**
      * Tells the scheduler how many requests a bucket will still see, for the ETA; `prior` is the pace to assume until
-     * the server shows its own (e.g. Synapse's default: 5 invites received, then one per 333 s).
+     * the server shows its own (e.g. Synapse's default: 5 invites received, then one per 333 s). A negative count
+     * takes back requests that will not be made after all (the work was found done, or the room stopped early).
      */
     public expect(name: BucketName, count: number, prior?: { free: number; intervalMs: number }): void {
         const b = this.bucket(name);
@@ -228,6 +252,11 @@ export class Scheduler {
                 b.limitedSinceSuccess = false;
                 b.lastRefusedStart = undefined;
                 b.lastSuccessAt = started;
+                b.firstSuccessAt ??= started;
+                if (b.heldBack) {
+                    b.pacedStarts.push(started);
+                    if (b.pacedStarts.length > PACE_WINDOW) b.pacedStarts.shift();
+                }
                 // Past the free allowance with nothing held back: this server is kinder than the assumed default.
                 if (b.prior && b.minIntervalMs === 0 && b.done > b.prior.free) b.prior = undefined;
                 return result;
@@ -240,16 +269,22 @@ export class Scheduler {
                     // otherwise overflow the timer and fire at once, or stall the run for days).
                     const wait = Math.min(MAX_PAUSE_MS, e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** (rateLimited - 1)));
                     rateLimitedWaitMs += wait;
+                    if (!b.heldBack) b.revealedIntervalMs = this.revealedInterval(b, wait);
+                    b.heldBack = true;
                     // Pace what follows at least at the rate the server just told us, until a success refines it.
                     b.minIntervalMs = Math.max(b.minIntervalMs, Math.min(wait, 10 * 60_000));
                     b.limitedSinceSuccess = true;
                     b.prior = undefined;
+                    // The server said when the next request may go: at the end of the pause, not one more interval
+                    // after this refused attempt (the spacing counts from requests that went through).
+                    b.lastStart = b.lastSuccessAt ?? 0;
                     this.pause(b, wait, "rate-limited");
                     continue;
                 }
                 if (name === "old:invite" && isInviteRefusal(e)) {
                     b.inviteRefusals++;
                     b.everRefused = true;
+                    b.heldBack = true;
                     b.lastRefusedStart = started;
                     if (b.inviteRefusals >= (this.options.maxInviteRefusals ?? 24)) {
                         const refusals = b.inviteRefusals;
@@ -280,6 +315,18 @@ export class Scheduler {
         }
     }
 
+    /**
+     * The refill interval a first 429 reveals. A token bucket (Synapse's) that was full at our first request lets the
+     * k-th request past its burst through at first + k × interval, and Retry-After says when that is; the burst is the
+     * assumed default's (or what went through, where that was less). With no default to go by, Retry-After alone (at
+     * most one interval) is the estimate.
+     */
+    private revealedInterval(b: Bucket, retryAfterMs: number): number {
+        if (b.firstSuccessAt === undefined || !b.prior) return retryAfterMs;
+        const beyondBurst = Math.max(1, b.done - b.prior.free + 1);
+        return (this.clock.now() + retryAfterMs - b.firstSuccessAt) / beyondBurst;
+    }
+
     /** Re-checks something the servers settle asynchronously (federation), until `done` or the timeout. */
     public async poll<T>(check: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, intervalMs = 300): Promise<T> {
         const deadline = this.clock.now() + timeoutMs;
@@ -291,8 +338,9 @@ export class Scheduler {
     }
 
     /**
-     * Time left, from what each bucket still has to do and the pace it was held to; buckets run side by side, so
-     * the slowest one decides.
+     * Time left, from what each bucket still has to do and the pace the server holds it to (as achieved, see
+     * `Bucket.pace`), or what its requests take where nothing holds it back; buckets run side by side, so the slowest
+     * one decides. Until a server shows its pace, its assumed default (`expect`'s prior) stands.
      */
     public eta(): { ms: number; dominatedBy?: BucketName; inviteLimited: boolean } {
         let ms = 0;
@@ -300,8 +348,7 @@ export class Scheduler {
         for (const b of this.buckets.values()) {
             const remaining = Math.max(0, b.expected - b.done);
             if (!remaining) continue;
-            // The learned interval, not the probe: probing faster is a bet, not a promise.
-            const perRequest = Math.max(b.minIntervalMs, b.learnedIntervalMs, b.averageDurationMs / b.policy.concurrency, 50);
+            const perRequest = Math.max(b.heldBack ? b.pace() : 0, b.averageDurationMs / b.policy.concurrency, 50);
             // The wait before the next request, then one interval for each of the others.
             const nextAt = Math.max(b.pausedUntil, b.lastStart + b.minIntervalMs);
             let bucketMs = Math.max(0, nextAt - this.clock.now()) + (remaining - 1) * perRequest + Math.max(b.averageDurationMs, 50);
