@@ -117,12 +117,13 @@ class Bucket {
     // For the ETA, what the server revealed of its pace (see `pace`):
     /** When the first request that went through started. */
     public firstSuccessAt: number | undefined;
-    /** The server held this bucket back at least once (429 or invite refusal). */
-    public heldBack = false;
+    /** When the first attempt the server held back (429 or invite refusal) started. */
+    public heldBackAt: number | undefined;
     /** The refill interval the first 429 revealed, before any paced success could be timed. */
     public revealedIntervalMs = 0;
-    /** Start times of the latest successes after the first hold-back (the server's pace, as achieved). */
-    public readonly pacedStarts: number[] = [];
+    /** Successes since the first hold-back, and when the latest of them started. */
+    public pacedSuccesses = 0;
+    public lastPacedStart = 0;
     public readonly waiters: Array<() => void> = [];
 
     public constructor(public readonly name: BucketName, public readonly policy: BucketPolicy) {}
@@ -132,19 +133,18 @@ class Bucket {
     }
 
     /**
-     * Time per request once the server holds the bucket back: the mean spacing of the latest successes — what the
-     * server let through, retries and probing included, so it is the pace the rest will go at. Until two paced
-     * successes are known, the interval the first 429 revealed, or the wait the engine imposes.
+     * Time per request once the server holds the bucket back: the average pace achieved since it first did — the
+     * server's refill rate as this engine meets it, waits and retries included (the spacing of the latest successes
+     * alone runs fast while a bucket spends what refilled during a long wait). Until two successes are known, the
+     * interval the first 429 revealed, or the wait the engine imposes.
      */
     public pace(): number {
-        const n = this.pacedStarts.length;
-        if (n >= 2) return (this.pacedStarts[n - 1]! - this.pacedStarts[0]!) / (n - 1);
+        if (this.heldBackAt !== undefined && this.pacedSuccesses >= 2) return (this.lastPacedStart - this.heldBackAt) / this.pacedSuccesses;
         return Math.max(this.revealedIntervalMs, this.minIntervalMs);
     }
 }
 
-/** Successes whose spacing gives the pace: enough to smooth jitter, few enough to follow a change of pace. */
-const PACE_WINDOW = 11;
+
 
 /**
  * Synapse's inviting server answers 502 ("Can't connect to server", after ~6 s) when the receiving server refuses an
@@ -253,9 +253,9 @@ export class Scheduler {
                 b.lastRefusedStart = undefined;
                 b.lastSuccessAt = started;
                 b.firstSuccessAt ??= started;
-                if (b.heldBack) {
-                    b.pacedStarts.push(started);
-                    if (b.pacedStarts.length > PACE_WINDOW) b.pacedStarts.shift();
+                if (b.heldBackAt !== undefined) {
+                    b.pacedSuccesses++;
+                    b.lastPacedStart = started;
                 }
                 // Past the free allowance with nothing held back: this server is kinder than the assumed default.
                 if (b.prior && b.minIntervalMs === 0 && b.done > b.prior.free) b.prior = undefined;
@@ -269,8 +269,10 @@ export class Scheduler {
                     // otherwise overflow the timer and fire at once, or stall the run for days).
                     const wait = Math.min(MAX_PAUSE_MS, e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** (rateLimited - 1)));
                     rateLimitedWaitMs += wait;
-                    if (!b.heldBack) b.revealedIntervalMs = this.revealedInterval(b, wait);
-                    b.heldBack = true;
+                    if (b.heldBackAt === undefined) {
+                        b.revealedIntervalMs = this.revealedInterval(b, wait);
+                        b.heldBackAt = started;
+                    }
                     // Pace what follows at least at the rate the server just told us, until a success refines it.
                     b.minIntervalMs = Math.max(b.minIntervalMs, Math.min(wait, 10 * 60_000));
                     b.limitedSinceSuccess = true;
@@ -284,7 +286,7 @@ export class Scheduler {
                 if (name === "old:invite" && isInviteRefusal(e)) {
                     b.inviteRefusals++;
                     b.everRefused = true;
-                    b.heldBack = true;
+                    b.heldBackAt ??= started;
                     b.lastRefusedStart = started;
                     if (b.inviteRefusals >= (this.options.maxInviteRefusals ?? 24)) {
                         const refusals = b.inviteRefusals;
@@ -348,7 +350,7 @@ export class Scheduler {
         for (const b of this.buckets.values()) {
             const remaining = Math.max(0, b.expected - b.done);
             if (!remaining) continue;
-            const perRequest = Math.max(b.heldBack ? b.pace() : 0, b.averageDurationMs / b.policy.concurrency, 50);
+            const perRequest = Math.max(b.heldBackAt !== undefined ? b.pace() : 0, b.averageDurationMs / b.policy.concurrency, 50);
             // The wait before the next request, then one interval for each of the others.
             const nextAt = Math.max(b.pausedUntil, b.lastStart + b.minIntervalMs);
             let bucketMs = Math.max(0, nextAt - this.clock.now()) + (remaining - 1) * perRequest + Math.max(b.averageDurationMs, 50);
