@@ -190,8 +190,30 @@ export async function runMigration(
     const spaceJoined = async (spaceId: string) => {
         return (await resultOf.get(spaceId)?.promise)?.newAccountJoined === true;
     };
+
+    // What a room carries beyond itself is on the new account before the old account leaves it: its entry in
+    // m.direct (merged as soon as the room is confirmed, one merge at a time) and its notification rules (the
+    // account-wide copy). Left for later, a run stopped in between would lose them: a resumed run plans only the
+    // rooms the old account is still in.
+    const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
+    const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) => chosenIds.has(id));
+    pushRules.catch((e: unknown) => errors.push(`Notification rules: ${describeError(e)}`));
+    let direct = 0;
+    let directQueue: Promise<unknown> = Promise.resolve();
+    const markDirect = (room: RoomPlan) => {
+        const marked = directQueue.then(() => mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]));
+        directQueue = marked.catch(() => undefined);
+        return marked.then((added) => void (direct += added));
+    };
+    const beforeLeaving = async () => {
+        try {
+            await pushRules;
+        } catch (e) {
+            throw new Error(`the notification rules were not copied, so the old account stays (${describeError(e)})`);
+        }
+    };
     for (const room of parentsFirst(plan.rooms)) {
-        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined }).then((result) => {
+        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then((result) => {
             if (room.selected && (room.status === "ready" || room.status === "already")) {
                 roomsDone++;
                 ctx.progress("confirm", `${room.name}: done`, room);
@@ -201,13 +223,7 @@ export async function runMigration(
     }
 
     const accountWork = (async () => {
-        const out = { pushRules: 0, ignored: 0, settings: [] as string[] };
-        const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
-        try {
-            out.pushRules = await copyPushRules(ctx, ((snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet), (id) => chosenIds.has(id));
-        } catch (e) {
-            errors.push(`Notification rules: ${describeError(e)}`);
-        }
+        const out = { pushRules: await pushRules.catch(() => 0), ignored: 0, settings: [] as string[] };
         try {
             out.ignored = await mergeIgnoredUsers(ctx, snapshot.accountData["m.ignored_user_list"]);
         } catch (e) {
@@ -223,16 +239,6 @@ export async function runMigration(
 
     const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!.promise));
     const account = await accountWork;
-
-    let direct = 0;
-    try {
-        const dms = rooms
-            .filter((r) => r.kind === "dm" && r.newAccountJoined)
-            .map((r) => ({ roomId: r.roomId, partners: plan.rooms.find((p) => p.roomId === r.roomId)!.dmPartners }));
-        direct = await mergeDirectRooms(ctx, dms);
-    } catch (e) {
-        errors.push(`Direct chats: ${describeError(e)}`);
-    }
 
     let moved = false;
     if (plan.options.movedNotice) {

@@ -25,6 +25,10 @@ export interface RoomPipelineRun {
     keys?: KeyHandover;
     /** Resolves once the space that opens a restricted room is done: true when the new account is in it. */
     spaceJoined(spaceId: string): Promise<boolean>;
+    /** Marks a direct chat as direct for the new account (m.direct). */
+    markDirect?(room: RoomPlan): Promise<void>;
+    /** Resolves once the account-wide work a room's leaving depends on is done (its notification rules); rejects with why not. */
+    beforeLeaving?(): Promise<void>;
 }
 
 type Base = Omit<RoomResult, "outcome" | "reason" | "reasons">;
@@ -62,6 +66,7 @@ function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string
     if (room.route === "knock") steps.push("knock");
     steps.push("confirm");
     if (Object.keys(room.roomAccountData).length) steps.push("room-data");
+    if (room.kind === "dm") steps.push("direct");
     if (room.encrypted) steps.push("keys");
     if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
     if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave")) steps.push("leave if the gate opens");
@@ -144,6 +149,10 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
         base.newAccountJoined = true;
         await copyRoomAccountData(ctx, room);
         steps.push("room-data");
+        if (room.kind === "dm" && run.markDirect) {
+            await run.markDirect(room);
+            steps.push("direct");
+        }
 
         let keys: RoomKeyCheck | undefined;
         if (room.encrypted && run.keys) {
@@ -165,6 +174,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
 
         const stayed: Reason[] = [];
         if (ctx.plan.options.leaveOldRooms) {
+            await run.beforeLeaving?.();
             let gate;
             try {
                 gate = evaluateLeaveGate(await readLeaveFacts(ctx, room, keys));
