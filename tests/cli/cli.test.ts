@@ -2,7 +2,6 @@
  * The built CLI (dist/cli), run as a separate process against the two real servers: bad input, a dry run that
  * provably writes nothing, a full run with its JSON report, and a run killed midway then resumed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,34 +10,10 @@ import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { registerUser, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { PROJECT_ROOT } from "../bed/paths.ts";
 import { type Actor, type Scenario, buildScenario, getAccountData, getState } from "../engine/scenario.ts";
+import { runCli, startCli } from "./cliProcess.ts";
 
-const CLI = path.join(PROJECT_ROOT, "dist", "cli", "matrix-account-migrate.js");
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-cli-"));
-
-interface CliRun {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-}
-
-function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<CliRun>; stderr: () => string } {
-    const bed = currentBed();
-    const child = spawn(process.execPath, [CLI, ...args], {
-        env: { PATH: process.env.PATH ?? "", NODE_EXTRA_CA_CERTS: bed.caFile, ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => (stderr += d));
-    const done = new Promise<CliRun>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-    return { child, done, stderr: () => stderr };
-}
-
-const runCli = (args: string[], env: Record<string, string>) => startCli(args, env).done;
 
 function tokens(s: { alice: Actor; newAccount: Actor }): Record<string, string> {
     return { MIGRATE_OLD_ACCESS_TOKEN: s.alice.accessToken, MIGRATE_NEW_ACCESS_TOKEN: s.newAccount.accessToken };
