@@ -11,6 +11,7 @@ import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts"
 import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
 import { checkHomeserver, checkTarget, discoverHomeserver, isSignInError, sessionFromAccessToken, signInWithPassword } from "../sessions/signIn.ts";
 import { snapshotFromSync } from "../sessions/snapshots.ts";
+import { retryingFetch } from "../sessions/transientRetry.ts";
 import { KeysError } from "../keys/errors.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
@@ -106,6 +107,11 @@ export async function main(argv: string[]): Promise<number> {
     const out = process.stdout;
     const err = process.stderr;
     const sessions: SignedIn[] = [];
+    // Until the run starts, reads that a flaky network or a busy server fail are tried again (the scheduler paces the
+    // run itself). The CLI is its own process: every request made here goes through this fetch.
+    let preparing = true;
+    const plainFetch = globalThis.fetch;
+    globalThis.fetch = retryingFetch(plainFetch, { active: () => preparing });
     try {
         let opts: CliOptions;
         try {
@@ -179,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
         }
 
         const progress = progressOutput(err);
+        preparing = false;
         const report = await runMigration(plan, snapshot, { old, new: neu }, {
             dryRun: opts.dryRun,
             onProgress: progress.onProgress,
@@ -203,5 +210,6 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
     } finally {
         for (const s of sessions.filter((x) => x.temporary)) await s.http.request("POST", "/logout", { body: {} }).catch(() => undefined);
+        globalThis.fetch = plainFetch;
     }
 }
