@@ -65,7 +65,7 @@ function setUp(options: { maxInviteRefusals?: number; maxRetries?: number; maxRa
 }
 
 describe("rate limits (429)", () => {
-    test("a 429 with Retry-After waits that long, retries, then paces the bucket's following requests", async () => {
+    test("a 429 with Retry-After waits that long, retries, then paces the bucket's following requests (probing 10 % faster while unhindered)", async () => {
         const { scheduler, scripted, waits } = setUp();
         const first = scripted([rateLimited(5000)], "joined");
         await expect(scheduler.run("new:join", first.request)).resolves.toBe("joined");
@@ -76,8 +76,19 @@ describe("rate limits (429)", () => {
         const third = scripted([], "joined");
         await scheduler.run("new:join", second.request);
         await scheduler.run("new:join", third.request);
-        expect([...second.starts, ...third.starts]).toEqual([10_000, 15_000]);
-        expect(scheduler.stats()["new:join"]).toMatchObject({ done: 3, minIntervalMs: 5000, limitedWaitMs: 5000 });
+        expect([...second.starts, ...third.starts]).toEqual([10_000, 14_500]);
+        expect(scheduler.stats()["new:join"]).toMatchObject({ done: 3, minIntervalMs: 4050, limitedWaitMs: 5000 });
+    });
+
+    test("a burst of 429s once does not slow a bucket for good: unhindered, its pacing fades out", async () => {
+        const { scheduler, scripted, clock } = setUp();
+        await scheduler.run("old:read", scripted([rateLimited(2000)], "read").request);
+        for (let i = 0; i < 20; i++) await scheduler.run("old:read", scripted([], "read").request);
+        expect(scheduler.stats()["old:read"].minIntervalMs).toBe(0);
+        const t = clock.now();
+        // Back to four reads side by side.
+        await Promise.all(Array.from({ length: 4 }, () => scheduler.run("old:read", scripted([], "read", 1000).request)));
+        expect(clock.now() - t).toBe(1000);
     });
 
     test("after a 429 the retry goes when the server said, not a whole interval after the refused attempt", async () => {
@@ -233,7 +244,8 @@ describe("concurrency", () => {
         const c = scripted([], "c");
         await Promise.all([scheduler.run("new:join", a.request), scheduler.run("new:join", b.request), scheduler.run("new:join", c.request)]);
         const starts = [...a.starts.slice(1), ...b.starts, ...c.starts].sort((x, y) => x - y);
-        expect(starts).toEqual([3000, 6000, 9000]);
+        // Spaced at the Retry-After, probing 10 % faster after each unhindered success.
+        expect(starts).toEqual([3000, 6000, 8700]);
     });
 });
 

@@ -54,6 +54,9 @@ export const realClock: SchedulerClock = {
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(MAX_TIMER_MS, Math.max(0, Number.isFinite(ms) ? ms : MAX_TIMER_MS)))),
 };
 
+/** Below this spacing, probing stops pacing a bucket at all (its concurrency applies again). */
+const MIN_PACING_MS = 250;
+
 /** The longest single pause, whatever a server asks: past it the request is tried again (and counted). */
 export const MAX_PAUSE_MS = 15 * 60_000;
 
@@ -240,14 +243,15 @@ export class Scheduler {
                 // Learn the server's refill interval from when it let requests through, not from the first
                 // Retry-After (which only covers a partly refilled bucket). After a 429 the retry starts when a token
                 // is free, so the spacing of the two successes is the interval; after refusals it lies between the
-                // last refused attempt and this one, so take the middle. With no hold-back, probe a little faster.
+                // last refused attempt and this one, so take the middle. With no hold-back, probe a little faster,
+                // down to no pacing at all: a burst of 429s once (a busy moment) must not slow a bucket for good.
                 if (b.limitedSinceSuccess && b.lastSuccessAt !== undefined) {
                     const upper = started - b.lastSuccessAt;
                     const lower = b.lastRefusedStart !== undefined ? b.lastRefusedStart - b.lastSuccessAt : upper;
                     b.learnedIntervalMs = Math.min((lower + upper) / 2, 10 * 60_000);
                     b.minIntervalMs = b.learnedIntervalMs;
-                } else if (!b.limitedSinceSuccess && b.learnedIntervalMs > 0) {
-                    b.minIntervalMs = Math.max(1000, b.minIntervalMs * 0.9);
+                } else if (!b.limitedSinceSuccess && b.minIntervalMs > 0) {
+                    b.minIntervalMs = b.minIntervalMs * 0.9 < MIN_PACING_MS ? 0 : b.minIntervalMs * 0.9;
                 }
                 b.limitedSinceSuccess = false;
                 b.lastRefusedStart = undefined;
