@@ -11,6 +11,8 @@ export interface CliRun {
     signal: NodeJS.Signals | null;
     stdout: string;
     stderr: string;
+    /** Each stderr line with the time it arrived (ms after the start). */
+    timeline: Array<[number, string]>;
 }
 
 export interface StartedCli {
@@ -33,13 +35,17 @@ export function startCli(args: string[], env: Record<string, string>, options: {
     let stdout = "";
     let stderr = "";
     let lines = 0;
+    const started = Date.now();
+    const timeline: CliRun["timeline"] = [];
     child.stdout!.on("data", (d) => (stdout += d));
     child.stderr!.on("data", (d: Buffer) => {
         stderr += d;
-        lines += d.toString().split("\n").length - 1;
+        const parts = d.toString().split("\n");
+        for (const line of parts.slice(0, -1)) timeline.push([Date.now() - started, line]);
+        lines += parts.length - 1;
         if (options.killAtLine !== undefined && lines >= options.killAtLine && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     });
-    const done = new Promise<CliRun>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+    const done = new Promise<CliRun>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, timeline })));
     return { child, done, stderr: () => stderr };
 }
 
