@@ -12,6 +12,7 @@ import {
     markOldDisplayNameMoved,
     mergeDirectRooms,
     mergeIgnoredUsers,
+    profileBeforeMove,
     readProfile,
 } from "./accountSteps.ts";
 import { JournalWriter, type MigrationContext, type MigrationSides, type ProgressEvent, type StepName } from "./context.ts";
@@ -175,7 +176,7 @@ export async function runMigration(
     // The profile goes first: rooms then see the new account with its name and avatar from its first event.
     let profileChanges: string[] = [];
     try {
-        profileChanges = await copyProfile(ctx, oldProfile);
+        profileChanges = await copyProfile(ctx, profileBeforeMove(oldProfile, sides.new.userId));
     } catch (e) {
         errors.push(`Profile: ${describeError(e)}`);
     }

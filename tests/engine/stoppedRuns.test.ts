@@ -2,8 +2,9 @@
  * What a run stopped midway (killed, crashed, a tab closed) must not lose — found by the interruption trials
  * (tests/proof): a resumed run plans only the rooms the old account is still in, so whatever a room carries beyond
  * itself must be on the new account before the old account leaves it; and a resumed run signs in anew, so the
- * "moved" note is looked for in the room rather than remembered. Against the two real servers; where a server must
- * refuse something, a fault proxy in front of it does (tests/bed/faultProxy.ts).
+ * "moved" note is looked for in the room rather than remembered; and the "moved" mark a stopped run put on the old
+ * display name is not handed on to the new account. Against the two real servers; where a server must refuse
+ * something, a fault proxy in front of it does (tests/bed/faultProxy.ts).
  */
 import { buildPlan, type MigrationPlan } from "../../src/engine/plan.ts";
 import { runMigration, type MigrationReport } from "../../src/engine/migration.ts";
@@ -90,4 +91,18 @@ test("a run resumed from another session does not send the moved note again when
     expect(resultIn(report, dm).steps).toContain("dm-note");
     const page = await bob.http.request<{ chunk: Array<{ sender: string; content: { body?: string } }> }>("GET", `/rooms/${seg(dm)}/messages`, { query: { dir: "b", limit: 50 } });
     expect(page.chunk.filter((e) => e.sender === alice.userId && e.content.body === body)).toHaveLength(1);
+});
+
+test("a run resumed after the old display name was marked moved gives the new account the name without the mark", async () => {
+    const bed = currentBed();
+    const [alice, neu] = await Promise.all([actor(bed.a, "alice", "Alice Old"), actor(bed.b, "alicenew")]);
+    await createRoom(alice, { name: "Somewhere", preset: "public_chat", room_version: "10" });
+    // The earlier run's last step marked the old account moved, then it was stopped.
+    const moved = `Alice Old (moved to ${neu.userId})`;
+    await alice.http.request("PUT", `/profile/${seg(alice.userId)}/displayname`, { body: { displayname: moved } });
+    const { snapshot, plan: p } = await plan(alice, neu, { movedNotice: true });
+    await runMigration(p, snapshot, { old: alice, new: neu });
+    const name = async (who: Actor) => (await who.http.request<{ displayname?: string }>("GET", `/profile/${seg(who.userId)}`)).displayname;
+    expect(await name(neu)).toBe("Alice Old");
+    expect(await name(alice)).toBe(moved);
 });
