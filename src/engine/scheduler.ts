@@ -147,8 +147,6 @@ class Bucket {
     }
 }
 
-
-
 /**
  * Synapse's inviting server answers 502 ("Can't connect to server", after ~6 s) when the receiving server refuses an
  * invite because of its per-user invite limit; 504 is the same refusal when it times out.
