@@ -5,7 +5,9 @@
  *
  *   npm run trials [-- --points 20] [--seeds 1,2,3] [--only interruption|faults]
  *
- * Prints one line per trial and a tally per kind (`20 passed, 0 failed`); exits 1 if any trial failed.
+ * Prints one line per trial and a tally per kind (`20 passed, 0 failed`); exits 1 if any trial failed. With
+ * MIGRATE_TRIAL_LOG=/some/prefix, each fault trial's CLI output is written to /some/prefix-seedN.log with timestamps.
+ * Ports: MIGRATE_BED_PORT_BASE, as for the tests.
  */
 import { performance } from "node:perf_hooks";
 
