@@ -2,9 +2,15 @@
  * Benchmark of the key-moving pipelines in src/keys (not a test: it prints figures).
  *
  *   npx tsx bench/keys.ts [--counts 5000,50000] [--batch 500] [--concurrency 16] [--rounds 500000] [--skip-key-file] [--noble]
+ *                         [--compare 50000]
  *
  * (`npx` puts node_modules/.bin first on PATH, so this runs on the project's Node 22.)
  *
+ * - Against Rust (`--compare N`, default 50,000; 0 skips it): the same N room keys encrypted for a backup by this
+ *   project's encryptor and by `@matrix-org/matrix-sdk-crypto-wasm`'s `PkEncryption` (the Rust SDK's own backup
+ *   encryptor, vodozemac) in one process, in alternating rounds of 5,000 so machine load hits both alike; both build
+ *   the same upload bodies. One session of each is decrypted by the other side's format check (our decryptor), so
+ *   both did the same work. Printed: sessions/s of each and their ratio.
  * - Backup: realistic exported room keys come from an async generator, stream through the backup encryptor in
  *   upload batches, and each batch is serialised as the upload body would be and then dropped. Printed: sessions/s,
  *   total time, peak RSS and heap. The same run with fewer sessions shows whether memory grows with the count.
@@ -17,12 +23,26 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { BackupEncryptor, backupBatches, backupPublicKeyFromPrivate, type ExportedRoomKey } from "../src/keys/backupCrypto.ts";
+import { pathToFileURL } from "node:url";
+
+import * as RustCrypto from "@matrix-org/matrix-sdk-crypto-wasm";
+
+import {
+    BackupDecryptor,
+    BackupEncryptor,
+    type BackupSessionData,
+    type ExportedRoomKey,
+    type RoomKeysBody,
+    backupBatches,
+    backupPublicKeyFromPrivate,
+    firstMessageIndex,
+} from "../src/keys/backupCrypto.ts";
 import { encodeUnpaddedBase64 } from "../src/keys/base64.ts";
 import { DEFAULT_KEY_FILE_ROUNDS, encryptKeyFile } from "../src/keys/keyFile.ts";
 import { nobleX25519 } from "../src/keys/x25519.ts";
 
 interface Options {
+    compare: number;
     counts: number[];
     batch: number;
     concurrency: number;
@@ -56,6 +76,7 @@ function parseOptions(argv: string[]): Options {
         return i >= 0 ? argv[i + 1] : undefined;
     };
     return {
+        compare: Number(value("--compare") ?? 50_000),
         counts: (value("--counts") ?? "5000,50000").split(",").map(Number),
         batch: Number(value("--batch") ?? 500),
         concurrency: Number(value("--concurrency") ?? 16),
@@ -67,16 +88,31 @@ function parseOptions(argv: string[]): Options {
 
 // ---- The fixture: a stream, so the benchmark measures the pipeline and not an array of 50,000 keys.
 
+/** Bytes from a seeded generator (xorshift32): the same fixture in every run and every child process. */
+function seededBytes(seed: number): (length: number) => Uint8Array {
+    let x = seed >>> 0 || 1;
+    return (length) => {
+        const out = new Uint8Array(length);
+        for (let i = 0; i < length; i++) {
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            out[i] = x & 0xff;
+        }
+        return out;
+    };
+}
+
 /** Room keys shaped like `exportRoomKeys()` output: 165-byte exported session keys (version 1), spread over rooms. */
-async function* exportedRoomKeys(count: number): AsyncGenerator<ExportedRoomKey> {
-    const rooms = Array.from({ length: 400 }, (_, i) => `!${encodeUnpaddedBase64(crypto.getRandomValues(new Uint8Array(12)))}${i}:example.org`);
+async function* exportedRoomKeys(count: number, seed = 11): AsyncGenerator<ExportedRoomKey> {
+    const random = seededBytes(seed);
+    const rooms = Array.from({ length: 400 }, (_, i) => `!${encodeUnpaddedBase64(random(12))}${i}:example.org`);
     const senders = Array.from({ length: 200 }, () => ({
-        curve25519: encodeUnpaddedBase64(crypto.getRandomValues(new Uint8Array(32))),
-        ed25519: encodeUnpaddedBase64(crypto.getRandomValues(new Uint8Array(32))),
+        curve25519: encodeUnpaddedBase64(random(32)),
+        ed25519: encodeUnpaddedBase64(random(32)),
     }));
     for (let i = 0; i < count; i++) {
-        const sessionKey = new Uint8Array(165);
-        crypto.getRandomValues(sessionKey);
+        const sessionKey = random(165);
         sessionKey[0] = 1;
         // Most sessions are known from their start; some only from a later message.
         new DataView(sessionKey.buffer).setUint32(1, i % 10 === 0 ? i % 1000 : 0, false);
@@ -192,7 +228,94 @@ async function runChild(mode: Result["mode"], count: number, options: Options): 
     };
 }
 
-function runInChild(mode: Result["mode"], count: number, argv: string[]): Promise<Result> {
+// ---- Against the Rust SDK's encryptor (child process).
+
+export interface RustComparison {
+    count: number;
+    rounds: number;
+    oursPerSecond: number;
+    rustPerSecond: number;
+    /** ours ÷ rust: ≥ 1 means never slower than the Rust SDK's own encryptor. */
+    ratio: number;
+    x25519: string;
+}
+
+/** What the Rust encryptor does for one room key, shaped as our encryptor's output (the upload's entry). */
+function rustBackupEntry(pk: RustCrypto.PkEncryption, session: ExportedRoomKey): BackupSessionData {
+    const { room_id: _roomId, session_id: _sessionId, ...backedUp } = session;
+    const message = pk.encryptString(JSON.stringify(backedUp));
+    const encoded = message.toBase64();
+    const entry: BackupSessionData = {
+        first_message_index: firstMessageIndex(session.session_key),
+        forwarded_count: session.forwarding_curve25519_key_chain.length,
+        is_verified: false,
+        session_data: { ephemeral: encoded.ephemeralKey, ciphertext: encoded.ciphertext, mac: encoded.mac },
+    };
+    encoded.free();
+    message.free();
+    return entry;
+}
+
+async function runComparison(count: number, options: Options): Promise<RustComparison> {
+    await RustCrypto.initAsync();
+    const privateKey = seededBytes(7)(32);
+    const publicKey = await backupPublicKeyFromPrivate(privateKey);
+    const ours = await BackupEncryptor.create(publicKey);
+    const pk = RustCrypto.PkEncryption.fromKey(new RustCrypto.Curve25519PublicKey(publicKey));
+    const sessions: ExportedRoomKey[] = [];
+    for await (const session of exportedRoomKeys(count)) sessions.push(session);
+
+    const oursRound = async (slice: ExportedRoomKey[]) => {
+        for await (const batch of backupBatches(slice, ours, { batchSize: options.batch, concurrency: options.concurrency })) JSON.stringify(batch.body);
+    };
+    const rustRound = async (slice: ExportedRoomKey[]) => {
+        for (let i = 0; i < slice.length; i += options.batch) {
+            const body: RoomKeysBody = { rooms: {} };
+            for (const session of slice.slice(i, i + options.batch)) {
+                (body.rooms[session.room_id] ??= { sessions: {} }).sessions[session.session_id] = rustBackupEntry(pk, session);
+            }
+            JSON.stringify(body);
+            // Let timers and other work in (as the streaming pipeline does between batches).
+            await new Promise((resolve) => setImmediate(resolve));
+        }
+    };
+    // Same work: an entry made by each side decrypts with our decryptor to the same room key.
+    const decryptor = await BackupDecryptor.create(privateKey);
+    const probe = sessions[0]!;
+    const fromRust = await decryptor.decrypt(rustBackupEntry(pk, probe).session_data);
+    const fromOurs = await decryptor.decrypt((await ours.encrypt(probe)).session_data);
+    if (fromRust.session_key !== probe.session_key || JSON.stringify(fromRust) !== JSON.stringify(fromOurs)) throw new Error("The two encryptors do not produce the same backup entry");
+    // Warm-up of both, outside the measurement.
+    await oursRound(sessions.slice(0, 500));
+    await rustRound(sessions.slice(0, 500));
+
+    const roundSize = 5000;
+    let oursMs = 0;
+    let rustMs = 0;
+    let rounds = 0;
+    for (let start = 0; start < sessions.length; start += roundSize, rounds++) {
+        const slice = sessions.slice(start, start + roundSize);
+        const timed = async (run: (s: ExportedRoomKey[]) => Promise<void>) => {
+            const t = performance.now();
+            await run(slice);
+            return performance.now() - t;
+        };
+        // Alternate who goes first, so a burst of load elsewhere does not always hit the same side.
+        if (rounds % 2 === 0) {
+            oursMs += await timed(oursRound);
+            rustMs += await timed(rustRound);
+        } else {
+            rustMs += await timed(rustRound);
+            oursMs += await timed(oursRound);
+        }
+    }
+    pk.free();
+    const oursPerSecond = count / (oursMs / 1000);
+    const rustPerSecond = count / (rustMs / 1000);
+    return { count, rounds, oursPerSecond, rustPerSecond, ratio: oursPerSecond / rustPerSecond, x25519: ours.implementation };
+}
+
+function runInChild(mode: Result["mode"] | "compare", count: number, argv: string[]): Promise<Result> {
     return new Promise((resolve, reject) => {
         const child = spawn(
             process.execPath,
@@ -236,16 +359,26 @@ function describe(r: Result): string {
     return lines.join("\n");
 }
 
-async function main(): Promise<void> {
-    const argv = process.argv.slice(2);
+export interface KeysFigures {
+    backup: Result[];
+    comparison?: RustComparison;
+}
+
+/** Runs the measurements (each in a fresh child process), prints them, and returns them. */
+export async function benchKeys(argv: string[]): Promise<KeysFigures> {
     const options = parseOptions(argv);
-    if (argv[0] === "--child") {
-        const result = await runChild(argv[1] as Result["mode"], Number(argv[2]), options);
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-        return;
-    }
     console.log(`Node ${process.version}; batch ${options.batch}, concurrency ${options.concurrency}, key file rounds ${options.rounds}`);
     if (Number(process.versions.node.split(".")[0]) < 22) console.log("Warning: not Node 22 (run with `npx tsx bench/keys.ts`).");
+
+    let comparison: RustComparison | undefined;
+    if (options.compare > 0) {
+        comparison = (await runInChild("compare", options.compare, argv)) as unknown as RustComparison;
+        console.log(
+            `\nBackup encryption vs the Rust SDK's PkEncryption, the same ${comparison.count.toLocaleString("en")} room keys in ${comparison.rounds} alternating rounds: ` +
+                `ours ${Math.round(comparison.oursPerSecond).toLocaleString("en")} sessions/s (X25519: ${comparison.x25519}), ` +
+                `Rust ${Math.round(comparison.rustPerSecond).toLocaleString("en")} sessions/s → ${comparison.ratio.toFixed(2)}×`,
+        );
+    }
 
     const counts = [...options.counts].sort((a, b) => a - b);
     const backup: Result[] = [];
@@ -277,6 +410,18 @@ async function main(): Promise<void> {
                 "with the number of sessions; the backup pipeline's does not.",
         );
     }
+    return { backup, comparison };
 }
 
-await main();
+async function child(argv: string[]): Promise<void> {
+    const options = parseOptions(argv);
+    const mode = argv[1] as Result["mode"] | "compare";
+    const count = Number(argv[2]);
+    const result = mode === "compare" ? await runComparison(count, options) : await runChild(mode, count, options);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+    const argv = process.argv.slice(2);
+    await (argv[0] === "--child" ? child(argv) : benchKeys(argv));
+}

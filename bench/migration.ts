@@ -1,70 +1,70 @@
 /**
- * Benchmark of a whole migration against two real Synapse servers with Synapse's DEFAULT rate limits, all scaled by
- * one factor (not a test: it prints figures and ratios, it asserts nothing).
+ * Benchmark of a whole migration against two real Synapse servers with Synapse's DEFAULT rate limits, their rates
+ * scaled by one factor and their bursts real (not a test: it prints figures and ratios, it asserts nothing).
  *
  *   PATH=$PWD/node_modules/.bin:$PATH tsx bench/migration.ts [--rooms N] [--scale S] [--public-share F] [--pre-invites K]
- *                                                               [--port-base P] [--build-concurrency C]
+ *                                                               [--receiving-stricter] [--port-base P] [--build-concurrency C]
  *
- * 1. Starts servers A and B (ports from 9780) with the default limits × S and prints the ones a migration meets.
- * 2. Builds an old account `alice` on A with N rooms of a realistic mix: direct chats (with people on A and on B),
- *    invite-only rooms she admins, public rooms (some she admins), a space with restricted rooms, one room where she
- *    may not invite. The people who build the rooms (and the two server admins) are exempt from rate limits through
- *    the admin API; alice and the new account on B never are. Alice only joins a few rooms herself (direct chats and
- *    rooms on B, like any user); the others she joins through the admin API, which is not rate-limited either, so her
- *    limits start the migration (almost) untouched.
- *    With --pre-invites K, someone on B (not exempt) invites the new account to K rooms just before the migration:
- *    that spends part of B's per-user invite budget but none of A's, so B — not A — refuses the migration's invites
- *    (the inviting server then answers 502), which is the engine's "invite refused" path.
+ * 1. Starts servers A and B (ports from --port-base, default MIGRATE_BED_PORT_BASE or 9780) with the default limits,
+ *    rates × S, and prints the ones a migration meets.
+ * 2. Builds the reference account (bench/referenceAccount.ts): `alice` on A with N rooms of a realistic mix, and an
+ *    empty new account on B.
+ *    With --pre-invites K, someone on B (not exempt) invites the new account to K rooms just before the migration.
+ *    With --receiving-stricter, A lets its users invite freely (rc_invites.per_user lifted on A only), so only B's
+ *    limit on invites received binds: B refuses the invites over it and A answers 502 — the engine's "invite refused"
+ *    path. (With the same limits on both servers, A enforces the invitee's limit itself and answers 429.)
  * 3. Plans and runs the migration with the engine's Scheduler, recording every wait it reports, every request that
- *    reaches the servers, and the ETA once a second.
+ *    reaches the servers, and the ETA twice a second.
  * 4. Prints the wall time, invites, joins, waits per bucket, the theoretical floor that the servers' limits impose
  *    and the ratio wall / floor, the ETA's accuracy at 25/50/75 % of the run, and peak memory of this process.
  * 5. Prints what a naive "invite the new account everywhere" strategy would have needed, at this scale and at
  *    Synapse's real defaults, to show what the fewest-invites routing saves.
  *
- * Note on the scaling: the test bed scales BOTH per_second and burst_count by S (tests/bed/rateLimits.ts), so at
- * S = 20 the new account may receive 100 invites and make 200 remote joins before any limit applies. The floors below
- * use the bursts the servers really run with.
+ * `benchMigration` runs the same and returns the figures (bench/run.ts, `npm run bench`).
  */
 import { performance } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
 
 import type { AccountSession } from "../src/engine/context.ts";
 import { type MigrationReport, runMigration } from "../src/engine/migration.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../src/engine/plan.ts";
 import { type BucketName, Scheduler, type WaitNotice } from "../src/engine/scheduler.ts";
 import { type AccountSnapshot, RoomState } from "../src/engine/snapshot.ts";
-import { MatrixHttp, isMatrixRequestError, seg } from "../src/sessions/matrixHttp.ts";
+import { MatrixHttp } from "../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../src/sessions/snapshots.ts";
-import { type Bed, type Homeserver, type RegisteredUser, registerUser, startHomeservers } from "../tests/bed/homeservers.ts";
-import { rateLimitConfig } from "../tests/bed/rateLimits.ts";
+import { type Bed, startHomeservers } from "../tests/bed/homeservers.ts";
+import { type Limit, type LimitsProfile, effectiveRateLimits } from "../tests/bed/rateLimits.ts";
 import { SYNAPSE_VERSION } from "../tests/bed/synapseInstall.ts";
+import { type ReferenceAccount, buildReferenceAccount, serverOf } from "./referenceAccount.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
 
-interface Options {
+export interface MigrationBenchOptions {
     rooms: number;
     scale: number;
     publicShare: number;
     preInvites: number;
+    receivingStricter: boolean;
     portBase: number;
     buildConcurrency: number;
 }
 
 const USAGE =
-    "usage: tsx bench/migration.ts [--rooms N (>= 10)] [--scale S] [--public-share 0..0.6] [--pre-invites K] [--port-base P] [--build-concurrency C]";
+    "usage: tsx bench/migration.ts [--rooms N (>= 10)] [--scale S] [--public-share 0..0.6] [--pre-invites K] [--receiving-stricter] [--port-base P] [--build-concurrency C]";
 
-function parseOptions(argv: string[]): Options {
+function parseOptions(argv: string[]): MigrationBenchOptions {
     const value = (name: string) => {
         const i = argv.indexOf(name);
         return i >= 0 ? argv[i + 1] : undefined;
     };
-    const options: Options = {
+    const options: MigrationBenchOptions = {
         rooms: Number(value("--rooms") ?? 30),
         scale: Number(value("--scale") ?? 20),
         publicShare: Number(value("--public-share") ?? 0.2),
         preInvites: Number(value("--pre-invites") ?? 0),
-        portBase: Number(value("--port-base") ?? 9780),
+        receivingStricter: argv.includes("--receiving-stricter"),
+        portBase: Number(value("--port-base") ?? process.env.MIGRATE_BED_PORT_BASE ?? 9780),
         buildConcurrency: Number(value("--build-concurrency") ?? 4),
     };
     if (argv.includes("--help") || !(options.rooms >= 10) || !(options.scale > 0) || !(options.publicShare >= 0 && options.publicShare <= 0.6) || !(options.preInvites >= 0)) {
@@ -87,24 +87,18 @@ const hms = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 120 
 // ---------------------------------------------------------------------------------------------------------------
 // Rate limits as the servers run them
 
-interface Limit {
-    per_second: number;
-    burst_count: number;
+/** The servers' profiles: Synapse's defaults, rates × scale; with receivingStricter, A lets its users invite freely. */
+function serverLimits(options: Pick<MigrationBenchOptions, "scale" | "receivingStricter">): { a: LimitsProfile; b: LimitsProfile } {
+    const b: LimitsProfile = { kind: "default", scale: options.scale };
+    const a: LimitsProfile = options.receivingStricter ? { ...b, overrides: { "rc_invites.per_user": { per_second: 1000, burst_count: 100_000 } } } : b;
+    return { a, b };
 }
 
-/** The limits a migration meets, read from the same config the bed writes (so they are what Synapse enforces). */
+/** The limits a migration meets, as the receiving server (B) enforces them (the binding side for invites). */
 function effectiveLimits(scale: number): Record<string, Limit> {
-    const cfg = rateLimitConfig({ kind: "default", scale }) as Record<string, any>;
-    return {
-        "rc_invites.per_user": cfg.rc_invites.per_user,
-        "rc_invites.per_issuer": cfg.rc_invites.per_issuer,
-        "rc_invites.per_room": cfg.rc_invites.per_room,
-        "rc_joins.remote": cfg.rc_joins.remote,
-        "rc_joins.local": cfg.rc_joins.local,
-        "rc_joins_per_room": cfg.rc_joins_per_room,
-        "rc_message": cfg.rc_message,
-        "rc_room_creation": cfg.rc_room_creation,
-    };
+    const all = effectiveRateLimits({ kind: "default", scale });
+    const names = ["rc_invites.per_user", "rc_invites.per_issuer", "rc_invites.per_room", "rc_joins.remote", "rc_joins.local", "rc_joins_per_room", "rc_message", "rc_room_creation"];
+    return Object.fromEntries(names.map((n) => [n, all[n]!]));
 }
 
 /** Seconds a token bucket needs for n actions started at once: the burst is free, then one per 1/per_second. */
@@ -232,241 +226,6 @@ function recordingFetch(side: "old" | "new", log: LoggedRequest[], t0: () => num
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The fixture: the old account and the people around it
-
-interface Person extends RegisteredUser {
-    http: MatrixHttp;
-}
-
-function person(user: RegisteredUser): Person {
-    return { ...user, http: new MatrixHttp(user.homeserver.baseUrl, user.accessToken) };
-}
-
-/** Retries a fixture request the server rate-limited (only the non-exempt alice can meet one). */
-async function withRetry<T>(request: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-        try {
-            return await request();
-        } catch (e) {
-            if (!isMatrixRequestError(e) || !e.isRateLimited || attempt > 20) throw e;
-            await new Promise((r) => setTimeout(r, (e.retryAfterMs ?? 1000) + 100));
-        }
-    }
-}
-
-/** Runs tasks with at most `limit` at a time. */
-async function pool<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
-    const results: T[] = new Array(tasks.length);
-    let next = 0;
-    await Promise.all(
-        Array.from({ length: Math.min(limit, tasks.length) }, async () => {
-            while (next < tasks.length) {
-                const i = next++;
-                results[i] = await tasks[i]!();
-            }
-        }),
-    );
-    return results;
-}
-
-const createRoom = (who: Person, body: Record<string, unknown>) =>
-    withRetry(() => who.http.request<{ room_id: string }>("POST", "/createRoom", { body })).then((r) => r.room_id);
-
-const sendState = (who: Person, roomId: string, type: string, stateKey: string, content: Record<string, unknown>) =>
-    withRetry(() => who.http.request("PUT", `/rooms/${seg(roomId)}/state/${seg(type)}/${seg(stateKey)}`, { body: content }));
-
-let txnCounter = 0;
-const sendText = (who: Person, roomId: string, body: string) =>
-    withRetry(() =>
-        who.http.request("PUT", `/rooms/${seg(roomId)}/send/m.room.message/bench-${Date.now()}-${txnCounter++}`, { body: { msgtype: "m.text", body } }),
-    );
-
-const joinSelf = (who: Person, roomId: string, via: string[]) =>
-    withRetry(() => who.http.request("POST", `/join/${seg(roomId)}`, { query: { server_name: via, via }, body: {} }));
-
-/** The admin API's join: a local user joins (invited by the admin first if the room is not public); not rate-limited. */
-const adminJoin = (admin: Person, userId: string, roomId: string) =>
-    admin.http.request("POST", `/join/${seg(roomId)}`, { prefix: "/_synapse/admin/v1", body: { user_id: userId } });
-
-/** Exempts a fixture user from every limit keyed on it as requester (never used for the migrating accounts). */
-const exempt = (admin: Person, userId: string) =>
-    admin.http.request("POST", `/users/${seg(userId)}/override_ratelimit`, {
-        prefix: "/_synapse/admin/v1",
-        body: { messages_per_second: 0, burst_count: 0 },
-    });
-
-interface Mix {
-    dmsOnA: number;
-    dmsOnB: number;
-    space: number;
-    restricted: number;
-    publicOnA: number;
-    publicOnB: number;
-    blocked: number;
-    inviteOnly: number;
-}
-
-function mixFor(n: number, publicShare: number): Mix {
-    const dms = Math.max(2, Math.round(0.12 * n));
-    const dmsOnB = Math.min(2, Math.max(1, Math.round(dms / 3)));
-    const restricted = Math.round(0.2 * n);
-    const publicRooms = Math.max(2, Math.round(publicShare * n));
-    const mix: Mix = { dmsOnA: dms - dmsOnB, dmsOnB, space: 1, restricted, publicOnA: publicRooms - 1, publicOnB: 1, blocked: 1, inviteOnly: 0 };
-    const fixed = dms + 1 + restricted + publicRooms + 1;
-    mix.inviteOnly = n - fixed;
-    if (mix.inviteOnly < 0) {
-        mix.restricted = Math.max(1, mix.restricted + mix.inviteOnly);
-        mix.inviteOnly = n - (dms + 1 + mix.restricted + publicRooms + 1);
-        if (mix.inviteOnly < 0) throw new Error(`Cannot fit the mix into ${n} rooms; lower --public-share`);
-    }
-    return mix;
-}
-
-interface Fixture {
-    alice: Person;
-    newAccount: Person;
-    mix: Mix;
-    aliceOwnJoins: number;
-    seconds: number;
-    /** performance.now() when the last pre-invite landed. */
-    preInvitesDoneAt?: number;
-}
-
-const ENCRYPTION = { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } };
-
-async function buildFixture(bed: Bed, options: Options): Promise<Fixture> {
-    const started = performance.now();
-    const mix = mixFor(options.rooms, options.publicShare);
-    const A = bed.a.serverName;
-    const B = bed.b.serverName;
-
-    // Builders: "bob" is A's server admin and creates most rooms; friends on A and carol on B start direct chats.
-    const bob = person(await registerUser(bed.a, "bob", { admin: true, displayName: "Bob" }));
-    const adminB = person(await registerUser(bed.b, "admin-b", { admin: true }));
-    const friends = await Promise.all(Array.from({ length: mix.dmsOnA }, (_, i) => registerUser(bed.a, `friend${i}`, { displayName: `Friend ${i}` }).then(person)));
-    const carol = person(await registerUser(bed.b, "carol", { displayName: "Carol" }));
-    await exempt(bob, bob.userId);
-    for (const f of friends) await exempt(bob, f.userId);
-    await exempt(adminB, adminB.userId);
-    await exempt(adminB, carol.userId);
-
-    // The migrating accounts: never exempt.
-    const alice = person(await registerUser(bed.a, "alice", { displayName: "Alice" }));
-    const newAccount = person(await registerUser(bed.b, "alice-new"));
-
-    const direct: Record<string, string[]> = {};
-    const tags: Array<{ roomId: string; tag: string; content: Record<string, unknown> }> = [];
-    let aliceOwnJoins = 0;
-
-    // Direct chats: the partner creates it and invites alice (partners are exempt, so these invites do not count
-    // against alice's limits); alice joins herself, like anyone accepting a DM.
-    const dmTasks: Array<() => Promise<void>> = [];
-    const partners: Person[] = [...friends, ...Array.from({ length: mix.dmsOnB }, () => carol)];
-    partners.forEach((partner, i) =>
-        dmTasks.push(async () => {
-            const roomId = await createRoom(partner, {
-                preset: "trusted_private_chat",
-                is_direct: true,
-                invite: [alice.userId],
-                initial_state: [ENCRYPTION],
-            });
-            await joinSelf(alice, roomId, [serverOf(partner.userId)]);
-            aliceOwnJoins++;
-            (direct[partner.userId] ??= []).push(roomId);
-            if (i % 2 === 0) tags.push({ roomId, tag: "m.favourite", content: { order: i / 10 } });
-            await sendText(partner, roomId, `hi alice (${i})`);
-        }),
-    );
-    // A public room on B (the new account's join there is local); alice joins it herself.
-    dmTasks.push(async () => {
-        const roomId = await createRoom(carol, { name: "B-side plaza", preset: "public_chat" });
-        await joinSelf(alice, roomId, [B]);
-        aliceOwnJoins++;
-        tags.push({ roomId, tag: "m.lowpriority", content: {} });
-    });
-
-    // The space and its restricted rooms.
-    const space = await createRoom(bob, {
-        name: "Bench space",
-        preset: "private_chat",
-        creation_content: { type: "m.space" },
-        power_level_content_override: { users: { [alice.userId]: 100 } },
-    });
-    await adminJoin(bob, alice.userId, space);
-
-    const roomTasks: Array<() => Promise<void>> = [];
-    const adminRoom = (body: Record<string, unknown>, after?: (roomId: string) => Promise<void>) =>
-        roomTasks.push(async () => {
-            const roomId = await createRoom(bob, body);
-            await adminJoin(bob, alice.userId, roomId);
-            await sendText(bob, roomId, "welcome");
-            await after?.(roomId);
-        });
-    const admin100 = { users: { [alice.userId]: 100 } };
-    for (let i = 0; i < mix.restricted; i++) {
-        adminRoom(
-            {
-                name: `Space room ${i}`,
-                preset: "private_chat",
-                power_level_content_override: admin100,
-                initial_state: [
-                    { type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } },
-                    { type: "m.space.parent", state_key: space, content: { via: [A], canonical: true } },
-                ],
-            },
-            (roomId) => sendState(bob, space, "m.space.child", roomId, { via: [A] }).then(() => undefined),
-        );
-    }
-    for (let i = 0; i < mix.publicOnA; i++) {
-        // Half of them alice moderates (join + power), half she is only a member of (join only).
-        adminRoom({ name: `Public ${i}`, preset: "public_chat", ...(i % 2 === 0 ? { power_level_content_override: admin100 } : {}) }, async (roomId) => {
-            if (i % 3 === 1) tags.push({ roomId, tag: "m.lowpriority", content: {} });
-        });
-    }
-    for (let i = 0; i < mix.inviteOnly; i++) {
-        adminRoom(
-            { name: `Team ${i}`, preset: "private_chat", power_level_content_override: admin100, initial_state: i % 2 === 0 ? [ENCRYPTION] : [] },
-            async (roomId) => {
-                if (i % 4 === 0) tags.push({ roomId, tag: "u.work", content: { order: i } });
-            },
-        );
-    }
-    for (let i = 0; i < mix.blocked; i++) {
-        adminRoom({ name: `Bob's office ${i}`, preset: "private_chat", power_level_content_override: { invite: 50 } });
-    }
-
-    await pool([...dmTasks, ...roomTasks], options.buildConcurrency);
-
-    // Account data: not rate-limited.
-    await alice.http.request("PUT", `/user/${seg(alice.userId)}/account_data/m.direct`, { body: direct });
-    for (const t of tags) {
-        await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(t.roomId)}/tags/${seg(t.tag)}`, { body: t.content });
-    }
-    await alice.http.request("PUT", "/pushrules/global/content/keyword-deploy", { body: { pattern: "deploy", actions: ["notify"] } });
-    await alice.http.request("PUT", `/user/${seg(alice.userId)}/account_data/m.ignored_user_list`, { body: { ignored_users: { "@spam:example.org": {} } } });
-
-    // Invites the new account receives from someone else just before the migration (see --pre-invites).
-    let preInvitesDoneAt: number | undefined;
-    if (options.preInvites > 0) {
-        const dave = person(await registerUser(bed.b, "dave", { displayName: "Dave" }));
-        const rooms = await pool(
-            Array.from({ length: options.preInvites }, (_, i) => () => createRoom(dave, { name: `Dave's room ${i}`, preset: "private_chat" })),
-            options.buildConcurrency,
-        );
-        for (const roomId of rooms) {
-            await withRetry(() => dave.http.request("POST", `/rooms/${seg(roomId)}/invite`, { body: { user_id: newAccount.userId } }));
-        }
-        preInvitesDoneAt = performance.now();
-    }
-
-    return { alice, newAccount, mix, aliceOwnJoins, seconds: (performance.now() - started) / 1000, preInvitesDoneAt };
-}
-
-function serverOf(userId: string): string {
-    return userId.slice(userId.indexOf(":") + 1);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Plan analysis
 
 function demandOf(plan: MigrationPlan, snapshot: AccountSnapshot, strategy: "plan" | "naive"): Demand {
@@ -494,11 +253,34 @@ interface EtaSample {
     dominatedBy?: BucketName;
 }
 
-async function main(): Promise<void> {
-    const options = parseOptions(process.argv.slice(2));
+/** What `npm run bench` takes from one migration run. */
+export interface MigrationFigures {
+    wallMs: number;
+    floorMs: number;
+    floorWhat: string;
+    /** The ETA the user was shown (the last progress event's, counted down) ÷ the actual remaining time at 25/50/75 %. */
+    etaShown: number[];
+    /** The same for scheduler.eta() sampled at those moments. */
+    etaEngine: number[];
+    /** The first ETA shown, ÷ the actual remaining time then, and when it came. */
+    firstEta: { ratio: number; atMs: number } | undefined;
+    /** From when on every ETA shown was within 0.8–1.25 of the actual remaining time (while at least 10 % remained). */
+    etaSettledAfterMs: number | undefined;
+    invitesSent: number;
+    invitesPlanned: number;
+    roomsNeedingInvite: number;
+    roomsFailed: number;
+    errors: string[];
+    peakRssBytes: number;
+}
+
+export async function benchMigration(options: MigrationBenchOptions): Promise<MigrationFigures> {
     const memory = memorySampler();
     const baseline = process.memoryUsage();
-    console.log(`Migration benchmark: ${options.rooms} rooms, limits = Synapse ${SYNAPSE_VERSION} defaults × ${options.scale}; Node ${process.version}`);
+    console.log(
+        `Migration benchmark: ${options.rooms} rooms, limits = Synapse ${SYNAPSE_VERSION} defaults, rates × ${options.scale}, real bursts` +
+            `${options.receivingStricter ? "; A lets its users invite freely (only B's invite limit binds)" : ""}; Node ${process.version}`,
+    );
     if (Number(process.versions.node.split(".")[0]) < 22) console.log("Warning: not Node 22 (run with PATH=$PWD/node_modules/.bin:$PATH).");
 
     const limits = effectiveLimits(options.scale);
@@ -510,38 +292,38 @@ async function main(): Promise<void> {
     let bed: Bed | undefined;
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= bed ? bed.stop().then(() => console.error("Homeservers stopped.")) : Promise.resolve());
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.once(signal, () => void stop().finally(() => process.exit(130)));
-    }
+    const onSignal = () => void stop().finally(() => process.exit(130));
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, onSignal);
 
     try {
         const bedStart = performance.now();
-        bed = await startHomeservers({ portBase: options.portBase, limits: { kind: "default", scale: options.scale }, log: (l) => console.error(l) });
+        bed = await startHomeservers({ portBase: options.portBase, limits: serverLimits(options), log: (l) => console.error(l) });
         console.log(`\nServers up in ${sec(performance.now() - bedStart)}: A ${bed.a.serverName}, B ${bed.b.serverName}`);
 
-        const fixture = await buildFixture(bed, options);
+        const fixture = await buildReferenceAccount(bed, options);
         const m = fixture.mix;
         console.log(
-            `Fixture built in ${fixture.seconds.toFixed(1)} s: ${m.dmsOnA + m.dmsOnB} DMs (${m.dmsOnB} with a user on B), ${m.inviteOnly} invite-only rooms alice admins, ` +
-                `${m.publicOnA + m.publicOnB} public (${m.publicOnB} on B), 1 space + ${m.restricted} restricted rooms, ${m.blocked} where alice may not invite; ` +
-                `alice made ${fixture.aliceOwnJoins} joins herself (not exempt), the rest through the admin API`,
+            `Reference account built in ${fixture.seconds.toFixed(1)} s: ${m.dmsOnA + m.dmsOnB} DMs (${m.dmsOnB} with a user on B), ${m.inviteOnly} invite-only rooms alice admins ` +
+                `(half encrypted), ${m.publicOnA + m.publicOnB} public (${m.publicOnB} on B), ${m.spaces} space(s) + ${m.restricted} restricted rooms, ${m.blocked} where alice ` +
+                `may not invite; alice made ${fixture.aliceOwnJoins} joins herself (not exempt), the rest through the admin API`,
         );
         if (options.preInvites) console.log(`Before the migration, dave on B (not exempt) invited the new account to ${options.preInvites} rooms.`);
 
-        await runAndReport(bed, fixture, options, limits, memory, baseline);
+        return await runAndReport(bed, fixture, options, limits, memory, baseline);
     } finally {
         await stop();
+        for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, onSignal);
     }
 }
 
 async function runAndReport(
     bed: Bed,
-    fixture: Fixture,
-    options: Options,
+    fixture: ReferenceAccount,
+    options: MigrationBenchOptions,
     limits: Record<string, Limit>,
     memory: ReturnType<typeof memorySampler>,
     baseline: NodeJS.MemoryUsage,
-): Promise<void> {
+): Promise<MigrationFigures> {
     const { alice, newAccount } = fixture;
     const fixturePeak = { ...memory.peak };
 
@@ -552,7 +334,7 @@ async function runAndReport(
     const naive = demandOf(plan, snapshot, "naive");
     console.log(
         `\nPlan: ${plan.rooms.length} rooms in the snapshot; ready ${plan.rooms.filter((r) => r.status === "ready").length} ` +
-            `(route invite ${byRoute("invite")}, join ${byRoute("join")} of which ${plan.rooms.filter((r) => r.joinAfterSpace).length} after the space), ` +
+            `(route invite ${byRoute("invite")}, join ${byRoute("join")} of which ${plan.rooms.filter((r) => r.joinAfterSpace).length} after a space), ` +
             `blocked ${plan.rooms.filter((r) => r.status === "blocked").length}`,
     );
     console.log(
@@ -702,20 +484,37 @@ async function runAndReport(
 
     // ---- ETA accuracy
     console.log(`\n== ETA accuracy (predicted remaining / actual remaining) ==`);
+    // What a UI shows at time t: the last progress event's ETA, counted down since it arrived.
+    const shownAt = (t: number) => {
+        const shown = progressSamples.findLast((x) => x.t <= t);
+        return shown ? Math.max(0, shown.etaMs - (t - shown.t)) : undefined;
+    };
+    const etaShown: number[] = [];
+    const etaEngine: number[] = [];
     for (const f of [0.25, 0.5, 0.75]) {
         const at = f * wallMs;
         const actual = wallMs - at;
-        const engine = [...etaSamples].reverse().find((s) => s.t <= at);
-        const shown = [...progressSamples].reverse().find((s) => s.t <= at);
-        // What a UI shows: the last progress event's ETA, counted down since it arrived.
-        const shownNow = shown ? Math.max(0, shown.etaMs - (at - shown.t)) : undefined;
+        const engine = etaSamples.findLast((x) => x.t <= at);
+        const shownNow = shownAt(at);
+        etaShown.push(shownNow !== undefined ? shownNow / actual : NaN);
+        etaEngine.push(engine ? engine.etaMs / actual : NaN);
         console.log(
             `  at ${lpad(f * 100, 2)}% (${sec(at)}, actual remaining ${sec(actual)}): scheduler.eta() ${engine ? `${sec(engine.etaMs)} → ${ratio(engine.etaMs, actual)} [${engine.dominatedBy ?? "-"}]` : "no sample"}; ` +
                 `last progress ETA counted down ${shownNow !== undefined ? `${sec(shownNow)} → ${ratio(shownNow, actual)}` : "none yet"}`,
         );
     }
-    const first = etaSamples[0];
-    if (first) console.log(`  first ETA (t=${sec(first.t)}): ${sec(first.etaMs)} → ${ratio(first.etaMs, wallMs - first.t)} of the actual remaining`);
+    const first = progressSamples[0];
+    const firstEta = first ? { ratio: first.etaMs / (wallMs - first.t), atMs: first.t } : undefined;
+    if (first) console.log(`  first ETA shown (t=${sec(first.t)}): ${sec(first.etaMs)} → ${ratio(first.etaMs, wallMs - first.t)} of the actual remaining (Synapse's real defaults assumed until the servers show their pace)`);
+    // Settled: every ETA shown from then on (sampled with the engine's, twice a second) is within 0.8–1.25, while at
+    // least a tenth of the run remains (near the end a second's jitter is a large ratio).
+    const outOfRange = etaSamples.filter((x) => {
+        const shownNow = shownAt(x.t);
+        const actual = wallMs - x.t;
+        return actual >= 0.1 * wallMs && shownNow !== undefined && (shownNow / actual < 0.8 || shownNow / actual > 1.25);
+    });
+    const etaSettledAfterMs = outOfRange.length ? etaSamples.find((x) => x.t > outOfRange.at(-1)!.t)?.t : etaSamples[0]?.t;
+    console.log(`  every ETA shown within 0.8–1.25× from t=${etaSettledAfterMs !== undefined ? sec(etaSettledAfterMs) : "never"} on (${outOfRange.length} samples outside before)`);
 
     // ---- Naive strategy
     console.log(`\n== Fewest invites vs a naive "invite everywhere" on the same plan ==`);
@@ -737,21 +536,39 @@ async function runAndReport(
     // ---- Memory
     console.log(`\n== Memory of this process ==`);
     console.log(`  baseline RSS ${mb(baseline.rss)}, heap ${mb(baseline.heapUsed)}`);
-    console.log(`  peak while building the fixture: RSS ${mb(fixturePeak.rss)}, heap ${mb(fixturePeak.heapUsed)}`);
+    console.log(`  peak while building the reference account: RSS ${mb(fixturePeak.rss)}, heap ${mb(fixturePeak.heapUsed)}`);
     console.log(`  peak during the migration: RSS ${mb(runPeak.rss)}, heap ${mb(runPeak.heapUsed)}`);
 
     // ---- One line to compare runs
     console.log(
         `\nSUMMARY rooms=${options.rooms} scale=${options.scale} wall=${(wallMs / 1000).toFixed(1)}s floor=${floor.seconds.toFixed(1)}s ` +
-            `ratio=${floorMs > 0 ? (wallMs / floorMs).toFixed(2) : "n/a"} preInvites=${options.preInvites} invites=${report.invitesSent} joins=${count("join", ok)} ` +
-            `waits=${waits.length} failed=${outcomes.get("failed") ?? 0} naiveFloor=${naiveFloor.seconds.toFixed(1)}s peakRSS=${mb(runPeak.rss)}`,
+            `ratio=${floorMs > 0 ? (wallMs / floorMs).toFixed(2) : "n/a"} preInvites=${options.preInvites} receivingStricter=${options.receivingStricter} ` +
+            `invites=${report.invitesSent} needed=${fixture.roomsNeedingInvite} joins=${count("join", ok)} waits=${waits.length} failed=${outcomes.get("failed") ?? 0} ` +
+            `eta=${etaShown.map((r) => r.toFixed(2)).join("/")} naiveFloor=${naiveFloor.seconds.toFixed(1)}s peakRSS=${mb(runPeak.rss)}`,
     );
+    return {
+        wallMs,
+        floorMs,
+        floorWhat: floor.what,
+        etaShown,
+        etaEngine,
+        firstEta,
+        etaSettledAfterMs,
+        invitesSent: report.invitesSent,
+        invitesPlanned: demand.invites,
+        roomsNeedingInvite: fixture.roomsNeedingInvite,
+        roomsFailed: outcomes.get("failed") ?? 0,
+        errors: report.errors,
+        peakRssBytes: runPeak.rss,
+    };
 }
 
-main().then(
-    () => process.exit(0),
-    (e) => {
-        console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-        process.exit(1);
-    },
-);
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+    benchMigration(parseOptions(process.argv.slice(2))).then(
+        () => process.exit(0),
+        (e) => {
+            console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+            process.exit(1);
+        },
+    );
+}

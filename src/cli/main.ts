@@ -15,6 +15,7 @@ import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
 import type { SignedInSession } from "../sessions/session.ts";
 import { SignInError, checkTarget, isSignInError, sessionFromAccessToken, signIn } from "../sessions/signIn.ts";
 import { snapshotFromSync } from "../sessions/snapshots.ts";
+import { retryingFetch } from "../sessions/transientRetry.ts";
 import { KeysError } from "../keys/errors.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
@@ -161,6 +162,11 @@ export async function main(argv: string[]): Promise<number> {
     const out = process.stdout;
     const err = process.stderr;
     const sessions: SignedInSession[] = [];
+    // Until the run starts, reads that a flaky network or a busy server fail are tried again (the scheduler paces the
+    // run itself). The CLI is its own process: every request made here goes through this fetch.
+    let preparing = true;
+    const plainFetch = globalThis.fetch;
+    globalThis.fetch = retryingFetch(plainFetch, { active: () => preparing });
     try {
         let opts: CliOptions;
         try {
@@ -237,6 +243,7 @@ export async function main(argv: string[]): Promise<number> {
         }
 
         const progress = progressOutput(err);
+        preparing = false;
         const report = await runMigration(plan, snapshot, { old, new: neu }, {
             dryRun: opts.dryRun,
             onProgress: progress.onProgress,
@@ -261,5 +268,6 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
     } finally {
         for (const s of sessions.filter((x) => x.temporary)) await s.signOut();
+        globalThis.fetch = plainFetch;
     }
 }

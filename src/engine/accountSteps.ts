@@ -163,9 +163,20 @@ export async function copyOptionalAccountData(ctx: MigrationContext, oldData: Re
 }
 
 /** The old display name gains "(moved to @new)", so people see the move wherever the old account appears. */
+const movedSuffix = (newUserId: string) => `(moved to ${newUserId})`;
+
+/**
+ * The old account's profile as it was before this migration marked it moved: a run resumed after that step must not
+ * hand the mark on to the new account.
+ */
+export function profileBeforeMove(profile: Profile, newUserId: string): Profile {
+    const suffix = ` ${movedSuffix(newUserId)}`;
+    return profile.displayname?.endsWith(suffix) ? { ...profile, displayname: profile.displayname.slice(0, -suffix.length) } : profile;
+}
+
 export async function markOldDisplayNameMoved(ctx: MigrationContext, oldProfile: Profile): Promise<void> {
     const { old, new: neu } = ctx.sides;
-    const suffix = `(moved to ${neu.userId})`;
+    const suffix = movedSuffix(neu.userId);
     const base = oldProfile.displayname ?? old.userId.slice(1, old.userId.indexOf(":"));
     if (base.endsWith(suffix)) return;
     ctx.progress("moved-name", "Adding “moved” to the old account's display name");

@@ -12,6 +12,7 @@ import {
     markOldDisplayNameMoved,
     mergeDirectRooms,
     mergeIgnoredUsers,
+    profileBeforeMove,
     readProfile,
 } from "./accountSteps.ts";
 import { JournalWriter, type MigrationContext, type MigrationSides, type ProgressEvent, type StepName } from "./context.ts";
@@ -19,9 +20,9 @@ import { nowSeconds } from "./journal.ts";
 import type { KeyHandover, KeysReport } from "./keyHandover.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
 import type { RuleSet } from "./pushRules.ts";
-import { dryRunRoomResult, migrateRoom } from "./roomPipeline.ts";
+import { dryRunRoomResult, migrateRoom, plannedRequests } from "./roomPipeline.ts";
 import type { RoomResult } from "./roomSteps.ts";
-import { Scheduler, type WaitNotice } from "./scheduler.ts";
+import { type BucketName, Scheduler, type WaitNotice } from "./scheduler.ts";
 import type { AccountSnapshot } from "./snapshot.ts";
 import { serverNameOf } from "./userId.ts";
 import { englishTranslate } from "../i18n/index.ts";
@@ -166,16 +167,16 @@ export async function runMigration(
     // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
     // assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the
     // new server is not in yet: 10, then one per 100 s).
-    const ready = chosen.filter((r) => r.status === "ready");
-    scheduler.expect("old:invite", ready.filter((r) => r.route === "invite").length, { free: 5, intervalMs: 333_000 });
-    const remoteJoins = ready.filter((r) => r.route !== "none").length;
-    scheduler.expect("new:join", remoteJoins, serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 });
-    scheduler.expect("old:state", ready.filter((r) => r.targetPowerLevel !== null).length);
+    const planned = plan.rooms.flatMap(plannedRequests);
+    const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
+    scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
+    scheduler.expect("new:join", count("new:join"), serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 });
+    scheduler.expect("old:state", count("old:state"));
 
     // The profile goes first: rooms then see the new account with its name and avatar from its first event.
     let profileChanges: string[] = [];
     try {
-        profileChanges = await copyProfile(ctx, oldProfile);
+        profileChanges = await copyProfile(ctx, profileBeforeMove(oldProfile, sides.new.userId));
     } catch (e) {
         errors.push(`Profile: ${describeError(e)}`);
     }
@@ -190,8 +191,30 @@ export async function runMigration(
     const spaceJoined = async (spaceId: string) => {
         return (await resultOf.get(spaceId)?.promise)?.newAccountJoined === true;
     };
+
+    // What a room carries beyond itself is on the new account before the old account leaves it: its entry in
+    // m.direct (merged as soon as the room is confirmed, one merge at a time) and its notification rules (the
+    // account-wide copy). Left for later, a run stopped in between would lose them: a resumed run plans only the
+    // rooms the old account is still in.
+    const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
+    const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) => chosenIds.has(id));
+    pushRules.catch((e: unknown) => errors.push(`Notification rules: ${describeError(e)}`));
+    let direct = 0;
+    let directQueue: Promise<unknown> = Promise.resolve();
+    const markDirect = (room: RoomPlan) => {
+        const marked = directQueue.then(() => mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]));
+        directQueue = marked.catch(() => undefined);
+        return marked.then((added) => void (direct += added));
+    };
+    const beforeLeaving = async () => {
+        try {
+            await pushRules;
+        } catch (e) {
+            throw new Error(`the notification rules were not copied, so the old account stays (${describeError(e)})`);
+        }
+    };
     for (const room of parentsFirst(plan.rooms)) {
-        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined }).then((result) => {
+        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then((result) => {
             if (room.selected && (room.status === "ready" || room.status === "already")) {
                 roomsDone++;
                 ctx.progress("confirm", `${room.name}: done`, room);
@@ -208,13 +231,7 @@ export async function runMigration(
     }
 
     const accountWork = (async () => {
-        const out = { pushRules: 0, ignored: 0, settings: [] as string[] };
-        const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
-        try {
-            out.pushRules = await copyPushRules(ctx, ((snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet), (id) => chosenIds.has(id));
-        } catch (e) {
-            errors.push(`Notification rules: ${describeError(e)}`);
-        }
+        const out = { pushRules: await pushRules.catch(() => 0), ignored: 0, settings: [] as string[] };
         try {
             out.ignored = await mergeIgnoredUsers(ctx, snapshot.accountData["m.ignored_user_list"]);
         } catch (e) {
@@ -230,16 +247,6 @@ export async function runMigration(
 
     const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!.promise));
     const account = await accountWork;
-
-    let direct = 0;
-    try {
-        const dms = rooms
-            .filter((r) => r.kind === "dm" && r.newAccountJoined)
-            .map((r) => ({ roomId: r.roomId, partners: plan.rooms.find((p) => p.roomId === r.roomId)!.dmPartners }));
-        direct = await mergeDirectRooms(ctx, dms);
-    } catch (e) {
-        errors.push(`Direct chats: ${describeError(e)}`);
-    }
 
     let moved = false;
     if (plan.options.movedNotice) {

@@ -7,6 +7,7 @@ import type { KeyHandover, RoomKeyCheck } from "./keyHandover.ts";
 import { evaluateLeaveGate, readLeaveFacts } from "./leaveGate.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
 import { type Reason, inEnglish, reason } from "./reasons.ts";
+import type { BucketName } from "./scheduler.ts";
 import {
     type RoomOutcome,
     type RoomResult,
@@ -24,6 +25,10 @@ export interface RoomPipelineRun {
     keys?: KeyHandover;
     /** Resolves once the space that opens a restricted room is done: true when the new account is in it. */
     spaceJoined(spaceId: string): Promise<boolean>;
+    /** Marks a direct chat as direct for the new account (m.direct). */
+    markDirect?(room: RoomPlan): Promise<void>;
+    /** Resolves once the account-wide work a room's leaving depends on is done (its notification rules); rejects with why not. */
+    beforeLeaving?(): Promise<void>;
 }
 
 type Base = Omit<RoomResult, "outcome" | "reason" | "reasons">;
@@ -61,6 +66,7 @@ function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string
     if (room.route === "knock") steps.push("knock");
     steps.push("confirm");
     if (Object.keys(room.roomAccountData).length) steps.push("room-data");
+    if (room.kind === "dm") steps.push("direct");
     if (room.encrypted) steps.push("keys");
     if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
     if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave")) steps.push("leave if the gate opens");
@@ -81,6 +87,16 @@ function describeError(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
 }
 
+/** The rate-limited requests a room's pipeline makes when nothing is done yet: what the ETA counts on. */
+export function plannedRequests(room: RoomPlan): BucketName[] {
+    if (!room.selected || room.status !== "ready") return [];
+    const planned: BucketName[] = [];
+    if (room.route === "invite") planned.push("old:invite");
+    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) planned.push("old:state");
+    if (room.route !== "none") planned.push("new:join");
+    return planned;
+}
+
 /** Moves one room. Never throws: a failure becomes the room's outcome, with its reason. */
 export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: RoomPipelineRun): Promise<RoomResult> {
     const base = baseOf(room);
@@ -91,6 +107,8 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
     const wanted = room.targetPowerLevel ?? 0;
     // Whether this run changed anything in the room; the live checks may find the plan's work already done.
     let changed = false;
+    // The planned requests this room really made; the others are taken back from the ETA when the room ends.
+    const made = new Set<BucketName>();
     try {
         if (room.status === "ready") {
             if (room.joinAfterSpace && !(await run.spaceJoined(room.joinAfterSpace))) {
@@ -98,21 +116,29 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             }
             if (room.route === "invite") {
                 base.invited = await inviteNewAccount(ctx, room);
+                if (base.invited) made.add("old:invite");
                 changed ||= base.invited;
                 steps.push("invite");
             }
             if (room.targetPowerLevel !== null && !powerBlocker) {
-                changed = (await raisePowerLevel(ctx, room, room.targetPowerLevel)) || changed;
+                if (await raisePowerLevel(ctx, room, room.targetPowerLevel)) {
+                    made.add("old:state");
+                    changed = true;
+                }
                 steps.push("power");
             }
             if (room.route === "knock") {
                 await knockNewAccount(ctx, room);
+                made.add("new:join");
                 steps.push("knock");
                 const blocker = room.blockers.find((b) => b.code === "old-cannot-invite");
                 return finish(base, "needs-action", blocker ? blockerReasons(room, ["power"]) : [reason("knocked", params)], blocker?.adminMessage);
             }
             if (room.route === "invite" || room.route === "join") {
-                changed = (await joinNewAccount(ctx, room)) || changed;
+                if (await joinNewAccount(ctx, room)) {
+                    made.add("new:join");
+                    changed = true;
+                }
                 steps.push("join");
             }
         }
@@ -123,6 +149,10 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
         base.newAccountJoined = true;
         await copyRoomAccountData(ctx, room);
         steps.push("room-data");
+        if (room.kind === "dm" && run.markDirect) {
+            await run.markDirect(room);
+            steps.push("direct");
+        }
 
         let keys: RoomKeyCheck | undefined;
         if (room.encrypted && run.keys) {
@@ -144,6 +174,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
 
         const stayed: Reason[] = [];
         if (ctx.plan.options.leaveOldRooms) {
+            await run.beforeLeaving?.();
             let gate;
             try {
                 gate = evaluateLeaveGate(await readLeaveFacts(ctx, room, keys));
@@ -176,5 +207,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
         return finish(base, "migrated", extra);
     } catch (e) {
         return finish(base, "failed", [reason("step-failed", { ...params, error: describeError(e) })]);
+    } finally {
+        for (const bucket of plannedRequests(room)) if (!made.has(bucket)) ctx.scheduler.expect(bucket, -1);
     }
 }

@@ -175,12 +175,27 @@ export async function leaveOldRoom(ctx: MigrationContext, room: RoomPlan): Promi
 export async function sendMovedNote(ctx: MigrationContext, room: RoomPlan): Promise<boolean> {
     const { old, new: neu } = ctx.sides;
     if (room.encrypted && !old.sendMessage) return false;
-    ctx.progress("dm-note", `Telling ${room.dmPartners.join(", ")} about the move`, room);
-    // A fixed transaction id: if a crash hides that it was sent, the server drops the repeat.
+    // A fixed transaction id: if a crash hides that it was sent, the server drops the repeat — from the same session.
+    // A run resumed from another session (the CLI signs in anew) looks at the room instead: the note is plain text
+    // there, since only a session that encrypts posts into encrypted rooms.
     const txn = `account-migration-note-${neu.userId.replace(/[^A-Za-z0-9]/g, "_")}`;
     const content = { msgtype: "m.notice", body: `I have moved to a new account: ${neu.userId}. Please reach me there from now on.` };
+    if (!old.sendMessage && (await noteAlreadySent(ctx, room, content.body))) {
+        ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).n = nowSeconds()));
+        return true;
+    }
+    ctx.progress("dm-note", `Telling ${room.dmPartners.join(", ")} about the move`, room);
     if (old.sendMessage) await ctx.writeWith("old:message", () => old.sendMessage!(room.roomId, content, txn));
     else await ctx.write("old:message", old, "PUT", `/rooms/${seg(room.roomId)}/send/m.room.message/${seg(txn)}`, { body: content });
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).n = nowSeconds()));
     return true;
+}
+
+/** Whether the old account's latest messages in the room already include this note (read back, not remembered). */
+async function noteAlreadySent(ctx: MigrationContext, room: RoomPlan, body: string): Promise<boolean> {
+    const filter = JSON.stringify({ types: ["m.room.message"], senders: [ctx.sides.old.userId] });
+    const page = await ctx.read<{ chunk?: Array<{ content?: { msgtype?: string; body?: string } }> }>("old:read", ctx.sides.old, `/rooms/${seg(room.roomId)}/messages`, {
+        query: { dir: "b", limit: 50, filter },
+    });
+    return (page.chunk ?? []).some((e) => e.content?.msgtype === "m.notice" && e.content.body === body);
 }

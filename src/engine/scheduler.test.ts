@@ -65,7 +65,7 @@ function setUp(options: { maxInviteRefusals?: number; maxRetries?: number; maxRa
 }
 
 describe("rate limits (429)", () => {
-    test("a 429 with Retry-After waits that long, retries, then paces the bucket's following requests", async () => {
+    test("a 429 with Retry-After waits that long, retries, then paces the bucket's following requests (probing 10 % faster while unhindered)", async () => {
         const { scheduler, scripted, waits } = setUp();
         const first = scripted([rateLimited(5000)], "joined");
         await expect(scheduler.run("new:join", first.request)).resolves.toBe("joined");
@@ -76,8 +76,29 @@ describe("rate limits (429)", () => {
         const third = scripted([], "joined");
         await scheduler.run("new:join", second.request);
         await scheduler.run("new:join", third.request);
-        expect([...second.starts, ...third.starts]).toEqual([10_000, 15_000]);
-        expect(scheduler.stats()["new:join"]).toMatchObject({ done: 3, minIntervalMs: 5000, limitedWaitMs: 5000 });
+        expect([...second.starts, ...third.starts]).toEqual([10_000, 14_500]);
+        expect(scheduler.stats()["new:join"]).toMatchObject({ done: 3, minIntervalMs: 4050, limitedWaitMs: 5000 });
+    });
+
+    test("a burst of 429s once does not slow a bucket for good: unhindered, its pacing fades out", async () => {
+        const { scheduler, scripted, clock } = setUp();
+        await scheduler.run("old:read", scripted([rateLimited(2000)], "read").request);
+        for (let i = 0; i < 20; i++) await scheduler.run("old:read", scripted([], "read").request);
+        expect(scheduler.stats()["old:read"].minIntervalMs).toBe(0);
+        const t = clock.now();
+        // Back to four reads side by side.
+        await Promise.all(Array.from({ length: 4 }, () => scheduler.run("old:read", scripted([], "read", 1000).request)));
+        expect(clock.now() - t).toBe(1000);
+    });
+
+    test("after a 429 the retry goes when the server said, not a whole interval after the refused attempt", async () => {
+        const { scheduler, scripted } = setUp();
+        await scheduler.run("new:join", scripted([], "joined").request);
+        await scheduler.run("new:join", scripted([rateLimited(10_000)], "joined").request); // learned: 10 s
+        await scheduler.run("new:join", scripted([], "joined").request); // at 20 s, unhindered: next probe 10 % sooner
+        const probe = scripted([rateLimited(1000)], "joined");
+        await scheduler.run("new:join", probe.request);
+        expect(probe.starts).toEqual([29_000, 30_000]);
     });
 
     test("a 429 without Retry-After backs off 1 s, then 2 s, …", async () => {
@@ -223,7 +244,8 @@ describe("concurrency", () => {
         const c = scripted([], "c");
         await Promise.all([scheduler.run("new:join", a.request), scheduler.run("new:join", b.request), scheduler.run("new:join", c.request)]);
         const starts = [...a.starts.slice(1), ...b.starts, ...c.starts].sort((x, y) => x - y);
-        expect(starts).toEqual([3000, 6000, 9000]);
+        // Spaced at the Retry-After, probing 10 % faster after each unhindered success.
+        expect(starts).toEqual([3000, 6000, 8700]);
     });
 });
 
@@ -267,6 +289,118 @@ describe("ETA", () => {
 
     test("nothing expected, nothing left", () => {
         expect(setUp().scheduler.eta()).toEqual({ ms: 0, dominatedBy: undefined, inviteLimited: false });
+    });
+});
+
+describe("ETA from what the servers reveal", () => {
+    /**
+     * A model of a Synapse rate limiter (synapse/api/ratelimiting.py): a bucket of `burst` actions that drains one
+     * action per interval; a refused attempt is not counted and is told when the next action will be allowed.
+     */
+    function synapseLimiter(clock: SchedulerClock, burst: number, intervalMs: number) {
+        let count = 0;
+        let start = 0;
+        return (): number | undefined => {
+            const now = clock.now();
+            let performed = count - (now - start) / intervalMs;
+            if (performed < 0) {
+                performed = 0;
+                count = 0;
+                start = now;
+            }
+            if (performed > burst - 1) return Math.max(0, start + (count - burst + 1) * intervalMs - now);
+            count++;
+            return undefined;
+        };
+    }
+
+    /**
+     * Runs `n` invites through old:invite against a limiter, sampling the ETA every virtual second, and returns the
+     * ETA ÷ the real remaining time at 25 / 50 / 75 % of the run, and at its start.
+     */
+    async function etaRatios(options: {
+        n: number;
+        limiter: (clock: SchedulerClock) => () => number | undefined;
+        /** How the refusal reaches the engine: a 429 with Retry-After in whole seconds, or the inviting server's 502 after `refusalMs`. */
+        refusal: "429" | "502";
+        latencyMs?: number;
+        refusalMs?: number;
+    }) {
+        const { scheduler, clock } = setUp();
+        scheduler.expect("old:invite", options.n, { free: 5, intervalMs: 333_000 });
+        const allowed = options.limiter(clock);
+        const request = async () => {
+            await clock.sleep(options.latencyMs ?? 300);
+            const retryMs = allowed();
+            if (retryMs === undefined) return "invited";
+            if (options.refusal === "502") {
+                await clock.sleep(options.refusalMs ?? 6000);
+                throw badGateway();
+            }
+            throw rateLimited(Math.ceil(retryMs / 1000) * 1000);
+        };
+        const samples: Array<{ t: number; eta: number }> = [];
+        let finished = false;
+        const all = Promise.all(Array.from({ length: options.n }, () => scheduler.run("old:invite", request))).finally(() => (finished = true));
+        void (async () => {
+            while (!finished) {
+                samples.push({ t: clock.now(), eta: scheduler.eta().ms });
+                await clock.sleep(1000);
+            }
+        })();
+        await all;
+        const end = clock.now();
+        const at = (f: number) => {
+            const sample = [...samples].reverse().find((x) => x.t <= f * end)!;
+            return +(sample.eta / (end - sample.t)).toFixed(2);
+        };
+        return { first: at(0), quarters: [at(0.25), at(0.5), at(0.75)], end };
+    }
+
+    test("429 path: before any limit is met the assumed default stands; then the ETA follows the server's pace (0.8–1.25×)", async () => {
+        // Synapse's default burst of 5 invites, refilled every 10 s (its default rate × 33): what the scaled test bed runs.
+        const r = await etaRatios({ n: 40, limiter: (clock) => synapseLimiter(clock, 5, 10_000), refusal: "429" });
+        expect(r.first).toBeGreaterThan(10); // (40 − 5) × 333 s assumed, where the server is 33 times faster
+        for (const q of r.quarters) {
+            expect(q).toBeGreaterThanOrEqual(0.8);
+            expect(q).toBeLessThanOrEqual(1.25);
+        }
+    });
+
+    test("429 path at Synapse's real defaults: the assumed default is right from the start", async () => {
+        const r = await etaRatios({ n: 12, limiter: (clock) => synapseLimiter(clock, 5, 333_000), refusal: "429" });
+        for (const q of [r.first, ...r.quarters]) {
+            expect(q).toBeGreaterThanOrEqual(0.8);
+            expect(q).toBeLessThanOrEqual(1.25);
+        }
+    });
+
+    test("502 path (the receiving server refuses; each refusal takes the inviting server 6 s): the ETA follows the pace achieved", async () => {
+        const r = await etaRatios({ n: 30, limiter: (clock) => synapseLimiter(clock, 5, 20_000), refusal: "502", refusalMs: 6000 });
+        for (const q of r.quarters) {
+            expect(q).toBeGreaterThanOrEqual(0.8);
+            expect(q).toBeLessThanOrEqual(1.25);
+        }
+    });
+
+    test("the first 429 reveals the interval: (now + Retry-After − first success) ÷ (successes past the assumed burst)", async () => {
+        const { scheduler, scripted, clock } = setUp();
+        scheduler.expect("old:invite", 20, { free: 5, intervalMs: 333_000 });
+        for (let i = 0; i < 5; i++) await scheduler.run("old:invite", scripted([], "invited", 200).request);
+        // The server's bucket was full at 0 s and refills every 12 s: the sixth invite may go at 12 s.
+        const sixth = scheduler.run("old:invite", scripted([rateLimited(12_000 - 1000)], "invited").request);
+        await clock.sleep(1);
+        // 15 invites left: the next at 12 s, then 14 more 12 s apart (not 333 s, nor the 11 s Retry-After).
+        expect(scheduler.eta().ms).toBe(12_000 - clock.now() + 14 * 12_000 + 200);
+        await sixth;
+    });
+
+    test("requests a room will not make after all are taken back", () => {
+        const { scheduler } = setUp();
+        scheduler.expect("old:invite", 3, { free: 0, intervalMs: 100_000 });
+        expect(scheduler.eta().ms).toBe(300_000);
+        scheduler.expect("old:invite", -2);
+        expect(scheduler.eta().ms).toBe(100_000);
     });
 });
 

@@ -54,6 +54,9 @@ export const realClock: SchedulerClock = {
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(MAX_TIMER_MS, Math.max(0, Number.isFinite(ms) ? ms : MAX_TIMER_MS)))),
 };
 
+/** Below this spacing, probing stops pacing a bucket at all (its concurrency applies again). */
+const MIN_PACING_MS = 250;
+
 /** The longest single pause, whatever a server asks: past it the request is tried again (and counted). */
 export const MAX_PAUSE_MS = 15 * 60_000;
 
@@ -114,12 +117,33 @@ class Bucket {
     public everRefused = false;
     /** What to expect before anything is learned (Synapse's defaults); dropped once the server shows its own pace. */
     public prior?: { free: number; intervalMs: number };
+    // For the ETA, what the server revealed of its pace (see `pace`):
+    /** When the first request that went through started. */
+    public firstSuccessAt: number | undefined;
+    /** When the first attempt the server held back (429 or invite refusal) started. */
+    public heldBackAt: number | undefined;
+    /** The refill interval the first 429 revealed, before any paced success could be timed. */
+    public revealedIntervalMs = 0;
+    /** Successes since the first hold-back, and when the latest of them started. */
+    public pacedSuccesses = 0;
+    public lastPacedStart = 0;
     public readonly waiters: Array<() => void> = [];
 
     public constructor(public readonly name: BucketName, public readonly policy: BucketPolicy) {}
 
     public get averageDurationMs(): number {
         return this.done ? this.totalDurationMs / this.done : 0;
+    }
+
+    /**
+     * Time per request once the server holds the bucket back: the average pace achieved since it first did — the
+     * server's refill rate as this engine meets it, waits and retries included (the spacing of the latest successes
+     * alone runs fast while a bucket spends what refilled during a long wait). Until two successes are known, the
+     * interval the first 429 revealed, or the wait the engine imposes.
+     */
+    public pace(): number {
+        if (this.heldBackAt !== undefined && this.pacedSuccesses >= 2) return (this.lastPacedStart - this.heldBackAt) / this.pacedSuccesses;
+        return Math.max(this.revealedIntervalMs, this.minIntervalMs);
     }
 }
 
@@ -150,7 +174,8 @@ export class Scheduler {
 
     /**
      * Tells the scheduler how many requests a bucket will still see, for the ETA; `prior` is the pace to assume until
-     * the server shows its own (e.g. Synapse's default: 5 invites received, then one per 333 s).
+     * the server shows its own (e.g. Synapse's default: 5 invites received, then one per 333 s). A negative count
+     * takes back requests that will not be made after all (the work was found done, or the room stopped early).
      */
     public expect(name: BucketName, count: number, prior?: { free: number; intervalMs: number }): void {
         const b = this.bucket(name);
@@ -216,18 +241,24 @@ export class Scheduler {
                 // Learn the server's refill interval from when it let requests through, not from the first
                 // Retry-After (which only covers a partly refilled bucket). After a 429 the retry starts when a token
                 // is free, so the spacing of the two successes is the interval; after refusals it lies between the
-                // last refused attempt and this one, so take the middle. With no hold-back, probe a little faster.
+                // last refused attempt and this one, so take the middle. With no hold-back, probe a little faster,
+                // down to no pacing at all: a burst of 429s once (a busy moment) must not slow a bucket for good.
                 if (b.limitedSinceSuccess && b.lastSuccessAt !== undefined) {
                     const upper = started - b.lastSuccessAt;
                     const lower = b.lastRefusedStart !== undefined ? b.lastRefusedStart - b.lastSuccessAt : upper;
                     b.learnedIntervalMs = Math.min((lower + upper) / 2, 10 * 60_000);
                     b.minIntervalMs = b.learnedIntervalMs;
-                } else if (!b.limitedSinceSuccess && b.learnedIntervalMs > 0) {
-                    b.minIntervalMs = Math.max(1000, b.minIntervalMs * 0.9);
+                } else if (!b.limitedSinceSuccess && b.minIntervalMs > 0) {
+                    b.minIntervalMs = b.minIntervalMs * 0.9 < MIN_PACING_MS ? 0 : b.minIntervalMs * 0.9;
                 }
                 b.limitedSinceSuccess = false;
                 b.lastRefusedStart = undefined;
                 b.lastSuccessAt = started;
+                b.firstSuccessAt ??= started;
+                if (b.heldBackAt !== undefined) {
+                    b.pacedSuccesses++;
+                    b.lastPacedStart = started;
+                }
                 // Past the free allowance with nothing held back: this server is kinder than the assumed default.
                 if (b.prior && b.minIntervalMs === 0 && b.done > b.prior.free) b.prior = undefined;
                 return result;
@@ -240,16 +271,24 @@ export class Scheduler {
                     // otherwise overflow the timer and fire at once, or stall the run for days).
                     const wait = Math.min(MAX_PAUSE_MS, e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** (rateLimited - 1)));
                     rateLimitedWaitMs += wait;
+                    if (b.heldBackAt === undefined) {
+                        b.revealedIntervalMs = this.revealedInterval(b, wait);
+                        b.heldBackAt = started;
+                    }
                     // Pace what follows at least at the rate the server just told us, until a success refines it.
                     b.minIntervalMs = Math.max(b.minIntervalMs, Math.min(wait, 10 * 60_000));
                     b.limitedSinceSuccess = true;
                     b.prior = undefined;
+                    // The server said when the next request may go: at the end of the pause, not one more interval
+                    // after this refused attempt (the spacing counts from requests that went through).
+                    b.lastStart = b.lastSuccessAt ?? 0;
                     this.pause(b, wait, "rate-limited");
                     continue;
                 }
                 if (name === "old:invite" && isInviteRefusal(e)) {
                     b.inviteRefusals++;
                     b.everRefused = true;
+                    b.heldBackAt ??= started;
                     b.lastRefusedStart = started;
                     if (b.inviteRefusals >= (this.options.maxInviteRefusals ?? 24)) {
                         const refusals = b.inviteRefusals;
@@ -280,6 +319,18 @@ export class Scheduler {
         }
     }
 
+    /**
+     * The refill interval a first 429 reveals. A token bucket (Synapse's) that was full at our first request lets the
+     * k-th request past its burst through at first + k × interval, and Retry-After says when that is; the burst is the
+     * assumed default's (or what went through, where that was less). With no default to go by, Retry-After alone (at
+     * most one interval) is the estimate.
+     */
+    private revealedInterval(b: Bucket, retryAfterMs: number): number {
+        if (b.firstSuccessAt === undefined || !b.prior) return retryAfterMs;
+        const beyondBurst = Math.max(1, b.done - b.prior.free + 1);
+        return (this.clock.now() + retryAfterMs - b.firstSuccessAt) / beyondBurst;
+    }
+
     /** Re-checks something the servers settle asynchronously (federation), until `done` or the timeout. */
     public async poll<T>(check: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, intervalMs = 300): Promise<T> {
         const deadline = this.clock.now() + timeoutMs;
@@ -291,8 +342,9 @@ export class Scheduler {
     }
 
     /**
-     * Time left, from what each bucket still has to do and the pace it was held to; buckets run side by side, so
-     * the slowest one decides.
+     * Time left, from what each bucket still has to do and the pace the server holds it to (as achieved, see
+     * `Bucket.pace`), or what its requests take where nothing holds it back; buckets run side by side, so the slowest
+     * one decides. Until a server shows its pace, its assumed default (`expect`'s prior) stands.
      */
     public eta(): { ms: number; dominatedBy?: BucketName; inviteLimited: boolean } {
         let ms = 0;
@@ -300,8 +352,7 @@ export class Scheduler {
         for (const b of this.buckets.values()) {
             const remaining = Math.max(0, b.expected - b.done);
             if (!remaining) continue;
-            // The learned interval, not the probe: probing faster is a bet, not a promise.
-            const perRequest = Math.max(b.minIntervalMs, b.learnedIntervalMs, b.averageDurationMs / b.policy.concurrency, 50);
+            const perRequest = Math.max(b.heldBackAt !== undefined ? b.pace() : 0, b.averageDurationMs / b.policy.concurrency, 50);
             // The wait before the next request, then one interval for each of the others.
             const nextAt = Math.max(b.pausedUntil, b.lastStart + b.minIntervalMs);
             let bucketMs = Math.max(0, nextAt - this.clock.now()) + (remaining - 1) * perRequest + Math.max(b.averageDurationMs, 50);

@@ -4,9 +4,13 @@
  * Server-side key backup, algorithm `m.megolm_backup.v1.curve25519-aes-sha2` (Matrix spec, "Server-side key
  * backups"): encrypting room keys to a backup's public key, and decrypting entries with its private key.
  */
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+
 import { decodeBase64, encodeUnpaddedBase64 } from "./base64.ts";
 import { KeysError } from "./errors.ts";
-import { constantTimeEqual, getSubtle } from "./webCrypto.ts";
+import { constantTimeEqual, getSubtle, toBuffer } from "./webCrypto.ts";
 import { decodeKey, getX25519, type X25519, type X25519PrivateKey, type X25519PublicKey } from "./x25519.ts";
 
 export const MEGOLM_BACKUP_ALGORITHM = "m.megolm_backup.v1.curve25519-aes-sha2";
@@ -76,23 +80,20 @@ export function firstMessageIndex(sessionKey: string): number {
     return ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0;
 }
 
-/** The 80 bytes of HKDF output split as the spec says: AES key, MAC key, IV. */
+/**
+ * The 80 bytes of HKDF output split as the spec says: AES key, MAC key, IV. HKDF and the MAC run in JS
+ * (@noble/hashes): a few microseconds each, where WebCrypto's round trips per session cost more than the hashing
+ * (measured in bench/keys.ts; only AES and X25519 stay in WebCrypto).
+ */
 async function deriveBackupKeys(sharedSecret: Uint8Array<ArrayBuffer>, usage: "encrypt" | "decrypt") {
-    const subtle = getSubtle();
-    const hkdfKey = await subtle.importKey("raw", sharedSecret, "HKDF", false, ["deriveBits"]);
-    const bits = new Uint8Array(
-        await subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: ZERO_SALT, info: EMPTY }, hkdfKey, 80 * 8),
-    );
-    const [aesKey, macKey] = await Promise.all([
-        subtle.importKey("raw", bits.subarray(0, 32), "AES-CBC", false, [usage]),
-        subtle.importKey("raw", bits.subarray(32, 64), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
-    ]);
-    return { aesKey, macKey, iv: bits.slice(64, 80) };
+    const bits = hkdf(sha256, sharedSecret, ZERO_SALT, EMPTY, 80);
+    const aesKey = await getSubtle().importKey("raw", toBuffer(bits.subarray(0, 32)), "AES-CBC", false, [usage]);
+    return { aesKey, macKey: bits.subarray(32, 64), iv: toBuffer(bits.subarray(64, 80)) };
 }
 
 /** HMAC over the empty message, not the ciphertext: libolm's quirk, which every implementation must reproduce. */
-async function backupMac(macKey: CryptoKey): Promise<Uint8Array> {
-    return new Uint8Array(await getSubtle().sign("HMAC", macKey, EMPTY)).subarray(0, MAC_LENGTH);
+function backupMac(macKey: Uint8Array): Uint8Array {
+    return hmac(sha256, macKey, EMPTY).subarray(0, MAC_LENGTH);
 }
 
 function checkExportedRoomKey(session: ExportedRoomKey): void {
@@ -135,10 +136,8 @@ export class BackupEncryptor {
         const { ephemeralPublic, sharedSecret } = await this.x25519.ephemeralAgreement(this.backupKey);
         const { aesKey, macKey, iv } = await deriveBackupKeys(sharedSecret, "encrypt");
         sharedSecret.fill(0);
-        const [ciphertext, mac] = await Promise.all([
-            getSubtle().encrypt({ name: "AES-CBC", iv }, aesKey, plaintext),
-            backupMac(macKey),
-        ]);
+        const ciphertext = await getSubtle().encrypt({ name: "AES-CBC", iv }, aesKey, plaintext);
+        const mac = backupMac(macKey);
         return {
             first_message_index: firstIndex,
             forwarded_count: Array.isArray(session.forwarding_curve25519_key_chain)
@@ -197,7 +196,7 @@ export class BackupDecryptor {
         const { aesKey, macKey, iv } = await deriveBackupKeys(sharedSecret, "decrypt");
         sharedSecret.fill(0);
         // As libolm and vodozemac do: refuse before decrypting when the MAC (over the empty message) differs.
-        if (!constantTimeEqual(await backupMac(macKey), mac)) {
+        if (!constantTimeEqual(backupMac(macKey), mac)) {
             throw new KeysError(
                 "backup_bad_mac",
                 "Backup entry MAC mismatch: the backup key is not the one this entry was encrypted for, or the entry is damaged",

@@ -33,6 +33,11 @@ describe("rate-limit errors (429)", () => {
         expect(e.errcode).toBe("M_LIMIT_EXCEEDED");
     });
 
+    test("where the body's retry_after_ms is the Retry-After before rounding up to whole seconds, the precise one is used", async () => {
+        const { http } = serverAnswering(() => json(429, { ...limitExceeded, retry_after_ms: 6123 }, { "Retry-After": "7" }));
+        expect((await errorOf(http.request("GET", "/x"))).retryAfterMs).toBe(6123);
+    });
+
     test("without Retry-After, the body's retry_after_ms is used", async () => {
         const { http } = serverAnswering(() => json(429, limitExceeded));
         expect((await errorOf(http.request("GET", "/x"))).retryAfterMs).toBe(9000);

@@ -56,16 +56,21 @@ export function isMatrixRequestError(e: unknown): e is MatrixRequestError {
     return typeof e === "object" && e !== null && (e as { name?: string }).name === "MatrixRequestError";
 }
 
+/**
+ * `Retry-After` is preferred (the spec's choice); but it counts whole seconds, and Synapse rounds `retry_after_ms` up
+ * into it, so where the body's milliseconds are that same time (within the rounding) they are the precise answer.
+ */
 function parseRetryAfter(headers: Headers, body: Record<string, unknown> | undefined): number | undefined {
+    const bodyMs = typeof body?.retry_after_ms === "number" && body.retry_after_ms >= 0 ? body.retry_after_ms : undefined;
     const header = headers.get("Retry-After");
+    let headerMs: number | undefined;
     if (header) {
         const seconds = Number(header);
-        if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-        const date = Date.parse(header);
-        if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
+        if (Number.isFinite(seconds) && seconds >= 0) headerMs = seconds * 1000;
+        else if (!Number.isNaN(Date.parse(header))) headerMs = Math.max(0, Date.parse(header) - Date.now());
     }
-    const ms = body?.retry_after_ms;
-    return typeof ms === "number" && ms >= 0 ? ms : undefined;
+    if (headerMs === undefined) return bodyMs;
+    return bodyMs !== undefined && bodyMs <= headerMs && bodyMs > headerMs - 1000 ? bodyMs : headerMs;
 }
 
 export function encodeQuery(query: RequestOptions["query"]): string {

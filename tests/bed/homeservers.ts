@@ -42,7 +42,8 @@ export interface Bed {
 export interface BedOptions {
     /** Ports: A client base+1, B client base+2, A TLS base+11, B TLS base+12. Default 8480 or MIGRATE_BED_PORT_BASE. */
     portBase?: number;
-    limits?: LimitsProfile;
+    /** One profile for both servers, or one each (e.g. an old server more generous than the new one). */
+    limits?: LimitsProfile | { a: LimitsProfile; b: LimitsProfile };
     log?: (line: string) => void;
 }
 
@@ -263,7 +264,10 @@ export async function startHomeservers(options: BedOptions = {}): Promise<Bed> {
         await Promise.all(launched.map((l) => stopChild(l.child)));
     };
     try {
-        for (const spec of specs) launched.push(launchSynapse(python, stateDir, tls, spec, limits));
+        for (const spec of specs) {
+            const own = "a" in limits ? (spec.label === "A" ? limits.a : limits.b) : limits;
+            launched.push(launchSynapse(python, stateDir, tls, spec, own));
+        }
         // Both were started before waiting: together they are healthy in about the time of one.
         await Promise.all(launched.map((l) => waitHealthy(l.hs, l.child, 60_000)));
     } catch (e) {

@@ -2,11 +2,14 @@
  * Synapse's rate limits, as YAML-ready objects.
  *
  * Two profiles: "functional" lifts every limit so tests exercise behaviour, not waiting; "default" keeps
- * Synapse's shipped defaults (optionally all scaled by one factor) so benchmarks measure what a real server allows.
+ * Synapse's shipped defaults so benchmarks measure what a real server allows. `scale` speeds up the RATES only: the
+ * bursts stay at their real values (a new account may receive 5 invites before the limit applies, as on a real
+ * server), so a scaled run meets the same limits in the same order, just sooner. `overrides` replaces single limits
+ * (e.g. an old server that lets its users invite freely, so only the new server's limit binds).
  */
 
 /** Synapse 1.163 defaults: per_second / burst_count (synapse/config/ratelimiting.py). */
-export const SYNAPSE_DEFAULT_LIMITS: Record<string, { per_second: number; burst_count: number }> = {
+export const SYNAPSE_DEFAULT_LIMITS: Record<string, Limit> = {
     "rc_message": { per_second: 0.2, burst_count: 10 },
     "rc_registration": { per_second: 0.17, burst_count: 3 },
     "rc_registration_token_validity": { per_second: 0.1, burst_count: 5 },
@@ -31,10 +34,15 @@ export const SYNAPSE_DEFAULT_LIMITS: Record<string, { per_second: number; burst_
     "rc_profile": { per_second: 1, burst_count: 500 },
 };
 
-export type LimitsProfile = { kind: "functional" } | { kind: "default"; scale?: number };
+export interface Limit {
+    per_second: number;
+    burst_count: number;
+}
+
+export type LimitsProfile = { kind: "functional" } | { kind: "default"; scale?: number; overrides?: Record<string, Limit> };
 
 /** Turns the dotted keys into Synapse's nested config shape. */
-function nest(flat: Record<string, { per_second: number; burst_count: number }>): Record<string, unknown> {
+function nest(flat: Record<string, Limit>): Record<string, unknown> {
     const out: Record<string, any> = {};
     for (const [key, value] of Object.entries(flat)) {
         const parts = key.split(".");
@@ -46,22 +54,24 @@ function nest(flat: Record<string, { per_second: number; burst_count: number }>)
 }
 
 export function rateLimitConfig(profile: LimitsProfile): Record<string, unknown> {
+    const config = nest(effectiveRateLimits(profile));
     if (profile.kind === "functional") {
-        const lifted = Object.fromEntries(
-            Object.keys(SYNAPSE_DEFAULT_LIMITS).map((k) => [k, { per_second: 10000, burst_count: 100000 }]),
-        );
-        return {
-            ...nest(lifted),
-            rc_federation: { window_size: 1000, sleep_limit: 10000, sleep_delay: 0, reject_limit: 100000, concurrent: 1000 },
-        };
+        config.rc_federation = { window_size: 1000, sleep_limit: 10000, sleep_delay: 0, reject_limit: 100000, concurrent: 1000 };
+    }
+    return config;
+}
+
+/** The limits a server of this profile enforces, by dotted name (what `rateLimitConfig` writes into its config). */
+export function effectiveRateLimits(profile: LimitsProfile): Record<string, Limit> {
+    if (profile.kind === "functional") {
+        return Object.fromEntries(Object.keys(SYNAPSE_DEFAULT_LIMITS).map((k) => [k, { per_second: 10000, burst_count: 100000 }]));
     }
     const scale = profile.scale ?? 1;
     if (!(scale > 0)) throw new Error(`The rate-limit scale must be a positive number, not ${profile.scale}`);
-    const scaled = Object.fromEntries(
-        Object.entries(SYNAPSE_DEFAULT_LIMITS).map(([k, v]) => [
-            k,
-            { per_second: v.per_second * scale, burst_count: Math.max(1, Math.round(v.burst_count * scale)) },
-        ]),
-    );
-    return nest(scaled);
+    const scaled = Object.fromEntries(Object.entries(SYNAPSE_DEFAULT_LIMITS).map(([k, v]) => [k, { per_second: v.per_second * scale, burst_count: v.burst_count }]));
+    for (const [k, v] of Object.entries(profile.overrides ?? {})) {
+        if (!(k in SYNAPSE_DEFAULT_LIMITS)) throw new Error(`Unknown rate limit ${k}`);
+        scaled[k] = v;
+    }
+    return scaled;
 }

@@ -11,11 +11,9 @@ import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { registerUser, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type Actor, type Scenario, buildScenario, getAccountData, getState } from "../engine/scenario.ts";
-import { startCli } from "./runCli.ts";
+import { runCli, startCli } from "./cliProcess.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-cli-"));
-
-const runCli = (args: string[], env: Record<string, string>) => startCli(args, env).done;
 
 function tokens(s: { alice: Actor; newAccount: Actor }): Record<string, string> {
     return { MIGRATE_OLD_ACCESS_TOKEN: s.alice.accessToken, MIGRATE_NEW_ACCESS_TOKEN: s.newAccount.accessToken };

@@ -11,7 +11,7 @@ import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { startStallingProxy } from "../bed/stallingProxy.ts";
+import { startFaultProxy } from "../bed/faultProxy.ts";
 import { type Actor, actor, createRoom, getAccountData, getState, invite, join, sendState, setAccountData, waitForMembership } from "./scenario.ts";
 
 async function plan(old: Actor, neu: Actor, options: Partial<MigrationPlan["options"]> = {}) {
@@ -174,7 +174,7 @@ test("issue 7.8: a server that stops answering is waited out with that reason, t
     const bed = currentBed();
     const [alice, neu] = await Promise.all([actor(bed.a, "alice"), actor(bed.b, "alicenew")]);
     const roomId = await createRoom(alice, { name: "Open house", preset: "public_chat", room_version: "10" });
-    const proxy = await startStallingProxy(bed.b.baseUrl, (method, path) => method === "POST" && path.includes("/join/"));
+    const proxy = await startFaultProxy(bed.b.baseUrl, (method, path) => (method === "POST" && path.includes("/join/") ? { kind: "stall" } : undefined));
     try {
         const newViaProxy = { userId: neu.userId, http: new MatrixHttp(proxy.baseUrl, neu.accessToken, undefined, 1500) };
         const { snapshot, plan: p } = await plan(alice, neu);
@@ -182,7 +182,7 @@ test("issue 7.8: a server that stops answering is waited out with that reason, t
         const started = Date.now();
         const report = await runMigration(p, snapshot, { old: alice, new: newViaProxy }, { scheduler: new Scheduler({ maxRetries: 2 }), onWait: (w) => waits.push(w) });
         expect(Date.now() - started).toBeLessThan(60_000);
-        expect(proxy.stalled.length).toBe(3);
+        expect(proxy.injected.length).toBe(3);
         expect(waits.filter((w) => w.bucket === "new:join").map((w) => w.reason)).toEqual(["not-answering", "not-answering"]);
         const result = resultIn(report, roomId);
         expect(result.outcome).toBe("failed");

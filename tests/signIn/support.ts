@@ -9,7 +9,7 @@ import { type ServerApproval, uploadWithApproval } from "../../src/keys/recovery
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import type { SignedInSession } from "../../src/sessions/session.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
-export { startCli } from "../cli/runCli.ts";
+export { startCli } from "../cli/cliProcess.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type Actor, createRoom, getState } from "../engine/scenario.ts";
 
