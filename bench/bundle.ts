@@ -6,7 +6,7 @@
  *
  * Measured in the real host page in headless Chromium, not from the bundler's chunk graph, so it stays right however
  * the build splits the code: a user signs in on server A, opens the page from the space-panel entry, and every file
- * fetched from the module's folder until the page shows (`data-testid="migration-page"`) and 1.5 s pass with no
+ * fetched from the module's folder until the page shows (its heading "Migrate your account") and 1.5 s pass with no
  * further module request is counted. Each file is gzipped from dist/module at zlib's default level (6, what most
  * servers send). `entry` is `index.js` alone; `page` is everything fetched by then, the entry included.
  */
@@ -56,7 +56,7 @@ export async function benchBundle(options: { portBase: number }): Promise<Bundle
         await page.getByTestId("host-user").waitFor({ timeout: 30_000 });
         const entryOnly = [...fetched];
         await page.locator('.mx_SpaceItem [role=button][aria-label="Migrate account"]').click();
-        await page.getByTestId("migration-page").waitFor({ timeout: 30_000 });
+        await page.getByRole("heading", { level: 1, name: "Migrate your account" }).waitFor({ timeout: 30_000 });
         while (Date.now() - lastFetchAt < 1500) await new Promise((r) => setTimeout(r, 100));
 
         const unique = [...new Set(fetched)];
