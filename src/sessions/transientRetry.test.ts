@@ -62,6 +62,13 @@ test("a refused connection or an unknown name is said at once (most likely a wro
     expect(calls).toHaveLength(1);
 });
 
+test("a port fetch refuses to use (e.g. 1) is said at once", async () => {
+    const badPort = Object.assign(new TypeError("fetch failed"), { cause: new Error("bad port") });
+    const { retrying, calls } = setUp([badPort]);
+    await expect(retrying("http://127.0.0.1:1/x")).rejects.toBe(badPort);
+    expect(calls).toHaveLength(1);
+});
+
 test("a timeout or cancellation is not retried", async () => {
     const controller = new AbortController();
     controller.abort();
