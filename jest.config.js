@@ -1,14 +1,17 @@
 /** One jest run: unit tests, tests against two real Synapse servers, and headless-Chromium tests. */
-const swc = ["@swc/jest", {
-    jsc: {
-        parser: { syntax: "typescript", tsx: true },
-        target: "es2022",
-        transform: { react: { runtime: "classic" } },
-        // Keep `with { type: "json" }`: Node refuses JSON modules without it.
-        experimental: { keepImportAttributes: true },
+const swc = [
+    "@swc/jest",
+    {
+        jsc: {
+            parser: { syntax: "typescript", tsx: true },
+            target: "es2022",
+            transform: { react: { runtime: "classic" } },
+            // Keep `with { type: "json" }`: Node refuses JSON modules without it.
+            experimental: { keepImportAttributes: true },
+        },
+        module: { type: "es6" },
     },
-    module: { type: "es6" },
-}];
+];
 
 export default {
     testEnvironment: "node",

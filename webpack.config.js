@@ -79,7 +79,8 @@ class CopyHostStatics {
         compiler.hooks.afterEmit.tap("CopyHostStatics", () => {
             const out = path.join(root, "dist/host");
             mkdirSync(path.join(out, "cpd"), { recursive: true });
-            for (const file of ["index.html", "host.css"]) copyFileSync(path.join(root, "host", file), path.join(out, file));
+            for (const file of ["index.html", "host.css"])
+                copyFileSync(path.join(root, "host", file), path.join(out, file));
             const tokens = path.join(root, "node_modules/@vector-im/compound-design-tokens/assets/web/css");
             for (const file of readdirSync(tokens)) copyFileSync(path.join(tokens, file), path.join(out, "cpd", file));
         });
@@ -91,7 +92,10 @@ export default [
         ...browser,
         name: "module",
         // callback: the sign-in popup's landing page script (callback.html), tiny and separate from the entry.
-        entry: { index: "./src/index.ts", callback: { import: "./src/element/signInCallback.ts", library: { type: "module" } } },
+        entry: {
+            index: "./src/index.ts",
+            callback: { import: "./src/element/signInCallback.ts", library: { type: "module" } },
+        },
         output: {
             path: path.join(root, "dist/module"),
             filename: "[name].js",
@@ -140,7 +144,12 @@ export default [
         },
         // Packages stay in node_modules (matrix-js-sdk loads its crypto WASM from its own folder).
         externalsPresets: { node: true },
-        externals: [({ request }, callback) => (/^[a-z@][^:]*$/.test(request) && !request.startsWith(".") ? callback(null, `module ${request}`) : callback())],
+        externals: [
+            ({ request }, callback) =>
+                /^[a-z@][^:]*$/.test(request) && !request.startsWith(".")
+                    ? callback(null, `module ${request}`)
+                    : callback(),
+        ],
         optimization: { minimize: false },
         module: { rules: [swcRule("es2022")] },
         plugins: [new webpack.BannerPlugin({ banner: "#!/usr/bin/env node", raw: true, entryOnly: true })],

@@ -37,8 +37,16 @@ export async function benchBundle(options: { portBase: number }): Promise<Bundle
     let bed: Bed | undefined;
     let host: Awaited<ReturnType<typeof startHostServer>> | undefined;
     try {
-        bed = await startHomeservers({ portBase: options.portBase, limits: { kind: "functional" }, log: (l) => console.error(l) });
-        host = await startHostServer({ config: { default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } } } });
+        bed = await startHomeservers({
+            portBase: options.portBase,
+            limits: { kind: "functional" },
+            log: (l) => console.error(l),
+        });
+        host = await startHostServer({
+            config: {
+                default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } },
+            },
+        });
         const user = await registerUser(bed.a, "page-size");
         const { page } = await openBrowserPage();
         const fetched: string[] = [];
@@ -72,8 +80,12 @@ export async function benchBundle(options: { portBase: number }): Promise<Bundle
         };
         console.log(`Module files fetched at Element's start-up: ${entryOnly.join(", ") || "none"}`);
         console.log(`Entry (index.js): ${figures.entryKbGzip.toFixed(1)} KB gzipped`);
-        console.log(`When the page opens: ${pageFiles.map((f) => `${f.file} ${f.kbGzip.toFixed(1)} KB`).join(", ")} → ${figures.pageKbGzip.toFixed(1)} KB gzipped in all`);
-        console.log(`All of dist/module without source maps (${all.length} files; the rest loads when a migration starts): ${figures.allKbGzip.toFixed(0)} KB gzipped`);
+        console.log(
+            `When the page opens: ${pageFiles.map((f) => `${f.file} ${f.kbGzip.toFixed(1)} KB`).join(", ")} → ${figures.pageKbGzip.toFixed(1)} KB gzipped in all`,
+        );
+        console.log(
+            `All of dist/module without source maps (${all.length} files; the rest loads when a migration starts): ${figures.allKbGzip.toFixed(0)} KB gzipped`,
+        );
         return figures;
     } finally {
         await closeBrowsers();

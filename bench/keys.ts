@@ -118,13 +118,13 @@ async function* exportedRoomKeys(count: number, seed = 11): AsyncGenerator<Expor
         new DataView(sessionKey.buffer).setUint32(1, i % 10 === 0 ? i % 1000 : 0, false);
         const sender = senders[i % senders.length]!;
         yield {
-            algorithm: "m.megolm.v1.aes-sha2",
-            room_id: rooms[i % rooms.length]!,
-            session_id: encodeUnpaddedBase64(sessionKey.subarray(133)),
-            session_key: encodeUnpaddedBase64(sessionKey),
-            sender_key: sender.curve25519,
-            sender_claimed_keys: { ed25519: sender.ed25519 },
-            forwarding_curve25519_key_chain: i % 20 === 0 ? [senders[(i + 1) % senders.length]!.curve25519] : [],
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "room_id": rooms[i % rooms.length]!,
+            "session_id": encodeUnpaddedBase64(sessionKey.subarray(133)),
+            "session_key": encodeUnpaddedBase64(sessionKey),
+            "sender_key": sender.curve25519,
+            "sender_claimed_keys": { ed25519: sender.ed25519 },
+            "forwarding_curve25519_key_chain": i % 20 === 0 ? [senders[(i + 1) % senders.length]!.curve25519] : [],
             "org.matrix.msc3061.shared_history": i % 3 === 0,
         };
         // Let the memory sampler's timer run even if the consumer never waits on real I/O.
@@ -176,7 +176,10 @@ async function runChild(mode: Result["mode"], count: number, options: Options): 
     const publicKey = await backupPublicKeyFromPrivate(crypto.getRandomValues(new Uint8Array(32)));
     const encryptor = await BackupEncryptor.create(publicKey, options.noble ? { x25519: await nobleX25519() } : {});
     // Warm-up: JIT and WebCrypto's worker threads, outside the measurement.
-    for await (const _ of backupBatches(exportedRoomKeys(500), encryptor, { batchSize: options.batch, concurrency: options.concurrency })) {
+    for await (const _ of backupBatches(exportedRoomKeys(500), encryptor, {
+        batchSize: options.batch,
+        concurrency: options.concurrency,
+    })) {
         // discarded
     }
     collectGarbage();
@@ -188,7 +191,10 @@ async function runChild(mode: Result["mode"], count: number, options: Options): 
     let pbkdf2Seconds: number | undefined;
 
     if (mode === "backup") {
-        for await (const batch of backupBatches(exportedRoomKeys(count), encryptor, { batchSize: options.batch, concurrency: options.concurrency })) {
+        for await (const batch of backupBatches(exportedRoomKeys(count), encryptor, {
+            batchSize: options.batch,
+            concurrency: options.concurrency,
+        })) {
             // What an upload does with the batch; then it is dropped.
             outputBytes += JSON.stringify(batch.body).length;
             batches++;
@@ -207,8 +213,18 @@ async function runChild(mode: Result["mode"], count: number, options: Options): 
     if (mode === "key-file") {
         const subtle = crypto.subtle;
         const t = performance.now();
-        const key = await subtle.importKey("raw", new TextEncoder().encode("correct horse battery staple"), "PBKDF2", false, ["deriveBits"]);
-        await subtle.deriveBits({ name: "PBKDF2", hash: "SHA-512", salt: new Uint8Array(16), iterations: options.rounds }, key, 512);
+        const key = await subtle.importKey(
+            "raw",
+            new TextEncoder().encode("correct horse battery staple"),
+            "PBKDF2",
+            false,
+            ["deriveBits"],
+        );
+        await subtle.deriveBits(
+            { name: "PBKDF2", hash: "SHA-512", salt: new Uint8Array(16), iterations: options.rounds },
+            key,
+            512,
+        );
         pbkdf2Seconds = (performance.now() - t) / 1000;
     }
     return {
@@ -266,13 +282,20 @@ async function runComparison(count: number, options: Options): Promise<RustCompa
     for await (const session of exportedRoomKeys(count)) sessions.push(session);
 
     const oursRound = async (slice: ExportedRoomKey[]) => {
-        for await (const batch of backupBatches(slice, ours, { batchSize: options.batch, concurrency: options.concurrency })) JSON.stringify(batch.body);
+        for await (const batch of backupBatches(slice, ours, {
+            batchSize: options.batch,
+            concurrency: options.concurrency,
+        }))
+            JSON.stringify(batch.body);
     };
     const rustRound = async (slice: ExportedRoomKey[]) => {
         for (let i = 0; i < slice.length; i += options.batch) {
             const body: RoomKeysBody = { rooms: {} };
             for (const session of slice.slice(i, i + options.batch)) {
-                (body.rooms[session.room_id] ??= { sessions: {} }).sessions[session.session_id] = rustBackupEntry(pk, session);
+                (body.rooms[session.room_id] ??= { sessions: {} }).sessions[session.session_id] = rustBackupEntry(
+                    pk,
+                    session,
+                );
             }
             JSON.stringify(body);
             // Let timers and other work in (as the streaming pipeline does between batches).
@@ -284,7 +307,8 @@ async function runComparison(count: number, options: Options): Promise<RustCompa
     const probe = sessions[0]!;
     const fromRust = await decryptor.decrypt(rustBackupEntry(pk, probe).session_data);
     const fromOurs = await decryptor.decrypt((await ours.encrypt(probe)).session_data);
-    if (fromRust.session_key !== probe.session_key || JSON.stringify(fromRust) !== JSON.stringify(fromOurs)) throw new Error("The two encryptors do not produce the same backup entry");
+    if (fromRust.session_key !== probe.session_key || JSON.stringify(fromRust) !== JSON.stringify(fromOurs))
+        throw new Error("The two encryptors do not produce the same backup entry");
     // Warm-up of both, outside the measurement.
     await oursRound(sessions.slice(0, 500));
     await rustRound(sessions.slice(0, 500));
@@ -312,14 +336,29 @@ async function runComparison(count: number, options: Options): Promise<RustCompa
     pk.free();
     const oursPerSecond = count / (oursMs / 1000);
     const rustPerSecond = count / (rustMs / 1000);
-    return { count, rounds, oursPerSecond, rustPerSecond, ratio: oursPerSecond / rustPerSecond, x25519: ours.implementation };
+    return {
+        count,
+        rounds,
+        oursPerSecond,
+        rustPerSecond,
+        ratio: oursPerSecond / rustPerSecond,
+        x25519: ours.implementation,
+    };
 }
 
 function runInChild(mode: Result["mode"] | "compare", count: number, argv: string[]): Promise<Result> {
     return new Promise((resolve, reject) => {
         const child = spawn(
             process.execPath,
-            [...process.execArgv, "--expose-gc", fileURLToPath(import.meta.url), "--child", mode, String(count), ...argv],
+            [
+                ...process.execArgv,
+                "--expose-gc",
+                fileURLToPath(import.meta.url),
+                "--child",
+                mode,
+                String(count),
+                ...argv,
+            ],
             { stdio: ["ignore", "pipe", "inherit"] },
         );
         let out = "";
@@ -340,7 +379,9 @@ function describe(r: Result): string {
     const lines = [
         `${r.mode === "backup" ? "Backup encryption" : "Key file encryption"}: ${r.count.toLocaleString("en")} sessions`,
         `  total ${r.seconds.toFixed(2)} s, ${Math.round(r.count / r.seconds).toLocaleString("en")} sessions/s` +
-            (r.batches !== undefined ? `, ${r.batches} upload batches, ${mb(r.outputBytes)} of upload bodies` : `, file ${mb(r.outputBytes)}`),
+            (r.batches !== undefined
+                ? `, ${r.batches} upload batches, ${mb(r.outputBytes)} of upload bodies`
+                : `, file ${mb(r.outputBytes)}`),
         `  peak RSS ${mb(r.peak.rss)} (+${mb(r.peak.rss - r.baseline.rss)} over the ${mb(r.baseline.rss)} baseline), ` +
             `peak heap ${mb(r.peak.heapUsed)} (+${mb(r.peak.heapUsed - r.baseline.heapUsed)}); ${r.samples} samples`,
     ];
@@ -367,8 +408,11 @@ export interface KeysFigures {
 /** Runs the measurements (each in a fresh child process), prints them, and returns them. */
 export async function benchKeys(argv: string[]): Promise<KeysFigures> {
     const options = parseOptions(argv);
-    console.log(`Node ${process.version}; batch ${options.batch}, concurrency ${options.concurrency}, key file rounds ${options.rounds}`);
-    if (Number(process.versions.node.split(".")[0]) < 22) console.log("Warning: not Node 22 (run with `npx tsx bench/keys.ts`).");
+    console.log(
+        `Node ${process.version}; batch ${options.batch}, concurrency ${options.concurrency}, key file rounds ${options.rounds}`,
+    );
+    if (Number(process.versions.node.split(".")[0]) < 22)
+        console.log("Warning: not Node 22 (run with `npx tsx bench/keys.ts`).");
 
     let comparison: RustComparison | undefined;
     if (options.compare > 0) {

@@ -67,7 +67,13 @@ function parseOptions(argv: string[]): MigrationBenchOptions {
         portBase: Number(value("--port-base") ?? process.env.MIGRATE_BED_PORT_BASE ?? 9780),
         buildConcurrency: Number(value("--build-concurrency") ?? 4),
     };
-    if (argv.includes("--help") || !(options.rooms >= 10) || !(options.scale > 0) || !(options.publicShare >= 0 && options.publicShare <= 0.6) || !(options.preInvites >= 0)) {
+    if (
+        argv.includes("--help") ||
+        !(options.rooms >= 10) ||
+        !(options.scale > 0) ||
+        !(options.publicShare >= 0 && options.publicShare <= 0.6) ||
+        !(options.preInvites >= 0)
+    ) {
         console.error(USAGE);
         process.exit(2);
     }
@@ -82,22 +88,37 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "n/a (floor 0)");
 const pad = (s: string | number, n: number) => String(s).padEnd(n);
 const lpad = (s: string | number, n: number) => String(s).padStart(n);
-const hms = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 120 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(0)} s`);
+const hms = (s: number) =>
+    s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 120 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(0)} s`;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rate limits as the servers run them
 
 /** The servers' profiles: Synapse's defaults, rates × scale; with receivingStricter, A lets its users invite freely. */
-function serverLimits(options: Pick<MigrationBenchOptions, "scale" | "receivingStricter">): { a: LimitsProfile; b: LimitsProfile } {
+function serverLimits(options: Pick<MigrationBenchOptions, "scale" | "receivingStricter">): {
+    a: LimitsProfile;
+    b: LimitsProfile;
+} {
     const b: LimitsProfile = { kind: "default", scale: options.scale };
-    const a: LimitsProfile = options.receivingStricter ? { ...b, overrides: { "rc_invites.per_user": { per_second: 1000, burst_count: 100_000 } } } : b;
+    const a: LimitsProfile = options.receivingStricter
+        ? { ...b, overrides: { "rc_invites.per_user": { per_second: 1000, burst_count: 100_000 } } }
+        : b;
     return { a, b };
 }
 
 /** The limits a migration meets, as the receiving server (B) enforces them (the binding side for invites). */
 function effectiveLimits(scale: number): Record<string, Limit> {
     const all = effectiveRateLimits({ kind: "default", scale });
-    const names = ["rc_invites.per_user", "rc_invites.per_issuer", "rc_invites.per_room", "rc_joins.remote", "rc_joins.local", "rc_joins_per_room", "rc_message", "rc_room_creation"];
+    const names = [
+        "rc_invites.per_user",
+        "rc_invites.per_issuer",
+        "rc_invites.per_room",
+        "rc_joins.remote",
+        "rc_joins.local",
+        "rc_joins_per_room",
+        "rc_message",
+        "rc_room_creation",
+    ];
     return Object.fromEntries(names.map((n) => [n, all[n]!]));
 }
 
@@ -129,7 +150,12 @@ interface FloorTerm {
  *   rooms its server is already in are local events of the new account (rc_message).
  */
 function floorTerms(d: Demand, limits: Record<string, Limit>, pre?: PreInvites): FloorTerm[] {
-    const term = (what: string, limit: string, n: number): FloorTerm => ({ what, limit, n, seconds: bucketFloorSeconds(n, limits[limit]!) });
+    const term = (what: string, limit: string, n: number): FloorTerm => ({
+        what,
+        limit,
+        n,
+        seconds: bucketFloorSeconds(n, limits[limit]!),
+    });
     const terms = [
         term("invites received by the new account", "rc_invites.per_user", d.invites),
         term("invites sent by the old account", "rc_invites.per_issuer", d.invites),
@@ -233,14 +259,17 @@ function demandOf(plan: MigrationPlan, snapshot: AccountSnapshot, strategy: "pla
     const states = new Map(snapshot.rooms.map((r) => [r.roomId, new RoomState(r)]));
     const ready = plan.rooms.filter((r) => r.selected && r.status === "ready");
     const joining = ready.filter((r) => r.route === "invite" || r.route === "join");
-    const isLocal = (roomId: string) => (states.get(roomId)?.joinedMembers ?? []).some((m) => serverOf(m) === newServer);
+    const isLocal = (roomId: string) =>
+        (states.get(roomId)?.joinedMembers ?? []).some((m) => serverOf(m) === newServer);
     const remoteJoins = joining.filter((r) => !isLocal(r.roomId)).length;
     return {
         invites: strategy === "plan" ? invitesNeeded(plan) : joining.length,
         joins: joining.length,
         remoteJoins,
         localJoins: joining.length - remoteJoins,
-        powerChanges: ready.filter((r) => r.targetPowerLevel !== null && !r.blockers.some((b) => b.code === "old-cannot-set-power")).length,
+        powerChanges: ready.filter(
+            (r) => r.targetPowerLevel !== null && !r.blockers.some((b) => b.code === "old-cannot-set-power"),
+        ).length,
     };
 }
 
@@ -281,24 +310,34 @@ export async function benchMigration(options: MigrationBenchOptions): Promise<Mi
         `Migration benchmark: ${options.rooms} rooms, limits = Synapse ${SYNAPSE_VERSION} defaults, rates × ${options.scale}, real bursts` +
             `${options.receivingStricter ? "; A lets its users invite freely (only B's invite limit binds)" : ""}; Node ${process.version}`,
     );
-    if (Number(process.versions.node.split(".")[0]) < 22) console.log("Warning: not Node 22 (run with PATH=$PWD/node_modules/.bin:$PATH).");
+    if (Number(process.versions.node.split(".")[0]) < 22)
+        console.log("Warning: not Node 22 (run with PATH=$PWD/node_modules/.bin:$PATH).");
 
     const limits = effectiveLimits(options.scale);
     console.log("\nEffective limits (per_second / burst_count → one action every …):");
     for (const [name, l] of Object.entries(limits)) {
-        console.log(`  ${pad(name, 22)} ${lpad(+l.per_second.toPrecision(4), 8)} / ${lpad(l.burst_count, 5)}  → ${(1 / l.per_second).toFixed(1)} s`);
+        console.log(
+            `  ${pad(name, 22)} ${lpad(+l.per_second.toPrecision(4), 8)} / ${lpad(l.burst_count, 5)}  → ${(1 / l.per_second).toFixed(1)} s`,
+        );
     }
 
     let bed: Bed | undefined;
     let stopping: Promise<void> | undefined;
-    const stop = () => (stopping ??= bed ? bed.stop().then(() => console.error("Homeservers stopped.")) : Promise.resolve());
+    const stop = () =>
+        (stopping ??= bed ? bed.stop().then(() => console.error("Homeservers stopped.")) : Promise.resolve());
     const onSignal = () => void stop().finally(() => process.exit(130));
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, onSignal);
 
     try {
         const bedStart = performance.now();
-        bed = await startHomeservers({ portBase: options.portBase, limits: serverLimits(options), log: (l) => console.error(l) });
-        console.log(`\nServers up in ${sec(performance.now() - bedStart)}: A ${bed.a.serverName}, B ${bed.b.serverName}`);
+        bed = await startHomeservers({
+            portBase: options.portBase,
+            limits: serverLimits(options),
+            log: (l) => console.error(l),
+        });
+        console.log(
+            `\nServers up in ${sec(performance.now() - bedStart)}: A ${bed.a.serverName}, B ${bed.b.serverName}`,
+        );
 
         const fixture = await buildReferenceAccount(bed, options);
         const m = fixture.mix;
@@ -307,7 +346,10 @@ export async function benchMigration(options: MigrationBenchOptions): Promise<Mi
                 `(half encrypted), ${m.publicOnA + m.publicOnB} public (${m.publicOnB} on B), ${m.spaces} space(s) + ${m.restricted} restricted rooms, ${m.blocked} where alice ` +
                 `may not invite; alice made ${fixture.aliceOwnJoins} joins herself (not exempt), the rest through the admin API`,
         );
-        if (options.preInvites) console.log(`Before the migration, dave on B (not exempt) invited the new account to ${options.preInvites} rooms.`);
+        if (options.preInvites)
+            console.log(
+                `Before the migration, dave on B (not exempt) invited the new account to ${options.preInvites} rooms.`,
+            );
 
         return await runAndReport(bed, fixture, options, limits, memory, baseline);
     } finally {
@@ -345,8 +387,22 @@ async function runAndReport(
     let t0 = 0;
     const requests: LoggedRequest[] = [];
     const sides: { old: AccountSession; new: AccountSession } = {
-        old: { userId: alice.userId, http: new MatrixHttp(bed.a.baseUrl, alice.accessToken, recordingFetch("old", requests, () => t0)) },
-        new: { userId: newAccount.userId, http: new MatrixHttp(bed.b.baseUrl, newAccount.accessToken, recordingFetch("new", requests, () => t0)) },
+        old: {
+            userId: alice.userId,
+            http: new MatrixHttp(
+                bed.a.baseUrl,
+                alice.accessToken,
+                recordingFetch("old", requests, () => t0),
+            ),
+        },
+        new: {
+            userId: newAccount.userId,
+            http: new MatrixHttp(
+                bed.b.baseUrl,
+                newAccount.accessToken,
+                recordingFetch("new", requests, () => t0),
+            ),
+        },
     };
 
     const waits: Array<WaitNotice & { t: number }> = [];
@@ -371,7 +427,9 @@ async function runAndReport(
         etaSamples.push({ t, etaMs: eta.ms, dominatedBy: eta.dominatedBy });
         if (t - lastPrinted >= 10_000) {
             lastPrinted = t;
-            console.log(`  [${sec(t).padStart(8)}] ${roomsDone}/${roomsTotal} rooms, ETA ${sec(eta.ms)} (${eta.dominatedBy ?? "-"})`);
+            console.log(
+                `  [${sec(t).padStart(8)}] ${roomsDone}/${roomsTotal} rooms, ETA ${sec(eta.ms)} (${eta.dominatedBy ?? "-"})`,
+            );
         }
     }, 500);
     let report: MigrationReport;
@@ -397,12 +455,17 @@ async function runAndReport(
     for (const r of report.rooms) outcomes.set(r.outcome, (outcomes.get(r.outcome) ?? 0) + 1);
     console.log(`\n== Result ==`);
     console.log(`  wall time: ${sec(wallMs)}`);
-    console.log(`  rooms: ${[...outcomes].map(([k, v]) => `${v} ${k}`).join(", ")}; errors: ${report.errors.length ? report.errors.join(" | ") : "none"}`);
-    for (const r of report.rooms.filter((r) => r.outcome === "failed")) console.log(`    FAILED ${r.name}: ${r.reason}`);
-    for (const r of report.rooms.filter((r) => r.outcome === "needs-action")) console.log(`    needs action ${r.name}: ${r.reason.slice(0, 100)}`);
+    console.log(
+        `  rooms: ${[...outcomes].map(([k, v]) => `${v} ${k}`).join(", ")}; errors: ${report.errors.length ? report.errors.join(" | ") : "none"}`,
+    );
+    for (const r of report.rooms.filter((r) => r.outcome === "failed"))
+        console.log(`    FAILED ${r.name}: ${r.reason}`);
+    for (const r of report.rooms.filter((r) => r.outcome === "needs-action"))
+        console.log(`    needs action ${r.name}: ${r.reason.slice(0, 100)}`);
 
     // ---- Requests that reached the servers
-    const count = (kind: RequestKind, pred: (r: LoggedRequest) => boolean) => requests.filter((r) => r.kind === kind && pred(r)).length;
+    const count = (kind: RequestKind, pred: (r: LoggedRequest) => boolean) =>
+        requests.filter((r) => r.kind === kind && pred(r)).length;
     const ok = (r: LoggedRequest) => r.status >= 200 && r.status < 300;
     console.log(`\n== Requests (as sent by the engine) ==`);
     for (const kind of ["invite", "join", "power", "other-write", "read"] as RequestKind[]) {
@@ -413,11 +476,15 @@ async function runAndReport(
         const lat = all.filter(ok).map((r) => r.endMs - r.startMs);
         const mean = lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : 0;
         console.log(
-            `  ${pad(kind, 12)} ${lpad(all.length, 4)} sent: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${n}×${s || "net"}`).join(", ")}` +
-                `; mean latency of successes ${mean.toFixed(0)} ms`,
+            `  ${pad(kind, 12)} ${lpad(all.length, 4)} sent: ${[...statuses]
+                .sort((a, b) => a[0] - b[0])
+                .map(([s, n]) => `${n}×${s || "net"}`)
+                .join(", ")}` + `; mean latency of successes ${mean.toFixed(0)} ms`,
         );
     }
-    console.log(`  invites sent (report): ${report.invitesSent}; joins succeeded: ${count("join", ok)}; power changes: ${count("power", ok)}`);
+    console.log(
+        `  invites sent (report): ${report.invitesSent}; joins succeeded: ${count("join", ok)}; power changes: ${count("power", ok)}`,
+    );
 
     // Pacing once a server first held a kind of request back (429 or 5xx): spacing of the successes that followed
     // vs the server's refill interval (1.00× = exactly as fast as the limit allows).
@@ -464,11 +531,15 @@ async function runAndReport(
     // ---- Floor
     console.log(`\n== Theoretical floor from the servers' limits (×${options.scale}) ==`);
     const pre: PreInvites | undefined =
-        fixture.preInvitesDoneAt !== undefined ? { count: options.preInvites, secondsBeforeStart: (t0 - fixture.preInvitesDoneAt) / 1000 } : undefined;
+        fixture.preInvitesDoneAt !== undefined
+            ? { count: options.preInvites, secondsBeforeStart: (t0 - fixture.preInvitesDoneAt) / 1000 }
+            : undefined;
     const terms = floorTerms(demand, limits, pre);
     for (const t of terms) {
         const l = limits[t.limit]!;
-        console.log(`  ${pad(t.what, 52)} ${lpad(t.n, 4)} vs ${pad(t.limit, 20)} burst ${lpad(l.burst_count, 4)} → ${lpad(sec(t.seconds * 1000), 8)}`);
+        console.log(
+            `  ${pad(t.what, 52)} ${lpad(t.n, 4)} vs ${pad(t.limit, 20)} burst ${lpad(l.burst_count, 4)} → ${lpad(sec(t.seconds * 1000), 8)}`,
+        );
     }
     const floor = floorOf(terms);
     const floorMs = floor.seconds * 1000;
@@ -505,16 +576,25 @@ async function runAndReport(
     }
     const first = progressSamples[0];
     const firstEta = first ? { ratio: first.etaMs / (wallMs - first.t), atMs: first.t } : undefined;
-    if (first) console.log(`  first ETA shown (t=${sec(first.t)}): ${sec(first.etaMs)} → ${ratio(first.etaMs, wallMs - first.t)} of the actual remaining (Synapse's real defaults assumed until the servers show their pace)`);
+    if (first)
+        console.log(
+            `  first ETA shown (t=${sec(first.t)}): ${sec(first.etaMs)} → ${ratio(first.etaMs, wallMs - first.t)} of the actual remaining (Synapse's real defaults assumed until the servers show their pace)`,
+        );
     // Settled: every ETA shown from then on (sampled with the engine's, twice a second) is within 0.8–1.25, while at
     // least a tenth of the run remains (near the end a second's jitter is a large ratio).
     const outOfRange = etaSamples.filter((x) => {
         const shownNow = shownAt(x.t);
         const actual = wallMs - x.t;
-        return actual >= 0.1 * wallMs && shownNow !== undefined && (shownNow / actual < 0.8 || shownNow / actual > 1.25);
+        return (
+            actual >= 0.1 * wallMs && shownNow !== undefined && (shownNow / actual < 0.8 || shownNow / actual > 1.25)
+        );
     });
-    const etaSettledAfterMs = outOfRange.length ? etaSamples.find((x) => x.t > outOfRange.at(-1)!.t)?.t : etaSamples[0]?.t;
-    console.log(`  every ETA shown within 0.8–1.25× from t=${etaSettledAfterMs !== undefined ? sec(etaSettledAfterMs) : "never"} on (${outOfRange.length} samples outside before)`);
+    const etaSettledAfterMs = outOfRange.length
+        ? etaSamples.find((x) => x.t > outOfRange.at(-1)!.t)?.t
+        : etaSamples[0]?.t;
+    console.log(
+        `  every ETA shown within 0.8–1.25× from t=${etaSettledAfterMs !== undefined ? sec(etaSettledAfterMs) : "never"} on (${outOfRange.length} samples outside before)`,
+    );
 
     // ---- Naive strategy
     console.log(`\n== Fewest invites vs a naive "invite everywhere" on the same plan ==`);
@@ -536,7 +616,9 @@ async function runAndReport(
     // ---- Memory
     console.log(`\n== Memory of this process ==`);
     console.log(`  baseline RSS ${mb(baseline.rss)}, heap ${mb(baseline.heapUsed)}`);
-    console.log(`  peak while building the reference account: RSS ${mb(fixturePeak.rss)}, heap ${mb(fixturePeak.heapUsed)}`);
+    console.log(
+        `  peak while building the reference account: RSS ${mb(fixturePeak.rss)}, heap ${mb(fixturePeak.heapUsed)}`,
+    );
     console.log(`  peak during the migration: RSS ${mb(runPeak.rss)}, heap ${mb(runPeak.heapUsed)}`);
 
     // ---- One line to compare runs

@@ -39,7 +39,11 @@ export interface PlanFigures {
 export async function benchPlan(options: { rooms: number; repeat: number; portBase: number }): Promise<PlanFigures> {
     let bed: Bed | undefined;
     try {
-        bed = await startHomeservers({ portBase: options.portBase, limits: { kind: "functional" }, log: (l) => console.error(l) });
+        bed = await startHomeservers({
+            portBase: options.portBase,
+            limits: { kind: "functional" },
+            log: (l) => console.error(l),
+        });
         console.log(`Building an account in ${options.rooms} rooms on A…`);
         const { owner, seconds: buildSeconds } = await buildLargeAccount(bed, options.rooms);
         console.log(`  built in ${buildSeconds.toFixed(1)} s`);
@@ -50,12 +54,19 @@ export async function benchPlan(options: { rooms: number; repeat: number; portBa
         let counting = false;
         const globalFetch = globalThis.fetch;
         globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-            if (counting) requested.push(`${init?.method ?? "GET"} ${input instanceof Request ? input.url : String(input)}`);
+            if (counting)
+                requested.push(`${init?.method ?? "GET"} ${input instanceof Request ? input.url : String(input)}`);
             return globalFetch(input, init);
         }) as typeof fetch;
         const countingFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
 
-        const client = createClient({ baseUrl: bed.a.baseUrl, userId: owner.userId, deviceId: owner.deviceId, accessToken: owner.accessToken, fetchFn: countingFetch });
+        const client = createClient({
+            baseUrl: bed.a.baseUrl,
+            userId: owner.userId,
+            deviceId: owner.deviceId,
+            accessToken: owner.accessToken,
+            fetchFn: countingFetch,
+        });
         const syncStarted = performance.now();
         const prepared = new Promise<void>((resolve, reject) => {
             client.on(ClientEvent.Sync, (state: SyncState) => {
@@ -69,7 +80,9 @@ export async function benchPlan(options: { rooms: number; repeat: number; portBa
         client.stopClient();
         // Let the sync loop notice it was stopped (its last long-poll is aborted) before anything is counted.
         await new Promise((r) => setTimeout(r, 1000));
-        console.log(`  matrix-js-sdk client synced ${client.getRooms().length} rooms in ${(clientSyncMs / 1000).toFixed(1)} s; sync loop stopped`);
+        console.log(
+            `  matrix-js-sdk client synced ${client.getRooms().length} rooms in ${(clientSyncMs / 1000).toFixed(1)} s; sync loop stopped`,
+        );
 
         const newUserId = `@new-account:${bed.b.serverName}`;
         const runsMs: number[] = [];
@@ -101,8 +114,20 @@ export async function benchPlan(options: { rooms: number; repeat: number; portBa
             `  plan from synced state: ${roomsPlanned} rooms, median ${medianMs.toFixed(1)} ms (runs ${runsMs.map((x) => x.toFixed(1)).join(", ")} ms; the first includes JIT warm-up), ` +
                 `${requests} requests`,
         );
-        console.log(`  the CLI's way: one full-state /sync ${(cliSyncMs / 1000).toFixed(2)} s, then the plan ${cliPlanMs.toFixed(1)} ms`);
-        return { rooms: options.rooms, medianMs, runsMs, requests, roomsPlanned, cliSyncMs, cliPlanMs, buildSeconds, clientSyncMs };
+        console.log(
+            `  the CLI's way: one full-state /sync ${(cliSyncMs / 1000).toFixed(2)} s, then the plan ${cliPlanMs.toFixed(1)} ms`,
+        );
+        return {
+            rooms: options.rooms,
+            medianMs,
+            runsMs,
+            requests,
+            roomsPlanned,
+            cliSyncMs,
+            cliPlanMs,
+            buildSeconds,
+            clientSyncMs,
+        };
     } finally {
         await bed?.stop();
     }

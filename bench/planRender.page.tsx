@@ -26,9 +26,21 @@ function syntheticRoom(i: number): RoomSource {
         accountData: {},
         state: [
             { type: "m.room.create", state_key: "", sender: "@creator:a.example", content: { room_version: "10" } },
-            ...(kind === "dm" ? [] : [{ type: "m.room.name", state_key: "", sender: OLD, content: { name: `Room number ${i}` } }]),
-            { type: "m.room.join_rules", state_key: "", sender: OLD, content: { join_rule: i % 3 === 0 ? "public" : "invite" } },
-            { type: "m.room.power_levels", state_key: "", sender: OLD, content: { users: { [OLD]: level }, invite: 50, events: { "m.room.power_levels": 100 } } },
+            ...(kind === "dm"
+                ? []
+                : [{ type: "m.room.name", state_key: "", sender: OLD, content: { name: `Room number ${i}` } }]),
+            {
+                type: "m.room.join_rules",
+                state_key: "",
+                sender: OLD,
+                content: { join_rule: i % 3 === 0 ? "public" : "invite" },
+            },
+            {
+                type: "m.room.power_levels",
+                state_key: "",
+                sender: OLD,
+                content: { users: { [OLD]: level }, invite: 50, events: { "m.room.power_levels": 100 } },
+            },
             { type: "m.room.member", state_key: OLD, sender: OLD, content: { membership: "join" } },
         ],
     };
@@ -39,7 +51,11 @@ const frame = () => new Promise<number>((resolve) => requestAnimationFrame(resol
 async function main(): Promise<void> {
     const count = Number(new URLSearchParams(location.search).get("rooms") ?? 1000);
     const rooms = Array.from({ length: count }, (_, i) => syntheticRoom(i));
-    const direct = Object.fromEntries(rooms.filter((_, i) => i % 25 === 1 && i % 10 !== 0 && i % 20 !== 0).map((r, i) => [`@friend${i}:a.example`, [r.roomId]]));
+    const direct = Object.fromEntries(
+        rooms
+            .filter((_, i) => i % 25 === 1 && i % 10 !== 0 && i % 20 !== 0)
+            .map((r, i) => [`@friend${i}:a.example`, [r.roomId]]),
+    );
     const plan: MigrationPlan = buildPlan({ userId: OLD, accountData: { "m.direct": direct }, rooms }, NEW);
     const root = createRoot(document.getElementById("root")!);
     const props = {

@@ -32,14 +32,20 @@ const runs = arg("runs", 3);
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const gz = (file: string) => gzipSync(readFileSync(file), { level: 9 }).length;
 
-const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu"],
+});
 try {
     // 1. What Element downloads: the entry at start-up, the page's chunks when the page opens.
     const entry = path.join(root, "dist/module/index.js");
     console.log(`entry (index.js): ${kb(gz(entry))} gzip, ${kb(readFileSync(entry).length)} raw`);
 
     const pageChunks = await measurePageChunks();
-    console.log(`page chunks, loaded when the page opens: ${pageChunks.map((c) => `${c.name} ${kb(c.gzip)}`).join(", ")} — ${kb(pageChunks.reduce((n, c) => n + c.gzip, 0))} gzip in all`);
+    console.log(
+        `page chunks, loaded when the page opens: ${pageChunks.map((c) => `${c.name} ${kb(c.gzip)}`).join(", ")} — ${kb(pageChunks.reduce((n, c) => n + c.gzip, 0))} gzip in all`,
+    );
 
     // 2. The plan review with N rooms.
     const bundle = await build({
@@ -53,7 +59,11 @@ try {
         logLevel: "error",
     });
     const js = bundle.outputFiles[0].text;
-    const css = ["node_modules/@vector-im/compound-design-tokens/assets/web/css/compound-design-tokens.css", "node_modules/@vector-im/compound-web/dist/style.css", "src/ui/style.css"];
+    const css = [
+        "node_modules/@vector-im/compound-design-tokens/assets/web/css/compound-design-tokens.css",
+        "node_modules/@vector-im/compound-web/dist/style.css",
+        "src/ui/style.css",
+    ];
     const server = createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://x");
         if (url.pathname === "/bench.js") return res.writeHead(200, { "Content-Type": "text/javascript" }).end(js);
@@ -62,7 +72,8 @@ try {
             return res.writeHead(200, { "Content-Type": "text/css" }).end(readFileSync(file));
         }
         const tokensDir = "/node_modules/@vector-im/compound-design-tokens/assets/web/css/";
-        if (url.pathname.startsWith(tokensDir)) return res.writeHead(200, { "Content-Type": "text/css" }).end(readFileSync(path.join(root, url.pathname)));
+        if (url.pathname.startsWith(tokensDir))
+            return res.writeHead(200, { "Content-Type": "text/css" }).end(readFileSync(path.join(root, url.pathname)));
         res.writeHead(200, { "Content-Type": "text/html" }).end(
             `<!doctype html><html class="cpd-theme-light"><head>${css.map((c) => `<link rel="stylesheet" href="/${c.startsWith("node_modules/@vector-im/compound-design-tokens") ? c : `css/${c}`}">`).join("")}</head><body><div id="root"></div><script type="module" src="/bench.js"></script></body></html>`,
         );
@@ -74,15 +85,21 @@ try {
         const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         await p.goto(`http://127.0.0.1:${port}/?rooms=${rooms}`);
         await p.waitForFunction(() => "benchResult" in window, undefined, { timeout: 120_000 });
-        results.push(await p.evaluate(() => (window as unknown as { benchResult: Record<string, number> }).benchResult));
+        results.push(
+            await p.evaluate(() => (window as unknown as { benchResult: Record<string, number> }).benchResult),
+        );
         await p.close();
     }
     server.close();
     const median = (key: string) => results.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(results.length / 2)];
     console.log(`plan review with ${rooms} rooms (median of ${runs} runs, Chromium headless):`);
-    console.log(`  first paint after render: ${median("renderMs").toFixed(0)} ms   (runs: ${results.map((r) => r.renderMs.toFixed(0)).join(", ")})`);
+    console.log(
+        `  first paint after render: ${median("renderMs").toFixed(0)} ms   (runs: ${results.map((r) => r.renderMs.toFixed(0)).join(", ")})`,
+    );
     console.log(`  answer to one room's checkbox: ${median("toggleMs").toFixed(0)} ms`);
-    console.log(`  scrolling the whole list: ${median("scrollFrames")} frames, median ${median("scrollMedianMs").toFixed(1)} ms, p95 ${median("scrollP95Ms").toFixed(1)} ms, worst ${median("scrollMaxMs").toFixed(1)} ms per frame`);
+    console.log(
+        `  scrolling the whole list: ${median("scrollFrames")} frames, median ${median("scrollMedianMs").toFixed(1)} ms, p95 ${median("scrollP95Ms").toFixed(1)} ms, worst ${median("scrollMaxMs").toFixed(1)} ms per frame`,
+    );
     console.log(`  DOM elements: ${median("domNodes")}   (budget: render < 1000 ms; 16.7 ms per frame is 60 fps)`);
 } finally {
     await browser.close();
@@ -95,7 +112,8 @@ async function measurePageChunks(): Promise<Array<{ name: string; gzip: number }
     const fetched = new Set<string>();
     p.on("request", (r) => {
         const u = new URL(r.url());
-        if (u.pathname.startsWith("/modules/account-migration/chunks/")) fetched.add(u.pathname.slice("/modules/account-migration/".length));
+        if (u.pathname.startsWith("/modules/account-migration/chunks/"))
+            fetched.add(u.pathname.slice("/modules/account-migration/".length));
     });
     // Without a session the host shows its sign-in form; the module's page still renders at its route once a session
     // exists. Load the page chunk the way the location renderer does: through the module's own lazy import.
@@ -126,5 +144,7 @@ async function measurePageChunks(): Promise<Array<{ name: string; gzip: number }
     })()`);
     await p.close();
     await host.close();
-    return [...fetched].sort().map((name) => ({ name: name.replace(/^chunks\//, ""), gzip: gz(path.join(root, "dist/module", name)) }));
+    return [...fetched]
+        .sort()
+        .map((name) => ({ name: name.replace(/^chunks\//, ""), gzip: gz(path.join(root, "dist/module", name)) }));
 }

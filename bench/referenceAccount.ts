@@ -56,12 +56,16 @@ const createRoom = (who: Person, body: Record<string, unknown>) =>
     withRetry(() => who.http.request<{ room_id: string }>("POST", "/createRoom", { body })).then((r) => r.room_id);
 
 const sendState = (who: Person, roomId: string, type: string, stateKey: string, content: Record<string, unknown>) =>
-    withRetry(() => who.http.request("PUT", `/rooms/${seg(roomId)}/state/${seg(type)}/${seg(stateKey)}`, { body: content }));
+    withRetry(() =>
+        who.http.request("PUT", `/rooms/${seg(roomId)}/state/${seg(type)}/${seg(stateKey)}`, { body: content }),
+    );
 
 let txnCounter = 0;
 const sendText = (who: Person, roomId: string, body: string) =>
     withRetry(() =>
-        who.http.request("PUT", `/rooms/${seg(roomId)}/send/m.room.message/bench-${Date.now()}-${txnCounter++}`, { body: { msgtype: "m.text", body } }),
+        who.http.request("PUT", `/rooms/${seg(roomId)}/send/m.room.message/bench-${Date.now()}-${txnCounter++}`, {
+            body: { msgtype: "m.text", body },
+        }),
     );
 
 const joinSelf = (who: Person, roomId: string, via: string[]) =>
@@ -95,7 +99,16 @@ export function mixFor(n: number, publicShare: number): Mix {
     const spaces = n >= 40 ? 2 : 1;
     const restricted = Math.round(0.2 * n);
     const publicRooms = Math.max(2, Math.round(publicShare * n));
-    const mix: Mix = { dmsOnA: dms - dmsOnB, dmsOnB, spaces, restricted, publicOnA: publicRooms - 1, publicOnB: 1, blocked: 1, inviteOnly: 0 };
+    const mix: Mix = {
+        dmsOnA: dms - dmsOnB,
+        dmsOnB,
+        spaces,
+        restricted,
+        publicOnA: publicRooms - 1,
+        publicOnB: 1,
+        blocked: 1,
+        inviteOnly: 0,
+    };
     const fixed = dms + spaces + restricted + publicRooms + 1;
     mix.inviteOnly = n - fixed;
     if (mix.inviteOnly < 0) {
@@ -141,7 +154,11 @@ export async function buildReferenceAccount(bed: Bed, options: ReferenceOptions)
     // Builders: "bob" is A's server admin and creates most rooms; friends on A and carol on B start direct chats.
     const bob = person(await registerUser(bed.a, "bob", { admin: true, displayName: "Bob" }));
     const adminB = person(await registerUser(bed.b, "admin-b", { admin: true }));
-    const friends = await Promise.all(Array.from({ length: mix.dmsOnA }, (_, i) => registerUser(bed.a, `friend${i}`, { displayName: `Friend ${i}` }).then(person)));
+    const friends = await Promise.all(
+        Array.from({ length: mix.dmsOnA }, (_, i) =>
+            registerUser(bed.a, `friend${i}`, { displayName: `Friend ${i}` }).then(person),
+        ),
+    );
     const carol = person(await registerUser(bed.b, "carol", { displayName: "Carol" }));
     await exempt(bob, bob.userId);
     for (const f of friends) await exempt(bob, f.userId);
@@ -213,7 +230,11 @@ export async function buildReferenceAccount(bed: Bed, options: ReferenceOptions)
                 preset: "private_chat",
                 power_level_content_override: admin100,
                 initial_state: [
-                    { type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } },
+                    {
+                        type: "m.room.join_rules",
+                        state_key: "",
+                        content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] },
+                    },
                     { type: "m.space.parent", state_key: space, content: { via: [A], canonical: true } },
                     ...(i % 3 === 0 ? [ENCRYPTION] : []),
                 ],
@@ -223,13 +244,25 @@ export async function buildReferenceAccount(bed: Bed, options: ReferenceOptions)
     }
     for (let i = 0; i < mix.publicOnA; i++) {
         // Half of them alice moderates (join + power), half she is only a member of (join only).
-        adminRoom({ name: `Public ${i}`, preset: "public_chat", ...(i % 2 === 0 ? { power_level_content_override: admin100 } : {}) }, async (roomId) => {
-            if (i % 3 === 1) tags.push({ roomId, tag: "m.lowpriority", content: {} });
-        });
+        adminRoom(
+            {
+                name: `Public ${i}`,
+                preset: "public_chat",
+                ...(i % 2 === 0 ? { power_level_content_override: admin100 } : {}),
+            },
+            async (roomId) => {
+                if (i % 3 === 1) tags.push({ roomId, tag: "m.lowpriority", content: {} });
+            },
+        );
     }
     for (let i = 0; i < mix.inviteOnly; i++) {
         adminRoom(
-            { name: `Team ${i}`, preset: "private_chat", power_level_content_override: admin100, initial_state: i % 2 === 0 ? [ENCRYPTION] : [] },
+            {
+                name: `Team ${i}`,
+                preset: "private_chat",
+                power_level_content_override: admin100,
+                initial_state: i % 2 === 0 ? [ENCRYPTION] : [],
+            },
             async (roomId) => {
                 if (i % 4 === 0) tags.push({ roomId, tag: "u.work", content: { order: i } });
             },
@@ -244,21 +277,32 @@ export async function buildReferenceAccount(bed: Bed, options: ReferenceOptions)
     // Account data: not rate-limited.
     await alice.http.request("PUT", `/user/${seg(alice.userId)}/account_data/m.direct`, { body: direct });
     for (const t of tags) {
-        await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(t.roomId)}/tags/${seg(t.tag)}`, { body: t.content });
+        await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(t.roomId)}/tags/${seg(t.tag)}`, {
+            body: t.content,
+        });
     }
-    await alice.http.request("PUT", "/pushrules/global/content/keyword-deploy", { body: { pattern: "deploy", actions: ["notify"] } });
-    await alice.http.request("PUT", `/user/${seg(alice.userId)}/account_data/m.ignored_user_list`, { body: { ignored_users: { "@spam:example.org": {} } } });
+    await alice.http.request("PUT", "/pushrules/global/content/keyword-deploy", {
+        body: { pattern: "deploy", actions: ["notify"] },
+    });
+    await alice.http.request("PUT", `/user/${seg(alice.userId)}/account_data/m.ignored_user_list`, {
+        body: { ignored_users: { "@spam:example.org": {} } },
+    });
 
     // Invites the new account receives from someone else just before the migration (see ReferenceOptions.preInvites).
     let preInvitesDoneAt: number | undefined;
     if (options.preInvites > 0) {
         const dave = person(await registerUser(bed.b, "dave", { displayName: "Dave" }));
         const rooms = await pool(
-            Array.from({ length: options.preInvites }, (_, i) => () => createRoom(dave, { name: `Dave's room ${i}`, preset: "private_chat" })),
+            Array.from(
+                { length: options.preInvites },
+                (_, i) => () => createRoom(dave, { name: `Dave's room ${i}`, preset: "private_chat" }),
+            ),
             options.buildConcurrency,
         );
         for (const roomId of rooms) {
-            await withRetry(() => dave.http.request("POST", `/rooms/${seg(roomId)}/invite`, { body: { user_id: newAccount.userId } }));
+            await withRetry(() =>
+                dave.http.request("POST", `/rooms/${seg(roomId)}/invite`, { body: { user_id: newAccount.userId } }),
+            );
         }
         preInvitesDoneAt = performance.now();
     }
@@ -283,7 +327,11 @@ export function serverOf(userId: string): string {
  * spaces each with restricted rooms, the rest invite-only groups, a third of all encrypted, with tags and `m.direct`.
  * Its owner and the room builder are exempt from rate limits (nothing here measures limits).
  */
-export async function buildLargeAccount(bed: Bed, rooms: number, concurrency = 6): Promise<{ owner: Person; seconds: number }> {
+export async function buildLargeAccount(
+    bed: Bed,
+    rooms: number,
+    concurrency = 6,
+): Promise<{ owner: Person; seconds: number }> {
     const started = performance.now();
     const builder = person(await registerUser(bed.a, "builder", { admin: true }));
     const owner = person(await registerUser(bed.a, "many-rooms", { displayName: "Many Rooms" }));
@@ -292,14 +340,24 @@ export async function buildLargeAccount(bed: Bed, rooms: number, concurrency = 6
     const A = bed.a.serverName;
     const spaces: string[] = [];
     for (let s = 0; s < 5; s++) {
-        spaces.push(await createRoom(owner, { name: `Space ${s}`, preset: "private_chat", creation_content: { type: "m.space" } }));
+        spaces.push(
+            await createRoom(owner, {
+                name: `Space ${s}`,
+                preset: "private_chat",
+                creation_content: { type: "m.space" },
+            }),
+        );
     }
     const direct: Record<string, string[]> = {};
     const tasks = Array.from({ length: rooms - spaces.length }, (_, i) => async () => {
         const encrypted = i % 3 === 0 ? [ENCRYPTION] : [];
         if (i % 10 === 0) {
             // A direct chat the builder starts; the owner joins through the admin API.
-            const roomId = await createRoom(builder, { preset: "trusted_private_chat", is_direct: true, initial_state: encrypted });
+            const roomId = await createRoom(builder, {
+                preset: "trusted_private_chat",
+                is_direct: true,
+                initial_state: encrypted,
+            });
             await adminJoin(builder, owner.userId, roomId);
             (direct[builder.userId] ??= []).push(roomId);
         } else if (i % 10 === 1) {
@@ -311,15 +369,26 @@ export async function buildLargeAccount(bed: Bed, rooms: number, concurrency = 6
                 name: `Space room ${i}`,
                 preset: "private_chat",
                 initial_state: [
-                    { type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } },
+                    {
+                        type: "m.room.join_rules",
+                        state_key: "",
+                        content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] },
+                    },
                     { type: "m.space.parent", state_key: space, content: { via: [A], canonical: true } },
                     ...encrypted,
                 ],
             });
             await sendState(owner, space, "m.space.child", roomId, { via: [A] });
         } else {
-            const roomId = await createRoom(owner, { name: `Group ${i}`, preset: "private_chat", initial_state: encrypted });
-            if (i % 7 === 0) await owner.http.request("PUT", `/user/${seg(owner.userId)}/rooms/${seg(roomId)}/tags/m.favourite`, { body: {} });
+            const roomId = await createRoom(owner, {
+                name: `Group ${i}`,
+                preset: "private_chat",
+                initial_state: encrypted,
+            });
+            if (i % 7 === 0)
+                await owner.http.request("PUT", `/user/${seg(owner.userId)}/rooms/${seg(roomId)}/tags/m.favourite`, {
+                    body: {},
+                });
         }
     });
     await pool(tasks, concurrency);

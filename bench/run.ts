@@ -32,7 +32,11 @@ const results: Record<string, Figure> = {};
 const load = () => +loadavg()[0]!.toFixed(2);
 
 async function measured<T>(title: string, run: () => Promise<T>): Promise<{ result: T; load: [number, number] }> {
-    console.log(`\n######## ${title} (load average ${loadavg().map((l) => l.toFixed(2)).join(" ")})\n`);
+    console.log(
+        `\n######## ${title} (load average ${loadavg()
+            .map((l) => l.toFixed(2))
+            .join(" ")})\n`,
+    );
     const before = load();
     const result = await run();
     return { result, load: [before, load()] };
@@ -42,10 +46,18 @@ const round = (x: number, digits = 2) => +x.toFixed(digits);
 /** The ratio farthest from 1 (as a factor either way). */
 const worst = (ratios: number[]) => ratios.reduce((w, r) => (Math.abs(Math.log(r)) > Math.abs(Math.log(w)) ? r : w), 1);
 
-console.log(`npm run bench: Node ${process.version}, ${cpus().length} CPUs, port base ${portBase}${quick ? ", --quick" : ""}`);
+console.log(
+    `npm run bench: Node ${process.version}, ${cpus().length} CPUs, port base ${portBase}${quick ? ", --quick" : ""}`,
+);
 execFileSync("webpack", [], { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"] });
 const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT_ROOT }).toString().trim();
-results.run = { value: new Date().toISOString(), commit, node: process.version, cpus: cpus().length, command: `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}` };
+results.run = {
+    value: new Date().toISOString(),
+    commit,
+    node: process.version,
+    cpus: cpus().length,
+    command: `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`,
+};
 
 const bundle = await measured("Module size (bench/bundle.ts)", () => benchBundle({ portBase }));
 results.entry_kb_gzip = { value: round(bundle.result.entryKbGzip, 1), file: "index.js", load_avg: bundle.load };
@@ -81,15 +93,43 @@ results.keys_peak_rss_ratio = {
 };
 
 const planRooms = quick ? 200 : 1000;
-const plan = await measured("Planning from synced state (bench/plan.ts)", () => benchPlan({ rooms: planRooms, repeat: 5, portBase }));
-results[`plan_ms_${planRooms}`] = { value: round(plan.result.medianMs, 1), goal: "well under 1000", runs_ms: plan.result.runsMs.map((x) => round(x, 1)), load_avg: plan.load };
-results[`plan_requests_${planRooms}`] = { value: plan.result.requests, goal: "0", rooms_planned: plan.result.roomsPlanned, load_avg: plan.load };
+const plan = await measured("Planning from synced state (bench/plan.ts)", () =>
+    benchPlan({ rooms: planRooms, repeat: 5, portBase }),
+);
+results[`plan_ms_${planRooms}`] = {
+    value: round(plan.result.medianMs, 1),
+    goal: "well under 1000",
+    runs_ms: plan.result.runsMs.map((x) => round(x, 1)),
+    load_avg: plan.load,
+};
+results[`plan_requests_${planRooms}`] = {
+    value: plan.result.requests,
+    goal: "0",
+    rooms_planned: plan.result.roomsPlanned,
+    load_avg: plan.load,
+};
 
 const path429 = await measured("Migration, the 429 path (bench/migration.ts)", () =>
-    benchMigration({ rooms: quick ? 40 : 100, scale: 50, publicShare: 0.2, preInvites: 0, receivingStricter: false, portBase, buildConcurrency: 4 }),
+    benchMigration({
+        rooms: quick ? 40 : 100,
+        scale: 50,
+        publicShare: 0.2,
+        preInvites: 0,
+        receivingStricter: false,
+        portBase,
+        buildConcurrency: 4,
+    }),
 );
 const path502 = await measured("Migration, the 502 path (bench/migration.ts --receiving-stricter)", () =>
-    benchMigration({ rooms: quick ? 20 : 40, scale: 25, publicShare: 0.2, preInvites: 0, receivingStricter: true, portBase, buildConcurrency: 4 }),
+    benchMigration({
+        rooms: quick ? 20 : 40,
+        scale: 25,
+        publicShare: 0.2,
+        preInvites: 0,
+        receivingStricter: true,
+        portBase,
+        buildConcurrency: 4,
+    }),
 );
 const m = path429.result;
 results.floor_ratio = {
@@ -101,7 +141,11 @@ results.floor_ratio = {
     floor_s: round(m.floorMs / 1000, 1),
     floor_limit: m.floorWhat,
     rooms_failed: m.roomsFailed,
-    path_502: { ratio: round(path502.result.wallMs / path502.result.floorMs), wall_s: round(path502.result.wallMs / 1000, 1), floor_s: round(path502.result.floorMs / 1000, 1) },
+    path_502: {
+        ratio: round(path502.result.wallMs / path502.result.floorMs),
+        wall_s: round(path502.result.wallMs / 1000, 1),
+        floor_s: round(path502.result.floorMs / 1000, 1),
+    },
     load_avg: path429.load,
 };
 const eta = (r: typeof m) => r.etaShown.map((x) => round(x));
@@ -113,7 +157,10 @@ results.eta_error = {
     path_502: eta(path502.result),
     first_eta_429: m.firstEta && round(m.firstEta.ratio),
     first_eta_502: path502.result.firstEta && round(path502.result.firstEta.ratio),
-    within_range_from_s: { path_429: m.etaSettledAfterMs && round(m.etaSettledAfterMs / 1000, 1), path_502: path502.result.etaSettledAfterMs && round(path502.result.etaSettledAfterMs / 1000, 1) },
+    within_range_from_s: {
+        path_429: m.etaSettledAfterMs && round(m.etaSettledAfterMs / 1000, 1),
+        path_502: path502.result.etaSettledAfterMs && round(path502.result.etaSettledAfterMs / 1000, 1),
+    },
     load_avg: { path_429: path429.load, path_502: path502.load },
 };
 results.invite_ratio = {
@@ -129,18 +176,56 @@ const file = path.join(PROJECT_ROOT, "bench", "results.json");
 writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
 
 const rows: Array<[string, string, string, string]> = [
-    ["floor_ratio", String(results.floor_ratio.value), "≤ 1.10", `${m.wallMs / 1000 | 0} s vs floor ${m.floorMs / 1000 | 0} s (${m.floorWhat}); 502 path ${(results.floor_ratio.path_502 as { ratio: number }).ratio}`],
-    ["eta_error", String(results.eta_error.value), "0.8–1.25", `429: ${eta(m).join(" / ")}; 502: ${eta(path502.result).join(" / ")}; first ETA ${results.eta_error.first_eta_429}× / ${results.eta_error.first_eta_502}×`],
-    ["invite_ratio", String(results.invite_ratio.value), "1.00", `${m.invitesSent} invites for ${m.roomsNeedingInvite} rooms that need one`],
-    [`plan_ms_${planRooms}`, String(results[`plan_ms_${planRooms}`]!.value), "< 1000", `runs ${plan.result.runsMs.map((x) => x.toFixed(0)).join(", ")} ms`],
+    [
+        "floor_ratio",
+        String(results.floor_ratio.value),
+        "≤ 1.10",
+        `${(m.wallMs / 1000) | 0} s vs floor ${(m.floorMs / 1000) | 0} s (${m.floorWhat}); 502 path ${(results.floor_ratio.path_502 as { ratio: number }).ratio}`,
+    ],
+    [
+        "eta_error",
+        String(results.eta_error.value),
+        "0.8–1.25",
+        `429: ${eta(m).join(" / ")}; 502: ${eta(path502.result).join(" / ")}; first ETA ${results.eta_error.first_eta_429}× / ${results.eta_error.first_eta_502}×`,
+    ],
+    [
+        "invite_ratio",
+        String(results.invite_ratio.value),
+        "1.00",
+        `${m.invitesSent} invites for ${m.roomsNeedingInvite} rooms that need one`,
+    ],
+    [
+        `plan_ms_${planRooms}`,
+        String(results[`plan_ms_${planRooms}`]!.value),
+        "< 1000",
+        `runs ${plan.result.runsMs.map((x) => x.toFixed(0)).join(", ")} ms`,
+    ],
     [`plan_requests_${planRooms}`, String(plan.result.requests), "0", `${plan.result.roomsPlanned} rooms planned`],
-    ["keys_vs_rust", String(results.keys_vs_rust.value), "≥ 1.0", `ours ${Math.round(cmp.oursPerSecond)}/s vs Rust ${Math.round(cmp.rustPerSecond)}/s, ${cmp.count} sessions`],
-    ["keys_peak_rss_ratio", String(results.keys_peak_rss_ratio.value), "≈ 1", `peak RSS ${(small.peak.rss / 1048576).toFixed(0)} MB (${small.count}) vs ${(large.peak.rss / 1048576).toFixed(0)} MB (${large.count})`],
+    [
+        "keys_vs_rust",
+        String(results.keys_vs_rust.value),
+        "≥ 1.0",
+        `ours ${Math.round(cmp.oursPerSecond)}/s vs Rust ${Math.round(cmp.rustPerSecond)}/s, ${cmp.count} sessions`,
+    ],
+    [
+        "keys_peak_rss_ratio",
+        String(results.keys_peak_rss_ratio.value),
+        "≈ 1",
+        `peak RSS ${(small.peak.rss / 1048576).toFixed(0)} MB (${small.count}) vs ${(large.peak.rss / 1048576).toFixed(0)} MB (${large.count})`,
+    ],
     ["entry_kb_gzip", String(results.entry_kb_gzip.value), "", "index.js"],
     ["page_kb_gzip", String(results.page_kb_gzip.value), "", bundle.result.pageFiles.map((f) => f.file).join(" + ")],
 ];
 const width = rows.reduce((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), [] as number[]);
-console.log(`\n######## Results (${results.run.value}, commit ${commit}, load average now ${loadavg().map((l) => l.toFixed(2)).join(" ")})\n`);
-console.log([["figure", "value", "goal", "details"], ...rows].map((r) => r.map((c, i) => (i === 3 ? c : c.padEnd(width[i]!))).join("  ")).join("\n"));
+console.log(
+    `\n######## Results (${results.run.value}, commit ${commit}, load average now ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")})\n`,
+);
+console.log(
+    [["figure", "value", "goal", "details"], ...rows]
+        .map((r) => r.map((c, i) => (i === 3 ? c : c.padEnd(width[i]!))).join("  "))
+        .join("\n"),
+);
 console.log(`\nWritten to ${path.relative(PROJECT_ROOT, file)}.`);
 process.exit(0);

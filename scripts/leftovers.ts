@@ -22,7 +22,8 @@ export function leftoverProcesses(runId: string): string[] {
             continue;
         }
         if (!environ.split("\0").includes(`${RUN_MARKER}=${runId}`)) continue;
-        if (cmdline.includes("synapse.app.homeserver") || /chrom/.test(cmdline)) found.push(`${pid} ${cmdline.slice(0, 160)}`);
+        if (cmdline.includes("synapse.app.homeserver") || /chrom/.test(cmdline))
+            found.push(`${pid} ${cmdline.slice(0, 160)}`);
     }
     return found;
 }

@@ -34,5 +34,6 @@ export function ensureMachine(): void {
 /** Runs a project tool (from node_modules/.bin) and throws when it fails. */
 export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
     const result = spawnSync(command, args, { stdio: "inherit", env: { ...process.env, ...env } });
-    if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (exit ${result.status ?? result.signal})`);
+    if (result.status !== 0)
+        throw new Error(`${command} ${args.join(" ")} failed (exit ${result.status ?? result.signal})`);
 }

@@ -95,7 +95,9 @@ try {
     const demo = await seedDemoAccounts(bed, log, DEMO_ACCOUNT_SPECS);
     host = await startHostServer({
         port,
-        config: { default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } } },
+        config: {
+            default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } },
+        },
     });
     printInstructions(host.url, demo);
 } catch (e) {

@@ -37,9 +37,13 @@ let twin: Twin | undefined;
 try {
     if (only !== "faults") {
         const started = performance.now();
-        console.log(`\nInterruption trials: the CLI killed with SIGKILL at ${points} points of a migration, then run again.`);
+        console.log(
+            `\nInterruption trials: the CLI killed with SIGKILL at ${points} points of a migration, then run again.`,
+        );
         twin = await runTwin(bed);
-        console.log(`The uninterrupted twin took ${(twin.ms / 1000).toFixed(1)} s, exit ${twin.code}; progress lines ${twin.firstProgressLine}–${twin.summaryLine}.`);
+        console.log(
+            `The uninterrupted twin took ${(twin.ms / 1000).toFixed(1)} s, exit ${twin.code}; progress lines ${twin.firstProgressLine}–${twin.summaryLine}.`,
+        );
         let passed = 0;
         const at = killPoints(twin!, points);
         for (const [i, line] of at.entries()) {
@@ -48,11 +52,15 @@ try {
             if (result.problems.length) failed++;
             else passed++;
         }
-        console.log(`\nInterruption trials: ${passed} passed, ${at.length - passed} failed (${((performance.now() - started) / 60_000).toFixed(1)} min)`);
+        console.log(
+            `\nInterruption trials: ${passed} passed, ${at.length - passed} failed (${((performance.now() - started) / 60_000).toFixed(1)} min)`,
+        );
     }
     if (only !== "interruption") {
         const started = performance.now();
-        console.log(`\nFault trials: a proxy in front of each server injects faults into about 10 % of requests; seeds ${seeds.join(", ")}.`);
+        console.log(
+            `\nFault trials: a proxy in front of each server injects faults into about 10 % of requests; seeds ${seeds.join(", ")}.`,
+        );
         let passed = 0;
         twin ??= await runTwin(bed);
         for (const seed of seeds) {
@@ -61,7 +69,9 @@ try {
             if (result.problems.length) failed++;
             else passed++;
         }
-        console.log(`\nFault trials: ${passed} passed, ${seeds.length - passed} failed (${((performance.now() - started) / 60_000).toFixed(1)} min)`);
+        console.log(
+            `\nFault trials: ${passed} passed, ${seeds.length - passed} failed (${((performance.now() - started) / 60_000).toFixed(1)} min)`,
+        );
     }
 } finally {
     await bed.stop();

@@ -24,7 +24,12 @@ test("a wrong type or unknown option gives one readable error", () => {
 });
 
 test("allowed_target_homeservers maps server names to homeserver addresses", () => {
-    expect(parseModuleConfig({ allowed_target_servers: ["example.org"], allowed_target_homeservers: { "example.org": "https://matrix.example.org" } })).toMatchObject({
+    expect(
+        parseModuleConfig({
+            allowed_target_servers: ["example.org"],
+            allowed_target_homeservers: { "example.org": "https://matrix.example.org" },
+        }),
+    ).toMatchObject({
         ok: true,
         config: { allowed_target_homeservers: { "example.org": "https://matrix.example.org" } },
     });

@@ -57,5 +57,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function parseModuleConfig(raw: unknown): ConfigResult {
     const result = moduleConfigSchema.safeParse(raw ?? {});
     if (result.success) return { ok: true, config: result.data };
-    return { ok: false, error: `"${CONFIG_KEY}" in config.json is invalid: ${result.error.issues.map(describeIssue).join("; ")}` };
+    return {
+        ok: false,
+        error: `"${CONFIG_KEY}" in config.json is invalid: ${result.error.issues.map(describeIssue).join("; ")}`,
+    };
 }

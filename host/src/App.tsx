@@ -9,7 +9,7 @@
  *   filter; the first match renders above the input with {text, roomId}.
  * - Enter on `/something` Element does not know opens "Unknown Command" with "Send as message" and "Cancel".
  */
-import React, { useEffect, useMemo, useState } from "react";
+import React, { useCallback, useEffect, useMemo, useState } from "react";
 import { ClientEvent, type MatrixClient, RoomEvent } from "matrix-js-sdk";
 
 import type { HostApi } from "./api.ts";
@@ -19,20 +19,25 @@ function screenFromHash(): string {
     return decodeURIComponent(window.location.hash.replace(/^#\/?/, "").split("?")[0]);
 }
 
-function useScreen(api: HostApi): { page: string | null; roomId: string | null } {
-    const resolve = (current: { page: string | null; roomId: string | null }) => {
-        const screen = screenFromHash();
-        if (screen.startsWith("room/")) return { page: null, roomId: screen.slice("room/".length) };
-        if (screen === "home") return { page: null, roomId: null };
-        if (api.locationRenderers.has(screen)) return { page: screen, roomId: null };
-        return current; // Element ignores screens it does not know.
-    };
+type Screen = { page: string | null; roomId: string | null };
+
+function useScreen(api: HostApi): Screen {
+    const resolve = useCallback(
+        (current: Screen): Screen => {
+            const screen = screenFromHash();
+            if (screen.startsWith("room/")) return { page: null, roomId: screen.slice("room/".length) };
+            if (screen === "home") return { page: null, roomId: null };
+            if (api.locationRenderers.has(screen)) return { page: screen, roomId: null };
+            return current; // Element ignores screens it does not know.
+        },
+        [api],
+    );
     const [state, setState] = useState(() => resolve({ page: null, roomId: null }));
     useEffect(() => {
         const onHash = () => setState((s) => resolve(s));
         window.addEventListener("hashchange", onHash);
         return () => window.removeEventListener("hashchange", onHash);
-    }, []);
+    }, [resolve]);
     return state;
 }
 
@@ -55,7 +60,13 @@ function useClientUpdates(client: MatrixClient | null): number {
     return tick;
 }
 
-function Login({ defaultBaseUrl, onLogin }: { defaultBaseUrl: string; onLogin(b: string, u: string, p: string): Promise<void> }) {
+function Login({
+    defaultBaseUrl,
+    onLogin,
+}: {
+    defaultBaseUrl: string;
+    onLogin(b: string, u: string, p: string): Promise<void>;
+}) {
     const [baseUrl, setBaseUrl] = useState(defaultBaseUrl);
     const [user, setUser] = useState("");
     const [password, setPassword] = useState("");
@@ -79,11 +90,18 @@ function Login({ defaultBaseUrl, onLogin }: { defaultBaseUrl: string; onLogin(b:
                 Homeserver URL <input name="baseUrl" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} />
             </label>
             <label>
-                Username <input name="username" value={user} onChange={(e) => setUser(e.target.value)} autoComplete="username" />
+                Username{" "}
+                <input name="username" value={user} onChange={(e) => setUser(e.target.value)} autoComplete="username" />
             </label>
             <label>
                 Password
-                <input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" />
+                <input
+                    name="password"
+                    type="password"
+                    value={password}
+                    onChange={(e) => setPassword(e.target.value)}
+                    autoComplete="current-password"
+                />
             </label>
             {error && <p role="alert">{error}</p>}
             <button type="submit" disabled={busy}>
@@ -102,12 +120,20 @@ function activateOnKey(activate: () => void) {
     };
 }
 
-function SpacePanel({ api, activeKey, onSelect }: { api: HostApi; activeKey: string | null; onSelect(key: string | null): void }) {
+function SpacePanel({
+    api,
+    activeKey,
+    onSelect,
+}: {
+    api: HostApi;
+    activeKey: string | null;
+    onSelect(key: string | null): void;
+}) {
     const [, setVersion] = useState(0);
     // Element's Home space opens the home page (and its room list).
     const goHome = () => {
         onSelect(null);
-        window.location.hash = "#/home";
+        window.location.assign("#/home");
     };
     useEffect(() => api.events.on("spacePanelItemsChanged", () => setVersion((v) => v + 1)), [api]);
     return (
@@ -199,11 +225,8 @@ function RoomView({ api, client, roomId }: { api: HostApi; client: MatrixClient;
 
     useEffect(() => api.events.on("insertIntoComposer", (inserted) => setText((t) => t + inserted)), [api]);
     useEffect(() => {
-        if (text === "") {
-            setPreviewText("");
-            return;
-        }
-        const timer = setTimeout(() => setPreviewText(text), 500);
+        // Element debounces the preview; an emptied composer clears it at once.
+        const timer = setTimeout(() => setPreviewText(text), text === "" ? 0 : 500);
         return () => clearTimeout(timer);
     }, [text]);
 
@@ -224,14 +247,18 @@ function RoomView({ api, client, roomId }: { api: HostApi; client: MatrixClient;
     }, [api, previewText, roomId]);
 
     if (!room) return <p>Room not found</p>;
-    const events = room.getLiveTimeline().getEvents().filter((e) => e.getType() === "m.room.message");
+    const events = room
+        .getLiveTimeline()
+        .getEvents()
+        .filter((e) => e.getType() === "m.room.message");
     return (
         <>
             <h2>{room.name}</h2>
             <div className="mx_RoomView_timeline">
                 {events.map((e) => (
                     <p key={e.getId()}>
-                        <b>{e.getSender()}</b>: {e.getContent().body ?? (e.isDecryptionFailure() ? "(unable to decrypt)" : "")}
+                        <b>{e.getSender()}</b>:{" "}
+                        {e.getContent().body ?? (e.isDecryptionFailure() ? "(unable to decrypt)" : "")}
                     </p>
                 ))}
             </div>
@@ -314,7 +341,13 @@ export function App({ api, client, defaultBaseUrl, onLogin, onLogout }: AppProps
                     Signed in as <span data-testid="host-user">{client.getUserId()}</span>{" "}
                     <button onClick={() => void onLogout()}>Sign out</button>
                 </header>
-                {renderer ? renderer() : roomId ? <RoomView api={api} client={client} roomId={roomId} /> : <p>Pick a room.</p>}
+                {renderer ? (
+                    renderer()
+                ) : roomId ? (
+                    <RoomView api={api} client={client} roomId={roomId} />
+                ) : (
+                    <p>Pick a room.</p>
+                )}
             </div>
             <Dialogs api={api} />
         </div>

@@ -42,7 +42,9 @@ class HostI18n {
     public translate = (key: string, vars?: Record<string, unknown>): string => {
         const byLang = this.strings.get(key);
         const text = byLang?.[this.language] ?? byLang?.en ?? key;
-        return text.replace(/%\((\w+)\)s/g, (whole, name: string) => (vars && name in vars ? String(vars[name]) : whole));
+        return text.replace(/%\((\w+)\)s/g, (whole, name: string) =>
+            vars && name in vars ? String(vars[name]) : whole,
+        );
     };
 
     public humanizeTime = (ms: number): string => `${Math.round((Date.now() - ms) / 60000)} minutes ago`;
@@ -99,7 +101,8 @@ export class HostApi implements Partial<Api> {
     ) {}
 
     public readonly config = {
-        get: ((key?: keyof Config) => (key === undefined ? this.configJson : this.configJson[key])) as Api["config"]["get"],
+        get: ((key?: keyof Config) =>
+            key === undefined ? this.configJson : this.configJson[key]) as Api["config"]["get"],
     };
 
     public readonly navigation = {
@@ -152,7 +155,11 @@ export class HostApi implements Partial<Api> {
         getRoom: (id: string) => {
             const room = this.state.client?.getRoom(id);
             if (!room) return null;
-            return { id: room.roomId, name: new Watchable(room.name), getLastActiveTimestamp: () => room.getLastActiveTimestamp() };
+            return {
+                id: room.roomId,
+                name: new Watchable(room.name),
+                getLastActiveTimestamp: () => room.getLastActiveTimestamp(),
+            };
         },
         creationManagement: {
             setX509ClientInitOpts: (): void => unsupported("client.creationManagement"),
@@ -166,7 +173,11 @@ export class HostApi implements Partial<Api> {
             const room = this.state.client?.getRoom(roomId);
             if (!room) throw new Error(`No such room: ${roomId}`);
             const initial = (room.name.replace(/^[#!@]/, "")[0] ?? "?").toUpperCase();
-            return React.createElement("span", { className: "mx_HostAvatar", style: { width: size, height: size } }, initial);
+            return React.createElement(
+                "span",
+                { className: "mx_HostAvatar", style: { width: size, height: size } },
+                initial,
+            );
         },
         renderRoomView: (): never => unsupported("builtins.renderRoomView"),
         renderNotificationDecoration: (): never => unsupported("builtins.renderNotificationDecoration"),

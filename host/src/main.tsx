@@ -32,7 +32,12 @@ function ErrorView({ message }: { message: string }): React.JSX.Element {
 }
 
 async function startSession(session: StoredSession, state: HostState, api: HostApi): Promise<MatrixClient> {
-    const client = createClient({ baseUrl: session.baseUrl, userId: session.userId, deviceId: session.deviceId, accessToken: session.accessToken });
+    const client = createClient({
+        baseUrl: session.baseUrl,
+        userId: session.userId,
+        deviceId: session.deviceId,
+        accessToken: session.accessToken,
+    });
     await client.initRustCrypto();
     state.client = client;
     await client.startClient({ initialSyncLimit: 20 });
@@ -46,7 +51,14 @@ async function main(): Promise<void> {
     const root = createRoot(document.getElementById("matrixchat")!);
     const state: HostState = { client: null };
     // Element's MatrixClientPeg exists before modules load; get() is null until a session is restored or made.
-    window.mxMatrixClientPeg = { get: () => state.client, safeGet: () => state.client ?? (() => { throw new Error("User is not logged in"); })() };
+    window.mxMatrixClientPeg = {
+        get: () => state.client,
+        safeGet: () =>
+            state.client ??
+            (() => {
+                throw new Error("User is not logged in");
+            })(),
+    };
 
     let config: Config;
     try {
@@ -77,7 +89,12 @@ async function main(): Promise<void> {
             password,
             initial_device_display_name: "Element stand-in",
         });
-        const session = { baseUrl, userId: response.user_id, deviceId: response.device_id, accessToken: response.access_token };
+        const session = {
+            baseUrl,
+            userId: response.user_id,
+            deviceId: response.device_id,
+            accessToken: response.access_token,
+        };
         localStorage.setItem(SESSION_KEY, JSON.stringify(session));
         await startSession(session, state, api);
         render();
@@ -91,7 +108,9 @@ async function main(): Promise<void> {
 
     const defaultBaseUrl = config.default_server_config?.["m.homeserver"]?.base_url ?? "";
     const render = () =>
-        root.render(<App api={api} client={state.client} defaultBaseUrl={defaultBaseUrl} onLogin={login} onLogout={logout} />);
+        root.render(
+            <App api={api} client={state.client} defaultBaseUrl={defaultBaseUrl} onLogin={login} onLogout={logout} />,
+        );
 
     const stored = localStorage.getItem(SESSION_KEY);
     if (stored) {

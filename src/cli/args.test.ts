@@ -63,7 +63,9 @@ describe("command-line arguments", () => {
     });
 
     test("a value may itself contain '=' (a URL with a query)", () => {
-        expect(parseArgs([...REQUIRED, "--new-homeserver=https://new.example/?a=b"]).newHomeserver).toBe("https://new.example/?a=b");
+        expect(parseArgs([...REQUIRED, "--new-homeserver=https://new.example/?a=b"]).newHomeserver).toBe(
+            "https://new.example/?a=b",
+        );
     });
 
     test.each([
@@ -72,11 +74,14 @@ describe("command-line arguments", () => {
         ["--access-token", "syt_abc"],
         ["--recovery-key=EsTc 1234"],
         ["--secret", "x"],
-    ])("a secret on the command line (%s) is refused without echoing it, pointing to the environment", (...secretArgs) => {
-        const error = usageErrorOf([...REQUIRED, ...secretArgs]);
-        expect(error.message).toMatch(/only read from the environment/);
-        expect(error.message).not.toMatch(/hunter2|syt_abc|EsTc/);
-    });
+    ])(
+        "a secret on the command line (%s) is refused without echoing it, pointing to the environment",
+        (...secretArgs) => {
+            const error = usageErrorOf([...REQUIRED, ...secretArgs]);
+            expect(error.message).toMatch(/only read from the environment/);
+            expect(error.message).not.toMatch(/hunter2|syt_abc|EsTc/);
+        },
+    );
 
     test("an unknown flag is refused by name", () => {
         expect(usageErrorOf([...REQUIRED, "--levae-old-rooms"]).message).toBe("Unknown argument: --levae-old-rooms");
@@ -87,7 +92,10 @@ describe("command-line arguments", () => {
         [["--foo", "SECRETVALUE"], "Unknown argument: --foo"],
         [["-xSECRETVALUE"], "Unknown argument: -x"],
         [["SECRETVALUE"], "Unexpected argument number 5 (not shown): values follow the flag they belong to"],
-        [["--dry-run", "SECRETVALUE"], "Unexpected argument number 6 (not shown): values follow the flag they belong to"],
+        [
+            ["--dry-run", "SECRETVALUE"],
+            "Unexpected argument number 6 (not shown): values follow the flag they belong to",
+        ],
         [["--", "SECRETVALUE"], "Unexpected argument number 6 (not shown): values follow the flag they belong to"],
     ])("issue 7.13: an unrecognised argument (%j) is refused without echoing its value", (extra, message) => {
         const error = usageErrorOf([...REQUIRED, ...extra]);
@@ -96,8 +104,12 @@ describe("command-line arguments", () => {
     });
 
     test("a flag that needs a value refuses a missing one, or the next flag as its value", () => {
-        expect(usageErrorOf(["--new-user", "@new:new.example", "--old-homeserver"]).message).toBe("--old-homeserver needs a value");
-        expect(usageErrorOf(["--old-homeserver", "--new-user", "@new:new.example"]).message).toBe("--old-homeserver needs a value");
+        expect(usageErrorOf(["--new-user", "@new:new.example", "--old-homeserver"]).message).toBe(
+            "--old-homeserver needs a value",
+        );
+        expect(usageErrorOf(["--old-homeserver", "--new-user", "@new:new.example"]).message).toBe(
+            "--old-homeserver needs a value",
+        );
     });
 
     test("a yes/no flag refuses a value", () => {
@@ -107,18 +119,26 @@ describe("command-line arguments", () => {
     test("--old-homeserver and --new-user are required", () => {
         expect(usageErrorOf(["--new-user", "@new:new.example"]).message).toBe("--old-homeserver is required");
         expect(usageErrorOf(["--old-homeserver", "https://old.example"]).message).toBe("--new-user is required");
-        expect(usageErrorOf(["--old-homeserver", "https://old.example", "--new-user="]).message).toBe("--new-user is required");
+        expect(usageErrorOf(["--old-homeserver", "https://old.example", "--new-user="]).message).toBe(
+            "--new-user is required",
+        );
     });
 
     test("--new-sign-in and --old-sign-in take one of the methods, with an optional identity provider", () => {
         const required = ["--old-homeserver", "https://old.example", "--new-user", "@new:new.example"];
-        expect(parseArgs([...required, "--new-sign-in", "sso", "--new-idp", "oidc-company", "--old-sign-in=device"])).toMatchObject({ newSignIn: "sso", newIdp: "oidc-company", oldSignIn: "device" });
-        expect(usageErrorOf([...required, "--new-sign-in", "magic"]).message).toBe('--new-sign-in must be one of password, sso, oauth, device, token, not "magic"');
+        expect(
+            parseArgs([...required, "--new-sign-in", "sso", "--new-idp", "oidc-company", "--old-sign-in=device"]),
+        ).toMatchObject({ newSignIn: "sso", newIdp: "oidc-company", oldSignIn: "device" });
+        expect(usageErrorOf([...required, "--new-sign-in", "magic"]).message).toBe(
+            '--new-sign-in must be one of password, sso, oauth, device, token, not "magic"',
+        );
     });
 
     test("--accept-missing-keys names rooms, comma-separated", () => {
         const required = ["--old-homeserver", "https://old.example", "--new-user", "@new:new.example"];
-        expect(parseArgs([...required, "--accept-missing-keys", "!a:old.example, !b:old.example,"]).acceptMissingKeys).toEqual(["!a:old.example", "!b:old.example"]);
+        expect(
+            parseArgs([...required, "--accept-missing-keys", "!a:old.example, !b:old.example,"]).acceptMissingKeys,
+        ).toEqual(["!a:old.example", "!b:old.example"]);
         expect(parseArgs(required).acceptMissingKeys).toBeUndefined();
     });
 
@@ -127,10 +147,36 @@ describe("command-line arguments", () => {
     });
 
     test("the usage text lists every flag the parser accepts and every secret variable", () => {
-        for (const flag of ["--old-homeserver", "--old-user", "--new-user", "--new-homeserver", "--dry-run", "--leave-old-rooms", "--moved-notice", "--report", "--key-file", "--set-up-new-backup", "--trust-new-backup", "--accept-missing-keys", "--yes", "--help", "--new-sign-in", "--old-sign-in", "--new-idp", "--old-idp"]) {
+        for (const flag of [
+            "--old-homeserver",
+            "--old-user",
+            "--new-user",
+            "--new-homeserver",
+            "--dry-run",
+            "--leave-old-rooms",
+            "--moved-notice",
+            "--report",
+            "--key-file",
+            "--set-up-new-backup",
+            "--trust-new-backup",
+            "--accept-missing-keys",
+            "--yes",
+            "--help",
+            "--new-sign-in",
+            "--old-sign-in",
+            "--new-idp",
+            "--old-idp",
+        ]) {
             expect(USAGE).toContain(flag);
         }
-        for (const variable of ["MIGRATE_OLD_ACCESS_TOKEN", "MIGRATE_OLD_PASSWORD", "MIGRATE_NEW_PASSWORD", "MIGRATE_NEW_ACCESS_TOKEN", "MIGRATE_OLD_RECOVERY_KEY", "MIGRATE_NEW_RECOVERY_KEY"]) {
+        for (const variable of [
+            "MIGRATE_OLD_ACCESS_TOKEN",
+            "MIGRATE_OLD_PASSWORD",
+            "MIGRATE_NEW_PASSWORD",
+            "MIGRATE_NEW_ACCESS_TOKEN",
+            "MIGRATE_OLD_RECOVERY_KEY",
+            "MIGRATE_NEW_RECOVERY_KEY",
+        ]) {
             expect(USAGE).toContain(variable);
         }
     });

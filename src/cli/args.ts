@@ -96,7 +96,7 @@ const OPTIONS = {
     "old-sign-in": { type: "string" },
     "new-idp": { type: "string" },
     "old-idp": { type: "string" },
-    report: { type: "string" },
+    "report": { type: "string" },
     "key-file": { type: "string" },
     "accept-missing-keys": { type: "string" },
     "dry-run": { type: "boolean", default: false },
@@ -104,8 +104,8 @@ const OPTIONS = {
     "moved-notice": { type: "boolean", default: false },
     "set-up-new-backup": { type: "boolean", default: false },
     "trust-new-backup": { type: "boolean", default: false },
-    yes: { type: "boolean", short: "y", default: false },
-    help: { type: "boolean", short: "h", default: false },
+    "yes": { type: "boolean", short: "y", default: false },
+    "help": { type: "boolean", short: "h", default: false },
 } as const satisfies ParseArgsOptionsConfig;
 
 const SECRET_LOOKING = /pass|token|secret|recovery/i;
@@ -136,7 +136,10 @@ export function parseArgs(argv: string[]): CliOptions {
         help: values.help,
     };
     if (options.help) return options;
-    for (const [flag, choice] of [["--new-sign-in", options.newSignIn], ["--old-sign-in", options.oldSignIn]] as const) {
+    for (const [flag, choice] of [
+        ["--new-sign-in", options.newSignIn],
+        ["--old-sign-in", options.oldSignIn],
+    ] as const) {
         if (choice !== undefined && !(SIGN_IN_CHOICES as readonly string[]).includes(choice)) {
             throw new UsageError(`${flag} must be one of ${SIGN_IN_CHOICES.join(", ")}, not "${choice}"`);
         }
@@ -160,16 +163,24 @@ function parseStrictly(argv: string[]) {
  * (it may be a password typed in the wrong place). A secret-looking flag is named first, wherever it is.
  */
 function explainRefusal(argv: string[]): string {
-    const { tokens } = parseCommandLine({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+    const { tokens } = parseCommandLine({
+        args: argv,
+        options: OPTIONS,
+        strict: false,
+        allowPositionals: true,
+        tokens: true,
+    });
     const isKnown = (name: string): name is keyof typeof OPTIONS => Object.hasOwn(OPTIONS, name);
     const secret = tokens.find((t) => t.kind === "option" && !isKnown(t.name) && SECRET_LOOKING.test(t.name));
     if (secret?.kind === "option") {
         return `${secret.rawName}: secrets are only read from the environment (see --help), never from the command line`;
     }
     for (const token of tokens) {
-        if (token.kind === "positional") return `Unexpected argument number ${token.index + 1} (not shown): values follow the flag they belong to`;
+        if (token.kind === "positional")
+            return `Unexpected argument number ${token.index + 1} (not shown): values follow the flag they belong to`;
         if (token.kind !== "option") continue;
-        if (!isKnown(token.name)) return `Unknown argument: ${token.rawName}${token.value === undefined ? "" : " (its value is not shown)"}`;
+        if (!isKnown(token.name))
+            return `Unknown argument: ${token.rawName}${token.value === undefined ? "" : " (its value is not shown)"}`;
         const type = OPTIONS[token.name].type;
         if (type === "boolean" && token.value !== undefined) return `${token.rawName} takes no value`;
         if (type === "string" && (token.value === undefined || (!token.inlineValue && token.value.startsWith("-")))) {

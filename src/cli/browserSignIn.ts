@@ -21,7 +21,9 @@ function openSystemBrowser(url: string): void {
     if (!process.stdout.isTTY || process.env.CI) return;
     const command = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
     try {
-        spawn(command, [url], { stdio: "ignore", detached: true }).on("error", () => undefined).unref();
+        spawn(command, [url], { stdio: "ignore", detached: true })
+            .on("error", () => undefined)
+            .unref();
     } catch {
         // no browser here: the printed line is enough
     }
@@ -35,10 +37,15 @@ export function showSignInUrl(err: NodeJS.WritableStream, url: string): void {
 
 export function showDeviceCode(err: NodeJS.WritableStream, prompt: DeviceGrantPrompt): void {
     showSignInUrl(err, prompt.verificationUriComplete ?? prompt.verificationUri);
-    err.write(`  (or open ${terminalSafe(prompt.verificationUri)} on any device and enter the code ${terminalSafe(prompt.userCode)}; it is valid for ${Math.round((prompt.expiresAt - Date.now()) / 60000)} min)\n`);
+    err.write(
+        `  (or open ${terminalSafe(prompt.verificationUri)} on any device and enter the code ${terminalSafe(prompt.userCode)}; it is valid for ${Math.round((prompt.expiresAt - Date.now()) / 60000)} min)\n`,
+    );
 }
 
-export async function startLoopbackBrowser(err: NodeJS.WritableStream, waitMs = SIGN_IN_WAIT_MS): Promise<LoopbackBrowser> {
+export async function startLoopbackBrowser(
+    err: NodeJS.WritableStream,
+    waitMs = SIGN_IN_WAIT_MS,
+): Promise<LoopbackBrowser> {
     let deliver: ((params: URLSearchParams) => void) | undefined;
     const server = createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -46,8 +53,14 @@ export async function startLoopbackBrowser(err: NodeJS.WritableStream, waitMs = 
             res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("Not found");
             return;
         }
-        res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer" });
-        res.end("<!doctype html><meta charset=utf-8><title>Account migration</title><p>Done — you can close this tab and go back to the terminal.</p>");
+        res.writeHead(200, {
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        });
+        res.end(
+            "<!doctype html><meta charset=utf-8><title>Account migration</title><p>Done — you can close this tab and go back to the terminal.</p>",
+        );
         deliver(url.searchParams);
         deliver = undefined;
     });
@@ -64,7 +77,12 @@ export async function startLoopbackBrowser(err: NodeJS.WritableStream, waitMs = 
             return new Promise<URLSearchParams>((resolve, reject) => {
                 const timer = setTimeout(() => {
                     deliver = undefined;
-                    reject(new SignInError("sign-in-timeout", `No sign-in arrived within ${Math.round(waitMs / 60000)} minutes; nothing was changed. Run the command again to retry.`));
+                    reject(
+                        new SignInError(
+                            "sign-in-timeout",
+                            `No sign-in arrived within ${Math.round(waitMs / 60000)} minutes; nothing was changed. Run the command again to retry.`,
+                        ),
+                    );
                 }, waitMs);
                 deliver = (params) => {
                     clearTimeout(timer);

@@ -46,7 +46,14 @@ function recommended(methods: SignInMethod[]): SignInChoice | undefined {
  * Signs one side in. Without --old-sign-in / --new-sign-in: the access token or password given in the environment,
  * else (when a person is at the terminal) the server's recommended method.
  */
-async function signInSide(side: "old" | "new", userId: string | undefined, baseUrl: string, choice: SignInChoice | undefined, idp: string | undefined, err: NodeJS.WriteStream): Promise<SignedInSession> {
+async function signInSide(
+    side: "old" | "new",
+    userId: string | undefined,
+    baseUrl: string,
+    choice: SignInChoice | undefined,
+    idp: string | undefined,
+    err: NodeJS.WriteStream,
+): Promise<SignedInSession> {
     const upper = side.toUpperCase();
     const token = env(`MIGRATE_${upper}_ACCESS_TOKEN`);
     const password = env(`MIGRATE_${upper}_PASSWORD`);
@@ -64,18 +71,30 @@ async function signInSide(side: "old" | "new", userId: string | undefined, baseU
     }
     const discovery = await discoverSignIn(userId, baseUrl);
     method ??= recommended(discovery.offer.methods);
-    if (!method) throw new SignInError("unsupported-sign-in", `${baseUrl} offers no sign-in this tool can do; use an access token (MIGRATE_${upper}_ACCESS_TOKEN).`);
+    if (!method)
+        throw new SignInError(
+            "unsupported-sign-in",
+            `${baseUrl} offers no sign-in this tool can do; use an access token (MIGRATE_${upper}_ACCESS_TOKEN).`,
+        );
     const client = { clientName: DEVICE_NAME, applicationType: "native" as const };
     switch (method) {
         case "password":
-            if (!password) throw new InputError(`Signing the ${side} account in with its password needs MIGRATE_${upper}_PASSWORD.`);
+            if (!password)
+                throw new InputError(
+                    `Signing the ${side} account in with its password needs MIGRATE_${upper}_PASSWORD.`,
+                );
             return signIn(discovery, { method: "password", password }, { deviceName: DEVICE_NAME });
         case "device": {
             // Registration needs a redirect even for a device-only client; this one is never visited.
             const redirectUri = "http://127.0.0.1/callback";
             return signIn(
                 discovery,
-                { method: "device", client: { ...client, clientUri: "http://127.0.0.1/", redirectUri }, onCode: (p) => showDeviceCode(err, p), signal: AbortSignal.timeout(SIGN_IN_WAIT_MS) },
+                {
+                    method: "device",
+                    client: { ...client, clientUri: "http://127.0.0.1/", redirectUri },
+                    onCode: (p) => showDeviceCode(err, p),
+                    signal: AbortSignal.timeout(SIGN_IN_WAIT_MS),
+                },
                 { deviceName: DEVICE_NAME },
             );
         }
@@ -84,7 +103,13 @@ async function signInSide(side: "old" | "new", userId: string | undefined, baseU
             const browser = await startLoopbackBrowser(err);
             try {
                 const clientUri = new URL("/", browser.redirectUri).href;
-                return await signIn(discovery, method === "sso" ? { method, idpId: idp, browser } : { method, browser, client: { ...client, clientUri } }, { deviceName: DEVICE_NAME });
+                return await signIn(
+                    discovery,
+                    method === "sso"
+                        ? { method, idpId: idp, browser }
+                        : { method, browser, client: { ...client, clientUri } },
+                    { deviceName: DEVICE_NAME },
+                );
             } finally {
                 await browser.close();
             }
@@ -124,7 +149,8 @@ export function printPlan(plan: MigrationPlan, out: Pick<NodeJS.WriteStream, "wr
     }
     if (plan.pendingInvites.length) {
         writeLine(out, `  ${plan.pendingInvites.length} invite(s) the old account never accepted (not migrated):`);
-        for (const p of plan.pendingInvites) writeLine(out, `    - ${p.name}${p.inviter ? ` (from ${p.inviter})` : ""}`);
+        for (const p of plan.pendingInvites)
+            writeLine(out, `    - ${p.name}${p.inviter ? ` (from ${p.inviter})` : ""}`);
     }
 }
 
@@ -141,11 +167,15 @@ export function printSummary(report: MigrationReport, out: Pick<NodeJS.WriteStre
         if (r.adminMessage) writeLine(out, `      Ask an admin: “${r.adminMessage}”`);
     }
     // Rooms that moved but where the old account stayed, or something else is worth knowing.
-    for (const r of [...by("migrated"), ...by("already")].filter((x) => x.reason && x.outcome !== "already")) writeLine(out, `  · ${r.name}: ${r.reason}`);
+    for (const r of [...by("migrated"), ...by("already")].filter((x) => x.reason && x.outcome !== "already"))
+        writeLine(out, `  · ${r.name}: ${r.reason}`);
     for (const e of report.errors) writeLine(out, `  ✗ ${e}`);
     const keys = report.keys;
     if (keys) {
-        writeLine(out, `Room keys: ${keys.sessionsFound} found, ${keys.sessionsUploaded} handed over, ${keys.sessionsMissing} missing.${keys.error ? ` ${keys.error}` : ""}`);
+        writeLine(
+            out,
+            `Room keys: ${keys.sessionsFound} found, ${keys.sessionsUploaded} handed over, ${keys.sessionsMissing} missing.${keys.error ? ` ${keys.error}` : ""}`,
+        );
     }
 }
 
@@ -180,9 +210,15 @@ export async function main(argv: string[]): Promise<number> {
             return 0;
         }
         const keyFilePassphrase = env("MIGRATE_KEY_FILE_PASSPHRASE");
-        if (opts.keyFile && !keyFilePassphrase) throw new InputError("--key-file needs its passphrase in MIGRATE_KEY_FILE_PASSPHRASE.");
-        if (opts.setUpNewBackup && (opts.newSignIn === "token" || (!opts.newSignIn && env("MIGRATE_NEW_ACCESS_TOKEN")))) {
-            throw new InputError("--set-up-new-backup needs a session this tool signs in itself (its keys go on that session's device): use --new-sign-in password, sso, oauth or device instead of an access token.");
+        if (opts.keyFile && !keyFilePassphrase)
+            throw new InputError("--key-file needs its passphrase in MIGRATE_KEY_FILE_PASSPHRASE.");
+        if (
+            opts.setUpNewBackup &&
+            (opts.newSignIn === "token" || (!opts.newSignIn && env("MIGRATE_NEW_ACCESS_TOKEN")))
+        ) {
+            throw new InputError(
+                "--set-up-new-backup needs a session this tool signs in itself (its keys go on that session's device): use --new-sign-in password, sso, oauth or device instead of an access token.",
+            );
         }
 
         const oldBase = await checkHomeserver(opts.oldHomeserver);
@@ -193,7 +229,9 @@ export async function main(argv: string[]): Promise<number> {
         const neu = await signInSide("new", newUserId, newBase, opts.newSignIn, opts.newIdp, err);
         sessions.push(neu);
         if (opts.dryRun && sessions.some((s) => s.temporary)) {
-            err.write("Note: signing in creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n");
+            err.write(
+                "Note: signing in creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n",
+            );
         }
 
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
@@ -214,7 +252,9 @@ export async function main(argv: string[]): Promise<number> {
         });
         for (const note of keys.notes) writeLine(err, `Note: ${note}`);
         if (keys.createdRecoveryKey) {
-            err.write(`\nRecovery was set up for ${neu.userId}. Its recovery key, shown only this once — store it safely:\n\n    ${keys.createdRecoveryKey}\n\n`);
+            err.write(
+                `\nRecovery was set up for ${neu.userId}. Its recovery key, shown only this once — store it safely:\n\n    ${keys.createdRecoveryKey}\n\n`,
+            );
         }
         if ("unavailable" in keys.target) writeLine(err, `Encrypted history: ${keys.target.unavailable}`);
 
@@ -228,7 +268,8 @@ export async function main(argv: string[]): Promise<number> {
         printPlan(plan, err);
 
         if (!opts.dryRun && !opts.yes) {
-            if (!process.stdin.isTTY) throw new InputError("Not run from a terminal: pass --yes to migrate without being asked.");
+            if (!process.stdin.isTTY)
+                throw new InputError("Not run from a terminal: pass --yes to migrate without being asked.");
             if (!(await confirm("Start the migration? [y/N] "))) {
                 err.write("Nothing was changed.\n");
                 return 0;
@@ -237,19 +278,31 @@ export async function main(argv: string[]): Promise<number> {
 
         if (opts.keyFile) {
             const encrypted = plan.rooms.filter((r) => r.selected && r.encrypted).map((r) => r.roomId);
-            const file = await exportKeyFile({ old, roomIds: encrypted, oldBackup: keys.oldBackup, passphrase: keyFilePassphrase! });
+            const file = await exportKeyFile({
+                old,
+                roomIds: encrypted,
+                oldBackup: keys.oldBackup,
+                passphrase: keyFilePassphrase!,
+            });
             writeFileSync(opts.keyFile, file.text, { mode: 0o600 });
-            err.write(`Wrote ${file.sessions} room key(s) to ${opts.keyFile} (import it in Element: Settings → Encryption → Import keys).\n`);
+            err.write(
+                `Wrote ${file.sessions} room key(s) to ${opts.keyFile} (import it in Element: Settings → Encryption → Import keys).\n`,
+            );
         }
 
         const progress = progressOutput(err);
         preparing = false;
-        const report = await runMigration(plan, snapshot, { old, new: neu }, {
-            dryRun: opts.dryRun,
-            onProgress: progress.onProgress,
-            onWait: progress.onWait,
-            keys: keys.handover,
-        });
+        const report = await runMigration(
+            plan,
+            snapshot,
+            { old, new: neu },
+            {
+                dryRun: opts.dryRun,
+                onProgress: progress.onProgress,
+                onWait: progress.onWait,
+                keys: keys.handover,
+            },
+        );
         progress.end();
         printSummary(report, err);
         if (opts.reportFile) {

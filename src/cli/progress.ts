@@ -18,7 +18,11 @@ export function progressOutput(stream: NodeJS.WriteStream): ProgressOutput {
     return {
         onProgress(event) {
             // Messages name rooms, which anyone who can invite the old account controls.
-            const e = { ...event, message: terminalSafe(event.message), etaExplanation: event.etaExplanation && terminalSafe(event.etaExplanation) };
+            const e = {
+                ...event,
+                message: terminalSafe(event.message),
+                etaExplanation: event.etaExplanation && terminalSafe(event.etaExplanation),
+            };
             if (e.etaExplanation && e.etaExplanation !== lastExplanation) {
                 lastExplanation = e.etaExplanation;
                 stream.write(`${tty ? "\r\x1b[2K" : ""}Note: ${e.etaExplanation}\n`);

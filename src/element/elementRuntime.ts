@@ -14,7 +14,12 @@ import { buildPlan } from "../engine/plan.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { keySituation, openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
 import { endRecoverySetup, setUpNewAccountRecovery } from "../keys/recoverySetup.ts";
-import { type SignInDiscovery, type TargetPolicy, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
+import {
+    type SignInDiscovery,
+    type TargetPolicy,
+    discoverSignIn,
+    resolveNewHomeserver,
+} from "../sessions/discovery.ts";
 import { MatrixHttp, MatrixRequestError, seg } from "../sessions/matrixHttp.ts";
 import type { SignedInSession } from "../sessions/session.ts";
 import { type SignInRequest, checkTarget, signIn } from "../sessions/signIn.ts";
@@ -26,7 +31,13 @@ const DEVICE_NAME = "Account migration (Element)";
 
 /** Element's matrix-js-sdk errors carry errcode/httpStatus; the scheduler understands MatrixRequestError. */
 function fromSdkError(e: unknown, path: string): unknown {
-    const err = e as { httpStatus?: number; errcode?: string; data?: Record<string, unknown>; message?: string; getRetryAfterMs?(): number | null };
+    const err = e as {
+        httpStatus?: number;
+        errcode?: string;
+        data?: Record<string, unknown>;
+        message?: string;
+        getRetryAfterMs?(): number | null;
+    };
     if (typeof err?.httpStatus !== "number") return e;
     let retryAfter: number | undefined;
     try {
@@ -34,7 +45,15 @@ function fromSdkError(e: unknown, path: string): unknown {
     } catch {
         retryAfter = undefined;
     }
-    return new MatrixRequestError("POST", path, err.httpStatus, err.errcode, (err.data?.error as string) ?? err.message, retryAfter, err.data);
+    return new MatrixRequestError(
+        "POST",
+        path,
+        err.httpStatus,
+        err.errcode,
+        (err.data?.error as string) ?? err.message,
+        retryAfter,
+        err.data,
+    );
 }
 
 export interface ElementRuntimeOptions extends TargetPolicy {
@@ -86,7 +105,8 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
 
         async signIn(offer, input) {
             const found = discoveries.get(offer.userId);
-            if (!found || found.offer.baseUrl !== offer.baseUrl) throw new Error("Sign-in was not prepared for this account");
+            if (!found || found.offer.baseUrl !== offer.baseUrl)
+                throw new Error("Sign-in was not prepared for this account");
             const origin = window.location.origin;
             const oauthClient = { clientName: DEVICE_NAME, clientUri: `${origin}/`, applicationType: "web" as const };
             let request: SignInRequest;
@@ -96,13 +116,26 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
                     request = input;
                     break;
                 case "sso":
-                    request = { method: "sso", idpId: input.idpId, browser: popupBrowser(input.window, options.callbackUrl) };
+                    request = {
+                        method: "sso",
+                        idpId: input.idpId,
+                        browser: popupBrowser(input.window, options.callbackUrl),
+                    };
                     break;
                 case "oauth":
-                    request = { method: "oauth", client: oauthClient, browser: popupBrowser(input.window, options.callbackUrl) };
+                    request = {
+                        method: "oauth",
+                        client: oauthClient,
+                        browser: popupBrowser(input.window, options.callbackUrl),
+                    };
                     break;
                 case "device":
-                    request = { method: "device", client: { ...oauthClient, redirectUri: options.callbackUrl }, onCode: input.onCode, signal: input.signal };
+                    request = {
+                        method: "device",
+                        client: { ...oauthClient, redirectUri: options.callbackUrl },
+                        onCode: input.onCode,
+                        signal: input.signal,
+                    };
                     break;
             }
             const signedIn = await signIn(found, request, { deviceName: DEVICE_NAME });
@@ -127,13 +160,20 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             const result = await setUpNewAccountRecovery(s.http, {
                 session: s,
                 recoveryKey,
-                approval: { askPassword: approval.askPassword, openPage: approval.showApprovalPage, signal: approval.signal },
+                approval: {
+                    askPassword: approval.askPassword,
+                    openPage: approval.showApprovalPage,
+                    signal: approval.signal,
+                },
             });
             return result.recoveryKey;
         },
 
         async exportKeyFile(plan, passphrase, choices) {
-            const oldBackup = await openOldBackup({ old, oldCrypto: client.getCrypto(), oldRecoveryKey: choices.oldRecoveryKey }, []);
+            const oldBackup = await openOldBackup(
+                { old, oldCrypto: client.getCrypto(), oldRecoveryKey: choices.oldRecoveryKey },
+                [],
+            );
             const roomIds = plan.rooms.filter((r) => r.selected && r.encrypted).map((r) => r.roomId);
             return exportKeyFile({ old, roomIds, local: client.getCrypto(), oldBackup, passphrase });
         },
@@ -159,13 +199,18 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
                 }
             })();
             // Account data (notification rules, ignored users, settings) as Element has it now, not when planned.
-            return runMigration(plan, snapshot(), { old, new: neu }, {
-                dryRun: choices.dryRun,
-                keys: keys.handover,
-                scheduler,
-                onProgress: callbacks.onProgress,
-                onWait: callbacks.onWait,
-            });
+            return runMigration(
+                plan,
+                snapshot(),
+                { old, new: neu },
+                {
+                    dryRun: choices.dryRun,
+                    keys: keys.handover,
+                    scheduler,
+                    onProgress: callbacks.onProgress,
+                    onWait: callbacks.onWait,
+                },
+            );
         },
 
         // Only the session this module created goes: an access token the person gave stays theirs.

@@ -54,7 +54,15 @@ function ProgressRing({ progress }: { progress: EntryProgress }): React.JSX.Elem
     return React.createElement(
         "svg",
         { "viewBox": "0 0 24 24", "width": "1em", "height": "1em", "aria-hidden": true },
-        React.createElement("circle", { cx: 12, cy: 12, r: 9, fill: "none", stroke: "currentColor", strokeOpacity: 0.3, strokeWidth: 3 }),
+        React.createElement("circle", {
+            cx: 12,
+            cy: 12,
+            r: 9,
+            fill: "none",
+            stroke: "currentColor",
+            strokeOpacity: 0.3,
+            strokeWidth: 3,
+        }),
         React.createElement("circle", {
             cx: 12,
             cy: 12,
@@ -72,11 +80,17 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
     const spacePanel = config.space_panel_entry && typeof api.extras?.setSpacePanelItem === "function";
     const showEntry = (progress: EntryProgress | null): void => {
         if (!spacePanel) return;
-        const status = progress && (progress.paused ? t("entry|paused", { done: progress.done, total: progress.total }) : t("entry|progress", { done: progress.done, total: progress.total }));
+        const status =
+            progress &&
+            (progress.paused
+                ? t("entry|paused", { done: progress.done, total: progress.total })
+                : t("entry|progress", { done: progress.done, total: progress.total }));
         api.extras.setSpacePanelItem(SPACE_PANEL_KEY, {
             label: status ? `${t("entry|label")} · ${status}` : t("entry|label"),
             tooltip: status ?? t("entry|tooltip"),
-            icon: progress ? React.createElement(ProgressRing, { progress }) : React.createElement(ForwardIcon, { "aria-hidden": true }),
+            icon: progress
+                ? React.createElement(ProgressRing, { progress })
+                : React.createElement(ForwardIcon, { "aria-hidden": true }),
             onSelected: openPage,
         });
     };
@@ -89,7 +103,9 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
             const client = getLoggedInClient();
             if (!client) throw Object.assign(new Error("Element has no logged-in client"), { code: "no-client" });
             // The engine, a second matrix-js-sdk and the crypto WASM load here, as separate chunks.
-            const { createElementRuntime } = await import(/* webpackChunkName: "migration-runtime" */ "./elementRuntime.ts");
+            const { createElementRuntime } = await import(
+                /* webpackChunkName: "migration-runtime" */ "./elementRuntime.ts"
+            );
             return createElementRuntime(client, {
                 allowedServers: config.allowed_target_servers,
                 allowedHomeservers: config.allowed_target_homeservers,
@@ -99,11 +115,14 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
         readJournal: () => {
             // The module API's account data where the host has it; Element's synced client otherwise.
             try {
-                if (typeof api.client?.accountData?.get === "function") return api.client.accountData.get(JOURNAL_EVENT_TYPE).value;
+                if (typeof api.client?.accountData?.get === "function")
+                    return api.client.accountData.get(JOURNAL_EVENT_TYPE).value;
             } catch {
                 // Older hosts: fall through.
             }
-            return getLoggedInClient()?.getAccountData(JOURNAL_EVENT_TYPE as never)?.getContent();
+            return getLoggedInClient()
+                ?.getAccountData(JOURNAL_EVENT_TYPE as never)
+                ?.getContent();
         },
         watchJournal: (onChange) => {
             if (typeof api.client?.accountData?.get === "function") {
@@ -117,17 +136,30 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
             client?.on("accountData" as never, listener as never);
             return () => client?.off("accountData" as never, listener as never);
         },
-        renderRoomAvatar: typeof api.builtins?.renderRoomAvatar === "function" ? (roomId) => api.builtins.renderRoomAvatar(roomId, "32px") : undefined,
-        displayName: (roomId, userId) => getLoggedInClient()?.getRoom(roomId)?.getMember(userId)?.name ?? getLoggedInClient()?.getUser(userId)?.displayName,
+        renderRoomAvatar:
+            typeof api.builtins?.renderRoomAvatar === "function"
+                ? (roomId) => api.builtins.renderRoomAvatar(roomId, "32px")
+                : undefined,
+        displayName: (roomId, userId) =>
+            getLoggedInClient()?.getRoom(roomId)?.getMember(userId)?.name ??
+            getLoggedInClient()?.getUser(userId)?.displayName,
         showProgress: showEntry,
         openSignInWindow,
         saveFile: downloadFile,
         copyText: (text) => navigator.clipboard.writeText(text),
     };
 
-    const loading = React.createElement("div", { role: "status", style: { padding: "var(--cpd-space-6x)" } }, t("page|loading"));
+    const loading = React.createElement(
+        "div",
+        { role: "status", style: { padding: "var(--cpd-space-6x)" } },
+        t("page|loading"),
+    );
     api.navigation.registerLocationRenderer(PAGE_PATH, () =>
-        React.createElement(React.Suspense, { fallback: loading }, React.createElement(LazyPage, { host, initialNewUserId: requestedNewUserId })),
+        React.createElement(
+            React.Suspense,
+            { fallback: loading },
+            React.createElement(LazyPage, { host, initialNewUserId: requestedNewUserId }),
+        ),
     );
 
     // Most UI hooks are alpha: feature-detect them so an older or trimmed host still gets the page.

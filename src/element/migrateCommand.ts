@@ -4,7 +4,8 @@
  */
 import { parseUserId } from "../engine/userId.ts";
 
-export type MigrateCommand = { kind: "ok"; newUserId: string } | { kind: "invalid"; problem: "missing" | "not_user_id"; input: string };
+export type MigrateCommand =
+    { kind: "ok"; newUserId: string } | { kind: "invalid"; problem: "missing" | "not_user_id"; input: string };
 
 const COMMAND = /^\/migrate(?:\s+(.*))?$/;
 

@@ -12,9 +12,13 @@ window.history.replaceState(null, "", window.location.pathname);
 
 const status = document.getElementById("status");
 if (window.opener) {
-    (window.opener as Window).postMessage({ type: CALLBACK_MESSAGE_TYPE, params: params.toString() }, window.location.origin);
+    (window.opener as Window).postMessage(
+        { type: CALLBACK_MESSAGE_TYPE, params: params.toString() },
+        window.location.origin,
+    );
     if (status) status.textContent = "Done — this window closes itself.";
     window.close();
 } else if (status) {
-    status.textContent = "This page finishes a sign-in started from the account migration page; it was opened on its own, so it does nothing.";
+    status.textContent =
+        "This page finishes a sign-in started from the account migration page; it was opened on its own, so it does nothing.";
 }

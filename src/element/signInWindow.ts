@@ -47,12 +47,26 @@ export function popupBrowser(signInWindow: SignInWindow, callbackUrl: string): B
                 // A closed popup without an answer: the person gave up (or the browser closed it).
                 const watch = setInterval(() => {
                     if (signInWindow.isClosed()) {
-                        finish(() => reject(new SignInError("popup-closed", "The sign-in window was closed early; nothing was signed in. Try again when you are ready.")));
+                        finish(() =>
+                            reject(
+                                new SignInError(
+                                    "popup-closed",
+                                    "The sign-in window was closed early; nothing was signed in. Try again when you are ready.",
+                                ),
+                            ),
+                        );
                     }
                 }, 500);
                 const timer = setTimeout(() => {
                     signInWindow.close();
-                    finish(() => reject(new SignInError("sign-in-timeout", "Signing in took too long; the sign-in window was closed. Try again.")));
+                    finish(() =>
+                        reject(
+                            new SignInError(
+                                "sign-in-timeout",
+                                "Signing in took too long; the sign-in window was closed. Try again.",
+                            ),
+                        ),
+                    );
                 }, WAIT_MS);
                 window.addEventListener("message", onMessage);
                 signInWindow.navigate(url);

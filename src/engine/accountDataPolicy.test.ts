@@ -21,7 +21,10 @@ describe("account data that never moves to the new account", () => {
         ["org.example.private_key", "an unknown type holding a private key"],
         ["net.example.RecoveryCode", "an unknown type holding a recovery code"],
         // issue 7.14
-        ["org.matrix.msc3890.local_notification_settings.ABCDEFGH", "notification settings of one device of the old account"],
+        [
+            "org.matrix.msc3890.local_notification_settings.ABCDEFGH",
+            "notification settings of one device of the old account",
+        ],
         ["im.vector.analytics", "the old account's analytics id (copying it would link the two accounts)"],
     ])("%s is never copied (%s)", (type) => {
         expect(isNeverCopied(type)).toBe(true);
@@ -46,16 +49,25 @@ describe("account data that never moves to the new account", () => {
 
 describe("the opt-in list of settings", () => {
     test("types the engine merges itself (m.direct, m.push_rules, m.ignored_user_list) are not offered", () => {
-        for (const type of ["m.direct", "m.push_rules", "m.ignored_user_list", "m.tag", "m.fully_read"]) expect(HANDLED_TYPES.has(type)).toBe(true);
-        expect(optionalAccountDataTypes(["m.direct", "m.push_rules", "m.ignored_user_list", "m.widgets"])).toEqual(["m.widgets"]);
+        for (const type of ["m.direct", "m.push_rules", "m.ignored_user_list", "m.tag", "m.fully_read"])
+            expect(HANDLED_TYPES.has(type)).toBe(true);
+        expect(optionalAccountDataTypes(["m.direct", "m.push_rules", "m.ignored_user_list", "m.widgets"])).toEqual([
+            "m.widgets",
+        ]);
     });
 
     test("per-device session information of the old account is not offered", () => {
-        expect(optionalAccountDataTypes(["io.element.matrix_client_information.ABCDEF", "m.widgets"])).toEqual(["m.widgets"]);
+        expect(optionalAccountDataTypes(["io.element.matrix_client_information.ABCDEF", "m.widgets"])).toEqual([
+            "m.widgets",
+        ]);
     });
 
     test("the list is sorted, whatever order the account data came in", () => {
-        expect(optionalAccountDataTypes(["org.example.z", "im.vector.web.settings", "m.widgets"])).toEqual(["im.vector.web.settings", "m.widgets", "org.example.z"]);
+        expect(optionalAccountDataTypes(["org.example.z", "im.vector.web.settings", "m.widgets"])).toEqual([
+            "im.vector.web.settings",
+            "m.widgets",
+            "org.example.z",
+        ]);
     });
 });
 
@@ -66,7 +78,9 @@ describe("labels", () => {
     });
 
     test("per-device session information and unknown types are described", () => {
-        expect(accountDataLabel("io.element.matrix_client_information.ABCDEF")).toBe("Session information of one device");
+        expect(accountDataLabel("io.element.matrix_client_information.ABCDEF")).toBe(
+            "Session information of one device",
+        );
         expect(accountDataLabel("org.example.custom")).toBe("Other setting (org.example.custom)");
     });
 });

@@ -61,9 +61,11 @@ export function roomAccountDataLabel(type: string, rooms: number): string {
 
 /** Global account data types offered as opt-in copies, in a stable order. */
 export function optionalAccountDataTypes(types: string[]): string[] {
-    return types
-        .filter((t) => !isNeverCopied(t) && !HANDLED_TYPES.has(t))
-        // Per-device entries describe the old account's sessions; they mean nothing for the new account.
-        .filter((t) => !t.startsWith("io.element.matrix_client_information."))
-        .sort();
+    return (
+        types
+            .filter((t) => !isNeverCopied(t) && !HANDLED_TYPES.has(t))
+            // Per-device entries describe the old account's sessions; they mean nothing for the new account.
+            .filter((t) => !t.startsWith("io.element.matrix_client_information."))
+            .sort()
+    );
 }

@@ -14,18 +14,30 @@ export interface Profile {
     avatar_url?: string;
 }
 
-function readAccountData(ctx: MigrationContext, side: AccountSession, type: string): Promise<Record<string, unknown> | undefined> {
+function readAccountData(
+    ctx: MigrationContext,
+    side: AccountSession,
+    type: string,
+): Promise<Record<string, unknown> | undefined> {
     const bucket = side === ctx.sides.old ? "old:read" : "new:read";
-    return orIfNotFound(ctx.read<Record<string, unknown>>(bucket, side, `/user/${seg(side.userId)}/account_data/${seg(type)}`), undefined);
+    return orIfNotFound(
+        ctx.read<Record<string, unknown>>(bucket, side, `/user/${seg(side.userId)}/account_data/${seg(type)}`),
+        undefined,
+    );
 }
 
 async function writeAccountData(ctx: MigrationContext, type: string, content: unknown): Promise<void> {
     const neu = ctx.sides.new;
-    await ctx.write("new:accountData", neu, "PUT", `/user/${seg(neu.userId)}/account_data/${seg(type)}`, { body: content });
+    await ctx.write("new:accountData", neu, "PUT", `/user/${seg(neu.userId)}/account_data/${seg(type)}`, {
+        body: content,
+    });
 }
 
 export function readProfile(ctx: MigrationContext, side: AccountSession): Promise<Profile> {
-    return orIfNotFound(ctx.read<Profile>(side === ctx.sides.old ? "old:read" : "new:read", side, `/profile/${seg(side.userId)}`), {});
+    return orIfNotFound(
+        ctx.read<Profile>(side === ctx.sides.old ? "old:read" : "new:read", side, `/profile/${seg(side.userId)}`),
+        {},
+    );
 }
 
 /** Display name and avatar, before any join, so every room sees the new account with them from its first event. */
@@ -35,7 +47,9 @@ export async function copyProfile(ctx: MigrationContext, oldProfile: Profile): P
     const changed: string[] = [];
     if (oldProfile.displayname && current.displayname !== oldProfile.displayname) {
         ctx.progress("profile", `Setting the new account's display name to “${oldProfile.displayname}”`);
-        await ctx.write("new:profile", neu, "PUT", `/profile/${seg(neu.userId)}/displayname`, { body: { displayname: oldProfile.displayname } });
+        await ctx.write("new:profile", neu, "PUT", `/profile/${seg(neu.userId)}/displayname`, {
+            body: { displayname: oldProfile.displayname },
+        });
         changed.push("displayname");
     }
     const oldAvatar = oldProfile.avatar_url;
@@ -44,7 +58,9 @@ export async function copyProfile(ctx: MigrationContext, oldProfile: Profile): P
     if (oldAvatar && !alreadyCopied) {
         ctx.progress("profile", "Copying the avatar to the new server");
         const newAvatar = await copyMedia(ctx, oldAvatar);
-        await ctx.write("new:profile", neu, "PUT", `/profile/${seg(neu.userId)}/avatar_url`, { body: { avatar_url: newAvatar } });
+        await ctx.write("new:profile", neu, "PUT", `/profile/${seg(neu.userId)}/avatar_url`, {
+            body: { avatar_url: newAvatar },
+        });
         ctx.journal.update((j) => (j.account.avatar = { from: oldAvatar, to: newAvatar }));
         changed.push("avatar");
     }
@@ -58,7 +74,10 @@ async function copyMedia(ctx: MigrationContext, mxc: string): Promise<string> {
     if (!match) throw new Error(`Not a Matrix content URI: ${mxc}`);
     const { old, new: neu } = ctx.sides;
     const response = await ctx.scheduler.run("old:media", () =>
-        old.http.request<Response>("GET", `/download/${seg(match[1])}/${seg(match[2])}`, { prefix: "/_matrix/client/v1/media", raw: true }),
+        old.http.request<Response>("GET", `/download/${seg(match[1])}/${seg(match[2])}`, {
+            prefix: "/_matrix/client/v1/media",
+            raw: true,
+        }),
     );
     const bytes = new Uint8Array(await response.arrayBuffer());
     const type = response.headers.get("Content-Type") ?? "application/octet-stream";
@@ -73,10 +92,15 @@ async function copyMedia(ctx: MigrationContext, mxc: string): Promise<string> {
 }
 
 /** m.direct: the new account's map gains each migrated direct chat; entries it already has stay. */
-export async function mergeDirectRooms(ctx: MigrationContext, migratedDms: Array<{ roomId: string; partners: string[] }>): Promise<number> {
+export async function mergeDirectRooms(
+    ctx: MigrationContext,
+    migratedDms: Array<{ roomId: string; partners: string[] }>,
+): Promise<number> {
     if (!migratedDms.length) return 0;
     const current = ((await readAccountData(ctx, ctx.sides.new, "m.direct")) ?? {}) as Record<string, string[]>;
-    const merged: Record<string, string[]> = Object.fromEntries(Object.entries(current).map(([k, v]) => [k, Array.isArray(v) ? [...v] : []]));
+    const merged: Record<string, string[]> = Object.fromEntries(
+        Object.entries(current).map(([k, v]) => [k, Array.isArray(v) ? [...v] : []]),
+    );
     let added = 0;
     for (const { roomId, partners } of migratedDms) {
         for (const partner of partners) {
@@ -97,7 +121,11 @@ export async function mergeDirectRooms(ctx: MigrationContext, migratedDms: Array
     return added;
 }
 
-export async function copyPushRules(ctx: MigrationContext, oldRules: RuleSet, includeRoomRule: (roomId: string) => boolean): Promise<number> {
+export async function copyPushRules(
+    ctx: MigrationContext,
+    oldRules: RuleSet,
+    includeRoomRule: (roomId: string) => boolean,
+): Promise<number> {
     const neu = ctx.sides.new;
     const current = await ctx.read<{ global?: RuleSet }>("new:read", neu, "/pushrules/");
     const changes = pushRuleChanges(oldRules, current.global ?? {}, {
@@ -119,8 +147,10 @@ export async function copyPushRules(ctx: MigrationContext, oldRules: RuleSet, in
     }
     for (const change of changes.defaultChanges) {
         const path = `/pushrules/global/${change.kind}/${seg(change.ruleId)}`;
-        if (change.actions) await ctx.write("new:accountData", neu, "PUT", `${path}/actions`, { body: { actions: change.actions } });
-        if (change.enabled !== undefined) await ctx.write("new:accountData", neu, "PUT", `${path}/enabled`, { body: { enabled: change.enabled } });
+        if (change.actions)
+            await ctx.write("new:accountData", neu, "PUT", `${path}/actions`, { body: { actions: change.actions } });
+        if (change.enabled !== undefined)
+            await ctx.write("new:accountData", neu, "PUT", `${path}/enabled`, { body: { enabled: change.enabled } });
     }
     const count = changes.puts.length + changes.defaultChanges.length;
     if (count) ctx.progress("push-rules", `Copied ${count} notification rule change(s)`);
@@ -128,8 +158,13 @@ export async function copyPushRules(ctx: MigrationContext, oldRules: RuleSet, in
     return count;
 }
 
-export async function mergeIgnoredUsers(ctx: MigrationContext, oldIgnored: Record<string, unknown> | undefined): Promise<number> {
-    const wanted = Object.keys((oldIgnored?.ignored_users ?? {}) as Record<string, unknown>).filter((u) => u !== ctx.sides.new.userId);
+export async function mergeIgnoredUsers(
+    ctx: MigrationContext,
+    oldIgnored: Record<string, unknown> | undefined,
+): Promise<number> {
+    const wanted = Object.keys((oldIgnored?.ignored_users ?? {}) as Record<string, unknown>).filter(
+        (u) => u !== ctx.sides.new.userId,
+    );
     if (!wanted.length) return 0;
     const current = (await readAccountData(ctx, ctx.sides.new, "m.ignored_user_list")) ?? {};
     const ignored = { ...((current.ignored_users ?? {}) as Record<string, unknown>) };
@@ -144,7 +179,11 @@ export async function mergeIgnoredUsers(ctx: MigrationContext, oldIgnored: Recor
 }
 
 /** Opted-in settings: the old content wins key by key, keys only the new account has stay. */
-export async function copyOptionalAccountData(ctx: MigrationContext, oldData: Record<string, Record<string, unknown>>, types: string[]): Promise<string[]> {
+export async function copyOptionalAccountData(
+    ctx: MigrationContext,
+    oldData: Record<string, Record<string, unknown>>,
+    types: string[],
+): Promise<string[]> {
     const copied: string[] = [];
     for (const type of types) {
         // Checked again at the moment of writing: whatever the list offered, a secret or device-bound type never moves.
@@ -158,7 +197,12 @@ export async function copyOptionalAccountData(ctx: MigrationContext, oldData: Re
         copied.push(type);
     }
     if (copied.length) ctx.progress("account-data", `Copied ${copied.length} setting(s)`);
-    ctx.journal.update((j) => (j.account.accountData = [...new Set([...(j.account.accountData ?? []), ...types.filter((t) => !isNeverCopied(t))])]));
+    ctx.journal.update(
+        (j) =>
+            (j.account.accountData = [
+                ...new Set([...(j.account.accountData ?? []), ...types.filter((t) => !isNeverCopied(t))]),
+            ]),
+    );
     return copied;
 }
 
@@ -171,7 +215,9 @@ const movedSuffix = (newUserId: string) => `(moved to ${newUserId})`;
  */
 export function profileBeforeMove(profile: Profile, newUserId: string): Profile {
     const suffix = ` ${movedSuffix(newUserId)}`;
-    return profile.displayname?.endsWith(suffix) ? { ...profile, displayname: profile.displayname.slice(0, -suffix.length) } : profile;
+    return profile.displayname?.endsWith(suffix)
+        ? { ...profile, displayname: profile.displayname.slice(0, -suffix.length) }
+        : profile;
 }
 
 export async function markOldDisplayNameMoved(ctx: MigrationContext, oldProfile: Profile): Promise<void> {
@@ -180,7 +226,8 @@ export async function markOldDisplayNameMoved(ctx: MigrationContext, oldProfile:
     const base = oldProfile.displayname ?? old.userId.slice(1, old.userId.indexOf(":"));
     if (base.endsWith(suffix)) return;
     ctx.progress("moved-name", "Adding “moved” to the old account's display name");
-    await ctx.write("old:accountData", old, "PUT", `/profile/${seg(old.userId)}/displayname`, { body: { displayname: `${base} ${suffix}` } });
+    await ctx.write("old:accountData", old, "PUT", `/profile/${seg(old.userId)}/displayname`, {
+        body: { displayname: `${base} ${suffix}` },
+    });
     ctx.journal.update((j) => (j.account.movedName = nowSeconds()));
 }
-

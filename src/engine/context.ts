@@ -1,6 +1,14 @@
 /** What every step of a running migration shares: the two accounts, the scheduler, the journal, progress. */
 import { type MatrixHttp, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
-import { JOURNAL_EVENT_TYPE, type JournalDocument, type MigrationJournal, checkJournalFormat, journalFor, nowSeconds, withJournal } from "./journal.ts";
+import {
+    JOURNAL_EVENT_TYPE,
+    type JournalDocument,
+    type MigrationJournal,
+    checkJournalFormat,
+    journalFor,
+    nowSeconds,
+    withJournal,
+} from "./journal.ts";
 import type { MigrationPlan } from "./plan.ts";
 import type { BucketName, Scheduler } from "./scheduler.ts";
 
@@ -60,7 +68,10 @@ export interface ProgressEvent {
  * of this tool wrote it: front ends call this before changing anything.
  */
 export async function readJournalDocument(old: AccountSession): Promise<unknown> {
-    const doc = await orIfNotFound(old.http.request("GET", `/user/${seg(old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`), undefined);
+    const doc = await orIfNotFound(
+        old.http.request("GET", `/user/${seg(old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`),
+        undefined,
+    );
     checkJournalFormat(doc);
     return doc;
 }
@@ -105,7 +116,9 @@ export class JournalWriter {
         const doc: JournalDocument = withJournal(this.doc, this.newUserId, this.journal);
         this.flushing = this.scheduler
             .run("old:accountData", () =>
-                this.old.http.request("PUT", `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`, { body: doc }),
+                this.old.http.request("PUT", `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`, {
+                    body: doc,
+                }),
             )
             .then(() => {
                 this.doc = doc;
@@ -128,9 +141,20 @@ export interface MigrationContext {
     journal: JournalWriter;
     dryRun: boolean;
     /** Requests that change something go through here, so a dry run provably sends none. */
-    write<T>(bucket: BucketName, side: AccountSession, method: "PUT" | "POST" | "DELETE", path: string, opts?: Parameters<MatrixHttp["request"]>[2]): Promise<T | undefined>;
+    write<T>(
+        bucket: BucketName,
+        side: AccountSession,
+        method: "PUT" | "POST" | "DELETE",
+        path: string,
+        opts?: Parameters<MatrixHttp["request"]>[2],
+    ): Promise<T | undefined>;
     /** A change made through something other than MatrixHttp (e.g. the host's own client), same pacing and dry-run rule. */
     writeWith<T>(bucket: BucketName, change: () => Promise<T>): Promise<T>;
-    read<T>(bucket: BucketName, side: AccountSession, path: string, opts?: Parameters<MatrixHttp["request"]>[2]): Promise<T>;
+    read<T>(
+        bucket: BucketName,
+        side: AccountSession,
+        path: string,
+        opts?: Parameters<MatrixHttp["request"]>[2],
+    ): Promise<T>;
     progress(step: StepName, message: string, room?: { roomId: string; name: string }): void;
 }

@@ -1,4 +1,11 @@
-import { JOURNAL_EVENT_TYPE, type MigrationJournal, NewerJournalError, checkJournalFormat, journalFor, withJournal } from "./journal.ts";
+import {
+    JOURNAL_EVENT_TYPE,
+    type MigrationJournal,
+    NewerJournalError,
+    checkJournalFormat,
+    journalFor,
+    withJournal,
+} from "./journal.ts";
 
 const NEW = "@new:new.example";
 const OTHER_NEW = "@other:elsewhere.example";
@@ -22,9 +29,15 @@ describe("reading the journal", () => {
         ["no account data at all", undefined],
         ["null", null],
         ["a string", "garbage"],
-        ["a version that is not a number", { version: "2", migrations: { [NEW]: journal({ "!r:old.example": { j: 1 } }) } }],
+        [
+            "a version that is not a number",
+            { version: "2", migrations: { [NEW]: journal({ "!r:old.example": { j: 1 } }) } },
+        ],
         ["no migrations", { version: 1 }],
-        ["only another new account's journal", { version: 1, migrations: { [OTHER_NEW]: journal({ "!r:old.example": { j: 1 } }) } }],
+        [
+            "only another new account's journal",
+            { version: 1, migrations: { [OTHER_NEW]: journal({ "!r:old.example": { j: 1 } }) } },
+        ],
         ["an entry that is not an object", { version: 1, migrations: { [NEW]: "started" } }],
         ["an entry without rooms", { version: 1, migrations: { [NEW]: { startedAt: 1, account: { direct: 1 } } } }],
     ])("a document with %s starts a fresh journal", (_what, doc) => {
@@ -70,10 +83,15 @@ describe("writing the journal", () => {
 describe("a journal written by a newer version of this tool", () => {
     test("is refused, never read as ours (writing ours back would destroy it)", () => {
         expect(() => checkJournalFormat({ version: 2, migrations: {} })).toThrow(NewerJournalError);
-        expect(() => checkJournalFormat({ version: 2, migrations: {} })).toThrow(/written by a newer version of this tool \(format 2\).*nothing was changed/);
+        expect(() => checkJournalFormat({ version: 2, migrations: {} })).toThrow(
+            /written by a newer version of this tool \(format 2\).*nothing was changed/,
+        );
     });
 
-    test.each([undefined, null, "garbage", { version: 1, migrations: {} }, { version: "2" }])("%p is not refused", (doc) => {
-        expect(() => checkJournalFormat(doc)).not.toThrow();
-    });
+    test.each([undefined, null, "garbage", { version: 1, migrations: {} }, { version: "2" }])(
+        "%p is not refused",
+        (doc) => {
+            expect(() => checkJournalFormat(doc)).not.toThrow();
+        },
+    );
 });

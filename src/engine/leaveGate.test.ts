@@ -28,7 +28,12 @@ describe("the leave gate", () => {
 
     describe("issue 7.1: keys", () => {
         test("an encrypted room whose keys are only in the old backup stays, saying how many and what to do", () => {
-            const keys: RoomKeyCheck = { existing: 15, present: 3, missing: 12, reasons: [reason("keys-only-in-old-backup", { missing: 12, total: 15 })] };
+            const keys: RoomKeyCheck = {
+                existing: 15,
+                present: 3,
+                missing: 12,
+                reasons: [reason("keys-only-in-old-backup", { missing: 12, total: 15 })],
+            };
             const decision = evaluateLeaveGate(facts({ encrypted: true, keys }));
             expect(decision.open).toBe(false);
             expect(decision.reasons).toEqual([reason("keys-only-in-old-backup", { missing: 12, total: 15 })]);
@@ -44,7 +49,12 @@ describe("the leave gate", () => {
         });
 
         test("named losses the user accepted for this room let it go", () => {
-            const keys: RoomKeyCheck = { existing: 15, present: 3, missing: 12, reasons: [reason("keys-only-in-old-backup", { missing: 12, total: 15 })] };
+            const keys: RoomKeyCheck = {
+                existing: 15,
+                present: 3,
+                missing: 12,
+                reasons: [reason("keys-only-in-old-backup", { missing: 12, total: 15 })],
+            };
             expect(evaluateLeaveGate(facts({ encrypted: true, keys, lossesAccepted: true })).open).toBe(true);
         });
     });
@@ -56,31 +66,58 @@ describe("the leave gate", () => {
         });
 
         test("the old account's level counts as it is now, not as planned", () => {
-            const decision = evaluateLeaveGate(facts({ onOldServer: { membership: "join", newLevel: 100, oldLevel: 150, server: "old.example" } }));
+            const decision = evaluateLeaveGate(
+                facts({ onOldServer: { membership: "join", newLevel: 100, oldLevel: 150, server: "old.example" } }),
+            );
             expect(decision.reasons).toEqual([reason("stayed-level-lower", { newLevel: 100, oldLevel: 150 })]);
         });
     });
 
     describe("issue 7.4: the old account's server must see the new account too", () => {
         test("joined on the new server only: the old account stays", () => {
-            const decision = evaluateLeaveGate(facts({ onOldServer: { membership: undefined, newLevel: 0, oldLevel: 100, server: "old.example" } }));
+            const decision = evaluateLeaveGate(
+                facts({ onOldServer: { membership: undefined, newLevel: 0, oldLevel: 100, server: "old.example" } }),
+            );
             expect(keysOf(decision)).toEqual(["reason|stayed-not-joined-old", "reason|stayed-level-lower"]);
         });
     });
 
     test("a blocker that stops leaving (a creator's power) keeps the old account in, once, with the blocker's words", () => {
-        const creator: Blocker = { code: "creator-power", blocks: "leave", messageKey: "creator-power", params: { room: "“R”", level: 150 }, reason: "" };
-        const decision = evaluateLeaveGate(facts({ blockers: [creator], onOldServer: { membership: "join", newLevel: 150, oldLevel: CREATOR, server: "old.example" } }));
-        expect(decision).toEqual({ open: false, reasons: [{ key: "blocker|creator-power", params: { room: "“R”", level: 150 } }] });
+        const creator: Blocker = {
+            code: "creator-power",
+            blocks: "leave",
+            messageKey: "creator-power",
+            params: { room: "“R”", level: 150 },
+            reason: "",
+        };
+        const decision = evaluateLeaveGate(
+            facts({
+                blockers: [creator],
+                onOldServer: { membership: "join", newLevel: 150, oldLevel: CREATOR, server: "old.example" },
+            }),
+        );
+        expect(decision).toEqual({
+            open: false,
+            reasons: [{ key: "blocker|creator-power", params: { room: "“R”", level: 150 } }],
+        });
     });
 });
 
 describe("issue 7.19: exit codes", () => {
-    const report = (rooms: Array<{ outcome: MigrationReport["rooms"][number]["outcome"] }>, keys?: Partial<MigrationReport["keys"]>) =>
-        ({ rooms, errors: [], keys }) as unknown as MigrationReport;
+    const report = (
+        rooms: Array<{ outcome: MigrationReport["rooms"][number]["outcome"] }>,
+        keys?: Partial<MigrationReport["keys"]>,
+    ) => ({ rooms, errors: [], keys }) as unknown as MigrationReport;
 
     test("all rooms migrated and nothing encrypted: 0, even when the new account has no key backup", () => {
-        expect(reportExitCode(report([{ outcome: "migrated" }, { outcome: "already" }], { error: "The new account has no key backup", perRoom: {} }))).toBe(0);
+        expect(
+            reportExitCode(
+                report([{ outcome: "migrated" }, { outcome: "already" }], {
+                    error: "The new account has no key backup",
+                    perRoom: {},
+                }),
+            ),
+        ).toBe(0);
     });
 
     test("a room that needs action (e.g. an encrypted room with missing keys): 3", () => {

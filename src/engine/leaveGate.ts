@@ -40,9 +40,11 @@ export interface GateDecision {
 
 export function evaluateLeaveGate(f: LeaveFacts): GateDecision {
     const why: Reason[] = [];
-    for (const b of f.blockers.filter((x) => x.blocks === "leave")) why.push({ key: `blocker|${b.messageKey}`, params: b.params });
+    for (const b of f.blockers.filter((x) => x.blocks === "leave"))
+        why.push({ key: `blocker|${b.messageKey}`, params: b.params });
     if (f.onNewServer.membership !== "join") why.push(reason("stayed-not-joined-new"));
-    if (f.onOldServer.membership !== "join") why.push(reason("stayed-not-joined-old", { server: f.onOldServer.server }));
+    if (f.onOldServer.membership !== "join")
+        why.push(reason("stayed-not-joined-old", { server: f.onOldServer.server }));
     const newLevel = Math.min(f.onNewServer.newLevel, f.onOldServer.newLevel);
     const creatorBlocked = f.blockers.some((b) => b.code === "creator-power");
     if (newLevel < f.onOldServer.oldLevel && !(f.onOldServer.oldLevel === CREATOR && creatorBlocked)) {
@@ -70,8 +72,14 @@ function asStateEvent(type: string, raw: Record<string, unknown>): StateEvent {
 /** The room's power levels as one account's server has them now. */
 async function livePowerLevels(ctx: MigrationContext, side: AccountSession, roomId: string): Promise<PowerLevelsView> {
     const bucket = side === ctx.sides.old ? "old:read" : "new:read";
-    const read = (type: string) => ctx.read<Record<string, unknown>>(bucket, side, `/rooms/${seg(roomId)}/state/${seg(type)}/`, { query: { format: "event" } });
-    const [create, pl] = await Promise.all([read("m.room.create"), orIfNotFound(read("m.room.power_levels"), undefined)]);
+    const read = (type: string) =>
+        ctx.read<Record<string, unknown>>(bucket, side, `/rooms/${seg(roomId)}/state/${seg(type)}/`, {
+            query: { format: "event" },
+        });
+    const [create, pl] = await Promise.all([
+        read("m.room.create"),
+        orIfNotFound(read("m.room.power_levels"), undefined),
+    ]);
     const state = [asStateEvent("m.room.create", create), ...(pl ? [asStateEvent("m.room.power_levels", pl)] : [])];
     return powerLevelsOf(new RoomState({ roomId, membership: "join", state, accountData: {} }));
 }
@@ -80,14 +88,33 @@ async function livePowerLevels(ctx: MigrationContext, side: AccountSession, room
  * Reads the facts for the gate now. The old account's server may learn of the new account's join or level a moment
  * after the new server does (federation), so it is asked again for a few seconds before the answer counts.
  */
-export async function readLeaveFacts(ctx: MigrationContext, room: RoomPlan, keys: RoomKeyCheck | undefined): Promise<LeaveFacts> {
+export async function readLeaveFacts(
+    ctx: MigrationContext,
+    room: RoomPlan,
+    keys: RoomKeyCheck | undefined,
+): Promise<LeaveFacts> {
     const { old, new: neu } = ctx.sides;
     const onOld = async () => {
-        const [membership, pl] = await Promise.all([liveMembership(ctx, "old", room.roomId), livePowerLevels(ctx, old, room.roomId)]);
-        return { membership, newLevel: pl.userLevel(neu.userId), oldLevel: pl.userLevel(old.userId), server: serverNameOf(old.userId) };
+        const [membership, pl] = await Promise.all([
+            liveMembership(ctx, "old", room.roomId),
+            livePowerLevels(ctx, old, room.roomId),
+        ]);
+        return {
+            membership,
+            newLevel: pl.userLevel(neu.userId),
+            oldLevel: pl.userLevel(old.userId),
+            server: serverNameOf(old.userId),
+        };
     };
-    const onOldServer = await ctx.scheduler.poll(onOld, (o) => o.membership === "join" && (o.newLevel >= o.oldLevel || o.oldLevel === CREATOR), 10_000);
-    const [membership, newPl] = await Promise.all([liveMembership(ctx, "new", room.roomId), livePowerLevels(ctx, neu, room.roomId)]);
+    const onOldServer = await ctx.scheduler.poll(
+        onOld,
+        (o) => o.membership === "join" && (o.newLevel >= o.oldLevel || o.oldLevel === CREATOR),
+        10_000,
+    );
+    const [membership, newPl] = await Promise.all([
+        liveMembership(ctx, "new", room.roomId),
+        livePowerLevels(ctx, neu, room.roomId),
+    ]);
     return {
         blockers: room.blockers,
         onNewServer: { membership, newLevel: newPl.userLevel(neu.userId) },

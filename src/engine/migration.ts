@@ -15,7 +15,13 @@ import {
     profileBeforeMove,
     readProfile,
 } from "./accountSteps.ts";
-import { JournalWriter, type MigrationContext, type MigrationSides, type ProgressEvent, type StepName } from "./context.ts";
+import {
+    JournalWriter,
+    type MigrationContext,
+    type MigrationSides,
+    type ProgressEvent,
+    type StepName,
+} from "./context.ts";
 import { nowSeconds } from "./journal.ts";
 import type { KeyHandover, KeysReport } from "./keyHandover.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
@@ -161,7 +167,17 @@ export async function runMigration(
     if (dryRun) {
         const rooms = plan.rooms.map((room) => dryRunRoomResult(room, plan));
         const keys = options.keys ? await options.keys.finish(ctx) : undefined;
-        return finishReport({ rooms, profile: [], direct: 0, pushRules: 0, ignored: 0, settings: [], moved: false, invitesSent: 0, keys });
+        return finishReport({
+            rooms,
+            profile: [],
+            direct: 0,
+            pushRules: 0,
+            ignored: 0,
+            settings: [],
+            moved: false,
+            invitesSent: 0,
+            keys,
+        });
     }
 
     // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
@@ -170,7 +186,11 @@ export async function runMigration(
     const planned = plan.rooms.flatMap(plannedRequests);
     const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
     scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
-    scheduler.expect("new:join", count("new:join"), serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 });
+    scheduler.expect(
+        "new:join",
+        count("new:join"),
+        serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 },
+    );
     scheduler.expect("old:state", count("old:state"));
 
     // The profile goes first: rooms then see the new account with its name and avatar from its first event.
@@ -197,12 +217,16 @@ export async function runMigration(
     // account-wide copy). Left for later, a run stopped in between would lose them: a resumed run plans only the
     // rooms the old account is still in.
     const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
-    const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) => chosenIds.has(id));
+    const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) =>
+        chosenIds.has(id),
+    );
     pushRules.catch((e: unknown) => errors.push(`Notification rules: ${describeError(e)}`));
     let direct = 0;
     let directQueue: Promise<unknown> = Promise.resolve();
     const markDirect = (room: RoomPlan) => {
-        const marked = directQueue.then(() => mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]));
+        const marked = directQueue.then(() =>
+            mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]),
+        );
         directQueue = marked.catch(() => undefined);
         return marked.then((added) => void (direct += added));
     };
@@ -214,20 +238,31 @@ export async function runMigration(
         }
     };
     for (const room of parentsFirst(plan.rooms)) {
-        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then((result) => {
-            if (room.selected && (room.status === "ready" || room.status === "already")) {
-                roomsDone++;
-                ctx.progress("confirm", `${room.name}: done`, room);
-            }
-            resultOf.get(room.roomId)!.resolve(result);
-        }, (e: unknown) => {
-            // migrateRoom turns every failure into the room's outcome; should anything escape, the run still ends.
-            errors.push(`${room.name}: ${describeError(e)}`);
-            resultOf.get(room.roomId)!.resolve({
-                roomId: room.roomId, name: room.name, kind: room.kind, outcome: "failed", reasons: [], reason: describeError(e),
-                steps: [], invited: false, newAccountJoined: false, left: false,
-            });
-        });
+        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then(
+            (result) => {
+                if (room.selected && (room.status === "ready" || room.status === "already")) {
+                    roomsDone++;
+                    ctx.progress("confirm", `${room.name}: done`, room);
+                }
+                resultOf.get(room.roomId)!.resolve(result);
+            },
+            (e: unknown) => {
+                // migrateRoom turns every failure into the room's outcome; should anything escape, the run still ends.
+                errors.push(`${room.name}: ${describeError(e)}`);
+                resultOf.get(room.roomId)!.resolve({
+                    roomId: room.roomId,
+                    name: room.name,
+                    kind: room.kind,
+                    outcome: "failed",
+                    reasons: [],
+                    reason: describeError(e),
+                    steps: [],
+                    invited: false,
+                    newAccountJoined: false,
+                    left: false,
+                });
+            },
+        );
     }
 
     const accountWork = (async () => {
@@ -238,7 +273,11 @@ export async function runMigration(
             errors.push(`Ignored users: ${describeError(e)}`);
         }
         try {
-            out.settings = await copyOptionalAccountData(ctx, snapshot.accountData, plan.optionalAccountData.filter((o) => o.scope === "account" && o.selected).map((o) => o.type));
+            out.settings = await copyOptionalAccountData(
+                ctx,
+                snapshot.accountData,
+                plan.optionalAccountData.filter((o) => o.scope === "account" && o.selected).map((o) => o.type),
+            );
         } catch (e) {
             errors.push(`Settings: ${describeError(e)}`);
         }
@@ -321,4 +360,3 @@ export async function runMigration(
         };
     }
 }
-

@@ -80,7 +80,10 @@ function snapshot(rooms: RoomSource[], accountData: AccountSnapshot["accountData
     return { userId: OLD, rooms, accountData };
 }
 
-function plan(rooms: RoomSource[], opts: { newUserId?: string; accountData?: AccountSnapshot["accountData"] } = {}): MigrationPlan {
+function plan(
+    rooms: RoomSource[],
+    opts: { newUserId?: string; accountData?: AccountSnapshot["accountData"] } = {},
+): MigrationPlan {
     return buildPlan(snapshot(rooms, opts.accountData), opts.newUserId ?? NEW);
 }
 
@@ -98,7 +101,9 @@ const adminOnlyInvites = { users: { [ADMIN]: 100 }, invite: 50 };
 describe("room kinds", () => {
     test("a room listed in the old account's m.direct is a direct chat, with its partners from m.direct", () => {
         const p = plan([room({ id: "!dm:old.example" })], {
-            accountData: { "m.direct": { "@alice:a.example": ["!dm:old.example"], "@bob:b.example": ["!dm:old.example", 42] } },
+            accountData: {
+                "m.direct": { "@alice:a.example": ["!dm:old.example"], "@bob:b.example": ["!dm:old.example", 42] },
+            },
         });
         const dm = roomIn(p, "!dm:old.example");
         expect(dm.kind).toBe("dm");
@@ -106,7 +111,9 @@ describe("room kinds", () => {
     });
 
     test("a room whose m.room.create type is m.space is a space, even when m.direct lists it", () => {
-        const p = plan([space({ id: "!space:old.example" })], { accountData: { "m.direct": { "@alice:a.example": ["!space:old.example"] } } });
+        const p = plan([space({ id: "!space:old.example" })], {
+            accountData: { "m.direct": { "@alice:a.example": ["!space:old.example"] } },
+        });
         expect(roomIn(p, "!space:old.example").kind).toBe("space");
     });
 
@@ -122,21 +129,38 @@ describe("room kinds", () => {
     });
 
     test("a room's name comes from m.room.name, and m.room.encryption marks it encrypted", () => {
-        const p = plan([room({ id: "!named:old.example", name: "  Book club ", encrypted: true }), room({ id: "!plain:old.example" })]);
-        expect(roomIn(p, "!named:old.example")).toMatchObject({ name: "Book club", encrypted: true, historyVisibility: "shared" });
+        const p = plan([
+            room({ id: "!named:old.example", name: "  Book club ", encrypted: true }),
+            room({ id: "!plain:old.example" }),
+        ]);
+        expect(roomIn(p, "!named:old.example")).toMatchObject({
+            name: "Book club",
+            encrypted: true,
+            historyVisibility: "shared",
+        });
         expect(roomIn(p, "!plain:old.example")).toMatchObject({ name: "!plain:old.example", encrypted: false });
     });
 });
 
 describe("how the new account gets in", () => {
     test("a public room is joined directly, spending no invite", () => {
-        const r = roomIn(plan([room({ id: "!pub:old.example", joinRule: "public", creator: ADMIN, powerLevels: adminOnlyInvites })]), "!pub:old.example");
+        const r = roomIn(
+            plan([room({ id: "!pub:old.example", joinRule: "public", creator: ADMIN, powerLevels: adminOnlyInvites })]),
+            "!pub:old.example",
+        );
         expect(r).toMatchObject({ route: "join", status: "ready", blockers: [] });
     });
 
     test("a room the new account is already invited to is joined, even if the old account may not invite", () => {
         const r = roomIn(
-            plan([room({ id: "!r:old.example", creator: ADMIN, powerLevels: adminOnlyInvites, members: { [NEW]: "invite" } })]),
+            plan([
+                room({
+                    id: "!r:old.example",
+                    creator: ADMIN,
+                    powerLevels: adminOnlyInvites,
+                    members: { [NEW]: "invite" },
+                }),
+            ]),
             "!r:old.example",
         );
         expect(r).toMatchObject({ route: "join", status: "ready", newMembership: "invite", blockers: [] });
@@ -144,23 +168,38 @@ describe("how the new account gets in", () => {
 
     test("the old account invites when its level reaches the room's invite level", () => {
         const r = roomIn(
-            plan([room({ id: "!r:old.example", creator: ADMIN, powerLevels: { users: { [ADMIN]: 100, [OLD]: 50 }, invite: 50 } })]),
+            plan([
+                room({
+                    id: "!r:old.example",
+                    creator: ADMIN,
+                    powerLevels: { users: { [ADMIN]: 100, [OLD]: 50 }, invite: 50 },
+                }),
+            ]),
             "!r:old.example",
         );
         expect(r).toMatchObject({ route: "invite", status: "ready" });
     });
 
-    test.each(["knock", "knock_restricted"])("when the old account may not invite and the join rule is %s, the new account knocks (an admin must accept)", (joinRule) => {
-        const r = roomIn(plan([room({ id: "!r:old.example", joinRule, creator: ADMIN, powerLevels: adminOnlyInvites })]), "!r:old.example");
-        expect(r.route).toBe("knock");
-        expect(r.status).toBe("ready");
-        expect(r.blockers).toHaveLength(1);
-        expect(r.blockers[0]).toMatchObject({ code: "old-cannot-invite", blocks: "power" });
-        expect(r.blockers[0].adminMessage).toContain(`${NEW} knocked`);
-    });
+    test.each(["knock", "knock_restricted"])(
+        "when the old account may not invite and the join rule is %s, the new account knocks (an admin must accept)",
+        (joinRule) => {
+            const r = roomIn(
+                plan([room({ id: "!r:old.example", joinRule, creator: ADMIN, powerLevels: adminOnlyInvites })]),
+                "!r:old.example",
+            );
+            expect(r.route).toBe("knock");
+            expect(r.status).toBe("ready");
+            expect(r.blockers).toHaveLength(1);
+            expect(r.blockers[0]).toMatchObject({ code: "old-cannot-invite", blocks: "power" });
+            expect(r.blockers[0].adminMessage).toContain(`${NEW} knocked`);
+        },
+    );
 
     test("when the old account may not invite to an invite-only room, the room is blocked with a message for its admin", () => {
-        const r = roomIn(plan([room({ id: "!r:old.example", name: "Staff", creator: ADMIN, powerLevels: adminOnlyInvites })]), "!r:old.example");
+        const r = roomIn(
+            plan([room({ id: "!r:old.example", name: "Staff", creator: ADMIN, powerLevels: adminOnlyInvites })]),
+            "!r:old.example",
+        );
         expect(r.status).toBe("blocked");
         expect(r.blockers).toHaveLength(1);
         expect(r.blockers[0]).toMatchObject({ code: "old-cannot-invite", blocks: "room" });
@@ -173,41 +212,90 @@ describe("restricted rooms joined through a space", () => {
     const theSpace = () => space({ id: "!space:old.example", name: "Work" });
 
     test("a restricted room whose space will be joined is joined after the space instead of spending an invite", () => {
-        const p = plan([theSpace(), room({ id: "!r:old.example", joinRule: "restricted", allow: ["!space:old.example"] })]);
-        expect(roomIn(p, "!r:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!space:old.example", status: "ready" });
+        const p = plan([
+            theSpace(),
+            room({ id: "!r:old.example", joinRule: "restricted", allow: ["!space:old.example"] }),
+        ]);
+        expect(roomIn(p, "!r:old.example")).toMatchObject({
+            route: "join",
+            joinAfterSpace: "!space:old.example",
+            status: "ready",
+        });
         expect(invitesNeeded(p)).toBe(1); // the space only
     });
 
     test("a restricted room is joined through the space even when the old account may not invite in it", () => {
         const p = plan([
             theSpace(),
-            room({ id: "!r:old.example", joinRule: "restricted", allow: ["!space:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites }),
+            room({
+                id: "!r:old.example",
+                joinRule: "restricted",
+                allow: ["!space:old.example"],
+                creator: ADMIN,
+                powerLevels: adminOnlyInvites,
+            }),
         ]);
-        expect(roomIn(p, "!r:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!space:old.example", status: "ready", blockers: [] });
+        expect(roomIn(p, "!r:old.example")).toMatchObject({
+            route: "join",
+            joinAfterSpace: "!space:old.example",
+            status: "ready",
+            blockers: [],
+        });
     });
 
     test("a knock_restricted room the old account may not invite to is joined through the space rather than knocked on", () => {
         const p = plan([
             theSpace(),
-            room({ id: "!r:old.example", joinRule: "knock_restricted", allow: ["!space:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites }),
+            room({
+                id: "!r:old.example",
+                joinRule: "knock_restricted",
+                allow: ["!space:old.example"],
+                creator: ADMIN,
+                powerLevels: adminOnlyInvites,
+            }),
         ]);
-        expect(roomIn(p, "!r:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!space:old.example", status: "ready", blockers: [] });
+        expect(roomIn(p, "!r:old.example")).toMatchObject({
+            route: "join",
+            joinAfterSpace: "!space:old.example",
+            status: "ready",
+            blockers: [],
+        });
     });
 
     test("a space the new account is already in opens its restricted rooms", () => {
         const p = plan([
-            space({ id: "!space:old.example", members: { [NEW]: "join" }, powerLevels: { users: { [OLD]: 100, [NEW]: 100 } } }),
-            room({ id: "!r:old.example", joinRule: "restricted", allow: ["!space:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites }),
+            space({
+                id: "!space:old.example",
+                members: { [NEW]: "join" },
+                powerLevels: { users: { [OLD]: 100, [NEW]: 100 } },
+            }),
+            room({
+                id: "!r:old.example",
+                joinRule: "restricted",
+                allow: ["!space:old.example"],
+                creator: ADMIN,
+                powerLevels: adminOnlyInvites,
+            }),
         ]);
         expect(roomIn(p, "!space:old.example").status).toBe("already");
-        expect(roomIn(p, "!r:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!space:old.example", status: "ready" });
+        expect(roomIn(p, "!r:old.example")).toMatchObject({
+            route: "join",
+            joinAfterSpace: "!space:old.example",
+            status: "ready",
+        });
     });
 
     test("a blocked space opens nothing: its restricted rooms keep their invite, or stay blocked", () => {
         const p = plan([
             space({ id: "!space:old.example", creator: ADMIN, powerLevels: adminOnlyInvites }),
             room({ id: "!mine:old.example", joinRule: "restricted", allow: ["!space:old.example"] }),
-            room({ id: "!theirs:old.example", joinRule: "restricted", allow: ["!space:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites }),
+            room({
+                id: "!theirs:old.example",
+                joinRule: "restricted",
+                allow: ["!space:old.example"],
+                creator: ADMIN,
+                powerLevels: adminOnlyInvites,
+            }),
         ]);
         expect(roomIn(p, "!space:old.example").status).toBe("blocked");
         expect(roomIn(p, "!mine:old.example")).toMatchObject({ route: "invite", status: "ready" });
@@ -234,12 +322,35 @@ describe("restricted rooms joined through a space", () => {
     test("a restricted room inside a restricted subspace is joined through the subspace, whatever order the rooms come in", () => {
         // Element makes subspaces restricted to their parent; here the old account may invite in neither.
         const parent = space({ id: "!parent:old.example", name: "Company" });
-        const subspace = space({ id: "!team:old.example", joinRule: "restricted", allow: ["!parent:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites });
-        const child = room({ id: "!standup:old.example", joinRule: "restricted", allow: ["!team:old.example"], creator: ADMIN, powerLevels: adminOnlyInvites });
-        for (const order of [[parent, subspace, child], [child, subspace, parent]]) {
+        const subspace = space({
+            id: "!team:old.example",
+            joinRule: "restricted",
+            allow: ["!parent:old.example"],
+            creator: ADMIN,
+            powerLevels: adminOnlyInvites,
+        });
+        const child = room({
+            id: "!standup:old.example",
+            joinRule: "restricted",
+            allow: ["!team:old.example"],
+            creator: ADMIN,
+            powerLevels: adminOnlyInvites,
+        });
+        for (const order of [
+            [parent, subspace, child],
+            [child, subspace, parent],
+        ]) {
             const p = plan(order);
-            expect(roomIn(p, "!team:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!parent:old.example", status: "ready" });
-            expect(roomIn(p, "!standup:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!team:old.example", status: "ready" });
+            expect(roomIn(p, "!team:old.example")).toMatchObject({
+                route: "join",
+                joinAfterSpace: "!parent:old.example",
+                status: "ready",
+            });
+            expect(roomIn(p, "!standup:old.example")).toMatchObject({
+                route: "join",
+                joinAfterSpace: "!team:old.example",
+                status: "ready",
+            });
         }
     });
 
@@ -269,12 +380,19 @@ describe("restricted rooms joined through a space", () => {
 
 describe("target power level", () => {
     test("a moderator's level is handed over as is", () => {
-        const r = roomIn(plan([room({ id: "!r:old.example", creator: ADMIN, powerLevels: { users: { [ADMIN]: 100, [OLD]: 50 } } })]), "!r:old.example");
+        const r = roomIn(
+            plan([room({ id: "!r:old.example", creator: ADMIN, powerLevels: { users: { [ADMIN]: 100, [OLD]: 50 } } })]),
+            "!r:old.example",
+        );
         expect(r).toMatchObject({ oldPowerLevel: 50, targetPowerLevel: 50, blockers: [] });
     });
 
     test("no level is set when the old level is no higher than users_default", () => {
-        const atDefault = room({ id: "!default:old.example", creator: ADMIN, powerLevels: { users: { [ADMIN]: 100 }, users_default: 10 } });
+        const atDefault = room({
+            id: "!default:old.example",
+            creator: ADMIN,
+            powerLevels: { users: { [ADMIN]: 100 }, users_default: 10 },
+        });
         const zero = room({ id: "!zero:old.example", creator: ADMIN, powerLevels: { users: { [ADMIN]: 100 } } });
         const p = plan([atDefault, zero]);
         expect(roomIn(p, "!default:old.example")).toMatchObject({ oldPowerLevel: 10, targetPowerLevel: null });
@@ -283,7 +401,14 @@ describe("target power level", () => {
 
     test("no level is set when the new account already has at least the old level", () => {
         const r = roomIn(
-            plan([room({ id: "!r:old.example", creator: ADMIN, powerLevels: { users: { [ADMIN]: 100, [OLD]: 50, [NEW]: 50 } }, members: { [NEW]: "leave" } })]),
+            plan([
+                room({
+                    id: "!r:old.example",
+                    creator: ADMIN,
+                    powerLevels: { users: { [ADMIN]: 100, [OLD]: 50, [NEW]: 50 } },
+                    members: { [NEW]: "leave" },
+                }),
+            ]),
             "!r:old.example",
         );
         expect(r).toMatchObject({ targetPowerLevel: null, newPowerLevel: 50, route: "invite" });
@@ -301,7 +426,13 @@ describe("target power level", () => {
 
     test("a creator in room version 12 hands over the highest level the room uses, and is warned only against leaving", () => {
         const r = roomIn(
-            plan([room({ id: "!r:old.example", version: "12", powerLevels: { users: { "@mod:old.example": 50 }, events: { "m.room.tombstone": 150 } } })]),
+            plan([
+                room({
+                    id: "!r:old.example",
+                    version: "12",
+                    powerLevels: { users: { "@mod:old.example": 50 }, events: { "m.room.tombstone": 150 } },
+                }),
+            ]),
             "!r:old.example",
         );
         expect(r.oldPowerLevel).toBe(Number.POSITIVE_INFINITY);
@@ -337,7 +468,13 @@ describe("target power level", () => {
 
     test("without an events entry, state_default decides whether the old account may change power levels", () => {
         const r = roomIn(
-            plan([room({ id: "!r:old.example", creator: ADMIN, powerLevels: { users: { [ADMIN]: 100, [OLD]: 50 }, state_default: 75 } })]),
+            plan([
+                room({
+                    id: "!r:old.example",
+                    creator: ADMIN,
+                    powerLevels: { users: { [ADMIN]: 100, [OLD]: 50 }, state_default: 75 },
+                }),
+            ]),
             "!r:old.example",
         );
         expect(codes(r)).toEqual(["old-cannot-set-power"]);
@@ -353,7 +490,9 @@ describe("what stops a room", () => {
     });
 
     test("a server ACL denying the new account's server blocks the room, whatever port the server name has", () => {
-        const p = plan([room({ id: "!r:old.example", acl: { allow: ["*"], deny: ["new.example"] } })], { newUserId: "@new:new.example:8448" });
+        const p = plan([room({ id: "!r:old.example", acl: { allow: ["*"], deny: ["new.example"] } })], {
+            newUserId: "@new:new.example:8448",
+        });
         const r = roomIn(p, "!r:old.example");
         expect(r.status).toBe("blocked");
         expect(r.blockers[0]).toMatchObject({ code: "server-acl-denies", blocks: "room" });
@@ -363,7 +502,9 @@ describe("what stops a room", () => {
     test("a server ACL with allow_ip_literals false blocks a new account on an IP-literal server, and only then", () => {
         const acl = (extra: Record<string, unknown>) => room({ id: "!r:old.example", acl: { allow: ["*"], ...extra } });
         const newUserId = "@new:127.0.0.1:8492";
-        expect(codes(roomIn(plan([acl({ allow_ip_literals: false })], { newUserId }), "!r:old.example"))).toEqual(["server-acl-denies"]);
+        expect(codes(roomIn(plan([acl({ allow_ip_literals: false })], { newUserId }), "!r:old.example"))).toEqual([
+            "server-acl-denies",
+        ]);
         expect(codes(roomIn(plan([acl({})], { newUserId }), "!r:old.example"))).toEqual([]);
         expect(codes(roomIn(plan([acl({ allow_ip_literals: false })]), "!r:old.example"))).toEqual([]);
     });
@@ -377,14 +518,25 @@ describe("what stops a room", () => {
     });
 
     test("m.federate false is no obstacle for a new account on the creator's server", () => {
-        const r = roomIn(plan([room({ id: "!r:old.example", federate: false })], { newUserId: "@new:old.example" }), "!r:old.example");
+        const r = roomIn(
+            plan([room({ id: "!r:old.example", federate: false })], { newUserId: "@new:old.example" }),
+            "!r:old.example",
+        );
         expect(r).toMatchObject({ status: "ready", route: "invite", blockers: [] });
     });
 
     test("a tombstoned room is replaced and unselected; its successor, which the old account joined, is migrated instead", () => {
-        const p = plan([room({ id: "!v1:old.example", name: "Chat", tombstone: "!v2:old.example" }), room({ id: "!v2:old.example", name: "Chat" })]);
+        const p = plan([
+            room({ id: "!v1:old.example", name: "Chat", tombstone: "!v2:old.example" }),
+            room({ id: "!v2:old.example", name: "Chat" }),
+        ]);
         const r = roomIn(p, "!v1:old.example");
-        expect(r).toMatchObject({ status: "replaced", selected: false, successorRoomId: "!v2:old.example", route: "none" });
+        expect(r).toMatchObject({
+            status: "replaced",
+            selected: false,
+            successorRoomId: "!v2:old.example",
+            route: "none",
+        });
         expect(r.blockers[0].code).toBe("tombstoned");
         expect(r.blockers[0].reason).toContain("which is migrated instead");
         expect(roomIn(p, "!v2:old.example").status).toBe("ready");
@@ -399,23 +551,49 @@ describe("what stops a room", () => {
 
 describe("rooms already done, invites and skipped rooms", () => {
     test("a room the new account has joined with at least the old level is already done", () => {
-        const r = roomIn(plan([room({ id: "!r:old.example", powerLevels: { users: { [OLD]: 100, [NEW]: 100 } }, members: { [NEW]: "join" } })]), "!r:old.example");
+        const r = roomIn(
+            plan([
+                room({
+                    id: "!r:old.example",
+                    powerLevels: { users: { [OLD]: 100, [NEW]: 100 } },
+                    members: { [NEW]: "join" },
+                }),
+            ]),
+            "!r:old.example",
+        );
         expect(r).toMatchObject({ status: "already", route: "none", targetPowerLevel: null, blockers: [] });
     });
 
     test("a room the new account has joined with a lower level still needs its level raised", () => {
-        const r = roomIn(plan([room({ id: "!r:old.example", powerLevels: { users: { [OLD]: 100, [NEW]: 50 } }, members: { [NEW]: "join" } })]), "!r:old.example");
+        const r = roomIn(
+            plan([
+                room({
+                    id: "!r:old.example",
+                    powerLevels: { users: { [OLD]: 100, [NEW]: 50 } },
+                    members: { [NEW]: "join" },
+                }),
+            ]),
+            "!r:old.example",
+        );
         expect(r).toMatchObject({ status: "ready", route: "none", targetPowerLevel: 100 });
     });
 
     test("invites the old account has not answered are listed separately with their inviter, never as rooms", () => {
-        const p = plan([room({ id: "!r:old.example" }), invite({ id: "!party:other.example", name: "Party", inviter: "@host:other.example" })]);
-        expect(p.pendingInvites).toEqual([{ roomId: "!party:other.example", name: "Party", inviter: "@host:other.example" }]);
+        const p = plan([
+            room({ id: "!r:old.example" }),
+            invite({ id: "!party:other.example", name: "Party", inviter: "@host:other.example" }),
+        ]);
+        expect(p.pendingInvites).toEqual([
+            { roomId: "!party:other.example", name: "Party", inviter: "@host:other.example" },
+        ]);
         expect(p.rooms.map((r) => r.roomId)).toEqual(["!r:old.example"]);
     });
 
     test("server notice rooms (m.server_notice) are left out", () => {
-        const p = plan([room({ id: "!notices:old.example", type: "m.server_notice", creator: "@notices:old.example" }), room({ id: "!r:old.example" })]);
+        const p = plan([
+            room({ id: "!notices:old.example", type: "m.server_notice", creator: "@notices:old.example" }),
+            room({ id: "!r:old.example" }),
+        ]);
         expect(p.rooms.map((r) => r.roomId)).toEqual(["!r:old.example"]);
     });
 });
@@ -445,11 +623,22 @@ describe("plan shape", () => {
             "@e:mid.example": "join",
             "@f:quiet.example": "join",
         };
-        const byOther = roomIn(plan([room({ id: "!r:old.example", creator: "@carol:creator.example", members })]), "!r:old.example");
+        const byOther = roomIn(
+            plan([room({ id: "!r:old.example", creator: "@carol:creator.example", members })]),
+            "!r:old.example",
+        );
         expect(byOther.via).toEqual(["old.example", "creator.example", "busy.example"]);
 
-        const gone = { "@g1:gone.example": "leave", "@g2:gone.example": "leave", "@g3:gone.example": "leave", "@g4:gone.example": "ban" };
-        const byOld = roomIn(plan([room({ id: "!r:old.example", members: { ...members, ...gone } })]), "!r:old.example");
+        const gone = {
+            "@g1:gone.example": "leave",
+            "@g2:gone.example": "leave",
+            "@g3:gone.example": "leave",
+            "@g4:gone.example": "ban",
+        };
+        const byOld = roomIn(
+            plan([room({ id: "!r:old.example", members: { ...members, ...gone } })]),
+            "!r:old.example",
+        );
         // Members who left do not count; the old server appears once.
         expect(byOld.via).toEqual(["old.example", "busy.example", "mid.example"]);
     });
@@ -462,7 +651,11 @@ describe("plan shape", () => {
             room({ id: "!g2:old.example" }),
             room({ id: "!public:old.example", joinRule: "public" }),
             room({ id: "!blocked:old.example", creator: ADMIN, powerLevels: adminOnlyInvites }),
-            room({ id: "!done:old.example", members: { [NEW]: "join" }, powerLevels: { users: { [OLD]: 100, [NEW]: 100 } } }),
+            room({
+                id: "!done:old.example",
+                members: { [NEW]: "join" },
+                powerLevels: { users: { [OLD]: 100, [NEW]: 100 } },
+            }),
         ]);
         expect(invitesNeeded(p)).toBe(3);
         roomIn(p, "!g2:old.example").selected = false;
@@ -510,15 +703,30 @@ describe("plan shape", () => {
             },
         });
         expect(p.optionalAccountData).toEqual([
-            { type: "im.vector.web.settings", scope: "account", label: "Element settings (theme, layout, …)", selected: false },
+            {
+                type: "im.vector.web.settings",
+                scope: "account",
+                label: "Element settings (theme, layout, …)",
+                selected: false,
+            },
             { type: "m.widgets", scope: "account", label: "Personal widgets (sticker picker, …)", selected: false },
-            { type: "org.example.custom", scope: "account", label: "Other setting (org.example.custom)", selected: false },
+            {
+                type: "org.example.custom",
+                scope: "account",
+                label: "Other setting (org.example.custom)",
+                selected: false,
+            },
         ]);
     });
 
     test("options not given take the defaults (nothing is left, no notices, default push rules untouched)", () => {
         const p = buildPlan(snapshot([]), NEW, { leaveOldRooms: true });
-        expect(p.options).toEqual({ leaveOldRooms: true, movedNotice: false, copyDefaultPushRuleChanges: false, acceptMissingKeys: [] });
+        expect(p.options).toEqual({
+            leaveOldRooms: true,
+            movedNotice: false,
+            copyDefaultPushRuleChanges: false,
+            acceptMissingKeys: [],
+        });
         expect(p).toMatchObject({ oldUserId: OLD, newUserId: NEW });
     });
 });
@@ -526,11 +734,31 @@ describe("plan shape", () => {
 describe("issue 7.6: nested spaces are joined parents first", () => {
     test("a three-level space whose names sort child-first is planned top space first, each level after its parent", () => {
         const top = space({ id: "!top:old.example", name: "Zeta (top)" });
-        const middle = space({ id: "!mid:old.example", name: "Mu (middle)", joinRule: "restricted", allow: ["!top:old.example"] });
-        const bottom = space({ id: "!bottom:old.example", name: "Alpha (bottom)", joinRule: "restricted", allow: ["!mid:old.example"] });
-        const inner = room({ id: "!inner:old.example", name: "Aardvark room", joinRule: "restricted", allow: ["!bottom:old.example"] });
+        const middle = space({
+            id: "!mid:old.example",
+            name: "Mu (middle)",
+            joinRule: "restricted",
+            allow: ["!top:old.example"],
+        });
+        const bottom = space({
+            id: "!bottom:old.example",
+            name: "Alpha (bottom)",
+            joinRule: "restricted",
+            allow: ["!mid:old.example"],
+        });
+        const inner = room({
+            id: "!inner:old.example",
+            name: "Aardvark room",
+            joinRule: "restricted",
+            allow: ["!bottom:old.example"],
+        });
         const p = plan([inner, bottom, middle, top]);
-        expect(p.rooms.map((r) => r.roomId)).toEqual(["!top:old.example", "!mid:old.example", "!bottom:old.example", "!inner:old.example"]);
+        expect(p.rooms.map((r) => r.roomId)).toEqual([
+            "!top:old.example",
+            "!mid:old.example",
+            "!bottom:old.example",
+            "!inner:old.example",
+        ]);
         expect(roomIn(p, "!top:old.example")).toMatchObject({ route: "invite" });
         expect(roomIn(p, "!mid:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!top:old.example" });
         expect(roomIn(p, "!bottom:old.example")).toMatchObject({ route: "join", joinAfterSpace: "!mid:old.example" });
@@ -552,10 +780,23 @@ describe("issue 7.14: account data that must not move is never offered, and room
 
     test("room-level account data other than tags is listed as opt-in, unselected, never as a secret", () => {
         const p = plan([
-            room({ id: "!a:old.example", accountData: { "m.tag": { tags: { "m.favourite": {} } }, "org.example.room_pref": { x: 1 } } }),
-            room({ id: "!b:old.example", accountData: { "org.example.room_pref": { x: 2 }, "m.secret_storage.key.x": {} } }),
+            room({
+                id: "!a:old.example",
+                accountData: { "m.tag": { tags: { "m.favourite": {} } }, "org.example.room_pref": { x: 1 } },
+            }),
+            room({
+                id: "!b:old.example",
+                accountData: { "org.example.room_pref": { x: 2 }, "m.secret_storage.key.x": {} },
+            }),
         ]);
-        expect(p.optionalAccountData).toEqual([{ type: "org.example.room_pref", scope: "room", label: "Room setting (org.example.room_pref) in 2 rooms", selected: false }]);
+        expect(p.optionalAccountData).toEqual([
+            {
+                type: "org.example.room_pref",
+                scope: "room",
+                label: "Room setting (org.example.room_pref) in 2 rooms",
+                selected: false,
+            },
+        ]);
         expect(Object.keys(roomIn(p, "!b:old.example").roomAccountData)).toEqual(["org.example.room_pref"]);
     });
 });

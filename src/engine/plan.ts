@@ -3,7 +3,13 @@
  * invites), what power level it should get, and what stops it — with a plain reason and, where someone else must act,
  * a message the user can send to a room admin. The plan is plain data: the UI shows it and the user trims it.
  */
-import { HANDLED_TYPES, isNeverCopied, optionalAccountDataTypes, accountDataLabel, roomAccountDataLabel } from "./accountDataPolicy.ts";
+import {
+    HANDLED_TYPES,
+    isNeverCopied,
+    optionalAccountDataTypes,
+    accountDataLabel,
+    roomAccountDataLabel,
+} from "./accountDataPolicy.ts";
 import { CREATOR, canGrantLevel, powerLevelsOf } from "./powerLevels.ts";
 import { aclAllowsServer } from "./serverAcl.ts";
 import { type AccountSnapshot, RoomState } from "./snapshot.ts";
@@ -103,7 +109,12 @@ export interface MigrationPlan {
     options: MigrationOptions;
 }
 
-export const DEFAULT_OPTIONS: MigrationOptions = { leaveOldRooms: false, movedNotice: false, copyDefaultPushRuleChanges: false, acceptMissingKeys: [] };
+export const DEFAULT_OPTIONS: MigrationOptions = {
+    leaveOldRooms: false,
+    movedNotice: false,
+    copyDefaultPushRuleChanges: false,
+    acceptMissingKeys: [],
+};
 
 /** Rooms of these types are per-account machinery, not conversations. */
 const SKIPPED_ROOM_TYPES = new Set(["m.server_notice"]);
@@ -116,7 +127,12 @@ type BlockerSuffix<K> = K extends `blocker|${infer Rest}` ? Rest : never;
 type BlockerMessageKey = BlockerSuffix<TranslationKey>;
 
 /** A blocker whose words come from the translations, so the CLI (English) and Element (any language) say the same. */
-function makeBlocker(code: BlockerCode, blocks: Blocker["blocks"], messageKey: BlockerMessageKey, params: Record<string, string | number>): Blocker {
+function makeBlocker(
+    code: BlockerCode,
+    blocks: Blocker["blocks"],
+    messageKey: BlockerMessageKey,
+    params: Record<string, string | number>,
+): Blocker {
     const adminKey = `admin|${messageKey}` as TranslationKey;
     return {
         code,
@@ -149,7 +165,11 @@ function viaServers(room: RoomState, oldServer: string): string[] {
         counts.set(server, (counts.get(server) ?? 0) + 1);
     }
     const creator = room.get("m.room.create")?.sender;
-    const ordered = [oldServer, ...(creator ? [serverNameOf(creator)] : []), ...[...counts.entries()].sort((a, b) => b[1] - a[1]).map(([s]) => s)];
+    const ordered = [
+        oldServer,
+        ...(creator ? [serverNameOf(creator)] : []),
+        ...[...counts.entries()].sort((a, b) => b[1] - a[1]).map(([s]) => s),
+    ];
     return [...new Set(ordered)].slice(0, 3);
 }
 
@@ -159,7 +179,11 @@ function originServer(room: RoomState): string | undefined {
     return creator ? serverNameOf(creator) : undefined;
 }
 
-export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options: Partial<MigrationOptions> = {}): MigrationPlan {
+export function buildPlan(
+    snapshot: AccountSnapshot,
+    newUserId: string,
+    options: Partial<MigrationOptions> = {},
+): MigrationPlan {
     const oldUserId = snapshot.userId;
     const oldServer = serverNameOf(oldUserId);
     const newServer = serverNameOf(newUserId);
@@ -168,7 +192,11 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
     const joinedById = new Map(joined.map((r) => [r.source.roomId, r]));
 
     const pendingInvites: PendingInvite[] = snapshot.rooms
-        .filter((r) => r.membership === "invite" && !SKIPPED_ROOM_TYPES.has(String(new RoomState(r).content("m.room.create")?.type)))
+        .filter(
+            (r) =>
+                r.membership === "invite" &&
+                !SKIPPED_ROOM_TYPES.has(String(new RoomState(r).content("m.room.create")?.type)),
+        )
         .map((r) => {
             const state = new RoomState(r);
             return { roomId: r.roomId, name: state.name, inviter: state.get("m.room.member", oldUserId)?.sender };
@@ -192,19 +220,28 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
             if (seen.has(current.roomId)) return false;
             seen.add(current.roomId);
             // A knock may never be answered, so it does not count as being in.
-            if (!current.selected || current.route === "knock" || (current.status !== "ready" && current.status !== "already")) return false;
+            if (
+                !current.selected ||
+                current.route === "knock" ||
+                (current.status !== "ready" && current.status !== "already")
+            )
+                return false;
             if (!current.joinAfterSpace) return true;
             current = byId.get(current.joinAfterSpace);
         }
         return false;
     };
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
         changed = false;
         for (const plan of rooms) {
             if (plan.joinAfterSpace) continue;
             const inviteOnlyBlocker = plan.blockers.every((b) => b.blocks !== "room" || b.code === "old-cannot-invite");
-            const wouldSpendInvite = plan.route === "invite" || plan.route === "knock" || plan.blockers.some((b) => b.code === "old-cannot-invite");
-            if (plan.status === "replaced" || plan.status === "already" || !inviteOnlyBlocker || !wouldSpendInvite) continue;
+            const wouldSpendInvite =
+                plan.route === "invite" ||
+                plan.route === "knock" ||
+                plan.blockers.some((b) => b.code === "old-cannot-invite");
+            if (plan.status === "replaced" || plan.status === "already" || !inviteOnlyBlocker || !wouldSpendInvite)
+                continue;
             const state = joinedById.get(plan.roomId)!;
             const joinRules = state.content("m.room.join_rules") ?? {};
             if (joinRules.join_rule !== "restricted" && joinRules.join_rule !== "knock_restricted") continue;
@@ -228,24 +265,46 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
     const order: Record<RoomKind, number> = { space: 0, dm: 1, group: 2, public: 3 };
     const depth = (room: RoomPlan): number => {
         let n = 0;
-        for (let r = room.joinAfterSpace && byId.get(room.joinAfterSpace); r && n < rooms.length; r = r.joinAfterSpace && byId.get(r.joinAfterSpace)) n++;
+        for (
+            let r = room.joinAfterSpace && byId.get(room.joinAfterSpace);
+            r && n < rooms.length;
+            r = r.joinAfterSpace && byId.get(r.joinAfterSpace)
+        )
+            n++;
         return n;
     };
     const depths = new Map(rooms.map((r) => [r.roomId, depth(r)]));
-    rooms.sort((a, b) => order[a.kind] - order[b.kind] || depths.get(a.roomId)! - depths.get(b.roomId)! || a.name.localeCompare(b.name));
+    rooms.sort(
+        (a, b) =>
+            order[a.kind] - order[b.kind] ||
+            depths.get(a.roomId)! - depths.get(b.roomId)! ||
+            a.name.localeCompare(b.name),
+    );
 
     const globalTypes = Object.keys(snapshot.accountData);
     // Room-level settings other than tags are opt-in, like account-wide ones.
     const roomTypes = new Map<string, number>();
-    for (const room of rooms) for (const type of Object.keys(room.roomAccountData)) if (type !== "m.tag") roomTypes.set(type, (roomTypes.get(type) ?? 0) + 1);
+    for (const room of rooms)
+        for (const type of Object.keys(room.roomAccountData))
+            if (type !== "m.tag") roomTypes.set(type, (roomTypes.get(type) ?? 0) + 1);
     return {
         oldUserId,
         newUserId,
         rooms,
         pendingInvites,
         optionalAccountData: [
-            ...optionalAccountDataTypes(globalTypes).map((type) => ({ type, scope: "account" as const, label: accountDataLabel(type), selected: false })),
-            ...[...roomTypes.keys()].sort().map((type) => ({ type, scope: "room" as const, label: roomAccountDataLabel(type, roomTypes.get(type)!), selected: false })),
+            ...optionalAccountDataTypes(globalTypes).map((type) => ({
+                type,
+                scope: "account" as const,
+                label: accountDataLabel(type),
+                selected: false,
+            })),
+            ...[...roomTypes.keys()].sort().map((type) => ({
+                type,
+                scope: "room" as const,
+                label: roomAccountDataLabel(type, roomTypes.get(type)!),
+                selected: false,
+            })),
         ],
         options: { ...DEFAULT_OPTIONS, ...options },
     };
@@ -264,7 +323,12 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         const blockers: Blocker[] = [];
         // An unnamed direct chat is known by who is in it, as clients show it.
         const displayName = room.name === roomId && partners.length ? partners.join(", ") : room.name;
-        const params = { room: quoteRoom({ name: displayName, roomId }), oldUser: oldUserId, newUser: newUserId, server: newServer };
+        const params = {
+            room: quoteRoom({ name: displayName, roomId }),
+            oldUser: oldUserId,
+            newUser: newUserId,
+            server: newServer,
+        };
 
         // The level to hand over: the old account's own, or for a creator (whose power cannot be handed over in
         // rooms with creators) the highest level the room uses.
@@ -289,7 +353,9 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
             status: "ready",
             blockers,
             roomAccountData: Object.fromEntries(
-                Object.entries(room.source.accountData).filter(([type]) => type === "m.tag" || (!isNeverCopied(type) && !HANDLED_TYPES.has(type))),
+                Object.entries(room.source.accountData).filter(
+                    ([type]) => type === "m.tag" || (!isNeverCopied(type) && !HANDLED_TYPES.has(type)),
+                ),
             ),
             historyVisibility: String(room.content("m.room.history_visibility")?.history_visibility ?? "shared"),
             selected: true,
@@ -301,7 +367,10 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
             plan.successorRoomId = tombstone.replacement_room;
             const successorKnown = joinedById.has(tombstone.replacement_room);
             blockers.push(
-                makeBlocker("tombstoned", "room", successorKnown ? "tombstoned-known" : "tombstoned-unknown", { ...params, successor: tombstone.replacement_room }),
+                makeBlocker("tombstoned", "room", successorKnown ? "tombstoned-known" : "tombstoned-unknown", {
+                    ...params,
+                    successor: tombstone.replacement_room,
+                }),
             );
             plan.selected = false;
             return plan;
@@ -311,7 +380,12 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
             blockers.push(makeBlocker("new-banned", "room", "new-banned", params));
         }
         if (createContent["m.federate"] === false && originServer(room) !== newServer) {
-            blockers.push(makeBlocker("not-federated", "room", "not-federated", { ...params, origin: originServer(room) ?? oldServer }));
+            blockers.push(
+                makeBlocker("not-federated", "room", "not-federated", {
+                    ...params,
+                    origin: originServer(room) ?? oldServer,
+                }),
+            );
         }
         const acl = room.content("m.room.server_acl");
         if (!aclAllowsServer(acl, newServer)) {
@@ -326,7 +400,9 @@ export function buildPlan(snapshot: AccountSnapshot, newUserId: string, options:
         }
 
         if (target !== null && !canGrantLevel(pl, oldUserId, newUserId, target)) {
-            blockers.push(makeBlocker("old-cannot-set-power", "power", "old-cannot-set-power", { ...params, level: target }));
+            blockers.push(
+                makeBlocker("old-cannot-set-power", "power", "old-cannot-set-power", { ...params, level: target }),
+            );
         }
 
         if (alreadyIn) plan.route = "none";

@@ -6,12 +6,17 @@ const BOB = "@bob:example.org";
 const CAROL = "@carol:example.org";
 
 /** The power levels of a room created by Alice; `powerLevels: null` means no m.room.power_levels event. */
-function levels(spec: { version?: string; additionalCreators?: unknown[]; powerLevels: Record<string, unknown> | null }): PowerLevelsView {
+function levels(spec: {
+    version?: string;
+    additionalCreators?: unknown[];
+    powerLevels: Record<string, unknown> | null;
+}): PowerLevelsView {
     const version = spec.version ?? "10";
     const createContent: Record<string, unknown> = { room_version: version };
     if (spec.additionalCreators) createContent.additional_creators = spec.additionalCreators;
     const state: StateEvent[] = [{ type: "m.room.create", state_key: "", sender: ALICE, content: createContent }];
-    if (spec.powerLevels) state.push({ type: "m.room.power_levels", state_key: "", sender: ALICE, content: spec.powerLevels });
+    if (spec.powerLevels)
+        state.push({ type: "m.room.power_levels", state_key: "", sender: ALICE, content: spec.powerLevels });
     return powerLevelsOf(new RoomState({ roomId: "!r:example.org", membership: "join", state, accountData: {} }));
 }
 
@@ -36,7 +41,15 @@ describe("power levels", () => {
     });
 
     test("users_default applies to users not in the map, events override state_default per type", () => {
-        const pl = levels({ powerLevels: { users: { [ALICE]: 100 }, users_default: 10, state_default: 60, events: { "m.room.power_levels": 90 }, invite: 20 } });
+        const pl = levels({
+            powerLevels: {
+                users: { [ALICE]: 100 },
+                users_default: 10,
+                state_default: 60,
+                events: { "m.room.power_levels": 90 },
+                invite: 20,
+            },
+        });
         expect(pl.userLevel(BOB)).toBe(10);
         expect(pl.usersDefault).toBe(10);
         expect(pl.stateLevel("m.room.power_levels")).toBe(90);
@@ -45,7 +58,9 @@ describe("power levels", () => {
     });
 
     test("levels written as integer strings (older rooms) count; other strings fall back to the default", () => {
-        const pl = levels({ powerLevels: { users: { [ALICE]: "100", [BOB]: "-5", [CAROL]: "high" }, users_default: "3", invite: "50" } });
+        const pl = levels({
+            powerLevels: { users: { [ALICE]: "100", [BOB]: "-5", [CAROL]: "high" }, users_default: "3", invite: "50" },
+        });
         expect(pl.userLevel(ALICE)).toBe(100);
         expect(pl.userLevel(BOB)).toBe(-5);
         expect(pl.userLevel(CAROL)).toBe(3);
@@ -53,7 +68,9 @@ describe("power levels", () => {
     });
 
     test("highestLevel is the highest level anything in the room asks for, and at least 100", () => {
-        expect(levels({ powerLevels: { users: { [ALICE]: 100 }, events: { "m.room.tombstone": 150 } } }).highestLevel).toBe(150);
+        expect(
+            levels({ powerLevels: { users: { [ALICE]: 100 }, events: { "m.room.tombstone": 150 } } }).highestLevel,
+        ).toBe(150);
         expect(levels({ powerLevels: { users: { [ALICE]: 50 }, ban: 75 } }).highestLevel).toBe(100);
         expect(levels({ powerLevels: { users: { [ALICE]: 9001 } } }).highestLevel).toBe(9001);
     });
@@ -98,7 +115,9 @@ describe("who may grant a level", () => {
     });
 
     test("a user below the power_levels event's level may grant nothing", () => {
-        const strict = levels({ powerLevels: { users: { [ALICE]: 100, [BOB]: 50 }, events: { "m.room.power_levels": 100 } } });
+        const strict = levels({
+            powerLevels: { users: { [ALICE]: 100, [BOB]: 50 }, events: { "m.room.power_levels": 100 } },
+        });
         expect(canGrantLevel(strict, BOB, "@new:example.org", 10)).toBe(false);
         expect(canGrantLevel(strict, ALICE, "@new:example.org", 100)).toBe(true);
     });

@@ -21,7 +21,11 @@ export interface PowerLevelsView {
 }
 
 function num(value: unknown, fallback: number): number {
-    return typeof value === "number" && Number.isFinite(value) ? value : typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : fallback;
+    return typeof value === "number" && Number.isFinite(value)
+        ? value
+        : typeof value === "string" && /^-?\d+$/.test(value)
+          ? Number(value)
+          : fallback;
 }
 
 export function roomHasCreators(roomVersion: string): boolean {

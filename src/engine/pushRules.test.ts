@@ -4,11 +4,25 @@ const NOTIFY = ["notify", { set_tweak: "sound", value: "default" }];
 const SILENT: unknown[] = [];
 
 /** A keyword rule (kind "content"), as the user makes it in Element. */
-const keyword = (word: string, extra: Partial<PushRule> = {}): PushRule => ({ rule_id: word, default: false, enabled: true, pattern: word, actions: NOTIFY, ...extra });
+const keyword = (word: string, extra: Partial<PushRule> = {}): PushRule => ({
+    rule_id: word,
+    default: false,
+    enabled: true,
+    pattern: word,
+    actions: NOTIFY,
+    ...extra,
+});
 /** A per-room rule (kind "room"): its id is the room id. */
 const roomRule = (roomId: string): PushRule => ({ rule_id: roomId, default: false, enabled: true, actions: SILENT });
 /** A server default rule. */
-const defaultRule = (ruleId: string, extra: Partial<PushRule> = {}): PushRule => ({ rule_id: ruleId, default: true, enabled: true, actions: NOTIFY, conditions: [], ...extra });
+const defaultRule = (ruleId: string, extra: Partial<PushRule> = {}): PushRule => ({
+    rule_id: ruleId,
+    default: true,
+    enabled: true,
+    actions: NOTIFY,
+    conditions: [],
+    ...extra,
+});
 
 const everyRoom = { includeRoomRule: () => true, copyDefaultChanges: false };
 const ids = (puts: Array<{ rule: PushRule }>) => puts.map((p) => p.rule.rule_id);
@@ -32,8 +46,17 @@ describe("the user's own push rules", () => {
         const neu: RuleSet = { content: [keyword("second"), keyword("first")] };
         expect(ids(pushRuleChanges(old, neu, everyRoom).puts)).toEqual(["second", "first"]);
         // Sender rules alike in everything but their id: only the order tells them apart.
-        const sender = (userId: string): PushRule => ({ rule_id: userId, default: false, enabled: true, actions: NOTIFY });
-        const swapped = pushRuleChanges({ sender: [sender("@a:x.example"), sender("@b:x.example")] }, { sender: [sender("@b:x.example"), sender("@a:x.example")] }, everyRoom);
+        const sender = (userId: string): PushRule => ({
+            rule_id: userId,
+            default: false,
+            enabled: true,
+            actions: NOTIFY,
+        });
+        const swapped = pushRuleChanges(
+            { sender: [sender("@a:x.example"), sender("@b:x.example")] },
+            { sender: [sender("@b:x.example"), sender("@a:x.example")] },
+            everyRoom,
+        );
         expect(ids(swapped.puts)).toEqual(["@b:x.example", "@a:x.example"]);
     });
 
@@ -47,13 +70,21 @@ describe("the user's own push rules", () => {
     test("a disabled rule is sent with enabled false, and one enabled on the new account differs from it", () => {
         const old: RuleSet = { content: [keyword("quiet", { enabled: false })] };
         const { puts } = pushRuleChanges(old, {}, everyRoom);
-        expect(puts).toEqual([{ kind: "content", rule: expect.objectContaining({ rule_id: "quiet", enabled: false }) }]);
+        expect(puts).toEqual([
+            { kind: "content", rule: expect.objectContaining({ rule_id: "quiet", enabled: false }) },
+        ]);
         expect(ids(pushRuleChanges(old, { content: [keyword("quiet")] }, everyRoom).puts)).toEqual(["quiet"]);
         expect(pushRuleChanges(old, { content: [keyword("quiet", { enabled: false })] }, everyRoom).puts).toEqual([]);
     });
 
     test("each kind is handled on its own: a kind in place sends nothing while another is re-sent", () => {
-        const mute: PushRule = { rule_id: "!noisy:example.org", default: false, enabled: true, actions: SILENT, conditions: [{ kind: "event_match", key: "room_id", pattern: "!noisy:example.org" }] };
+        const mute: PushRule = {
+            rule_id: "!noisy:example.org",
+            default: false,
+            enabled: true,
+            actions: SILENT,
+            conditions: [{ kind: "event_match", key: "room_id", pattern: "!noisy:example.org" }],
+        };
         const sender: PushRule = { rule_id: "@boss:example.org", default: false, enabled: true, actions: NOTIFY };
         const old: RuleSet = { override: [mute], sender: [sender] };
         const { puts } = pushRuleChanges(old, { override: [mute] }, everyRoom);
@@ -62,18 +93,28 @@ describe("the user's own push rules", () => {
 
     test("per-room rules move only for rooms being migrated", () => {
         const old: RuleSet = { room: [roomRule("!kept:example.org"), roomRule("!dropped:example.org")] };
-        const { puts } = pushRuleChanges(old, {}, { includeRoomRule: (roomId) => roomId === "!kept:example.org", copyDefaultChanges: false });
+        const { puts } = pushRuleChanges(
+            old,
+            {},
+            { includeRoomRule: (roomId) => roomId === "!kept:example.org", copyDefaultChanges: false },
+        );
         expect(puts).toEqual([{ kind: "room", rule: roomRule("!kept:example.org") }]);
     });
 });
 
 describe("the server's default rules", () => {
     const oldRules: RuleSet = {
-        override: [defaultRule(".m.rule.master", { enabled: true, actions: SILENT }), defaultRule(".m.rule.suppress_notices", { actions: SILENT })],
+        override: [
+            defaultRule(".m.rule.master", { enabled: true, actions: SILENT }),
+            defaultRule(".m.rule.suppress_notices", { actions: SILENT }),
+        ],
         underride: [defaultRule(".m.rule.message", { actions: SILENT }), defaultRule(".m.rule.encrypted")],
     };
     const newRules: RuleSet = {
-        override: [defaultRule(".m.rule.master", { enabled: false, actions: SILENT }), defaultRule(".m.rule.suppress_notices", { actions: SILENT })],
+        override: [
+            defaultRule(".m.rule.master", { enabled: false, actions: SILENT }),
+            defaultRule(".m.rule.suppress_notices", { actions: SILENT }),
+        ],
         underride: [defaultRule(".m.rule.message"), defaultRule(".m.rule.encrypted")],
     };
 
@@ -83,7 +124,10 @@ describe("the server's default rules", () => {
     });
 
     test("with the opt-in, a default rule's enabled flag and actions follow the old account's where they differ", () => {
-        const { puts, defaultChanges } = pushRuleChanges(oldRules, newRules, { includeRoomRule: () => true, copyDefaultChanges: true });
+        const { puts, defaultChanges } = pushRuleChanges(oldRules, newRules, {
+            includeRoomRule: () => true,
+            copyDefaultChanges: true,
+        });
         expect(puts).toEqual([]);
         expect(defaultChanges).toEqual([
             { kind: "override", ruleId: ".m.rule.master", enabled: true },

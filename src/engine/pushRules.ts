@@ -52,10 +52,13 @@ export function pushRuleChanges(
     const puts: RulePut[] = [];
     const defaultChanges: PushRuleChanges["defaultChanges"] = [];
     for (const kind of RULE_KINDS) {
-        const wanted = (oldRules[kind] ?? []).filter(isUserRule).filter((r) => kind !== "room" || opts.includeRoomRule(r.rule_id));
+        const wanted = (oldRules[kind] ?? [])
+            .filter(isUserRule)
+            .filter((r) => kind !== "room" || opts.includeRoomRule(r.rule_id));
         const existing = (newRules[kind] ?? []).filter((r) => wanted.some((w) => w.rule_id === r.rule_id));
         const inPlace =
-            existing.length === wanted.length && wanted.every((w, i) => existing[i].rule_id === w.rule_id && sameRule(existing[i], w));
+            existing.length === wanted.length &&
+            wanted.every((w, i) => existing[i].rule_id === w.rule_id && sameRule(existing[i], w));
         // Re-sending the whole kind (lowest priority first) restores both content and order after a partial run.
         if (!inPlace) for (const rule of [...wanted].reverse()) puts.push({ kind, rule });
 
@@ -65,7 +68,8 @@ export function pushRuleChanges(
             if (!current) continue;
             const change: PushRuleChanges["defaultChanges"][number] = { kind, ruleId: oldDefault.rule_id };
             if ((oldDefault.enabled ?? true) !== (current.enabled ?? true)) change.enabled = oldDefault.enabled ?? true;
-            if (JSON.stringify(oldDefault.actions ?? []) !== JSON.stringify(current.actions ?? [])) change.actions = oldDefault.actions ?? [];
+            if (JSON.stringify(oldDefault.actions ?? []) !== JSON.stringify(current.actions ?? []))
+                change.actions = oldDefault.actions ?? [];
             if (change.enabled !== undefined || change.actions !== undefined) defaultChanges.push(change);
         }
     }

@@ -42,40 +42,66 @@ function finish(base: Base, outcome: RoomOutcome, reasons: Reason[], adminMessag
 }
 
 function blockerReasons(room: RoomPlan, blocks: Array<"room" | "power" | "leave">): Reason[] {
-    return room.blockers.filter((b) => blocks.includes(b.blocks)).map((b) => ({ key: `blocker|${b.messageKey}`, params: b.params }));
+    return room.blockers
+        .filter((b) => blocks.includes(b.blocks))
+        .map((b) => ({ key: `blocker|${b.messageKey}`, params: b.params }));
 }
 
 /** A room the plan already knows cannot move (or was not chosen). */
 function notMovedResult(room: RoomPlan, base: Base): RoomResult {
-    if (!room.selected) return finish(base, "skipped", room.status === "replaced" ? blockerReasons(room, ["room"]) : [reason("not-chosen")]);
+    if (!room.selected)
+        return finish(
+            base,
+            "skipped",
+            room.status === "replaced" ? blockerReasons(room, ["room"]) : [reason("not-chosen")],
+        );
     const first = room.blockers.find((b) => b.blocks === "room");
     const outcome = room.status === "replaced" || first?.code === "not-federated" ? "skipped" : "needs-action";
-    return finish(base, outcome, blockerReasons(room, ["room"]), outcome === "needs-action" ? room.blockers.find((b) => b.blocks === "room" && b.adminMessage)?.adminMessage : undefined);
+    return finish(
+        base,
+        outcome,
+        blockerReasons(room, ["room"]),
+        outcome === "needs-action"
+            ? room.blockers.find((b) => b.blocks === "room" && b.adminMessage)?.adminMessage
+            : undefined,
+    );
 }
 
 function baseOf(room: RoomPlan): Base {
-    return { roomId: room.roomId, name: room.name, kind: room.kind, steps: [], invited: false, newAccountJoined: false, left: false };
+    return {
+        roomId: room.roomId,
+        name: room.name,
+        kind: room.kind,
+        steps: [],
+        invited: false,
+        newAccountJoined: false,
+        left: false,
+    };
 }
 
 /** What the dry run says would happen to a room. */
 function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string[] {
     const steps: string[] = [];
     if (room.route === "invite") steps.push("invite");
-    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) steps.push(`power ${room.targetPowerLevel}`);
-    if (room.route === "invite" || room.route === "join") steps.push(room.joinAfterSpace ? `join after space ${room.joinAfterSpace}` : "join");
+    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power"))
+        steps.push(`power ${room.targetPowerLevel}`);
+    if (room.route === "invite" || room.route === "join")
+        steps.push(room.joinAfterSpace ? `join after space ${room.joinAfterSpace}` : "join");
     if (room.route === "knock") steps.push("knock");
     steps.push("confirm");
     if (Object.keys(room.roomAccountData).length) steps.push("room-data");
     if (room.kind === "dm") steps.push("direct");
     if (room.encrypted) steps.push("keys");
     if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
-    if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave")) steps.push("leave if the gate opens");
+    if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave"))
+        steps.push("leave if the gate opens");
     return steps;
 }
 
 export function dryRunRoomResult(room: RoomPlan, plan: MigrationPlan): RoomResult {
     const base = { ...baseOf(room), steps: plannedSteps(room, plan.options) };
-    if (!room.selected || room.status === "blocked" || room.status === "replaced") return { ...notMovedResult(room, base), steps: [] };
+    if (!room.selected || room.status === "blocked" || room.status === "replaced")
+        return { ...notMovedResult(room, base), steps: [] };
     const params = { room: quoteRoom(room) };
     if (room.status === "already") return finish(base, "already", [reason("already", params)]);
     const partial = room.blockers.find((b) => b.blocks === "power");
@@ -92,7 +118,8 @@ export function plannedRequests(room: RoomPlan): BucketName[] {
     if (!room.selected || room.status !== "ready") return [];
     const planned: BucketName[] = [];
     if (room.route === "invite") planned.push("old:invite");
-    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power")) planned.push("old:state");
+    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power"))
+        planned.push("old:state");
     if (room.route !== "none") planned.push("new:join");
     return planned;
 }
@@ -132,7 +159,12 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
                 made.add("new:join");
                 steps.push("knock");
                 const blocker = room.blockers.find((b) => b.code === "old-cannot-invite");
-                return finish(base, "needs-action", blocker ? blockerReasons(room, ["power"]) : [reason("knocked", params)], blocker?.adminMessage);
+                return finish(
+                    base,
+                    "needs-action",
+                    blocker ? blockerReasons(room, ["power"]) : [reason("knocked", params)],
+                    blocker?.adminMessage,
+                );
             }
             if (room.route === "invite" || room.route === "join") {
                 if (await joinNewAccount(ctx, room)) {
@@ -159,7 +191,9 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             keys = await run.keys.checkRoom(ctx, room.roomId);
             const check = keys;
             if (check.existing !== null && check.missing === 0 && check.backupVersion) {
-                ctx.journal.update((j) => Object.assign((j.rooms[room.roomId] ??= {}), { keys: check.present, kv: check.backupVersion }));
+                ctx.journal.update((j) =>
+                    Object.assign((j.rooms[room.roomId] ??= {}), { keys: check.present, kv: check.backupVersion }),
+                );
             }
             steps.push(`keys ${check.present} of ${check.existing ?? "unknown"}`);
         }
@@ -167,7 +201,11 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
         const keyProblem = keys !== undefined && (keys.existing === null || keys.missing > 0);
 
         const notes: Reason[] = [];
-        if (ctx.plan.options.movedNotice && room.kind === "dm" && ctx.journal.journal.rooms[room.roomId]?.n === undefined) {
+        if (
+            ctx.plan.options.movedNotice &&
+            room.kind === "dm" &&
+            ctx.journal.journal.rooms[room.roomId]?.n === undefined
+        ) {
             if (await sendMovedNote(ctx, room)) steps.push("dm-note");
             else notes.push(reason("note-not-encrypted", params));
         }
@@ -193,17 +231,29 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
 
         base.confirmedPowerLevel = confirmed.level;
         // Outcome first, then what else the user should know: why the old account stayed, what was accepted.
-        const keyReasons = keyProblem && !lossesAccepted && !stayed.length ? [reason("keys-room", params), ...keys!.reasons] : [];
-        const accepted = keyProblem && lossesAccepted ? [reason("keys-losses-accepted", { ...params, missing: keys!.missing })] : [];
+        const keyReasons =
+            keyProblem && !lossesAccepted && !stayed.length ? [reason("keys-room", params), ...keys!.reasons] : [];
+        const accepted =
+            keyProblem && lossesAccepted ? [reason("keys-losses-accepted", { ...params, missing: keys!.missing })] : [];
         const extra = [...stayed, ...keyReasons, ...accepted, ...notes];
         if (confirmed.level < wanted) {
-            if (powerBlocker) return finish(base, "needs-action", [...blockerReasons(room, ["power"]), ...extra], powerBlocker.adminMessage);
-            return finish(base, "needs-action", [reason("level-lower", { ...params, level: confirmed.level, wanted }), ...extra]);
+            if (powerBlocker)
+                return finish(
+                    base,
+                    "needs-action",
+                    [...blockerReasons(room, ["power"]), ...extra],
+                    powerBlocker.adminMessage,
+                );
+            return finish(base, "needs-action", [
+                reason("level-lower", { ...params, level: confirmed.level, wanted }),
+                ...extra,
+            ]);
         }
         if (keyProblem && !lossesAccepted) return finish(base, "needs-action", extra);
         // Read right before leaving: the new account's level is now lower than the old account's — someone must act.
         if (stayed.some((r) => r.key === "reason|stayed-level-lower")) return finish(base, "needs-action", extra);
-        if (room.status === "already" || !changed) return finish(base, "already", [reason("already", params), ...extra]);
+        if (room.status === "already" || !changed)
+            return finish(base, "already", [reason("already", params), ...extra]);
         return finish(base, "migrated", extra);
     } catch (e) {
         return finish(base, "failed", [reason("step-failed", { ...params, error: describeError(e) })]);

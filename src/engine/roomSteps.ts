@@ -37,7 +37,11 @@ export interface RoomResult {
  * The new account's membership in a room, read now. From the old side (a member) a missing event means none; from
  * the new side "none" also covers not being allowed to read a room it is not in.
  */
-export async function liveMembership(ctx: MigrationContext, from: "old" | "new", roomId: string): Promise<string | undefined> {
+export async function liveMembership(
+    ctx: MigrationContext,
+    from: "old" | "new",
+    roomId: string,
+): Promise<string | undefined> {
     const side = from === "old" ? ctx.sides.old : ctx.sides.new;
     const path = `/rooms/${seg(roomId)}/state/m.room.member/${seg(ctx.sides.new.userId)}`;
     const read = ctx.read<{ membership?: string }>(from === "old" ? "old:read" : "new:read", side, path);
@@ -57,10 +61,16 @@ export async function inviteNewAccount(ctx: MigrationContext, room: RoomPlan): P
     if (membership === "invite" || membership === "join") return false;
     ctx.progress("invite", `Inviting ${neu.userId} to ${room.name}`, room);
     // History sharing on invite only covers rooms whose history new members may see.
-    const shareHistory = old.inviteSharingHistory && room.encrypted && (room.historyVisibility === "shared" || room.historyVisibility === "world_readable");
+    const shareHistory =
+        old.inviteSharingHistory &&
+        room.encrypted &&
+        (room.historyVisibility === "shared" || room.historyVisibility === "world_readable");
     try {
         if (shareHistory) await ctx.writeWith("old:invite", () => old.inviteSharingHistory!(room.roomId, neu.userId));
-        else await ctx.write("old:invite", old, "POST", `/rooms/${seg(room.roomId)}/invite`, { body: { user_id: neu.userId } });
+        else
+            await ctx.write("old:invite", old, "POST", `/rooms/${seg(room.roomId)}/invite`, {
+                body: { user_id: neu.userId },
+            });
     } catch (e) {
         if (!isAlreadyInRoom(e)) throw e;
         return false;
@@ -73,13 +83,19 @@ export async function inviteNewAccount(ctx: MigrationContext, room: RoomPlan): P
 export async function raisePowerLevel(ctx: MigrationContext, room: RoomPlan, level: number): Promise<boolean> {
     const { old, new: neu } = ctx.sides;
     // Read-modify-write on fresh state: the event replaces the whole map, so a stale copy would undo others' changes.
-    const content = await ctx.read<Record<string, unknown>>("old:read", old, `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`);
+    const content = await ctx.read<Record<string, unknown>>(
+        "old:read",
+        old,
+        `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`,
+    );
     const users = { ...((content.users ?? {}) as Record<string, number>) };
     const usersDefault = typeof content.users_default === "number" ? content.users_default : 0;
     if ((users[neu.userId] ?? usersDefault) >= level) return false;
     ctx.progress("power", `Giving ${neu.userId} power level ${level} in ${room.name}`, room);
     users[neu.userId] = level;
-    await ctx.write("old:state", old, "PUT", `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`, { body: { ...content, users } });
+    await ctx.write("old:state", old, "PUT", `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`, {
+        body: { ...content, users },
+    });
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).p = level));
     return true;
 }
@@ -110,7 +126,11 @@ export async function knockNewAccount(ctx: MigrationContext, room: RoomPlan): Pr
  * Reads back, as the new account, that it is joined and holds at least `wanted` — the planned level, or 0 where the
  * plan knows the old account cannot set it (then only the membership is waited for).
  */
-export async function confirmMembership(ctx: MigrationContext, room: RoomPlan, wanted: number): Promise<{ joined: boolean; level: number }> {
+export async function confirmMembership(
+    ctx: MigrationContext,
+    room: RoomPlan,
+    wanted: number,
+): Promise<{ joined: boolean; level: number }> {
     const neu = ctx.sides.new;
     const check = async () => {
         if ((await liveMembership(ctx, "new", room.roomId)) !== "join") return { joined: false, level: 0 };
@@ -136,22 +156,33 @@ export async function confirmMembership(ctx: MigrationContext, room: RoomPlan, w
 export async function copyRoomAccountData(ctx: MigrationContext, room: RoomPlan): Promise<number> {
     const neu = ctx.sides.new;
     const userRoom = `/user/${seg(neu.userId)}/rooms/${seg(room.roomId)}`;
-    const same = (current: unknown, wanted: unknown) => current !== undefined && JSON.stringify(current) === JSON.stringify(wanted ?? {});
-    const ticked = new Set(ctx.plan.optionalAccountData.filter((o) => o.scope === "room" && o.selected).map((o) => o.type));
+    const same = (current: unknown, wanted: unknown) =>
+        current !== undefined && JSON.stringify(current) === JSON.stringify(wanted ?? {});
+    const ticked = new Set(
+        ctx.plan.optionalAccountData.filter((o) => o.scope === "room" && o.selected).map((o) => o.type),
+    );
     let copied = 0;
     for (const [type, content] of Object.entries(room.roomAccountData)) {
         if (isNeverCopied(type) || (type !== "m.tag" && !ticked.has(type))) continue;
         if (type === "m.tag") {
             const wanted = (content.tags ?? {}) as Record<string, Record<string, unknown>>;
             if (!Object.keys(wanted).length) continue;
-            const { tags: current = {} } = await ctx.read<{ tags?: Record<string, unknown> }>("new:read", neu, `${userRoom}/tags`);
+            const { tags: current = {} } = await ctx.read<{ tags?: Record<string, unknown> }>(
+                "new:read",
+                neu,
+                `${userRoom}/tags`,
+            );
             for (const [tag, tagContent] of Object.entries(wanted)) {
                 if (same(current[tag], tagContent)) continue;
-                await ctx.write("new:accountData", neu, "PUT", `${userRoom}/tags/${seg(tag)}`, { body: tagContent ?? {} });
+                await ctx.write("new:accountData", neu, "PUT", `${userRoom}/tags/${seg(tag)}`, {
+                    body: tagContent ?? {},
+                });
                 copied++;
             }
         } else {
-            const current = await ctx.read<Record<string, unknown>>("new:read", neu, `${userRoom}/account_data/${seg(type)}`).catch(() => undefined);
+            const current = await ctx
+                .read<Record<string, unknown>>("new:read", neu, `${userRoom}/account_data/${seg(type)}`)
+                .catch(() => undefined);
             if (same(current, content)) continue;
             await ctx.write("new:accountData", neu, "PUT", `${userRoom}/account_data/${seg(type)}`, { body: content });
             copied++;
@@ -179,14 +210,20 @@ export async function sendMovedNote(ctx: MigrationContext, room: RoomPlan): Prom
     // A run resumed from another session (the CLI signs in anew) looks at the room instead: the note is plain text
     // there, since only a session that encrypts posts into encrypted rooms.
     const txn = `account-migration-note-${neu.userId.replace(/[^A-Za-z0-9]/g, "_")}`;
-    const content = { msgtype: "m.notice", body: `I have moved to a new account: ${neu.userId}. Please reach me there from now on.` };
+    const content = {
+        msgtype: "m.notice",
+        body: `I have moved to a new account: ${neu.userId}. Please reach me there from now on.`,
+    };
     if (!old.sendMessage && (await noteAlreadySent(ctx, room, content.body))) {
         ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).n = nowSeconds()));
         return true;
     }
     ctx.progress("dm-note", `Telling ${room.dmPartners.join(", ")} about the move`, room);
     if (old.sendMessage) await ctx.writeWith("old:message", () => old.sendMessage!(room.roomId, content, txn));
-    else await ctx.write("old:message", old, "PUT", `/rooms/${seg(room.roomId)}/send/m.room.message/${seg(txn)}`, { body: content });
+    else
+        await ctx.write("old:message", old, "PUT", `/rooms/${seg(room.roomId)}/send/m.room.message/${seg(txn)}`, {
+            body: content,
+        });
     ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).n = nowSeconds()));
     return true;
 }
@@ -194,8 +231,13 @@ export async function sendMovedNote(ctx: MigrationContext, room: RoomPlan): Prom
 /** Whether the old account's latest messages in the room already include this note (read back, not remembered). */
 async function noteAlreadySent(ctx: MigrationContext, room: RoomPlan, body: string): Promise<boolean> {
     const filter = JSON.stringify({ types: ["m.room.message"], senders: [ctx.sides.old.userId] });
-    const page = await ctx.read<{ chunk?: Array<{ content?: { msgtype?: string; body?: string } }> }>("old:read", ctx.sides.old, `/rooms/${seg(room.roomId)}/messages`, {
-        query: { dir: "b", limit: 50, filter },
-    });
+    const page = await ctx.read<{ chunk?: Array<{ content?: { msgtype?: string; body?: string } }> }>(
+        "old:read",
+        ctx.sides.old,
+        `/rooms/${seg(room.roomId)}/messages`,
+        {
+            query: { dir: "b", limit: 50, filter },
+        },
+    );
     return (page.chunk ?? []).some((e) => e.content?.msgtype === "m.notice" && e.content.body === body);
 }

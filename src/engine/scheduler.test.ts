@@ -39,9 +39,12 @@ class VirtualClock implements SchedulerClock {
     }
 }
 
-const rateLimited = (retryAfterMs?: number) => new MatrixRequestError("POST", "/x", 429, "M_LIMIT_EXCEEDED", "Too many requests", retryAfterMs, {});
-const badGateway = () => new MatrixRequestError("POST", "/rooms/!r/invite", 502, undefined, "Can't connect to server", undefined, undefined);
-const gatewayTimeout = () => new MatrixRequestError("POST", "/rooms/!r/invite", 504, undefined, "Timed out", undefined, undefined);
+const rateLimited = (retryAfterMs?: number) =>
+    new MatrixRequestError("POST", "/x", 429, "M_LIMIT_EXCEEDED", "Too many requests", retryAfterMs, {});
+const badGateway = () =>
+    new MatrixRequestError("POST", "/rooms/!r/invite", 502, undefined, "Can't connect to server", undefined, undefined);
+const gatewayTimeout = () =>
+    new MatrixRequestError("POST", "/rooms/!r/invite", 504, undefined, "Timed out", undefined, undefined);
 const unreachable = () => new MatrixRequestError("GET", "/x", 0, undefined, "fetch failed", undefined, undefined);
 const forbidden = () => new MatrixRequestError("POST", "/x", 403, "M_FORBIDDEN", "You are not invited", undefined, {});
 
@@ -87,7 +90,9 @@ describe("rate limits (429)", () => {
         expect(scheduler.stats()["old:read"].minIntervalMs).toBe(0);
         const t = clock.now();
         // Back to four reads side by side.
-        await Promise.all(Array.from({ length: 4 }, () => scheduler.run("old:read", scripted([], "read", 1000).request)));
+        await Promise.all(
+            Array.from({ length: 4 }, () => scheduler.run("old:read", scripted([], "read", 1000).request)),
+        );
         expect(clock.now() - t).toBe(1000);
     });
 
@@ -122,7 +127,15 @@ describe("rate limits (429)", () => {
 describe("invite refusals (502/504 from the inviting server)", () => {
     test("a refused invite is retried after growing waits: 15 s, 30 s, 60 s, 120 s, 240 s, then 340 s each", async () => {
         const { scheduler, scripted, waits } = setUp();
-        const refusals = [badGateway(), gatewayTimeout(), badGateway(), badGateway(), badGateway(), badGateway(), badGateway()];
+        const refusals = [
+            badGateway(),
+            gatewayTimeout(),
+            badGateway(),
+            badGateway(),
+            badGateway(),
+            badGateway(),
+            badGateway(),
+        ];
         const r = scripted(refusals, "invited");
         await expect(scheduler.run("old:invite", r.request)).resolves.toBe("invited");
         expect(waits.every((w) => w.bucket === "old:invite" && w.reason === "invite-refused")).toBe(true);
@@ -202,7 +215,10 @@ describe("errors that are not retried", () => {
     test("a Matrix error other than 429 or a server error (403 M_FORBIDDEN) is thrown at once", async () => {
         const { scheduler, scripted, waits } = setUp();
         const r = scripted([forbidden()], "ok");
-        await expect(scheduler.run("old:invite", r.request)).rejects.toMatchObject({ httpStatus: 403, errcode: "M_FORBIDDEN" });
+        await expect(scheduler.run("old:invite", r.request)).rejects.toMatchObject({
+            httpStatus: 403,
+            errcode: "M_FORBIDDEN",
+        });
         expect(r.starts).toHaveLength(1);
         expect(waits).toEqual([]);
     });
@@ -242,7 +258,11 @@ describe("concurrency", () => {
         const a = scripted([rateLimited(3000)], "a");
         const b = scripted([], "b");
         const c = scripted([], "c");
-        await Promise.all([scheduler.run("new:join", a.request), scheduler.run("new:join", b.request), scheduler.run("new:join", c.request)]);
+        await Promise.all([
+            scheduler.run("new:join", a.request),
+            scheduler.run("new:join", b.request),
+            scheduler.run("new:join", c.request),
+        ]);
         const starts = [...a.starts.slice(1), ...b.starts, ...c.starts].sort((x, y) => x - y);
         // Spaced at the Retry-After, probing 10 % faster after each unhindered success.
         expect(starts).toEqual([3000, 6000, 8700]);
@@ -341,7 +361,9 @@ describe("ETA from what the servers reveal", () => {
         };
         const samples: Array<{ t: number; eta: number }> = [];
         let finished = false;
-        const all = Promise.all(Array.from({ length: options.n }, () => scheduler.run("old:invite", request))).finally(() => (finished = true));
+        const all = Promise.all(Array.from({ length: options.n }, () => scheduler.run("old:invite", request))).finally(
+            () => (finished = true),
+        );
         void (async () => {
             while (!finished) {
                 samples.push({ t: clock.now(), eta: scheduler.eta().ms });
@@ -376,7 +398,12 @@ describe("ETA from what the servers reveal", () => {
     });
 
     test("502 path (the receiving server refuses; each refusal takes the inviting server 6 s): the ETA follows the pace achieved", async () => {
-        const r = await etaRatios({ n: 30, limiter: (clock) => synapseLimiter(clock, 5, 20_000), refusal: "502", refusalMs: 6000 });
+        const r = await etaRatios({
+            n: 30,
+            limiter: (clock) => synapseLimiter(clock, 5, 20_000),
+            refusal: "502",
+            refusalMs: 6000,
+        });
         for (const q of r.quarters) {
             expect(q).toBeGreaterThanOrEqual(0.8);
             expect(q).toBeLessThanOrEqual(1.25);
@@ -408,7 +435,12 @@ describe("poll", () => {
     test("re-checks every interval until the check is done", async () => {
         const { scheduler, clock } = setUp();
         let n = 0;
-        const value = await scheduler.poll(async () => ++n, (v) => v >= 3, 10_000, 500);
+        const value = await scheduler.poll(
+            async () => ++n,
+            (v) => v >= 3,
+            10_000,
+            500,
+        );
         expect(value).toBe(3);
         expect(clock.now()).toBe(1000);
     });
@@ -416,7 +448,12 @@ describe("poll", () => {
     test("gives back the last value at the timeout", async () => {
         const { scheduler, clock } = setUp();
         let n = 0;
-        const value = await scheduler.poll(async () => ++n, () => false, 1000, 300);
+        const value = await scheduler.poll(
+            async () => ++n,
+            () => false,
+            1000,
+            300,
+        );
         expect(clock.now()).toBe(1200);
         expect(value).toBe(5);
     });
@@ -434,7 +471,10 @@ describe("issue 7.9: a server that keeps refusing cannot stall or spin the run",
 
     test("after maxRateLimited refusals in a row the step gives up with a clear reason", async () => {
         const { scheduler, scripted } = setUp({ maxRateLimited: 4 });
-        const r = scripted(Array.from({ length: 10 }, () => rateLimited(60_000)), "never");
+        const r = scripted(
+            Array.from({ length: 10 }, () => rateLimited(60_000)),
+            "never",
+        );
         const failure = scheduler.run("old:state", r.request);
         await expect(failure).rejects.toBeInstanceOf(ServerKeepsRefusingError);
         await expect(failure).rejects.toThrow(/kept asking to slow down \(4 times in a row over 4 min\)/);
@@ -460,9 +500,12 @@ describe("issue 7.9: a server that keeps refusing cannot stall or spin the run",
 
     test("a server not answering is waited out as 'not-answering', then the step fails", async () => {
         const { scheduler, scripted, waits } = setUp({ maxRetries: 2 });
-        const notAnswering = () => new MatrixRequestError("GET", "/x", 0, undefined, "no answer within 60 s", undefined, undefined, true);
+        const notAnswering = () =>
+            new MatrixRequestError("GET", "/x", 0, undefined, "no answer within 60 s", undefined, undefined, true);
         const r = scripted([notAnswering(), notAnswering(), notAnswering()], "never");
-        await expect(scheduler.run("new:read", r.request)).rejects.toThrow(/the server is not answering \(no answer within 60 s\)/);
+        await expect(scheduler.run("new:read", r.request)).rejects.toThrow(
+            /the server is not answering \(no answer within 60 s\)/,
+        );
         expect(waits.map((w) => w.reason)).toEqual(["not-answering", "not-answering"]);
     });
 });

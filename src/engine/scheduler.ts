@@ -51,7 +51,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const realClock: SchedulerClock = {
     now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(MAX_TIMER_MS, Math.max(0, Number.isFinite(ms) ? ms : MAX_TIMER_MS)))),
+    sleep: (ms) =>
+        new Promise((resolve) =>
+            setTimeout(resolve, Math.min(MAX_TIMER_MS, Math.max(0, Number.isFinite(ms) ? ms : MAX_TIMER_MS))),
+        ),
 };
 
 /** Below this spacing, probing stops pacing a bucket at all (its concurrency applies again). */
@@ -84,14 +87,18 @@ export class ServerKeepsRefusingError extends Error {
         public readonly refusals: number,
         public readonly waitedMs: number,
     ) {
-        super(`The server kept asking to slow down (${refusals} times in a row over ${Math.round(waitedMs / 60_000)} min); try again later`);
+        super(
+            `The server kept asking to slow down (${refusals} times in a row over ${Math.round(waitedMs / 60_000)} min); try again later`,
+        );
         this.name = "ServerKeepsRefusingError";
     }
 }
 
 export class InviteRefusedError extends Error {
     public constructor(public readonly refusals: number) {
-        super(`The new account's server refused the invite ${refusals} times in a row (its limit on invites received per user)`);
+        super(
+            `The new account's server refused the invite ${refusals} times in a row (its limit on invites received per user)`,
+        );
         this.name = "InviteRefusedError";
     }
 }
@@ -129,7 +136,10 @@ class Bucket {
     public lastPacedStart = 0;
     public readonly waiters: Array<() => void> = [];
 
-    public constructor(public readonly name: BucketName, public readonly policy: BucketPolicy) {}
+    public constructor(
+        public readonly name: BucketName,
+        public readonly policy: BucketPolicy,
+    ) {}
 
     public get averageDurationMs(): number {
         return this.done ? this.totalDurationMs / this.done : 0;
@@ -142,7 +152,8 @@ class Bucket {
      * interval the first 429 revealed, or the wait the engine imposes.
      */
     public pace(): number {
-        if (this.heldBackAt !== undefined && this.pacedSuccesses >= 2) return (this.lastPacedStart - this.heldBackAt) / this.pacedSuccesses;
+        if (this.heldBackAt !== undefined && this.pacedSuccesses >= 2)
+            return (this.lastPacedStart - this.heldBackAt) / this.pacedSuccesses;
         return Math.max(this.revealedIntervalMs, this.minIntervalMs);
     }
 }
@@ -266,10 +277,14 @@ export class Scheduler {
                 if (!isMatrixRequestError(e)) throw e;
                 if (e.isRateLimited) {
                     rateLimited++;
-                    if (rateLimited > (this.options.maxRateLimited ?? 30)) throw new ServerKeepsRefusingError(name, rateLimited - 1, rateLimitedWaitMs);
+                    if (rateLimited > (this.options.maxRateLimited ?? 30))
+                        throw new ServerKeepsRefusingError(name, rateLimited - 1, rateLimitedWaitMs);
                     // Never longer than MAX_PAUSE_MS at once, however long the server asks (a huge Retry-After would
                     // otherwise overflow the timer and fire at once, or stall the run for days).
-                    const wait = Math.min(MAX_PAUSE_MS, e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** (rateLimited - 1)));
+                    const wait = Math.min(
+                        MAX_PAUSE_MS,
+                        e.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** (rateLimited - 1)),
+                    );
                     rateLimitedWaitMs += wait;
                     if (b.heldBackAt === undefined) {
                         b.revealedIntervalMs = this.revealedInterval(b, wait);
@@ -308,7 +323,11 @@ export class Scheduler {
                 }
                 const transient = e.httpStatus === 0 || e.httpStatus >= 500;
                 if (transient && retries < (this.options.maxRetries ?? 5)) {
-                    this.pause(b, 1000 * 2 ** retries, e.notAnswering ? "not-answering" : e.httpStatus === 0 ? "unreachable" : "server-error");
+                    this.pause(
+                        b,
+                        1000 * 2 ** retries,
+                        e.notAnswering ? "not-answering" : e.httpStatus === 0 ? "unreachable" : "server-error",
+                    );
                     retries++;
                     continue;
                 }
@@ -332,7 +351,12 @@ export class Scheduler {
     }
 
     /** Re-checks something the servers settle asynchronously (federation), until `done` or the timeout. */
-    public async poll<T>(check: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, intervalMs = 300): Promise<T> {
+    public async poll<T>(
+        check: () => Promise<T>,
+        done: (value: T) => boolean,
+        timeoutMs: number,
+        intervalMs = 300,
+    ): Promise<T> {
         const deadline = this.clock.now() + timeoutMs;
         for (;;) {
             const value = await check();
@@ -352,11 +376,22 @@ export class Scheduler {
         for (const b of this.buckets.values()) {
             const remaining = Math.max(0, b.expected - b.done);
             if (!remaining) continue;
-            const perRequest = Math.max(b.heldBackAt !== undefined ? b.pace() : 0, b.averageDurationMs / b.policy.concurrency, 50);
+            const perRequest = Math.max(
+                b.heldBackAt !== undefined ? b.pace() : 0,
+                b.averageDurationMs / b.policy.concurrency,
+                50,
+            );
             // The wait before the next request, then one interval for each of the others.
             const nextAt = Math.max(b.pausedUntil, b.lastStart + b.minIntervalMs);
-            let bucketMs = Math.max(0, nextAt - this.clock.now()) + (remaining - 1) * perRequest + Math.max(b.averageDurationMs, 50);
-            if (b.prior) bucketMs = Math.max(bucketMs, Math.max(0, remaining - Math.max(0, b.prior.free - b.done)) * b.prior.intervalMs);
+            let bucketMs =
+                Math.max(0, nextAt - this.clock.now()) +
+                (remaining - 1) * perRequest +
+                Math.max(b.averageDurationMs, 50);
+            if (b.prior)
+                bucketMs = Math.max(
+                    bucketMs,
+                    Math.max(0, remaining - Math.max(0, b.prior.free - b.done)) * b.prior.intervalMs,
+                );
             if (bucketMs > ms) {
                 ms = bucketMs;
                 dominatedBy = b.name;
@@ -371,7 +406,10 @@ export class Scheduler {
 
     public stats(): Record<string, { done: number; expected: number; limitedWaitMs: number; minIntervalMs: number }> {
         return Object.fromEntries(
-            [...this.buckets.values()].map((b) => [b.name, { done: b.done, expected: b.expected, limitedWaitMs: b.limitedWaitMs, minIntervalMs: b.minIntervalMs }]),
+            [...this.buckets.values()].map((b) => [
+                b.name,
+                { done: b.done, expected: b.expected, limitedWaitMs: b.limitedWaitMs, minIntervalMs: b.minIntervalMs },
+            ]),
         );
     }
 }

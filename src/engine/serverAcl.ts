@@ -1,7 +1,10 @@
 /** Server ACLs (spec: "m.room.server_acl"): would this room let a server take part? */
 
 function globToRegExp(glob: string): RegExp {
-    const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    const escaped = glob
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".");
     return new RegExp(`^${escaped}$`, "i");
 }
 
@@ -19,7 +22,8 @@ function isIpLiteral(host: string): boolean {
 export function aclAllowsServer(acl: Record<string, unknown> | undefined, serverName: string): boolean {
     if (!acl) return true;
     const host = hostOf(serverName);
-    const list = (key: string) => (Array.isArray(acl[key]) ? (acl[key] as unknown[]).filter((x): x is string => typeof x === "string") : []);
+    const list = (key: string) =>
+        Array.isArray(acl[key]) ? (acl[key] as unknown[]).filter((x): x is string => typeof x === "string") : [];
     const allowIpLiterals = acl.allow_ip_literals !== false;
     if (!allowIpLiterals && isIpLiteral(host)) return false;
     if (list("deny").some((g) => globToRegExp(g).test(host))) return false;

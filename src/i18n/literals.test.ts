@@ -12,7 +12,16 @@ import { parseSync } from "@swc/core";
 import translations from "./translations.json" with { type: "json" };
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const VISIBLE_ATTRIBUTES = new Set(["aria-label", "aria-description", "title", "placeholder", "alt", "label", "actionLabel", "tooltip"]);
+const VISIBLE_ATTRIBUTES = new Set([
+    "aria-label",
+    "aria-description",
+    "title",
+    "placeholder",
+    "alt",
+    "label",
+    "actionLabel",
+    "tooltip",
+]);
 const hasWords = (text: string) => /\p{L}{2,}/u.test(text);
 
 type Node = { type?: string; [key: string]: unknown };
@@ -27,7 +36,8 @@ export function visibleLiterals(source: string, fileName: string): string[] {
         return undefined;
     };
     const note = (n: Node, text: string | undefined) => {
-        if (text !== undefined && hasWords(text)) found.push({ at: (n.span as { start: number }).start, text: text.trim() });
+        if (text !== undefined && hasWords(text))
+            found.push({ at: (n.span as { start: number }).start, text: text.trim() });
     };
     const visit = (n: unknown): void => {
         if (Array.isArray(n)) return n.forEach(visit);
@@ -40,7 +50,8 @@ export function visibleLiterals(source: string, fileName: string): string[] {
             case "JSXAttribute": {
                 const name = (node.name as { value?: string }).value ?? "";
                 const value = node.value as Node | undefined;
-                const literal = value?.type === "JSXExpressionContainer" ? stringOf(value.expression as Node) : stringOf(value);
+                const literal =
+                    value?.type === "JSXExpressionContainer" ? stringOf(value.expression as Node) : stringOf(value);
                 if (VISIBLE_ATTRIBUTES.has(name)) note(node, literal);
                 // Other attributes (names, ids, keys) are not shown; JSX inside them (e.g. `control={…}`) is.
                 if (value?.type === "JSXExpressionContainer" && literal === undefined) visit(value.expression);
@@ -52,9 +63,13 @@ export function visibleLiterals(source: string, fileName: string): string[] {
                 break;
             case "CallExpression": {
                 const callee = node.callee as Node;
-                const name = callee.type === "MemberExpression" ? (callee.property as { value?: string }).value : (callee as { value?: string }).value;
+                const name =
+                    callee.type === "MemberExpression"
+                        ? (callee.property as { value?: string }).value
+                        : (callee as { value?: string }).value;
                 if (name === "createElement") {
-                    for (const arg of (node.arguments as Array<{ expression: Node }>).slice(2)) note(node, stringOf(arg.expression));
+                    for (const arg of (node.arguments as Array<{ expression: Node }>).slice(2))
+                        note(node, stringOf(arg.expression));
                 }
                 break;
             }
@@ -89,13 +104,21 @@ test("the scanner finds English in JSX text, visible attributes, rendered string
         `api.extras.setSpacePanelItem("k", { label: "Migrate", tooltip: t("y"), onSelected });`,
         `const fine = <p>{t("page|title")} · {count}</p>;`,
     ].join("\n");
-    expect(visibleLiterals(sample, "sample.tsx")).toEqual(["1: Hello there", "2: Close it", "3: Raw words", "4: Loading stuff", "5: Migrate"]);
+    expect(visibleLiterals(sample, "sample.tsx")).toEqual([
+        "1: Hello there",
+        "2: Close it",
+        "3: Raw words",
+        "4: Loading stuff",
+        "5: Migrate",
+    ]);
 });
 
 test("no user-visible English literal in the UI sources: every word comes from translations.json", () => {
     const files = [...sources(path.join(ROOT, "ui")), ...sources(path.join(ROOT, "element"))];
     expect(files.length).toBeGreaterThan(10);
-    const offenders = files.flatMap((f) => visibleLiterals(readFileSync(f, "utf8"), f).map((hit) => `${path.relative(ROOT, f)}:${hit}`));
+    const offenders = files.flatMap((f) =>
+        visibleLiterals(readFileSync(f, "utf8"), f).map((hit) => `${path.relative(ROOT, f)}:${hit}`),
+    );
     expect(offenders).toEqual([]);
 });
 
@@ -103,7 +126,9 @@ test("English and German are complete, and each German string keeps the English 
     const placeholders = (text: string) => [...text.matchAll(/%\((\w+)\)s/g)].map((m) => m[1]).sort();
     const problems = Object.entries(translations as Record<string, Record<string, string>>).flatMap(([key, byLang]) => {
         if (!byLang.en || !byLang.de) return [`${key}: missing ${!byLang.en ? "en" : "de"}`];
-        return JSON.stringify(placeholders(byLang.en)) === JSON.stringify(placeholders(byLang.de)) ? [] : [`${key}: placeholders differ`];
+        return JSON.stringify(placeholders(byLang.en)) === JSON.stringify(placeholders(byLang.de))
+            ? []
+            : [`${key}: placeholders differ`];
     });
     expect(problems).toEqual([]);
 });

@@ -56,7 +56,10 @@ describe.each(implementations)("backup crypto with X25519 from %s", (_name, make
         const keys = [
             makeExportedRoomKey({ firstIndex: 0 }),
             makeExportedRoomKey({ firstIndex: 0x89abcdef, forwardingChainLength: 2, extra: { shared_history: true } }),
-            makeExportedRoomKey({ firstIndex: 42, extra: { "org.matrix.msc3061.shared_history": false, "com.example.unknown": { nested: [1, "two"] } } }),
+            makeExportedRoomKey({
+                firstIndex: 42,
+                extra: { "org.matrix.msc3061.shared_history": false, "com.example.unknown": { nested: [1, "two"] } },
+            }),
         ];
         for (const key of keys) {
             const entry = await encryptor.encrypt(key);
@@ -75,7 +78,10 @@ describe.each(implementations)("backup crypto with X25519 from %s", (_name, make
         // One session made by the machine itself, two imported with a non-zero first index.
         const roomId = new rust.RoomId("!own:example.org");
         await machine.shareRoomKey(roomId, [new rust.UserId("@alice:example.org")], new rust.EncryptionSettings());
-        const imported = [makeExportedRoomKey({ firstIndex: 7 }), makeExportedRoomKey({ roomId: "!other:example.org", firstIndex: 1234567 })];
+        const imported = [
+            makeExportedRoomKey({ firstIndex: 7 }),
+            makeExportedRoomKey({ roomId: "!other:example.org", firstIndex: 1234567 }),
+        ];
         await machine.importExportedRoomKeys(JSON.stringify(imported), () => {});
         const exported = JSON.parse(await machine.exportRoomKeys(() => true)) as ExportedRoomKey[];
         expect(exported).toHaveLength(3);
@@ -84,7 +90,9 @@ describe.each(implementations)("backup crypto with X25519 from %s", (_name, make
         await machine.enableBackupV1(backupKey.megolmV1PublicKey.publicKeyBase64, "1");
         const request = await machine.backupRoomKeys();
         if (!request) throw new Error("the OlmMachine made no backup request");
-        const body = JSON.parse(request.body) as { rooms: Record<string, { sessions: Record<string, BackupSessionData> }> };
+        const body = JSON.parse(request.body) as {
+            rooms: Record<string, { sessions: Record<string, BackupSessionData> }>;
+        };
 
         const decryptor = await BackupDecryptor.create(decodeBase64(backupKey.toBase64()), { x25519 });
         const ours = await BackupEncryptor.create(backupKey.megolmV1PublicKey.publicKeyBase64, { x25519 });
@@ -104,7 +112,9 @@ describe.each(implementations)("backup crypto with X25519 from %s", (_name, make
         const x25519 = await makeX25519();
         for (let i = 0; i < 5; i++) {
             const key = rust.BackupDecryptionKey.createRandomKey();
-            expect(await backupPublicKeyFromPrivate(decodeBase64(key.toBase64()), { x25519 })).toBe(key.megolmV1PublicKey.publicKeyBase64);
+            expect(await backupPublicKeyFromPrivate(decodeBase64(key.toBase64()), { x25519 })).toBe(
+                key.megolmV1PublicKey.publicKeyBase64,
+            );
         }
     });
 
@@ -112,19 +122,32 @@ describe.each(implementations)("backup crypto with X25519 from %s", (_name, make
         const x25519 = await makeX25519();
         const backupKey = rust.BackupDecryptionKey.createRandomKey();
         const otherKey = rust.BackupDecryptionKey.createRandomKey();
-        const entry = await (await BackupEncryptor.create(backupKey.megolmV1PublicKey.publicKeyBase64, { x25519 })).encrypt(makeExportedRoomKey());
+        const entry = await (
+            await BackupEncryptor.create(backupKey.megolmV1PublicKey.publicKeyBase64, { x25519 })
+        ).encrypt(makeExportedRoomKey());
         const right = await BackupDecryptor.create(decodeBase64(backupKey.toBase64()), { x25519 });
         const wrong = await BackupDecryptor.create(decodeBase64(otherKey.toBase64()), { x25519 });
 
         await expect(right.decrypt(entry.session_data)).resolves.toHaveProperty("session_key");
         const error = await expectKeysError(wrong.decrypt(entry.session_data), "backup_bad_mac");
         expect(error.message).toMatch(/MAC mismatch/);
-        await expectKeysError(right.decrypt({ ...entry.session_data, mac: flipByte(entry.session_data.mac, 3) }), "backup_bad_mac");
-        await expectKeysError(right.decrypt({ ...entry.session_data, ephemeral: flipByte(entry.session_data.ephemeral, 0) }), "backup_bad_mac");
+        await expectKeysError(
+            right.decrypt({ ...entry.session_data, mac: flipByte(entry.session_data.mac, 3) }),
+            "backup_bad_mac",
+        );
+        await expectKeysError(
+            right.decrypt({ ...entry.session_data, ephemeral: flipByte(entry.session_data.ephemeral, 0) }),
+            "backup_bad_mac",
+        );
         // The MAC covers no ciphertext (libolm's format), so damage there is caught by padding or parsing.
-        await expectKeysError(right.decrypt({ ...entry.session_data, ciphertext: flipByte(entry.session_data.ciphertext, 0) }), "backup_undecryptable");
+        await expectKeysError(
+            right.decrypt({ ...entry.session_data, ciphertext: flipByte(entry.session_data.ciphertext, 0) }),
+            "backup_undecryptable",
+        );
         // The Rust library agrees on what is wrong.
-        expect(() => otherKey.decryptV1(entry.session_data.ephemeral, entry.session_data.mac, entry.session_data.ciphertext)).toThrow();
+        expect(() =>
+            otherKey.decryptV1(entry.session_data.ephemeral, entry.session_data.mac, entry.session_data.ciphertext),
+        ).toThrow();
     });
 
     it("refuses public keys that are not usable X25519 keys", async () => {
@@ -132,8 +155,11 @@ describe.each(implementations)("backup crypto with X25519 from %s", (_name, make
         await expectKeysError(BackupEncryptor.create("AAAA", { x25519 }), "backup_bad_public_key");
         await expectKeysError(BackupEncryptor.create("not base64!", { x25519 }), "backup_bad_public_key");
         // The all-zero point has low order: every agreement with it gives the all-zero secret.
-        const zero = await BackupEncryptor.create(encodeUnpaddedBase64(new Uint8Array(32)), { x25519 }).catch((e: unknown) => e);
-        if (zero instanceof BackupEncryptor) await expectKeysError(zero.encrypt(makeExportedRoomKey()), "backup_bad_public_key");
+        const zero = await BackupEncryptor.create(encodeUnpaddedBase64(new Uint8Array(32)), { x25519 }).catch(
+            (e: unknown) => e,
+        );
+        if (zero instanceof BackupEncryptor)
+            await expectKeysError(zero.encrypt(makeExportedRoomKey()), "backup_bad_public_key");
         else expect((zero as KeysError).code).toBe("backup_bad_public_key");
     });
 });
@@ -195,7 +221,9 @@ describe("backup crypto", () => {
         const backupKey = rust.BackupDecryptionKey.createRandomKey();
         const encryptor = await BackupEncryptor.create(backupKey.megolmV1PublicKey.publicKeyBase64);
         const total = 603;
-        const keys = Array.from({ length: total }, (_, i) => makeExportedRoomKey({ roomId: `!room${i % 7}:example.org`, firstIndex: i }));
+        const keys = Array.from({ length: total }, (_, i) =>
+            makeExportedRoomKey({ roomId: `!room${i % 7}:example.org`, firstIndex: i }),
+        );
         let pulled = 0;
         async function* source() {
             for (const key of keys) {
@@ -213,7 +241,9 @@ describe("backup crypto", () => {
             for (const [roomId, { sessions }] of Object.entries(batch.body.rooms)) {
                 for (const [sessionId, entry] of Object.entries(sessions)) {
                     const { ephemeral, mac, ciphertext } = entry.session_data;
-                    const plain = JSON.parse(backupKey.decryptV1(ephemeral, mac, ciphertext)) as { session_key: string };
+                    const plain = JSON.parse(backupKey.decryptV1(ephemeral, mac, ciphertext)) as {
+                        session_key: string;
+                    };
                     const key = byId.get(sessionId)!;
                     expect(key.room_id).toBe(roomId);
                     expect(plain.session_key).toBe(key.session_key);
@@ -233,7 +263,10 @@ describe("backup crypto", () => {
         const earlierBytes = decodeBase64(later.session_key);
         new DataView(earlierBytes.buffer).setUint32(1, 2, false);
         const earlier = { ...later, session_key: encodeUnpaddedBase64(earlierBytes) };
-        const forwarded = { ...earlier, forwarding_curve25519_key_chain: [encodeUnpaddedBase64(new Uint8Array(32).fill(1))] };
+        const forwarded = {
+            ...earlier,
+            forwarding_curve25519_key_chain: [encodeUnpaddedBase64(new Uint8Array(32).fill(1))],
+        };
         const batches = [];
         for await (const batch of backupBatches([later, earlier, forwarded], encryptor)) batches.push(batch);
         expect(batches).toHaveLength(1);
@@ -247,7 +280,9 @@ describe("backup crypto", () => {
         const backupKey = rust.BackupDecryptionKey.createRandomKey();
         const key = makeExportedRoomKey({ roomId: "!restore:example.org", firstIndex: 5 });
         const entry = await encryptForBackup(key, backupKey.megolmV1PublicKey.publicKeyBase64);
-        const decrypted = JSON.parse(backupKey.decryptV1(entry.session_data.ephemeral, entry.session_data.mac, entry.session_data.ciphertext)) as unknown;
+        const decrypted = JSON.parse(
+            backupKey.decryptV1(entry.session_data.ephemeral, entry.session_data.mac, entry.session_data.ciphertext),
+        ) as unknown;
         const machine = await makeOlmMachine();
         const result = await machine.importBackedUpRoomKeys(
             new Map([[new rust.RoomId(key.room_id), new Map([[key.session_id, decrypted]])]]),
@@ -256,6 +291,8 @@ describe("backup crypto", () => {
         );
         expect(result.importedCount).toBe(1);
         const exported = JSON.parse(await machine.exportRoomKeys(() => true)) as ExportedRoomKey[];
-        expect(exported.map((k) => [k.room_id, k.session_id, k.session_key])).toEqual([[key.room_id, key.session_id, key.session_key]]);
+        expect(exported.map((k) => [k.room_id, k.session_id, k.session_key])).toEqual([
+            [key.room_id, key.session_id, key.session_key],
+        ]);
     });
 });

@@ -17,14 +17,14 @@ export const MEGOLM_BACKUP_ALGORITHM = "m.megolm_backup.v1.curve25519-aes-sha2";
 
 /** One room key as matrix-js-sdk's `exportRoomKeys()` (and Element's key file) gives it. */
 export interface ExportedRoomKey {
-    room_id: string;
-    session_id: string;
-    session_key: string;
-    sender_key: string;
-    sender_claimed_keys: Record<string, string>;
-    forwarding_curve25519_key_chain: string[];
-    algorithm: string;
-    shared_history?: boolean;
+    "room_id": string;
+    "session_id": string;
+    "session_key": string;
+    "sender_key": string;
+    "sender_claimed_keys": Record<string, string>;
+    "forwarding_curve25519_key_chain": string[];
+    "algorithm": string;
+    "shared_history"?: boolean;
     "org.matrix.msc3061.shared_history"?: boolean;
     /** Fields we do not know are carried through unchanged. */
     [field: string]: unknown;
@@ -155,16 +155,25 @@ export class BackupEncryptor {
 }
 
 /** Encrypts one room key for the backup whose public key (unpadded base64) is given. */
-export async function encryptForBackup(session: ExportedRoomKey, backupPublicKeyBase64: string): Promise<BackupSessionData> {
+export async function encryptForBackup(
+    session: ExportedRoomKey,
+    backupPublicKeyBase64: string,
+): Promise<BackupSessionData> {
     return (await BackupEncryptor.create(backupPublicKeyBase64)).encrypt(session);
 }
 
-function readSessionData(sessionData: unknown): { ephemeral: Uint8Array; ciphertext: Uint8Array<ArrayBuffer>; mac: Uint8Array } {
+function readSessionData(sessionData: unknown): {
+    ephemeral: Uint8Array;
+    ciphertext: Uint8Array<ArrayBuffer>;
+    mac: Uint8Array;
+} {
     const data = sessionData as Partial<Record<keyof EncryptedSessionData, unknown>> | null;
-    if (typeof data !== "object" || data === null) throw new KeysError("backup_malformed", "A backup entry has no session_data");
+    if (typeof data !== "object" || data === null)
+        throw new KeysError("backup_malformed", "A backup entry has no session_data");
     const field = (name: keyof EncryptedSessionData) => {
         const value = data[name];
-        if (typeof value !== "string") throw new KeysError("backup_malformed", `A backup entry's session_data has no ${name}`);
+        if (typeof value !== "string")
+            throw new KeysError("backup_malformed", `A backup entry's session_data has no ${name}`);
         try {
             return decodeBase64(value);
         } catch (e) {
@@ -172,8 +181,10 @@ function readSessionData(sessionData: unknown): { ephemeral: Uint8Array; ciphert
         }
     };
     const out = { ephemeral: field("ephemeral"), ciphertext: field("ciphertext"), mac: field("mac") };
-    if (out.ephemeral.length !== 32) throw new KeysError("backup_malformed", "A backup entry's ephemeral key is not 32 bytes");
-    if (out.mac.length !== MAC_LENGTH) throw new KeysError("backup_malformed", `A backup entry's MAC is not ${MAC_LENGTH} bytes`);
+    if (out.ephemeral.length !== 32)
+        throw new KeysError("backup_malformed", "A backup entry's ephemeral key is not 32 bytes");
+    if (out.mac.length !== MAC_LENGTH)
+        throw new KeysError("backup_malformed", `A backup entry's MAC is not ${MAC_LENGTH} bytes`);
     return out;
 }
 
@@ -208,13 +219,19 @@ export class BackupDecryptor {
             plaintext = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
         } catch (e) {
             // The MAC does not cover the ciphertext, so a damaged ciphertext shows up only here.
-            throw new KeysError("backup_undecryptable", "A backup entry could not be decrypted: its ciphertext is damaged", { cause: e });
+            throw new KeysError(
+                "backup_undecryptable",
+                "A backup entry could not be decrypted: its ciphertext is damaged",
+                { cause: e },
+            );
         }
         let parsed: unknown;
         try {
             parsed = JSON.parse(plaintext);
         } catch (e) {
-            throw new KeysError("backup_undecryptable", "A backup entry decrypted to something that is not JSON", { cause: e });
+            throw new KeysError("backup_undecryptable", "A backup entry decrypted to something that is not JSON", {
+                cause: e,
+            });
         }
         if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
             throw new KeysError("backup_undecryptable", "A backup entry decrypted to something that is not a room key");
@@ -224,12 +241,18 @@ export class BackupDecryptor {
 }
 
 /** Decrypts one backup entry's `session_data` with the backup's 32-byte private key. */
-export async function decryptFromBackup(sessionData: EncryptedSessionData, backupPrivateKey: Uint8Array): Promise<BackedUpRoomKey> {
+export async function decryptFromBackup(
+    sessionData: EncryptedSessionData,
+    backupPrivateKey: Uint8Array,
+): Promise<BackedUpRoomKey> {
     return (await BackupDecryptor.create(backupPrivateKey)).decrypt(sessionData);
 }
 
 /** The backup public key (unpadded base64, as in auth_data.public_key) belonging to a private key. */
-export async function backupPublicKeyFromPrivate(privateKey: Uint8Array, options: { x25519?: X25519 } = {}): Promise<string> {
+export async function backupPublicKeyFromPrivate(
+    privateKey: Uint8Array,
+    options: { x25519?: X25519 } = {},
+): Promise<string> {
     const x25519 = options.x25519 ?? (await getX25519());
     return encodeUnpaddedBase64(await x25519.publicKeyFromPrivate(privateKey));
 }

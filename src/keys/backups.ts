@@ -40,16 +40,22 @@ export async function lookUpBackup(http: MatrixHttp): Promise<BackupLookup> {
     const version = typeof info.version === "string" ? info.version : undefined;
     const publicKey = info.auth_data?.public_key;
     if (info.algorithm !== MEGOLM_BACKUP_ALGORITHM) {
-        return { state: "unusable", version, why: `it uses ${String(info.algorithm)}, which this tool does not support` };
+        return {
+            state: "unusable",
+            version,
+            why: `it uses ${String(info.algorithm)}, which this tool does not support`,
+        };
     }
-    if (!version || typeof publicKey !== "string") return { state: "unusable", version, why: "its description is malformed" };
+    if (!version || typeof publicKey !== "string")
+        return { state: "unusable", version, why: "its description is malformed" };
     return { state: "usable", backup: { version, algorithm: info.algorithm, publicKey, count: info.count } };
 }
 
 /** The account's current backup, or null when it has none; a backup this tool cannot use throws. */
 export async function currentBackup(http: MatrixHttp): Promise<BackupVersion | null> {
     const lookup = await lookUpBackup(http);
-    if (lookup.state === "unusable") throw new KeysError("backup_malformed", `The key backup cannot be used: ${lookup.why}`);
+    if (lookup.state === "unusable")
+        throw new KeysError("backup_malformed", `The key backup cannot be used: ${lookup.why}`);
     return lookup.state === "usable" ? lookup.backup : null;
 }
 
@@ -62,9 +68,18 @@ export function accountData<T>(http: MatrixHttp, userId: string, type: string): 
  * Does `key` open the account's secret storage key `keyId`? Its description's check says so; for a description
  * an old client wrote without one, the secrets stored with that key are read and one of them must decrypt.
  */
-export async function opensSecretStorage(http: MatrixHttp, userId: string, keyId: string, key: Uint8Array): Promise<boolean> {
+export async function opensSecretStorage(
+    http: MatrixHttp,
+    userId: string,
+    keyId: string,
+    key: Uint8Array,
+): Promise<boolean> {
     const description = await accountData<SecretStorageKeyDescription>(http, userId, keyDescriptionEventType(keyId));
-    if (!description) throw new KeysError("secret_storage_malformed", "The account's secret storage is incomplete (its key description is missing)");
+    if (!description)
+        throw new KeysError(
+            "secret_storage_malformed",
+            "The account's secret storage is incomplete (its key description is missing)",
+        );
     return checkSecretStorageKey(key, description, async () => {
         const stored: StoredSecret[] = [];
         for (const name of WELL_KNOWN_SECRET_NAMES) {
@@ -95,10 +110,19 @@ export async function backupKeyFromRecoveryKey(
             throw new KeysError("recovery_key_wrong", `That recovery key does not belong to ${userId}`);
         }
         const secret = await accountData<SecretAccountData>(http, userId, BACKUP_SECRET_NAME);
-        if (!secret) throw new KeysError("secret_storage_secret_missing", `${userId}'s secret storage does not hold its key backup's key`);
-        const privateKey = backupPrivateKeyFromSecret(await readSecret(secret, defaultKey.key, key, BACKUP_SECRET_NAME));
+        if (!secret)
+            throw new KeysError(
+                "secret_storage_secret_missing",
+                `${userId}'s secret storage does not hold its key backup's key`,
+            );
+        const privateKey = backupPrivateKeyFromSecret(
+            await readSecret(secret, defaultKey.key, key, BACKUP_SECRET_NAME),
+        );
         if (!(await isBackupPrivateKeyFor(privateKey, backup.publicKey))) {
-            throw new KeysError("backup_not_trusted", `${userId}'s key backup (version ${backup.version}) does not match the key in its secret storage`);
+            throw new KeysError(
+                "backup_not_trusted",
+                `${userId}'s key backup (version ${backup.version}) does not match the key in its secret storage`,
+            );
         }
         return { privateKey, openedWith: "secret-storage" };
     }

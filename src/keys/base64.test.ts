@@ -19,7 +19,11 @@ describe("base64", () => {
     it("splits into lines without a trailing line break", () => {
         for (const n of [0, 1, 71, 72, 73, 144, 1000]) {
             const bytes = globalThis.crypto.getRandomValues(new Uint8Array(n));
-            const expected = Buffer.from(bytes).toString("base64").match(/.{1,96}/g)?.join("\n") ?? "";
+            const expected =
+                Buffer.from(bytes)
+                    .toString("base64")
+                    .match(/.{1,96}/g)
+                    ?.join("\n") ?? "";
             expect(encodeBase64Lines(bytes, 96)).toBe(expected);
         }
         expect(encodeBase64Lines(Uint8Array.of(1, 2, 3, 4), 3)).toBe("AQI\nDBA\n==");
@@ -32,7 +36,9 @@ describe("base64", () => {
         expect(() => decodeBase64("ab==c")).toThrow();
         expect(() => decodeBase64("ab cd")).toThrow();
         expect(() => decodeBase64("é")).toThrow();
-        expect(decodeBase64("ab\ncd\r\n ef", { ignoreWhitespace: true })).toEqual(new Uint8Array(Buffer.from("abcdef", "base64")));
+        expect(decodeBase64("ab\ncd\r\n ef", { ignoreWhitespace: true })).toEqual(
+            new Uint8Array(Buffer.from("abcdef", "base64")),
+        );
         expect(decodeBase64("")).toEqual(new Uint8Array(0));
     });
 

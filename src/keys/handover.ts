@@ -47,7 +47,13 @@ interface RoomTally {
     check?: RoomKeyCheck;
 }
 
-const newTally = (): RoomTally => ({ local: new Set(), listed: new Set(), obtained: new Set(), undecryptable: new Set(), uploaded: new Set() });
+const newTally = (): RoomTally => ({
+    local: new Set(),
+    listed: new Set(),
+    obtained: new Set(),
+    undecryptable: new Set(),
+    uploaded: new Set(),
+});
 
 export class BackupKeyHandover implements KeyHandover {
     private readonly rooms = new Map<string, RoomTally>();
@@ -90,7 +96,8 @@ export class BackupKeyHandover implements KeyHandover {
                 const tally = this.rooms.get(roomId);
                 for (const id of ids) tally?.listed.add(id);
             },
-            onUndecryptable: (roomId: string, sessionId: string) => this.rooms.get(roomId)?.undecryptable.add(sessionId),
+            onUndecryptable: (roomId: string, sessionId: string) =>
+                this.rooms.get(roomId)?.undecryptable.add(sessionId),
         };
         for await (const key of oldBackupRoomKeys(get, { version, decryptor }, roomIds, hooks)) {
             const tally = this.rooms.get(key.room_id);
@@ -110,9 +117,14 @@ export class BackupKeyHandover implements KeyHandover {
         }
         const encryptor = await BackupEncryptor.create(target.backup.publicKey);
         ctx.progress("keys", `Handing room keys to ${ctx.sides.new.userId}'s key backup`);
-        for await (const batch of backupBatches(this.sources(ctx), encryptor, { batchSize: this.settings.batchSize ?? 500 })) {
+        for await (const batch of backupBatches(this.sources(ctx), encryptor, {
+            batchSize: this.settings.batchSize ?? 500,
+        })) {
             try {
-                await ctx.write("new:keys", ctx.sides.new, "PUT", "/room_keys/keys", { query: { version: target.backup.version }, body: batch.body });
+                await ctx.write("new:keys", ctx.sides.new, "PUT", "/room_keys/keys", {
+                    query: { version: target.backup.version },
+                    body: batch.body,
+                });
             } catch (e) {
                 if (isMatrixRequestError(e) && (e.errcode === "M_WRONG_ROOM_KEYS_VERSION" || e.httpStatus === 404)) {
                     throw new KeysError(
@@ -129,7 +141,14 @@ export class BackupKeyHandover implements KeyHandover {
             }
             ctx.progress("keys", `Handed over ${this.uploadedCount()} room key(s)`);
         }
-        ctx.journal.update((j) => (j.keys = { backupVersion: target.backup.version, sessionsUploaded: this.uploadedCount(), at: Math.floor(Date.now() / 1000) }));
+        ctx.journal.update(
+            (j) =>
+                (j.keys = {
+                    backupVersion: target.backup.version,
+                    sessionsUploaded: this.uploadedCount(),
+                    at: Math.floor(Date.now() / 1000),
+                }),
+        );
     }
 
     private uploadedCount(): number {
@@ -143,16 +162,25 @@ export class BackupKeyHandover implements KeyHandover {
      * has no usable target, the one an earlier run recorded for this room after verifying it), and only while it is
      * still the account's current backup: keys in a replaced version are invisible to the new account's clients.
      */
-    private async readBack(ctx: MigrationContext, roomId: string): Promise<{ present: Set<string>; version?: string; reasons: Reason[] }> {
+    private async readBack(
+        ctx: MigrationContext,
+        roomId: string,
+    ): Promise<{ present: Set<string>; version?: string; reasons: Reason[] }> {
         const target = this.settings.target;
         const expected = "backup" in target ? target.backup.version : ctx.journal.journal.rooms[roomId]?.kv;
         if (!expected) return { present: new Set(), reasons: "reason" in target ? [target.reason] : [] };
         const neu = ctx.sides.new;
         const live = await orIfNotFound(ctx.read<{ version?: string }>("new:read", neu, "/room_keys/version"), null);
         if (!live?.version) return { present: new Set(), reasons: [reason("keys-no-new-backup")] };
-        if (live.version !== expected) return { present: new Set(), reasons: [reason("keys-backup-changed", { expected, current: live.version })] };
+        if (live.version !== expected)
+            return {
+                present: new Set(),
+                reasons: [reason("keys-backup-changed", { expected, current: live.version })],
+            };
         const stored = await orIfNotFound(
-            ctx.read<{ sessions?: Record<string, unknown> }>("new:read", neu, `/room_keys/keys/${seg(roomId)}`, { query: { version: expected } }),
+            ctx.read<{ sessions?: Record<string, unknown> }>("new:read", neu, `/room_keys/keys/${seg(roomId)}`, {
+                query: { version: expected },
+            }),
             { sessions: {} },
         );
         return { present: new Set(Object.keys(stored.sessions ?? {})), version: expected, reasons: [] };
@@ -223,7 +251,11 @@ export class BackupKeyHandover implements KeyHandover {
             sessionsMissing: sum((r) => r.missing),
             backupVersion: "backup" in target ? target.backup.version : null,
             trust: "backup" in target ? target.trust : null,
-            sources: { oldSession: this.fromLocal, oldBackup: this.fromOldBackup, listedInOldBackup: sum((r) => r.listedInOldBackup) },
+            sources: {
+                oldSession: this.fromLocal,
+                oldBackup: this.fromOldBackup,
+                listedInOldBackup: sum((r) => r.listedInOldBackup),
+            },
             ...(error ? { error } : {}),
             ...(sessionsFound === 0 && !Object.values(perRoom).some((r) => r.unknown)
                 ? { note: "The old account holds no keys for the chosen encrypted rooms (nothing to hand over)." }

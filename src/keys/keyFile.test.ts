@@ -12,7 +12,15 @@ const { OlmMachine } = rust;
 
 /** Fields every implementation keeps (the Rust library re-serialises and may rename others). */
 function essentials(keys: ExportedRoomKey[]) {
-    return keys.map((k) => [k.algorithm, k.room_id, k.session_id, k.session_key, k.sender_key, k.sender_claimed_keys, k.forwarding_curve25519_key_chain]);
+    return keys.map((k) => [
+        k.algorithm,
+        k.room_id,
+        k.session_id,
+        k.session_key,
+        k.sender_key,
+        k.sender_claimed_keys,
+        k.forwarding_curve25519_key_chain,
+    ]);
 }
 
 function rustReads(file: string, passphrase: string) {
@@ -49,7 +57,10 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
     );
 }
 
-const keys = [makeExportedRoomKey(), makeExportedRoomKey({ roomId: "!other:example.org", firstIndex: 12, forwardingChainLength: 1 })];
+const keys = [
+    makeExportedRoomKey(),
+    makeExportedRoomKey({ roomId: "!other:example.org", firstIndex: 12, forwardingChainLength: 1 }),
+];
 
 describe("Element key file", () => {
     it("writes files the Rust library decrypts, from JSON text and from a stream of keys", async () => {
@@ -66,7 +77,9 @@ describe("Element key file", () => {
 
     it("the tests' own reader agrees with the Rust library, on its files and on ours", async () => {
         const rustFile = OlmMachine.encryptExportedRoomKeys(JSON.stringify(keys), "hunter2", 20);
-        expect(essentials(JSON.parse(decryptKeyFile(rustFile, "hunter2")) as ExportedRoomKey[])).toEqual(essentials(keys));
+        expect(essentials(JSON.parse(decryptKeyFile(rustFile, "hunter2")) as ExportedRoomKey[])).toEqual(
+            essentials(keys),
+        );
         const ours = await encryptKeyFile(keys, "hunter2", 20);
         expect(decryptKeyFile(ours, "hunter2")).toBe(JSON.stringify(keys));
     });

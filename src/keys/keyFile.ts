@@ -31,7 +31,9 @@ const CHUNK_BYTES = 1 << 20;
 
 async function deriveFileKeys(passphrase: string, salt: Uint8Array<ArrayBuffer>, rounds: number) {
     const subtle = getSubtle();
-    const baseKey = await subtle.importKey("raw", new TextEncoder().encode(passphrase), "PBKDF2", false, ["deriveBits"]);
+    const baseKey = await subtle.importKey("raw", new TextEncoder().encode(passphrase), "PBKDF2", false, [
+        "deriveBits",
+    ]);
     const bits = new Uint8Array(
         await subtle.deriveBits({ name: "PBKDF2", hash: "SHA-512", salt, iterations: rounds }, baseKey, 512),
     );
@@ -59,7 +61,9 @@ function counterAt(iv: Uint8Array, blockOffset: number): Uint8Array<ArrayBuffer>
 }
 
 /** The JSON array, produced piece by piece so a stream of keys is never held as one big string. */
-async function* jsonPieces(sessions: AsyncIterable<ExportedRoomKey> | Iterable<ExportedRoomKey>): AsyncGenerator<string> {
+async function* jsonPieces(
+    sessions: AsyncIterable<ExportedRoomKey> | Iterable<ExportedRoomKey>,
+): AsyncGenerator<string> {
     yield "[";
     let first = true;
     for await (const session of sessions) {
@@ -99,7 +103,9 @@ export async function encryptKeyFile(
     const encryptChunk = async (plain: Uint8Array<ArrayBuffer>) => {
         const { aesKey } = await keys;
         const counter = counterAt(iv, encryptedBytes / 16);
-        cipherChunks.push(new Uint8Array(await subtle.encrypt({ name: "AES-CTR", counter, length: 64 }, aesKey, plain)));
+        cipherChunks.push(
+            new Uint8Array(await subtle.encrypt({ name: "AES-CTR", counter, length: 64 }, aesKey, plain)),
+        );
         encryptedBytes += plain.length;
     };
 

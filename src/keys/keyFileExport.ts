@@ -19,7 +19,8 @@ export interface KeyFileInput {
 }
 
 export async function exportKeyFile(input: KeyFileInput): Promise<{ text: string; sessions: number }> {
-    if (input.passphrase.length < 8) throw new KeysError("key_file_bad_argument", "Choose a key file passphrase of at least 8 characters");
+    if (input.passphrase.length < 8)
+        throw new KeysError("key_file_bad_argument", "Choose a key file passphrase of at least 8 characters");
     const roomIds = new Set(input.roomIds);
     let sessions = 0;
     async function* all(): AsyncGenerator<ExportedRoomKey> {

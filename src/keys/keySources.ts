@@ -5,7 +5,12 @@
  * Both yield one key at a time, so what follows (encrypting, uploading) never holds them all.
  */
 import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
-import { type ExportedRoomKey, type BackupDecryptor, type EncryptedSessionData, exportedRoomKeyFromBackup } from "./backupCrypto.ts";
+import {
+    type ExportedRoomKey,
+    type BackupDecryptor,
+    type EncryptedSessionData,
+    exportedRoomKeyFromBackup,
+} from "./backupCrypto.ts";
 
 /** The part of matrix-js-sdk's CryptoApi used here (any copy of the SDK). */
 export interface LocalRoomKeys {
@@ -25,7 +30,8 @@ export function* parseJsonArrayItems<T>(text: string): Generator<T> {
     for (i++; i < text.length; i++) {
         const c = text.charCodeAt(i);
         if (inString) {
-            if (c === 0x5c) i++; // backslash: skip the escaped character
+            if (c === 0x5c)
+                i++; // backslash: skip the escaped character
             else if (c === 0x22) inString = false;
             continue;
         }
@@ -71,9 +77,15 @@ export async function* oldBackupRoomKeys(
 ): AsyncGenerator<ExportedRoomKey> {
     const decryptor = backup.decryptor;
     for (const roomId of roomIds) {
-        const response = await orIfNotFound(get<BackupRoomResponse>(`/room_keys/keys/${seg(roomId)}`, { version: backup.version }), undefined);
+        const response = await orIfNotFound(
+            get<BackupRoomResponse>(`/room_keys/keys/${seg(roomId)}`, { version: backup.version }),
+            undefined,
+        );
         const sessions = Object.entries(response?.sessions ?? {});
-        hooks.onListed?.(roomId, sessions.map(([sessionId]) => sessionId));
+        hooks.onListed?.(
+            roomId,
+            sessions.map(([sessionId]) => sessionId),
+        );
         if (!decryptor) continue;
         for (const [sessionId, entry] of sessions) {
             try {

@@ -71,12 +71,20 @@ export interface KeySituation {
 }
 
 /** Reads both accounts' backups without failing on one this tool cannot use: that only disables the hand-over. */
-export async function keySituation(old: AccountSession, neu: AccountSession, oldCrypto?: OldSessionCrypto): Promise<KeySituation> {
+export async function keySituation(
+    old: AccountSession,
+    neu: AccountSession,
+    oldCrypto?: OldSessionCrypto,
+): Promise<KeySituation> {
     const [oldLookup, newLookup] = await Promise.all([lookUpBackup(old.http), lookUpBackup(neu.http)]);
-    const cached = oldLookup.state === "usable" ? await oldCrypto?.getSessionBackupPrivateKey?.().catch(() => null) : null;
+    const cached =
+        oldLookup.state === "usable" ? await oldCrypto?.getSessionBackupPrivateKey?.().catch(() => null) : null;
     return {
         oldBackup: oldLookup.state !== "none",
-        oldBackupKeyInSession: !!cached && oldLookup.state === "usable" && (await isBackupPrivateKeyFor(cached, oldLookup.backup.publicKey)),
+        oldBackupKeyInSession:
+            !!cached &&
+            oldLookup.state === "usable" &&
+            (await isBackupPrivateKeyFor(cached, oldLookup.backup.publicKey)),
         ...(oldLookup.state === "unusable" ? { oldBackupProblem: oldLookup.why } : {}),
         newBackup: newLookup.state === "usable",
         ...(newLookup.state === "unusable" ? { newBackupProblem: newLookup.why } : {}),
@@ -95,10 +103,14 @@ interface OldBackupAccess {
  * the old session holds. What could not be opened is said in `notes`; a backup this tool cannot use is a note too,
  * never a reason to stop.
  */
-async function readOldBackup(input: Pick<KeyPreparationInput, "old" | "oldCrypto" | "oldRecoveryKey">, notes: string[]): Promise<OldBackupAccess> {
+async function readOldBackup(
+    input: Pick<KeyPreparationInput, "old" | "oldCrypto" | "oldRecoveryKey">,
+    notes: string[],
+): Promise<OldBackupAccess> {
     const lookup = await lookUpBackup(input.old.http);
     if (lookup.state === "none") {
-        if (input.oldRecoveryKey) notes.push("The old account has no key backup; only the keys the old session holds are handed over.");
+        if (input.oldRecoveryKey)
+            notes.push("The old account has no key backup; only the keys the old session holds are handed over.");
         return {};
     }
     if (lookup.state === "unusable") {
@@ -110,13 +122,19 @@ async function readOldBackup(input: Pick<KeyPreparationInput, "old" | "oldCrypto
     }
     const backup = lookup.backup;
     if (input.oldRecoveryKey) {
-        const { privateKey } = await backupKeyFromRecoveryKey(input.old.http, input.old.userId, input.oldRecoveryKey, backup).catch((e) => {
+        const { privateKey } = await backupKeyFromRecoveryKey(
+            input.old.http,
+            input.old.userId,
+            input.oldRecoveryKey,
+            backup,
+        ).catch((e) => {
             throw relabel(e, "old");
         });
         return { opened: { version: backup.version, privateKey } };
     }
     const cached = await input.oldCrypto?.getSessionBackupPrivateKey?.().catch(() => null);
-    if (cached && (await isBackupPrivateKeyFor(cached, backup.publicKey))) return { opened: { version: backup.version, privateKey: cached } };
+    if (cached && (await isBackupPrivateKeyFor(cached, backup.publicKey)))
+        return { opened: { version: backup.version, privateKey: cached } };
     notes.push(
         "The old account's key backup could not be opened (this session does not hold its key). Keys only in that backup " +
             "are not handed over, and the old account stays in rooms whose keys are only there; give the old recovery key to include them.",
@@ -150,9 +168,11 @@ export async function prepareKeyHandover(input: KeyPreparationInput): Promise<Ke
         const backup = newLookup.backup;
         let trust: BackupTrust | undefined;
         if (input.newRecoveryKey) {
-            await backupKeyFromRecoveryKey(input.new.http, input.new.userId, input.newRecoveryKey, backup).catch((e) => {
-                throw relabel(e, "new");
-            });
+            await backupKeyFromRecoveryKey(input.new.http, input.new.userId, input.newRecoveryKey, backup).catch(
+                (e) => {
+                    throw relabel(e, "new");
+                },
+            );
             trust = "recovery-key";
         } else {
             const consent = input.trustUnverifiedNewBackup;
@@ -160,21 +180,36 @@ export async function prepareKeyHandover(input: KeyPreparationInput): Promise<Ke
         }
         target = trust
             ? { backup, trust }
-            : { unavailable: `${UNVERIFIED_BACKUP_RISK} Give the new account's recovery key, or agree to that risk.`, reason: reason("keys-backup-unverified") };
+            : {
+                  unavailable: `${UNVERIFIED_BACKUP_RISK} Give the new account's recovery key, or agree to that risk.`,
+                  reason: reason("keys-backup-unverified"),
+              };
     } else if (newLookup.state === "unusable") {
         target = {
             unavailable: `The new account's key backup cannot be used by this tool (${newLookup.why}); its encrypted history cannot be handed over.`,
             reason: reason("keys-new-backup-unusable", { why: newLookup.why }),
         };
     } else if (input.setUpNewBackup && input.dryRun) {
-        target = { unavailable: "Dry run: recovery would be set up for the new account, and the keys handed to its new backup.", reason: reason("keys-dry-run") };
+        target = {
+            unavailable:
+                "Dry run: recovery would be set up for the new account, and the keys handed to its new backup.",
+            reason: reason("keys-dry-run"),
+        };
     } else if (input.setUpNewBackup) {
-        const created = await setUpNewAccountRecovery(input.new.http, { ...input.setUpNewBackup, recoveryKey: input.newRecoveryKey });
+        const created = await setUpNewAccountRecovery(input.new.http, {
+            ...input.setUpNewBackup,
+            recoveryKey: input.newRecoveryKey,
+        });
         target = { backup: created.backup, trust: "created" };
         if (!input.newRecoveryKey) createdRecoveryKey = created.recoveryKey;
     } else {
         target = { unavailable: NO_NEW_BACKUP_ADVICE, reason: reason("keys-no-new-backup") };
     }
-    const handover = new BackupKeyHandover({ local: input.oldCrypto, oldBackup: oldAccess.opened, oldBackupListing: oldAccess.listing, target });
+    const handover = new BackupKeyHandover({
+        local: input.oldCrypto,
+        oldBackup: oldAccess.opened,
+        oldBackupListing: oldAccess.listing,
+        target,
+    });
     return { handover, notes, createdRecoveryKey, target, oldBackup: oldAccess.opened };
 }

@@ -41,7 +41,11 @@ export interface RecoverySetupResult {
     createdSecretStorage: boolean;
 }
 
-const CROSS_SIGNING_SECRETS = ["m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing"];
+const CROSS_SIGNING_SECRETS = [
+    "m.cross_signing.master",
+    "m.cross_signing.self_signing",
+    "m.cross_signing.user_signing",
+];
 
 /**
  * An account that already has a cross-signing identity (a master key on the server) keeps it: the user's other
@@ -49,12 +53,20 @@ const CROSS_SIGNING_SECRETS = ["m.cross_signing.master", "m.cross_signing.self_s
  * all three private keys — matrix-js-sdk then imports them instead of making new ones. Otherwise it refuses.
  * Resolves to whether the server has an identity (to be imported).
  */
-async function refuseToReplaceCrossSigning(http: MatrixHttp, userId: string, openedKeyId: string | undefined): Promise<boolean> {
-    const keys = await http.request<{ master_keys?: Record<string, unknown> }>("POST", "/keys/query", { body: { device_keys: { [userId]: [] } } });
+async function refuseToReplaceCrossSigning(
+    http: MatrixHttp,
+    userId: string,
+    openedKeyId: string | undefined,
+): Promise<boolean> {
+    const keys = await http.request<{ master_keys?: Record<string, unknown> }>("POST", "/keys/query", {
+        body: { device_keys: { [userId]: [] } },
+    });
     if (!keys.master_keys?.[userId]) return false;
     if (openedKeyId) {
         const stored = await Promise.all(
-            CROSS_SIGNING_SECRETS.map((type) => accountData<{ encrypted?: Record<string, unknown> }>(http, userId, type)),
+            CROSS_SIGNING_SECRETS.map((type) =>
+                accountData<{ encrypted?: Record<string, unknown> }>(http, userId, type),
+            ),
         );
         if (stored.every((secret) => secret?.encrypted?.[openedKeyId] !== undefined)) return true;
     }
@@ -66,7 +78,10 @@ async function refuseToReplaceCrossSigning(http: MatrixHttp, userId: string, ope
     );
 }
 
-export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoverySetupInput): Promise<RecoverySetupResult> {
+export async function setUpNewAccountRecovery(
+    http: MatrixHttp,
+    input: RecoverySetupInput,
+): Promise<RecoverySetupResult> {
     const { session } = input;
     const userId = session.userId;
     if (!session.temporary || !session.deviceId) {
@@ -75,7 +90,8 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
             "Setting up recovery needs a session this tool signed in itself (its keys go on that session's device): sign the new account in with its password, single sign-on or OAuth 2.0 instead of an access token.",
         );
     }
-    if (await currentBackup(http)) throw new KeysError("backup_exists", `${userId} already has a key backup; it is used as it is.`);
+    if (await currentBackup(http))
+        throw new KeysError("backup_exists", `${userId} already has a key backup; it is used as it is.`);
     const defaultKey = await accountData<{ key?: string }>(http, userId, DEFAULT_KEY_EVENT_TYPE);
     let givenKey: Uint8Array | undefined;
     if (input.recoveryKey) givenKey = decodeRecoveryKey(input.recoveryKey);
@@ -109,12 +125,15 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
     try {
         await sdkCrypto.bootstrapCrossSigning({
             setupNewCrossSigning: retry,
-            authUploadDeviceSigningKeys: (makeRequest) => uploadWithApproval(makeRequest, session.baseUrl, userId, input.approval),
+            authUploadDeviceSigningKeys: (makeRequest) =>
+                uploadWithApproval(makeRequest, session.baseUrl, userId, input.approval),
         });
         await sdkCrypto.bootstrapSecretStorage({
             setupNewKeyBackup: true,
             createSecretStorageKey: async () => {
-                attempt.generated = givenKey ? { privateKey: new Uint8Array(givenKey) } : await sdkCrypto.createRecoveryKeyFromPassphrase();
+                attempt.generated = givenKey
+                    ? { privateKey: new Uint8Array(givenKey) }
+                    : await sdkCrypto.createRecoveryKeyFromPassphrase();
                 return attempt.generated;
             },
         });
@@ -123,7 +142,10 @@ export async function setUpNewAccountRecovery(http: MatrixHttp, input: RecoveryS
         await stopCrypto(crypto);
         return {
             backup,
-            recoveryKey: input.recoveryKey ?? attempt.generated?.encodedPrivateKey ?? encodeRecoveryKey(attempt.generated!.privateKey),
+            recoveryKey:
+                input.recoveryKey ??
+                attempt.generated?.encodedPrivateKey ??
+                encodeRecoveryKey(attempt.generated!.privateKey),
             createdSecretStorage: !defaultKey?.key,
         };
     } catch (e) {
@@ -192,7 +214,10 @@ async function startCrypto(session: RecoverySetupInput["session"], userId: strin
 
 async function stopCrypto(crypto: CryptoSession): Promise<void> {
     // Let the crypto layer's last requests land before stopping (stopping mid-request crashes the Rust side).
-    await crypto.client.getCrypto()?.getKeyBackupInfo().catch(() => undefined);
+    await crypto.client
+        .getCrypto()
+        ?.getKeyBackupInfo()
+        .catch(() => undefined);
     crypto.client.stopClient();
 }
 
@@ -240,7 +265,10 @@ export async function uploadWithApproval(
     }
     const stages = new Set((asked.flows ?? []).filter((f) => f.stages?.length === 1).map((f) => f.stages![0]));
     const refuse = (why: string): never => {
-        throw new KeysError("approval_needed", `${userId}'s server asks for approval to set up recovery (${[...stages].join(", ") || "no way offered"}); ${why}`);
+        throw new KeysError(
+            "approval_needed",
+            `${userId}'s server asks for approval to set up recovery (${[...stages].join(", ") || "no way offered"}); ${why}`,
+        );
     };
     if (!approval) refuse("run this where you can approve it, or set up recovery in Element.");
     const oauthUrl = asked.params?.["m.oauth"]?.url ?? asked.params?.["org.matrix.cross_signing_reset"]?.url;
@@ -252,18 +280,28 @@ export async function uploadWithApproval(
         const password = await approval!.askPassword();
         if (!password) refuse("no password was given.");
         try {
-            await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password, session: asked.session });
+            await makeRequest({
+                type: "m.login.password",
+                identifier: { type: "m.id.user", user: userId },
+                password,
+                session: asked.session,
+            });
         } catch (e) {
             // A refused password comes back as M_FORBIDDEN (with the flows again): say so, so the person can try again.
             if ((e as { errcode?: string }).errcode === "M_FORBIDDEN") {
-                throw new KeysError("approval_refused", `${userId}'s server did not accept that password; recovery was not set up. Try again.`);
+                throw new KeysError(
+                    "approval_refused",
+                    `${userId}'s server did not accept that password; recovery was not set up. Try again.`,
+                );
             }
             throw e;
         }
         return;
     }
     if (stages.has("m.login.sso") && asked.session) {
-        approval!.openPage(`${baseUrl}/_matrix/client/v3/auth/m.login.sso/fallback/web?session=${encodeURIComponent(asked.session)}`);
+        approval!.openPage(
+            `${baseUrl}/_matrix/client/v3/auth/m.login.sso/fallback/web?session=${encodeURIComponent(asked.session)}`,
+        );
         return retryUntilApproved(() => makeRequest({ session: asked.session }), approval!.signal);
     }
     refuse("this tool cannot give that kind of approval; set up recovery in Element.");
@@ -273,13 +311,15 @@ async function retryUntilApproved(attempt: () => Promise<unknown>, signal?: Abor
     const deadline = Date.now() + APPROVAL_WAIT_MS;
     for (;;) {
         await new Promise((r) => setTimeout(r, APPROVAL_POLL_MS));
-        if (signal?.aborted) throw new KeysError("approval_needed", "The approval was cancelled; recovery was not set up.");
+        if (signal?.aborted)
+            throw new KeysError("approval_needed", "The approval was cancelled; recovery was not set up.");
         try {
             await attempt();
             return;
         } catch (e) {
             if (!authRequired(e)) throw e;
-            if (Date.now() > deadline) throw new KeysError("approval_needed", "The approval did not arrive in time; recovery was not set up.");
+            if (Date.now() > deadline)
+                throw new KeysError("approval_needed", "The approval did not arrive in time; recovery was not set up.");
         }
     }
 }

@@ -3,7 +3,10 @@ import bs58 from "bs58";
 // matrix-js-sdk writes the test data, as other clients store it; the recovery key cases pin the wrapper's codes.
 import { calculateKeyCheck as sdkCalculateKeyCheck } from "matrix-js-sdk/lib/secret-storage.js";
 import sdkEncryptSecret from "matrix-js-sdk/lib/utils/encryptAESSecretStorageItem.js";
-import { decodeRecoveryKey as sdkDecodeRecoveryKey, encodeRecoveryKey as sdkEncodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
+import {
+    decodeRecoveryKey as sdkDecodeRecoveryKey,
+    encodeRecoveryKey as sdkEncodeRecoveryKey,
+} from "matrix-js-sdk/lib/crypto-api/index.js";
 import { backupPrivateKeyFromSecret, isBackupPrivateKeyFor } from "./backupCrypto.ts";
 import { decodeBase64 } from "./base64.ts";
 import { KeysError } from "./errors.ts";
@@ -56,23 +59,44 @@ describe("secret storage key check", () => {
     it("explains descriptions it cannot use", async () => {
         const key = randomKey();
         const check = await sdkCalculateKeyCheck(key);
-        expect(await asyncCodeOf(checkSecretStorageKey(key, { algorithm: "m.secret_storage.v1.curve25519-aes-sha2", ...check }))).toBe(
-            "secret_storage_unsupported_algorithm",
+        expect(
+            await asyncCodeOf(
+                checkSecretStorageKey(key, { algorithm: "m.secret_storage.v1.curve25519-aes-sha2", ...check }),
+            ),
+        ).toBe("secret_storage_unsupported_algorithm");
+        expect(await asyncCodeOf(checkSecretStorageKey(key, { algorithm: SECRET_STORAGE_ALGORITHM }))).toBe(
+            "secret_storage_key_uncheckable",
         );
-        expect(await asyncCodeOf(checkSecretStorageKey(key, { algorithm: SECRET_STORAGE_ALGORITHM }))).toBe("secret_storage_key_uncheckable");
-        expect(await asyncCodeOf(checkSecretStorageKey(new Uint8Array(16), { algorithm: SECRET_STORAGE_ALGORITHM, ...check }))).toBe(
-            "secret_storage_malformed",
-        );
-        expect(await asyncCodeOf(checkSecretStorageKey(key, { algorithm: SECRET_STORAGE_ALGORITHM, ...check, iv: "AAAA" }))).toBe("secret_storage_malformed");
+        expect(
+            await asyncCodeOf(
+                checkSecretStorageKey(new Uint8Array(16), { algorithm: SECRET_STORAGE_ALGORITHM, ...check }),
+            ),
+        ).toBe("secret_storage_malformed");
+        expect(
+            await asyncCodeOf(
+                checkSecretStorageKey(key, { algorithm: SECRET_STORAGE_ALGORITHM, ...check, iv: "AAAA" }),
+            ),
+        ).toBe("secret_storage_malformed");
     });
 
     it("issue 7.16: checks a key whose description has no iv/mac by decrypting a secret stored with it", async () => {
         const key = randomKey();
-        const oldDescription: SecretStorageKeyDescription = { algorithm: SECRET_STORAGE_ALGORITHM, name: "written by an old client" };
-        const backupSecret = { name: BACKUP_SECRET_NAME, encrypted: await sdkEncryptSecret("the backup key", key, BACKUP_SECRET_NAME) };
-        const masterSecret = { name: "m.cross_signing.master", encrypted: await sdkEncryptSecret("the master key", key, "m.cross_signing.master") };
+        const oldDescription: SecretStorageKeyDescription = {
+            algorithm: SECRET_STORAGE_ALGORITHM,
+            name: "written by an old client",
+        };
+        const backupSecret = {
+            name: BACKUP_SECRET_NAME,
+            encrypted: await sdkEncryptSecret("the backup key", key, BACKUP_SECRET_NAME),
+        };
+        const masterSecret = {
+            name: "m.cross_signing.master",
+            encrypted: await sdkEncryptSecret("the master key", key, "m.cross_signing.master"),
+        };
         expect(await checkSecretStorageKey(key, oldDescription, async () => [backupSecret])).toBe(true);
-        expect(await checkSecretStorageKey(randomKey(), oldDescription, async () => [backupSecret, masterSecret])).toBe(false);
+        expect(await checkSecretStorageKey(randomKey(), oldDescription, async () => [backupSecret, masterSecret])).toBe(
+            false,
+        );
         // One damaged copy does not hide a key another secret proves.
         const damaged = { ...backupSecret, encrypted: { ...backupSecret.encrypted, mac: masterSecret.encrypted.mac } };
         expect(await checkSecretStorageKey(key, oldDescription, async () => [damaged, masterSecret])).toBe(true);
@@ -80,9 +104,17 @@ describe("secret storage key check", () => {
         // The stored secrets are read only when the description cannot tell.
         let read = 0;
         const counted = async () => (read++, [backupSecret]);
-        expect(await checkSecretStorageKey(key, { algorithm: SECRET_STORAGE_ALGORITHM, ...(await sdkCalculateKeyCheck(key)) }, counted)).toBe(true);
+        expect(
+            await checkSecretStorageKey(
+                key,
+                { algorithm: SECRET_STORAGE_ALGORITHM, ...(await sdkCalculateKeyCheck(key)) },
+                counted,
+            ),
+        ).toBe(true);
         expect(read).toBe(0);
-        expect(await asyncCodeOf(checkSecretStorageKey(key, oldDescription, async () => []))).toBe("secret_storage_key_uncheckable");
+        expect(await asyncCodeOf(checkSecretStorageKey(key, oldDescription, async () => []))).toBe(
+            "secret_storage_key_uncheckable",
+        );
     });
 });
 
@@ -100,14 +132,26 @@ describe("secret storage secrets", () => {
     it("refuses a wrong key, a wrong name and a damaged secret before decrypting", async () => {
         const key = randomKey();
         const encrypted = await sdkEncryptSecret("the secret", key, BACKUP_SECRET_NAME);
-        expect(await asyncCodeOf(decryptSecret(encrypted, randomKey(), BACKUP_SECRET_NAME))).toBe("secret_storage_bad_mac");
-        expect(await asyncCodeOf(decryptSecret(encrypted, key, "m.cross_signing.master"))).toBe("secret_storage_bad_mac");
-        const damaged = decodeBase64(encrypted.ciphertext);
-        damaged[0]! ^= 1;
-        expect(await asyncCodeOf(decryptSecret({ ...encrypted, ciphertext: btoa(String.fromCharCode(...damaged)) }, key, BACKUP_SECRET_NAME))).toBe(
+        expect(await asyncCodeOf(decryptSecret(encrypted, randomKey(), BACKUP_SECRET_NAME))).toBe(
             "secret_storage_bad_mac",
         );
-        expect(await asyncCodeOf(decryptSecret({ ...encrypted, mac: "%%%" }, key, BACKUP_SECRET_NAME))).toBe("secret_storage_malformed");
+        expect(await asyncCodeOf(decryptSecret(encrypted, key, "m.cross_signing.master"))).toBe(
+            "secret_storage_bad_mac",
+        );
+        const damaged = decodeBase64(encrypted.ciphertext);
+        damaged[0]! ^= 1;
+        expect(
+            await asyncCodeOf(
+                decryptSecret(
+                    { ...encrypted, ciphertext: btoa(String.fromCharCode(...damaged)) },
+                    key,
+                    BACKUP_SECRET_NAME,
+                ),
+            ),
+        ).toBe("secret_storage_bad_mac");
+        expect(await asyncCodeOf(decryptSecret({ ...encrypted, mac: "%%%" }, key, BACKUP_SECRET_NAME))).toBe(
+            "secret_storage_malformed",
+        );
     });
 
     it("reads the backup key from account data and proves it belongs to the Rust-made backup", async () => {
@@ -116,11 +160,15 @@ describe("secret storage secrets", () => {
         const storageKey = randomKey();
         const keyId = "abcDEF123";
         // What a client stores: `m.megolm_backup.v1` account data with the key encrypted to secret storage.
-        const accountData = { encrypted: { [keyId]: await sdkEncryptSecret(backupKey.toBase64(), storageKey, BACKUP_SECRET_NAME) } };
+        const accountData = {
+            encrypted: { [keyId]: await sdkEncryptSecret(backupKey.toBase64(), storageKey, BACKUP_SECRET_NAME) },
+        };
         const secret = await readSecret(accountData, keyId, storageKey, BACKUP_SECRET_NAME);
         const privateKey = backupPrivateKeyFromSecret(secret);
         expect(await isBackupPrivateKeyFor(privateKey, backupKey.megolmV1PublicKey.publicKeyBase64)).toBe(true);
-        expect(await asyncCodeOf(readSecret(accountData, "otherKey", storageKey, BACKUP_SECRET_NAME))).toBe("secret_storage_secret_missing");
+        expect(await asyncCodeOf(readSecret(accountData, "otherKey", storageKey, BACKUP_SECRET_NAME))).toBe(
+            "secret_storage_secret_missing",
+        );
     });
 });
 
@@ -147,8 +195,12 @@ describe("recovery keys", () => {
         const key = randomKey();
         const text = encodeRecoveryKey(key).replace(/ /g, "");
         expect(codeOf(() => decodeRecoveryKey(""))).toBe("recovery_key_malformed");
-        expect(codeOf(() => decodeRecoveryKey(`${text.slice(0, 10)}0${text.slice(11)}`))).toBe("recovery_key_malformed");
-        expect(codeOf(() => decodeRecoveryKey(`${text.slice(0, 10)}l${text.slice(11)}`))).toBe("recovery_key_malformed");
+        expect(codeOf(() => decodeRecoveryKey(`${text.slice(0, 10)}0${text.slice(11)}`))).toBe(
+            "recovery_key_malformed",
+        );
+        expect(codeOf(() => decodeRecoveryKey(`${text.slice(0, 10)}l${text.slice(11)}`))).toBe(
+            "recovery_key_malformed",
+        );
         expect(codeOf(() => decodeRecoveryKey(text.slice(0, -3)))).toBe("recovery_key_wrong_length");
         expect(codeOf(() => decodeRecoveryKey(`${text}zz`))).toBe("recovery_key_wrong_length");
 

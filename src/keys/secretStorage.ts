@@ -4,7 +4,10 @@
  * The cryptography is matrix-js-sdk's; this file checks inputs first and turns the SDK's plain errors into
  * KeysErrors a person can act on. Pure functions over account-data contents; fetching them is the caller's job.
  */
-import { decodeRecoveryKey as sdkDecodeRecoveryKey, encodeRecoveryKey as sdkEncodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
+import {
+    decodeRecoveryKey as sdkDecodeRecoveryKey,
+    encodeRecoveryKey as sdkEncodeRecoveryKey,
+} from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
 import { calculateKeyCheck } from "matrix-js-sdk/lib/secret-storage.js";
 import decryptAESSecretStorageItem from "matrix-js-sdk/lib/utils/decryptAESSecretStorageItem.js";
 import { decodeBase64 } from "./base64.ts";
@@ -17,7 +20,12 @@ export const DEFAULT_KEY_EVENT_TYPE = "m.secret_storage.default_key";
 /** Secret names (also their account data types) the migration reads. */
 export const BACKUP_SECRET_NAME = "m.megolm_backup.v1";
 /** Secrets clients keep in secret storage: any of them, decrypted, proves a key whose description has no check. */
-export const WELL_KNOWN_SECRET_NAMES = [BACKUP_SECRET_NAME, "m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing"];
+export const WELL_KNOWN_SECRET_NAMES = [
+    BACKUP_SECRET_NAME,
+    "m.cross_signing.master",
+    "m.cross_signing.self_signing",
+    "m.cross_signing.user_signing",
+];
 
 /** Account data type of a key's description. */
 export function keyDescriptionEventType(keyId: string): string {
@@ -57,12 +65,16 @@ const KEY_LENGTH = 32;
 
 function checkKey(key: Uint8Array): void {
     if (key.length !== KEY_LENGTH) {
-        throw new KeysError("secret_storage_malformed", `A secret storage key has ${KEY_LENGTH} bytes, got ${key.length}`);
+        throw new KeysError(
+            "secret_storage_malformed",
+            `A secret storage key has ${KEY_LENGTH} bytes, got ${key.length}`,
+        );
     }
 }
 
 function decodeField(value: unknown, what: string): Uint8Array<ArrayBuffer> {
-    if (typeof value !== "string") throw new KeysError("secret_storage_malformed", `Secret storage data has no ${what}`);
+    if (typeof value !== "string")
+        throw new KeysError("secret_storage_malformed", `Secret storage data has no ${what}`);
     try {
         return decodeBase64(value);
     } catch (e) {
@@ -71,7 +83,8 @@ function decodeField(value: unknown, what: string): Uint8Array<ArrayBuffer> {
 }
 
 function checkIv(ivBase64: unknown): void {
-    if (decodeField(ivBase64, "iv").length !== 16) throw new KeysError("secret_storage_malformed", "A secret storage iv is not 16 bytes");
+    if (decodeField(ivBase64, "iv").length !== 16)
+        throw new KeysError("secret_storage_malformed", "A secret storage iv is not 16 bytes");
 }
 
 /** Decrypts one encrypted secret, refusing (before decrypting) when its MAC does not match. */
@@ -85,7 +98,11 @@ export async function decryptSecret(encrypted: EncryptedSecret, key: Uint8Array,
     } catch (e) {
         // The SDK's only refusal once the fields are well-formed.
         if (e instanceof Error && /bad MAC/.test(e.message)) {
-            throw new KeysError("secret_storage_bad_mac", `Secret ${JSON.stringify(name)} did not verify: wrong key, or the stored secret is damaged`, { cause: e });
+            throw new KeysError(
+                "secret_storage_bad_mac",
+                `Secret ${JSON.stringify(name)} did not verify: wrong key, or the stored secret is damaged`,
+                { cause: e },
+            );
         }
         throw e;
     }
@@ -143,10 +160,18 @@ export async function checkSecretStorageKey(
 }
 
 /** Reads secret `name` from its account data content, decrypting the copy made with key `keyId`. */
-export async function readSecret(content: SecretAccountData, keyId: string, key: Uint8Array, name: string): Promise<string> {
+export async function readSecret(
+    content: SecretAccountData,
+    keyId: string,
+    key: Uint8Array,
+    name: string,
+): Promise<string> {
     const encrypted = content?.encrypted?.[keyId];
     if (!encrypted) {
-        throw new KeysError("secret_storage_secret_missing", `Secret ${JSON.stringify(name)} is not stored with key ${JSON.stringify(keyId)}`);
+        throw new KeysError(
+            "secret_storage_secret_missing",
+            `Secret ${JSON.stringify(name)} is not stored with key ${JSON.stringify(keyId)}`,
+        );
     }
     return decryptSecret(encrypted, key, name);
 }
@@ -187,7 +212,10 @@ export function decodeRecoveryKey(text: string): Uint8Array<ArrayBuffer> {
     try {
         return sdkDecodeRecoveryKey(compact);
     } catch (e) {
-        throw recoveryKeyError((e instanceof Error && SDK_RECOVERY_KEY_ERRORS.get(e.message)) || "recovery_key_malformed", e);
+        throw recoveryKeyError(
+            (e instanceof Error && SDK_RECOVERY_KEY_ERRORS.get(e.message)) || "recovery_key_malformed",
+            e,
+        );
     }
 }
 

@@ -28,12 +28,14 @@ function random(length: number): Uint8Array {
  * exported session key format (version 1 | u32 index | 128-byte ratchet | Ed25519 signing key), whose signing key
  * is also the session id, and a valid Ed25519 key as the claimed sender key.
  */
-export function makeExportedRoomKey(options: {
-    roomId?: string;
-    firstIndex?: number;
-    forwardingChainLength?: number;
-    extra?: Record<string, unknown>;
-} = {}): ExportedRoomKey {
+export function makeExportedRoomKey(
+    options: {
+        roomId?: string;
+        firstIndex?: number;
+        forwardingChainLength?: number;
+        extra?: Record<string, unknown>;
+    } = {},
+): ExportedRoomKey {
     const signing = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
     const sessionKey = new Uint8Array(165);
     sessionKey[0] = 1;
@@ -47,7 +49,9 @@ export function makeExportedRoomKey(options: {
         session_key: encodeUnpaddedBase64(sessionKey),
         sender_key: encodeUnpaddedBase64(random(32)),
         sender_claimed_keys: { ed25519: encodeUnpaddedBase64(ed25519.getPublicKey(ed25519.utils.randomSecretKey())) },
-        forwarding_curve25519_key_chain: Array.from({ length: options.forwardingChainLength ?? 0 }, () => encodeUnpaddedBase64(random(32))),
+        forwarding_curve25519_key_chain: Array.from({ length: options.forwardingChainLength ?? 0 }, () =>
+            encodeUnpaddedBase64(random(32)),
+        ),
         ...options.extra,
     };
 }

@@ -7,7 +7,9 @@
 export function getSubtle(): SubtleCrypto {
     const subtle = globalThis.crypto?.subtle;
     if (!subtle) {
-        throw new Error("WebCrypto (crypto.subtle) is not available: the page must be served over https or from localhost");
+        throw new Error(
+            "WebCrypto (crypto.subtle) is not available: the page must be served over https or from localhost",
+        );
     }
     return subtle;
 }

@@ -22,7 +22,9 @@ export interface X25519 {
     readonly implementation: "webcrypto" | "noble";
     importPublicKey(raw: Uint8Array): Promise<X25519PublicKey>;
     /** A fresh ephemeral key pair agreed with `peer`: its public half and the 32-byte shared secret. */
-    ephemeralAgreement(peer: X25519PublicKey): Promise<{ ephemeralPublic: Uint8Array; sharedSecret: Uint8Array<ArrayBuffer> }>;
+    ephemeralAgreement(
+        peer: X25519PublicKey,
+    ): Promise<{ ephemeralPublic: Uint8Array; sharedSecret: Uint8Array<ArrayBuffer> }>;
     importPrivateKey(raw: Uint8Array): Promise<X25519PrivateKey>;
     agree(privateKey: X25519PrivateKey, peerPublic: Uint8Array): Promise<Uint8Array<ArrayBuffer>>;
     publicKeyFromPrivate(raw: Uint8Array): Promise<Uint8Array>;
@@ -30,7 +32,24 @@ export interface X25519 {
 
 const KEY_LENGTH = 32;
 /** PKCS#8 wrapping of a raw X25519 private key (RFC 8410): WebCrypto cannot import a raw private key. */
-const PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20);
+const PKCS8_PREFIX = Uint8Array.of(
+    0x30,
+    0x2e,
+    0x02,
+    0x01,
+    0x00,
+    0x30,
+    0x05,
+    0x06,
+    0x03,
+    0x2b,
+    0x65,
+    0x6e,
+    0x04,
+    0x22,
+    0x04,
+    0x20,
+);
 
 function checkLength(raw: Uint8Array, what: "public" | "private"): void {
     if (raw.length !== KEY_LENGTH) {
@@ -43,7 +62,9 @@ function checkLength(raw: Uint8Array, what: "public" | "private"): void {
 
 /** Low-order peer keys give an all-zero secret; both implementations refuse them, with different messages. */
 function agreementFailed(cause: unknown): KeysError {
-    return new KeysError("backup_bad_public_key", "Key agreement failed: the public key is not a usable X25519 key", { cause });
+    return new KeysError("backup_bad_public_key", "Key agreement failed: the public key is not a usable X25519 key", {
+        cause,
+    });
 }
 
 interface WebCryptoPublicKey extends X25519PublicKey {
@@ -56,7 +77,9 @@ interface WebCryptoPrivateKey extends X25519PrivateKey {
 export function webCryptoX25519(subtle: SubtleCrypto = getSubtle()): X25519 {
     const importPrivate = (raw: Uint8Array, extractable: boolean) => {
         checkLength(raw, "private");
-        return subtle.importKey("pkcs8", concatBytes(PKCS8_PREFIX, raw), { name: "X25519" }, extractable, ["deriveBits"]);
+        return subtle.importKey("pkcs8", concatBytes(PKCS8_PREFIX, raw), { name: "X25519" }, extractable, [
+            "deriveBits",
+        ]);
     };
     return {
         implementation: "webcrypto",
@@ -84,7 +107,13 @@ export function webCryptoX25519(subtle: SubtleCrypto = getSubtle()): X25519 {
             checkLength(peerPublic, "public");
             const peer = await subtle.importKey("raw", toBuffer(peerPublic), { name: "X25519" }, true, []);
             try {
-                return new Uint8Array(await subtle.deriveBits({ name: "X25519", public: peer }, (privateKey as WebCryptoPrivateKey).key, 256));
+                return new Uint8Array(
+                    await subtle.deriveBits(
+                        { name: "X25519", public: peer },
+                        (privateKey as WebCryptoPrivateKey).key,
+                        256,
+                    ),
+                );
             } catch (e) {
                 throw agreementFailed(e);
             }

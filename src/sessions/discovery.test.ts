@@ -25,7 +25,8 @@ afterAll(async () => {
     }
 });
 
-const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+const json = (res: ServerResponse, status: number, body: unknown) =>
+    res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
 
 /** A fetch that answers from a table (no network): URL → JSON body, and records what was asked. */
 function tableFetch(table: Record<string, unknown>, asked: string[] = []): typeof fetch {
@@ -33,7 +34,10 @@ function tableFetch(table: Record<string, unknown>, asked: string[] = []): typeo
         const url = String(input);
         asked.push(url);
         if (!(url in table)) return new Response("not found", { status: 404 });
-        return new Response(JSON.stringify(table[url]), { status: 200, headers: { "Content-Type": "application/json" } });
+        return new Response(JSON.stringify(table[url]), {
+            status: 200,
+            headers: { "Content-Type": "application/json" },
+        });
     };
 }
 
@@ -42,7 +46,10 @@ const VERSIONS = { versions: ["v1.11"] };
 test("issue 7.8: a server that accepts the connection and never answers gives “not answering” after the timeout instead of hanging", async () => {
     const url = await serve(() => undefined);
     const started = Date.now();
-    await expect(checkHomeserver(url, { timeoutMs: 300 })).rejects.toMatchObject({ code: "not-answering", message: expect.stringMatching(/is not answering/) });
+    await expect(checkHomeserver(url, { timeoutMs: 300 })).rejects.toMatchObject({
+        code: "not-answering",
+        message: expect.stringMatching(/is not answering/),
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
 });
 
@@ -67,58 +74,100 @@ test("issue 7.8: discovery bodies are capped — a flood is cut off, also on err
         pump();
     };
     const url = await serve(flood);
-    await expect(checkHomeserver(url, { maxBytes: 64 * 1024 })).rejects.toMatchObject({ code: "not-a-homeserver", message: expect.stringMatching(/far more data than expected/) });
+    await expect(checkHomeserver(url, { maxBytes: 64 * 1024 })).rejects.toMatchObject({
+        code: "not-a-homeserver",
+        message: expect.stringMatching(/far more data than expected/),
+    });
     // Stopped reading long before the end (the server may have pushed a little more into socket buffers).
     expect(sent).toBeLessThan(20 * 1024 * 1024);
     sent = 0;
-    await expect(discoverSignIn("@me:example.org", url, { maxBytes: 64 * 1024 })).rejects.toMatchObject({ message: expect.stringMatching(/far more data than expected/) });
-    const declared = await serve((_req, res) => res.writeHead(200, { "Content-Length": String(10 * 1024 * 1024) }).write("{"));
-    await expect(checkHomeserver(declared, { maxBytes: 64 * 1024 })).rejects.toMatchObject({ message: expect.stringMatching(/far more data/) });
+    await expect(discoverSignIn("@me:example.org", url, { maxBytes: 64 * 1024 })).rejects.toMatchObject({
+        message: expect.stringMatching(/far more data than expected/),
+    });
+    const declared = await serve((_req, res) =>
+        res.writeHead(200, { "Content-Length": String(10 * 1024 * 1024) }).write("{"),
+    );
+    await expect(checkHomeserver(declared, { maxBytes: 64 * 1024 })).rejects.toMatchObject({
+        message: expect.stringMatching(/far more data/),
+    });
 });
 
 test("issue 7.11: a .well-known that points to plain http away from loopback is refused before anything is sent there", async () => {
     const asked: string[] = [];
-    const fetchFn = tableFetch({ "https://example.org/.well-known/matrix/client": { "m.homeserver": { base_url: "http://matrix.example.org" } } }, asked);
+    const fetchFn = tableFetch(
+        {
+            "https://example.org/.well-known/matrix/client": {
+                "m.homeserver": { base_url: "http://matrix.example.org" },
+            },
+        },
+        asked,
+    );
     await expect(discoverHomeserver("example.org", { fetchFn })).rejects.toMatchObject({
         code: "insecure-homeserver",
-        message: expect.stringMatching(/example\.org's \.well-known points to http:\/\/matrix\.example\.org, which is not encrypted/),
+        message: expect.stringMatching(
+            /example\.org's \.well-known points to http:\/\/matrix\.example\.org, which is not encrypted/,
+        ),
     });
     expect(asked).toEqual(["https://example.org/.well-known/matrix/client"]);
     // A typed address is held to the same rule; loopback is the one exception (local servers, tests).
-    await expect(checkHomeserver("http://matrix.example.org", { fetchFn })).rejects.toMatchObject({ code: "insecure-homeserver" });
-    const local = tableFetch({ "http://127.0.0.1:8008/_matrix/client/versions": VERSIONS, "http://localhost:8008/_matrix/client/versions": VERSIONS });
+    await expect(checkHomeserver("http://matrix.example.org", { fetchFn })).rejects.toMatchObject({
+        code: "insecure-homeserver",
+    });
+    const local = tableFetch({
+        "http://127.0.0.1:8008/_matrix/client/versions": VERSIONS,
+        "http://localhost:8008/_matrix/client/versions": VERSIONS,
+    });
     await expect(checkHomeserver("http://127.0.0.1:8008/", { fetchFn: local })).resolves.toBe("http://127.0.0.1:8008");
     await expect(checkHomeserver("http://localhost:8008", { fetchFn: local })).resolves.toBe("http://localhost:8008");
 });
 
 test("issue 7.7: with allowed_target_servers, a typed homeserver must be the one the allowed name's .well-known (or the admin) names", async () => {
     const fetchFn = tableFetch({
-        "https://allowed.example/.well-known/matrix/client": { "m.homeserver": { base_url: "https://matrix.allowed.example" } },
+        "https://allowed.example/.well-known/matrix/client": {
+            "m.homeserver": { base_url: "https://matrix.allowed.example" },
+        },
         "https://matrix.allowed.example/_matrix/client/versions": VERSIONS,
         "https://evil.example/_matrix/client/versions": VERSIONS,
         "https://pinned.example/_matrix/client/versions": VERSIONS,
     });
     const policy = { allowedServers: ["allowed.example", "other.example"] };
-    await expect(resolveNewHomeserver("@me:allowed.example", "https://evil.example", policy, { fetchFn })).rejects.toMatchObject({
+    await expect(
+        resolveNewHomeserver("@me:allowed.example", "https://evil.example", policy, { fetchFn }),
+    ).rejects.toMatchObject({
         code: "server-not-allowed",
-        message: expect.stringMatching(/https:\/\/evil\.example is not the homeserver of allowed\.example \(that is https:\/\/matrix\.allowed\.example\)/),
+        message: expect.stringMatching(
+            /https:\/\/evil\.example is not the homeserver of allowed\.example \(that is https:\/\/matrix\.allowed\.example\)/,
+        ),
     });
-    await expect(resolveNewHomeserver("@me:allowed.example", "https://matrix.allowed.example/", policy, { fetchFn })).resolves.toBe("https://matrix.allowed.example");
-    await expect(resolveNewHomeserver("@me:allowed.example", undefined, policy, { fetchFn })).resolves.toBe("https://matrix.allowed.example");
+    await expect(
+        resolveNewHomeserver("@me:allowed.example", "https://matrix.allowed.example/", policy, { fetchFn }),
+    ).resolves.toBe("https://matrix.allowed.example");
+    await expect(resolveNewHomeserver("@me:allowed.example", undefined, policy, { fetchFn })).resolves.toBe(
+        "https://matrix.allowed.example",
+    );
     // A name without .well-known: only the address the admin listed.
     const pinned = { ...policy, allowedHomeservers: { "other.example": "https://pinned.example" } };
-    await expect(resolveNewHomeserver("@me:other.example", undefined, pinned, { fetchFn })).resolves.toBe("https://pinned.example");
-    await expect(resolveNewHomeserver("@me:other.example", "https://evil.example", pinned, { fetchFn })).rejects.toMatchObject({ code: "server-not-allowed" });
+    await expect(resolveNewHomeserver("@me:other.example", undefined, pinned, { fetchFn })).resolves.toBe(
+        "https://pinned.example",
+    );
+    await expect(
+        resolveNewHomeserver("@me:other.example", "https://evil.example", pinned, { fetchFn }),
+    ).rejects.toMatchObject({ code: "server-not-allowed" });
     // Without an allow-list, a typed address is used as it is.
-    await expect(resolveNewHomeserver("@me:allowed.example", "https://evil.example", { allowedServers: [] }, { fetchFn })).resolves.toBe("https://evil.example");
+    await expect(
+        resolveNewHomeserver("@me:allowed.example", "https://evil.example", { allowedServers: [] }, { fetchFn }),
+    ).resolves.toBe("https://evil.example");
 });
 
 test("issue 7.7: a server whose whoami names another account than it claimed at sign-in is refused, and that session signed out", async () => {
     let loggedOut = false;
     const url = await serve((req, res) => {
-        if (req.url === "/_matrix/client/v3/login" && req.method === "GET") return json(res, 200, { flows: [{ type: "m.login.password" }] });
-        if (req.url === "/_matrix/client/v3/login") return json(res, 200, { user_id: "@me:allowed.example", access_token: "t", device_id: "D" });
-        if (req.url === "/_matrix/client/v3/account/whoami") return json(res, 200, { user_id: "@someone-else:allowed.example", device_id: "D" });
+        if (req.url === "/_matrix/client/v3/login" && req.method === "GET")
+            return json(res, 200, { flows: [{ type: "m.login.password" }] });
+        if (req.url === "/_matrix/client/v3/login")
+            return json(res, 200, { user_id: "@me:allowed.example", access_token: "t", device_id: "D" });
+        if (req.url === "/_matrix/client/v3/account/whoami")
+            return json(res, 200, { user_id: "@someone-else:allowed.example", device_id: "D" });
         if (req.url === "/_matrix/client/v3/logout") {
             loggedOut = true;
             return json(res, 200, {});
@@ -127,7 +176,9 @@ test("issue 7.7: a server whose whoami names another account than it claimed at 
     });
     const discovery = await discoverSignIn("@me:allowed.example", url);
     expect(discovery.offer.methods.map((m) => m.kind)).toEqual(["password", "token"]);
-    await expect(signIn(discovery, { method: "password", password: "pw" }, { deviceName: "test" })).rejects.toMatchObject({
+    await expect(
+        signIn(discovery, { method: "password", password: "pw" }, { deviceName: "test" }),
+    ).rejects.toMatchObject({
         code: "wrong-account",
         message: expect.stringMatching(/signed in @someone-else:allowed\.example, not @me:allowed\.example/),
     });
@@ -142,12 +193,22 @@ test("the offer lists OAuth 2.0 first, then each single sign-on provider, then t
             authorization_endpoint: "https://auth.example/authorize",
             token_endpoint: "https://auth.example/token",
             device_authorization_endpoint: "https://auth.example/device",
-            grant_types_supported: ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
+            grant_types_supported: [
+                "authorization_code",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:device_code",
+            ],
         },
         [`${base}/_matrix/client/v3/login`]: {
             flows: [
                 { type: "m.login.password" },
-                { type: "m.login.sso", identity_providers: [{ id: "oidc-a", name: "Company login", icon: "mxc://hs.example/icon" }, { id: "oidc-b" }] },
+                {
+                    type: "m.login.sso",
+                    identity_providers: [
+                        { id: "oidc-a", name: "Company login", icon: "mxc://hs.example/icon" },
+                        { id: "oidc-b" },
+                    ],
+                },
                 { type: "m.login.token" },
             ],
         },
@@ -156,11 +217,19 @@ test("the offer lists OAuth 2.0 first, then each single sign-on provider, then t
     expect(authMetadata?.issuer).toBe("https://auth.example/");
     expect(offer.methods).toEqual([
         { kind: "oauth", deviceGrant: true },
-        { kind: "sso", providers: [{ id: "oidc-a", name: "Company login", icon: "mxc://hs.example/icon", brand: undefined }, { id: "oidc-b", name: "oidc-b", icon: undefined, brand: undefined }] },
+        {
+            kind: "sso",
+            providers: [
+                { id: "oidc-a", name: "Company login", icon: "mxc://hs.example/icon", brand: undefined },
+                { id: "oidc-b", name: "oidc-b", icon: undefined, brand: undefined },
+            ],
+        },
         { kind: "password" },
         { kind: "token" },
     ]);
     // A server that offers none of them still leaves the advanced access token.
     const bare = tableFetch({ [`${base}/_matrix/client/v3/login`]: { flows: [{ type: "m.login.recaptcha" }] } });
-    expect((await discoverSignIn("@me:hs.example", base, { fetchFn: bare })).offer.methods).toEqual([{ kind: "token" }]);
+    expect((await discoverSignIn("@me:hs.example", base, { fetchFn: bare })).offer.methods).toEqual([
+        { kind: "token" },
+    ]);
 });

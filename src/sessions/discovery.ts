@@ -50,15 +50,24 @@ export async function getJsonLimited(url: string, opts: DiscoveryOptions = {}): 
         text = await readLimited(response, maxBytes);
     } catch (e) {
         if (signal.aborted) {
-            throw new SignInError("not-answering", `${host} is not answering (no complete reply within ${Math.round(timeoutMs / 1000)} s). Try again later, or check the address.`);
+            throw new SignInError(
+                "not-answering",
+                `${host} is not answering (no complete reply within ${Math.round(timeoutMs / 1000)} s). Try again later, or check the address.`,
+            );
         }
         if (e instanceof SignInError) throw e;
-        throw new SignInError("unreachable", `Could not reach ${host}: ${(e as Error).message}. Check the address and your connection.`);
+        throw new SignInError(
+            "unreachable",
+            `Could not reach ${host}: ${(e as Error).message}. Check the address and your connection.`,
+        );
     }
     let json: Record<string, unknown> | undefined;
     try {
         const parsed: unknown = text ? JSON.parse(text) : undefined;
-        json = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+        json =
+            parsed && typeof parsed === "object" && !Array.isArray(parsed)
+                ? (parsed as Record<string, unknown>)
+                : undefined;
     } catch {
         json = undefined;
     }
@@ -67,7 +76,11 @@ export async function getJsonLimited(url: string, opts: DiscoveryOptions = {}): 
 
 async function readLimited(response: Response, maxBytes: number): Promise<string> {
     const declared = Number(response.headers.get("Content-Length"));
-    const tooBig = () => new SignInError("not-a-homeserver", `${new URL(response.url || "http://server").origin} answered with far more data than expected (over ${Math.round(maxBytes / 1024)} KiB); it is not behaving like a homeserver.`);
+    const tooBig = () =>
+        new SignInError(
+            "not-a-homeserver",
+            `${new URL(response.url || "http://server").origin} answered with far more data than expected (over ${Math.round(maxBytes / 1024)} KiB); it is not behaving like a homeserver.`,
+        );
     if (Number.isFinite(declared) && declared > maxBytes) {
         await response.body?.cancel().catch(() => undefined);
         throw tooBig();
@@ -102,7 +115,10 @@ export function homeserverAddress(input: string, via?: string): string {
         url = new URL(input.trim());
         if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("not http(s)");
     } catch {
-        throw new SignInError("unreachable", `“${input}” is not a homeserver address (expected something like https://matrix.example.org).`);
+        throw new SignInError(
+            "unreachable",
+            `“${input}” is not a homeserver address (expected something like https://matrix.example.org).`,
+        );
     }
     if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
         throw new SignInError(
@@ -119,7 +135,10 @@ export async function checkHomeserver(baseUrl: string, opts: DiscoveryOptions = 
     const base = homeserverAddress(baseUrl, via);
     const response = await getJsonLimited(`${base}/_matrix/client/versions`, opts);
     if (!response.ok || !Array.isArray(response.json?.versions)) {
-        throw new SignInError("not-a-homeserver", `${base} answered, but it is not a Matrix homeserver (no /_matrix/client/versions).`);
+        throw new SignInError(
+            "not-a-homeserver",
+            `${base} answered, but it is not a Matrix homeserver (no /_matrix/client/versions).`,
+        );
     }
     return base;
 }
@@ -132,14 +151,23 @@ export async function discoverHomeserver(serverName: string, opts: DiscoveryOpti
         response = await getJsonLimited(wellKnown, opts);
     } catch (e) {
         if (e instanceof SignInError && e.code === "not-answering") throw e;
-        throw new SignInError("no-well-known", `Could not look up the homeserver of ${serverName} (${wellKnown}: ${(e as Error).message}). Give its address explicitly.`);
+        throw new SignInError(
+            "no-well-known",
+            `Could not look up the homeserver of ${serverName} (${wellKnown}: ${(e as Error).message}). Give its address explicitly.`,
+        );
     }
     if (response.status === 404) {
-        throw new SignInError("no-well-known", `${serverName} does not publish where its homeserver is (${wellKnown} is missing). Give its address explicitly.`);
+        throw new SignInError(
+            "no-well-known",
+            `${serverName} does not publish where its homeserver is (${wellKnown} is missing). Give its address explicitly.`,
+        );
     }
     const homeserver = response.json?.["m.homeserver"] as { base_url?: unknown } | undefined;
     if (!response.ok || typeof homeserver?.base_url !== "string") {
-        throw new SignInError("no-well-known", `${wellKnown} does not say where the homeserver is. Give its address explicitly.`);
+        throw new SignInError(
+            "no-well-known",
+            `${wellKnown} does not say where the homeserver is. Give its address explicitly.`,
+        );
     }
     return checkHomeserver(homeserver.base_url, opts, `${serverName}'s .well-known`);
 }
@@ -156,7 +184,12 @@ export interface TargetPolicy {
  * allowed server name's `.well-known` points to, or the one the admin listed: a user id on an allowed server must
  * not be signed in at some other server that merely claims to host it.
  */
-export async function resolveNewHomeserver(userId: string, typedUrl: string | undefined, policy: TargetPolicy, opts: DiscoveryOptions = {}): Promise<string> {
+export async function resolveNewHomeserver(
+    userId: string,
+    typedUrl: string | undefined,
+    policy: TargetPolicy,
+    opts: DiscoveryOptions = {},
+): Promise<string> {
     const parsed = parseUserId(userId);
     if (!parsed.ok) throw new SignInError("bad-user-id", parsed.error);
     const serverName = parsed.serverName;
@@ -201,7 +234,11 @@ export interface SignInOffer {
 }
 
 /** The server's OAuth 2.0 metadata as Matrix 1.15 serves it (validated with matrix-js-sdk where used). */
-export type AuthMetadata = Record<string, unknown> & { issuer: string; account_management_uri?: string; device_authorization_endpoint?: string };
+export type AuthMetadata = Record<string, unknown> & {
+    issuer: string;
+    account_management_uri?: string;
+    device_authorization_endpoint?: string;
+};
 
 export interface SignInDiscovery {
     offer: SignInOffer;
@@ -212,7 +249,10 @@ export interface SignInDiscovery {
 function identityProviders(flow: Record<string, unknown>): IdentityProvider[] {
     const list = Array.isArray(flow.identity_providers) ? flow.identity_providers : [];
     return list
-        .filter((p): p is Record<string, unknown> => typeof p === "object" && p !== null && typeof (p as { id?: unknown }).id === "string")
+        .filter(
+            (p): p is Record<string, unknown> =>
+                typeof p === "object" && p !== null && typeof (p as { id?: unknown }).id === "string",
+        )
         .map((p) => ({
             id: p.id as string,
             name: typeof p.name === "string" && p.name ? p.name : (p.id as string),
@@ -225,7 +265,11 @@ function identityProviders(flow: Record<string, unknown>): IdentityProvider[] {
  * Asks the server how its accounts sign in. Order: OAuth 2.0 when offered (the spec's recommendation), then single
  * sign-on (one entry per identity provider), then password; an access token is always possible, last.
  */
-export async function discoverSignIn(userId: string, baseUrl: string, opts: DiscoveryOptions = {}): Promise<SignInDiscovery> {
+export async function discoverSignIn(
+    userId: string,
+    baseUrl: string,
+    opts: DiscoveryOptions = {},
+): Promise<SignInDiscovery> {
     const [metadataResponse, loginResponse] = await Promise.all([
         getJsonLimited(`${baseUrl}/_matrix/client/v1/auth_metadata`, opts),
         getJsonLimited(`${baseUrl}/_matrix/client/v3/login`, opts),
@@ -233,15 +277,29 @@ export async function discoverSignIn(userId: string, baseUrl: string, opts: Disc
     const methods: SignInMethod[] = [];
     let authMetadata: AuthMetadata | undefined;
     const m = metadataResponse.json;
-    if (metadataResponse.ok && m && typeof m.issuer === "string" && typeof m.authorization_endpoint === "string" && typeof m.token_endpoint === "string") {
+    if (
+        metadataResponse.ok &&
+        m &&
+        typeof m.issuer === "string" &&
+        typeof m.authorization_endpoint === "string" &&
+        typeof m.token_endpoint === "string"
+    ) {
         authMetadata = m as AuthMetadata;
         const grants = Array.isArray(m.grant_types_supported) ? m.grant_types_supported : [];
-        methods.push({ kind: "oauth", deviceGrant: typeof m.device_authorization_endpoint === "string" && grants.includes("urn:ietf:params:oauth:grant-type:device_code") });
+        methods.push({
+            kind: "oauth",
+            deviceGrant:
+                typeof m.device_authorization_endpoint === "string" &&
+                grants.includes("urn:ietf:params:oauth:grant-type:device_code"),
+        });
     }
-    const flows = (loginResponse.ok && Array.isArray(loginResponse.json?.flows) ? loginResponse.json.flows : []) as Array<Record<string, unknown>>;
+    const flows = (
+        loginResponse.ok && Array.isArray(loginResponse.json?.flows) ? loginResponse.json.flows : []
+    ) as Array<Record<string, unknown>>;
     const sso = flows.find((f) => f.type === "m.login.sso");
     // A server behind an OAuth 2.0 server may still list SSO and password (a compatibility layer): offered after it.
-    if (sso && flows.some((f) => f.type === "m.login.token")) methods.push({ kind: "sso", providers: identityProviders(sso) });
+    if (sso && flows.some((f) => f.type === "m.login.token"))
+        methods.push({ kind: "sso", providers: identityProviders(sso) });
     if (flows.some((f) => f.type === "m.login.password")) methods.push({ kind: "password" });
     methods.push({ kind: "token" });
     return { offer: { userId, baseUrl, methods }, authMetadata };

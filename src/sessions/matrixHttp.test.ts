@@ -34,7 +34,9 @@ describe("rate-limit errors (429)", () => {
     });
 
     test("where the body's retry_after_ms is the Retry-After before rounding up to whole seconds, the precise one is used", async () => {
-        const { http } = serverAnswering(() => json(429, { ...limitExceeded, retry_after_ms: 6123 }, { "Retry-After": "7" }));
+        const { http } = serverAnswering(() =>
+            json(429, { ...limitExceeded, retry_after_ms: 6123 }, { "Retry-After": "7" }),
+        );
         expect((await errorOf(http.request("GET", "/x"))).retryAfterMs).toBe(6123);
     });
 
@@ -45,7 +47,9 @@ describe("rate-limit errors (429)", () => {
 
     test("Retry-After as an HTTP date means the time until that date", async () => {
         const in2Minutes = new Date(Date.now() + 120_000).toUTCString();
-        const { http } = serverAnswering(() => json(429, { errcode: "M_LIMIT_EXCEEDED" }, { "Retry-After": in2Minutes }));
+        const { http } = serverAnswering(() =>
+            json(429, { errcode: "M_LIMIT_EXCEEDED" }, { "Retry-After": in2Minutes }),
+        );
         const wait = (await errorOf(http.request("GET", "/x"))).retryAfterMs;
         // HTTP dates have whole seconds.
         expect(wait).toBeGreaterThan(118_000);
@@ -68,10 +72,18 @@ describe("rate-limit errors (429)", () => {
     test("M_LIMIT_EXCEEDED counts as rate-limited whatever the status; other errors do not", async () => {
         const { http } = serverAnswering(() => json(400, { errcode: "M_LIMIT_EXCEEDED", error: "slow down" }));
         expect((await errorOf(http.request("GET", "/x"))).isRateLimited).toBe(true);
-        const { http: forbidden } = serverAnswering(() => json(403, { errcode: "M_FORBIDDEN", error: "You are not invited" }));
+        const { http: forbidden } = serverAnswering(() =>
+            json(403, { errcode: "M_FORBIDDEN", error: "You are not invited" }),
+        );
         const e = await errorOf(forbidden.request("POST", "/join/!r"));
         expect(e.isRateLimited).toBe(false);
-        expect(e).toMatchObject({ httpStatus: 403, errcode: "M_FORBIDDEN", serverMessage: "You are not invited", method: "POST", path: "/join/!r" });
+        expect(e).toMatchObject({
+            httpStatus: 403,
+            errcode: "M_FORBIDDEN",
+            serverMessage: "You are not invited",
+            method: "POST",
+            path: "/join/!r",
+        });
     });
 });
 
@@ -86,9 +98,16 @@ describe("other failures", () => {
     });
 
     test("an error page that is not JSON keeps its text as the message, with no errcode", async () => {
-        const { http } = serverAnswering(() => new Response("<html>Bad Gateway</html>", { status: 502, statusText: "Bad Gateway" }));
+        const { http } = serverAnswering(
+            () => new Response("<html>Bad Gateway</html>", { status: 502, statusText: "Bad Gateway" }),
+        );
         const e = await errorOf(http.request("POST", "/rooms/!r/invite"));
-        expect(e).toMatchObject({ httpStatus: 502, errcode: undefined, serverMessage: "<html>Bad Gateway</html>", body: undefined });
+        expect(e).toMatchObject({
+            httpStatus: 502,
+            errcode: undefined,
+            serverMessage: "<html>Bad Gateway</html>",
+            body: undefined,
+        });
     });
 
     test("a successful answer that is not JSON is an error", async () => {
@@ -107,14 +126,24 @@ describe("other failures", () => {
 describe("requests", () => {
     test("the URL has the v3 prefix and the query; the token and a JSON body are sent", async () => {
         const { http, requests } = serverAnswering(() => json(200, { ok: true }));
-        await expect(http.request("PUT", "/rooms/%21r/state/m.room.name/", { body: { name: "x" }, query: { a: 1, skip: undefined } })).resolves.toEqual({ ok: true });
+        await expect(
+            http.request("PUT", "/rooms/%21r/state/m.room.name/", {
+                body: { name: "x" },
+                query: { a: 1, skip: undefined },
+            }),
+        ).resolves.toEqual({ ok: true });
         expect(requests[0].url).toBe("https://hs.example/_matrix/client/v3/rooms/%21r/state/m.room.name/?a=1");
-        expect(requests[0].init.headers).toMatchObject({ Authorization: "Bearer secret-token", "Content-Type": "application/json" });
+        expect(requests[0].init.headers).toMatchObject({
+            "Authorization": "Bearer secret-token",
+            "Content-Type": "application/json",
+        });
         expect(requests[0].init.body).toBe('{"name":"x"}');
     });
 
     test("query arrays repeat the key (as `via` needs)", () => {
-        expect(encodeQuery({ via: ["a.example", "b.example"], server_name: undefined })).toBe("?via=a.example&via=b.example");
+        expect(encodeQuery({ via: ["a.example", "b.example"], server_name: undefined })).toBe(
+            "?via=a.example&via=b.example",
+        );
         expect(encodeQuery({})).toBe("");
     });
 });

@@ -61,7 +61,8 @@ export function isMatrixRequestError(e: unknown): e is MatrixRequestError {
  * into it, so where the body's milliseconds are that same time (within the rounding) they are the precise answer.
  */
 function parseRetryAfter(headers: Headers, body: Record<string, unknown> | undefined): number | undefined {
-    const bodyMs = typeof body?.retry_after_ms === "number" && body.retry_after_ms >= 0 ? body.retry_after_ms : undefined;
+    const bodyMs =
+        typeof body?.retry_after_ms === "number" && body.retry_after_ms >= 0 ? body.retry_after_ms : undefined;
     const header = headers.get("Retry-After");
     let headerMs: number | undefined;
     if (header) {
@@ -104,7 +105,11 @@ export class MatrixHttp {
         return t ?? undefined;
     }
 
-    public async request<T = Record<string, unknown>>(method: Method, path: string, opts: RequestOptions = {}): Promise<T> {
+    public async request<T = Record<string, unknown>>(
+        method: Method,
+        path: string,
+        opts: RequestOptions = {},
+    ): Promise<T> {
         const url = `${this.baseUrl}${opts.prefix ?? "/_matrix/client/v3"}${path}${encodeQuery(opts.query)}`;
         const headers: Record<string, string> = { ...opts.headers };
         const token = this.token();
@@ -121,7 +126,16 @@ export class MatrixHttp {
         const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
         const failed = (e: unknown) =>
             timeout.aborted
-                ? new MatrixRequestError(method, path, 0, undefined, `no answer within ${Math.round(timeoutMs / 1000)} s`, undefined, undefined, true)
+                ? new MatrixRequestError(
+                      method,
+                      path,
+                      0,
+                      undefined,
+                      `no answer within ${Math.round(timeoutMs / 1000)} s`,
+                      undefined,
+                      undefined,
+                      true,
+                  )
                 : new MatrixRequestError(method, path, 0, undefined, (e as Error).message, undefined, undefined);
         let response: Response;
         let text: string;
@@ -150,7 +164,15 @@ export class MatrixHttp {
             );
         }
         if (json === undefined) {
-            throw new MatrixRequestError(method, path, response.status, undefined, "the server answered with something that is not JSON", undefined, undefined);
+            throw new MatrixRequestError(
+                method,
+                path,
+                response.status,
+                undefined,
+                "the server answered with something that is not JSON",
+                undefined,
+                undefined,
+            );
         }
         return json as T;
     }

@@ -41,13 +41,26 @@ const loadSdk = (): Promise<Sdk> => import("matrix-js-sdk/lib/oauth/index.js");
 
 function validated(sdk: Sdk, metadata: AuthMetadata): ValidatedAuthMetadata {
     if (!sdk.isValidAuthMetadata(metadata)) {
-        throw new SignInError("unsupported-sign-in", `The server's OAuth 2.0 sign-in (${metadata.issuer}) lacks what this tool needs (client registration, code grant with PKCE, refresh, revocation).`);
+        throw new SignInError(
+            "unsupported-sign-in",
+            `The server's OAuth 2.0 sign-in (${metadata.issuer}) lacks what this tool needs (client registration, code grant with PKCE, refresh, revocation).`,
+        );
     }
     return metadata;
 }
 
-async function register(sdk: Sdk, metadata: ValidatedAuthMetadata, client: OAuthClientInfo, redirectUri: string, device: boolean): Promise<string> {
-    const grants = ["authorization_code", "refresh_token", ...(device ? ["urn:ietf:params:oauth:grant-type:device_code"] : [])] as [string, ...string[]];
+async function register(
+    sdk: Sdk,
+    metadata: ValidatedAuthMetadata,
+    client: OAuthClientInfo,
+    redirectUri: string,
+    device: boolean,
+): Promise<string> {
+    const grants = [
+        "authorization_code",
+        "refresh_token",
+        ...(device ? ["urn:ietf:params:oauth:grant-type:device_code"] : []),
+    ] as [string, ...string[]];
     try {
         return await sdk.OAuth2.registerClient(metadata, {
             client_name: client.clientName,
@@ -58,7 +71,10 @@ async function register(sdk: Sdk, metadata: ValidatedAuthMetadata, client: OAuth
             token_endpoint_auth_method: "none",
         });
     } catch (e) {
-        throw new SignInError("unsupported-sign-in", `The server's sign-in service did not accept this tool as a client (${(e as Error).message}).`);
+        throw new SignInError(
+            "unsupported-sign-in",
+            `The server's sign-in service did not accept this tool as a client (${(e as Error).message}).`,
+        );
     }
 }
 
@@ -69,14 +85,19 @@ function tokenEndpoint(oauth: InstanceType<Sdk["OAuth2"]>): ConstructorParameter
         },
         async revoke(tokens) {
             // Revoking the refresh token ends the whole session (and its device); the access token too, to be sure.
-            if (tokens.refreshToken) await oauth.revokeToken(tokens.refreshToken, "refresh_token").catch(() => undefined);
+            if (tokens.refreshToken)
+                await oauth.revokeToken(tokens.refreshToken, "refresh_token").catch(() => undefined);
             await oauth.revokeToken(tokens.accessToken, "access_token").catch(() => undefined);
         },
     };
 }
 
 function toTokenSet(t: { access_token: string; refresh_token?: string; expires_in?: number }): TokenSet {
-    return { accessToken: t.access_token, refreshToken: t.refresh_token, expiresAt: t.expires_in ? Date.now() + t.expires_in * 1000 : undefined };
+    return {
+        accessToken: t.access_token,
+        refreshToken: t.refresh_token,
+        expiresAt: t.expires_in ? Date.now() + t.expires_in * 1000 : undefined,
+    };
 }
 
 function randomState(): string {
@@ -98,11 +119,18 @@ export async function signInWithAuthorizationCode(
     const state = randomState();
     const url = await oauth.generateAuthorizationCodeGrantUrl(state, browser.redirectUri, browser.responseMode);
     const back = await browser.open(url);
-    if (back.get("state") !== state) throw new SignInError("idp-refused", "The sign-in page answered for another sign-in attempt; nothing was signed in. Try again.");
+    if (back.get("state") !== state)
+        throw new SignInError(
+            "idp-refused",
+            "The sign-in page answered for another sign-in attempt; nothing was signed in. Try again.",
+        );
     const error = back.get("error");
     if (error) {
         const detail = back.get("error_description");
-        throw new SignInError("idp-refused", `The sign-in service refused${error === "access_denied" ? " (access was denied)" : ` (${error})`}${detail ? `: ${detail}` : ""}.`);
+        throw new SignInError(
+            "idp-refused",
+            `The sign-in service refused${error === "access_denied" ? " (access was denied)" : ` (${error})`}${detail ? `: ${detail}` : ""}.`,
+        );
     }
     const code = back.get("code");
     if (!code) throw new SignInError("idp-refused", "The sign-in page came back without a result.");
@@ -110,9 +138,15 @@ export async function signInWithAuthorizationCode(
     try {
         tokens = await oauth.completeAuthorizationCodeGrant(code, browser.redirectUri);
     } catch (e) {
-        throw new SignInError("sign-in-expired", `The sign-in could not be completed (${(e as Error).message}); it may have taken too long. Try again.`);
+        throw new SignInError(
+            "sign-in-expired",
+            `The sign-in could not be completed (${(e as Error).message}); it may have taken too long. Try again.`,
+        );
     }
-    return oauthSession({ userId: "", baseUrl, deviceId: oauth.context.deviceId, temporary: true }, new RefreshingTokens(toTokenSet(tokens), tokenEndpoint(oauth)));
+    return oauthSession(
+        { userId: "", baseUrl, deviceId: oauth.context.deviceId, temporary: true },
+        new RefreshingTokens(toTokenSet(tokens), tokenEndpoint(oauth)),
+    );
 }
 
 /**
@@ -128,7 +162,8 @@ export async function signInWithDeviceGrant(
 ): Promise<SignedInSession> {
     const sdk = await loadSdk();
     const valid = validated(sdk, metadata);
-    if (!valid.device_authorization_endpoint) throw new SignInError("unsupported-sign-in", "The server does not offer sign-in with a code.");
+    if (!valid.device_authorization_endpoint)
+        throw new SignInError("unsupported-sign-in", "The server does not offer sign-in with a code.");
     // Registration needs a redirect even for device-only use (the default response type is "code").
     const clientId = await register(sdk, valid, client, client.redirectUri, true);
     const oauth = new sdk.OAuth2(valid, { clientId });
@@ -146,19 +181,29 @@ export async function signInWithDeviceGrant(
         ? Promise.race([
               waiting,
               new Promise<never>((_, reject) => {
-                  const stop = () => reject(new SignInError("sign-in-cancelled", "Signing in with a code was cancelled."));
+                  const stop = () =>
+                      reject(new SignInError("sign-in-cancelled", "Signing in with a code was cancelled."));
                   if (signal.aborted) stop();
                   signal.addEventListener("abort", stop, { once: true });
               }),
           ]).catch((e) => {
               // The poll goes on until the code expires: revoke whatever it still yields.
-              void waiting.then((late) => ("access_token" in late ? tokenEndpoint(oauth).revoke(toTokenSet(late)) : undefined)).catch(() => undefined);
+              void waiting
+                  .then((late) => ("access_token" in late ? tokenEndpoint(oauth).revoke(toTokenSet(late)) : undefined))
+                  .catch(() => undefined);
               throw e;
           })
         : waiting);
     if (!("access_token" in result)) {
-        if (result.error === "access_denied") throw new SignInError("idp-refused", "The sign-in was refused on the approval page.");
-        throw new SignInError("sign-in-expired", "The sign-in code expired before it was approved. Start again for a new code.");
+        if (result.error === "access_denied")
+            throw new SignInError("idp-refused", "The sign-in was refused on the approval page.");
+        throw new SignInError(
+            "sign-in-expired",
+            "The sign-in code expired before it was approved. Start again for a new code.",
+        );
     }
-    return oauthSession({ userId: "", baseUrl, deviceId: oauth.context.deviceId, temporary: true }, new RefreshingTokens(toTokenSet(result), tokenEndpoint(oauth)));
+    return oauthSession(
+        { userId: "", baseUrl, deviceId: oauth.context.deviceId, temporary: true },
+        new RefreshingTokens(toTokenSet(result), tokenEndpoint(oauth)),
+    );
 }

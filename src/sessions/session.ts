@@ -71,16 +71,24 @@ export class RefreshingTokens {
     }
 
     public refresh(): Promise<void> {
-        if (this.ended) return Promise.reject(new SignInError("expired-token", "The new account's session was signed out."));
+        if (this.ended)
+            return Promise.reject(new SignInError("expired-token", "The new account's session was signed out."));
         this.inflight ??= (async () => {
             const refreshToken = this.tokens.refreshToken;
-            if (!refreshToken) throw new SignInError("expired-token", "The new account's access token expired and the server gave no way to renew it: sign in again.");
+            if (!refreshToken)
+                throw new SignInError(
+                    "expired-token",
+                    "The new account's access token expired and the server gave no way to renew it: sign in again.",
+                );
             try {
                 const next = await this.endpoint.refresh(refreshToken);
                 this.tokens = { ...next, refreshToken: next.refreshToken ?? refreshToken };
                 this.issuedAt = this.now();
             } catch (e) {
-                throw new SignInError("expired-token", `The new account's sign-in could not be renewed (${(e as Error).message}): sign in again.`);
+                throw new SignInError(
+                    "expired-token",
+                    `The new account's sign-in could not be renewed (${(e as Error).message}): sign in again.`,
+                );
             }
         })().finally(() => (this.inflight = undefined));
         return this.inflight;
@@ -92,7 +100,10 @@ export class RefreshingTokens {
         const sent = this.tokens.accessToken;
         const response = await this.fetchFn(input, withBearer(init, sent));
         if (response.status !== 401 || !this.tokens.refreshToken || this.ended) return response;
-        const body = (await response.clone().json().catch(() => undefined)) as { errcode?: string } | undefined;
+        const body = (await response
+            .clone()
+            .json()
+            .catch(() => undefined)) as { errcode?: string } | undefined;
         if (body?.errcode !== "M_UNKNOWN_TOKEN") return response;
         // Another request may have refreshed meanwhile.
         if (this.tokens.accessToken === sent) await this.refresh();
@@ -109,7 +120,14 @@ export class RefreshingTokens {
 
 /** A session on a plain access token (password, SSO login token, or one the user gave). */
 export function tokenSession(
-    fields: { userId: string; baseUrl: string; deviceId?: string; method: SignInMethodKind; temporary: boolean; accessToken: string },
+    fields: {
+        userId: string;
+        baseUrl: string;
+        deviceId?: string;
+        method: SignInMethodKind;
+        temporary: boolean;
+        accessToken: string;
+    },
     fetchFn: typeof fetch = baseFetch,
 ): SignedInSession {
     const http = new MatrixHttp(fields.baseUrl, fields.accessToken, fetchFn);
@@ -128,7 +146,10 @@ export function tokenSession(
 }
 
 /** A session on refreshing OAuth 2.0 tokens. */
-export function oauthSession(fields: { userId: string; baseUrl: string; deviceId?: string; temporary: boolean }, tokens: RefreshingTokens): SignedInSession {
+export function oauthSession(
+    fields: { userId: string; baseUrl: string; deviceId?: string; temporary: boolean },
+    tokens: RefreshingTokens,
+): SignedInSession {
     return {
         ...fields,
         method: "oauth",

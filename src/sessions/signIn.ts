@@ -8,7 +8,13 @@
 import { parseUserId } from "../engine/userId.ts";
 import { type SignInDiscovery, describeMethods } from "./discovery.ts";
 import { MatrixHttp, isMatrixRequestError } from "./matrixHttp.ts";
-import { type BrowserSignIn, type DeviceGrantPrompt, type OAuthClientInfo, signInWithAuthorizationCode, signInWithDeviceGrant } from "./oauth.ts";
+import {
+    type BrowserSignIn,
+    type DeviceGrantPrompt,
+    type OAuthClientInfo,
+    signInWithAuthorizationCode,
+    signInWithDeviceGrant,
+} from "./oauth.ts";
 import { type SignedInSession, tokenSession } from "./session.ts";
 import { SignInError } from "./signInError.ts";
 
@@ -16,14 +22,20 @@ export { SignInError, isSignInError, type SignInErrorCode } from "./signInError.
 
 /** Sign-in requests (POST /login) give up after this long; the session's own requests are paced by the engine. */
 const SIGN_IN_TIMEOUT_MS = 30_000;
-const timedFetch: typeof fetch = (input, init) => globalThis.fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(SIGN_IN_TIMEOUT_MS) });
+const timedFetch: typeof fetch = (input, init) =>
+    globalThis.fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(SIGN_IN_TIMEOUT_MS) });
 
 export type SignInRequest =
     | { method: "password"; password: string }
     | { method: "token"; accessToken: string }
     | { method: "sso"; idpId?: string; browser: BrowserSignIn }
     | { method: "oauth"; browser: BrowserSignIn; client: OAuthClientInfo }
-    | { method: "device"; client: OAuthClientInfo & { redirectUri: string }; onCode(prompt: DeviceGrantPrompt): void; signal?: AbortSignal };
+    | {
+          method: "device";
+          client: OAuthClientInfo & { redirectUri: string };
+          onCode(prompt: DeviceGrantPrompt): void;
+          signal?: AbortSignal;
+      };
 
 export interface SignInOptions {
     /** The name the new session gets in the account's device list. */
@@ -31,11 +43,18 @@ export interface SignInOptions {
 }
 
 /** Signs `discovery.offer.userId` in with the chosen method, refusing a method the server does not offer. */
-export async function signIn(discovery: SignInDiscovery, request: SignInRequest, opts: SignInOptions): Promise<SignedInSession> {
+export async function signIn(
+    discovery: SignInDiscovery,
+    request: SignInRequest,
+    opts: SignInOptions,
+): Promise<SignedInSession> {
     const { userId, baseUrl, methods } = discovery.offer;
     const offered = (kind: string) => methods.some((m) => m.kind === kind);
     const refuse = (what: string): never => {
-        throw new SignInError("unsupported-sign-in", `${baseUrl} does not accept ${what} here; it offers ${describeMethods(methods)}.`);
+        throw new SignInError(
+            "unsupported-sign-in",
+            `${baseUrl} does not accept ${what} here; it offers ${describeMethods(methods)}.`,
+        );
     };
     let session: SignedInSession;
     switch (request.method) {
@@ -51,11 +70,23 @@ export async function signIn(discovery: SignInDiscovery, request: SignInRequest,
             break;
         case "oauth":
             if (!discovery.authMetadata) refuse("OAuth 2.0 sign-in");
-            session = await signInWithAuthorizationCode(baseUrl, discovery.authMetadata!, request.client, request.browser);
+            session = await signInWithAuthorizationCode(
+                baseUrl,
+                discovery.authMetadata!,
+                request.client,
+                request.browser,
+            );
             break;
         case "device":
-            if (!methods.some((m) => m.kind === "oauth" && m.deviceGrant)) refuse("sign-in with a code (device authorization)");
-            session = await signInWithDeviceGrant(baseUrl, discovery.authMetadata!, request.client, request.onCode, request.signal);
+            if (!methods.some((m) => m.kind === "oauth" && m.deviceGrant))
+                refuse("sign-in with a code (device authorization)");
+            session = await signInWithDeviceGrant(
+                baseUrl,
+                discovery.authMetadata!,
+                request.client,
+                request.onCode,
+                request.signal,
+            );
             break;
     }
     return confirmAccount(session, userId);
@@ -84,20 +115,48 @@ export async function confirmAccount(session: SignedInSession, expectedUserId: s
     return Object.assign(session, { userId: whoami.user_id, deviceId: session.deviceId ?? whoami.device_id });
 }
 
-async function login(baseUrl: string, userId: string, body: Record<string, unknown>, opts: SignInOptions, method: "password" | "sso"): Promise<SignedInSession> {
+async function login(
+    baseUrl: string,
+    userId: string,
+    body: Record<string, unknown>,
+    opts: SignInOptions,
+    method: "password" | "sso",
+): Promise<SignedInSession> {
     const http = new MatrixHttp(baseUrl, undefined, timedFetch);
     try {
-        const response = await http.request<{ user_id: string; access_token: string; device_id: string }>("POST", "/login", {
-            body: { ...body, initial_device_display_name: opts.deviceName },
+        const response = await http.request<{ user_id: string; access_token: string; device_id: string }>(
+            "POST",
+            "/login",
+            {
+                body: { ...body, initial_device_display_name: opts.deviceName },
+            },
+        );
+        return tokenSession({
+            userId: response.user_id,
+            baseUrl,
+            deviceId: response.device_id,
+            method,
+            temporary: true,
+            accessToken: response.access_token,
         });
-        return tokenSession({ userId: response.user_id, baseUrl, deviceId: response.device_id, method, temporary: true, accessToken: response.access_token });
     } catch (e) {
         throw signInFailure(e, userId, method);
     }
 }
 
-function passwordLogin(baseUrl: string, userId: string, password: string, opts: SignInOptions): Promise<SignedInSession> {
-    return login(baseUrl, userId, { type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password }, opts, "password");
+function passwordLogin(
+    baseUrl: string,
+    userId: string,
+    password: string,
+    opts: SignInOptions,
+): Promise<SignedInSession> {
+    return login(
+        baseUrl,
+        userId,
+        { type: "m.login.password", identifier: { type: "m.id.user", user: userId }, password },
+        opts,
+        "password",
+    );
 }
 
 /**
@@ -105,30 +164,56 @@ function passwordLogin(baseUrl: string, userId: string, password: string, opts: 
  * for seconds), exchanged at once with `m.login.token`. A random `state` in the redirect ties the answer to this
  * attempt; Synapse keeps the redirect's query and adds `loginToken` to it.
  */
-async function ssoLogin(baseUrl: string, userId: string, idpId: string | undefined, browser: BrowserSignIn, opts: SignInOptions): Promise<SignedInSession> {
-    const state = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+async function ssoLogin(
+    baseUrl: string,
+    userId: string,
+    idpId: string | undefined,
+    browser: BrowserSignIn,
+    opts: SignInOptions,
+): Promise<SignedInSession> {
+    const state = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
+        "",
+    );
     const redirect = new URL(browser.redirectUri);
     redirect.searchParams.set("state", state);
     const url = `${baseUrl}/_matrix/client/v3/login/sso/redirect${idpId ? `/${encodeURIComponent(idpId)}` : ""}?redirectUrl=${encodeURIComponent(redirect.href)}`;
     const back = await browser.open(url);
-    if (back.get("state") !== state) throw new SignInError("idp-refused", "The sign-in page answered for another sign-in attempt; nothing was signed in. Try again.");
+    if (back.get("state") !== state)
+        throw new SignInError(
+            "idp-refused",
+            "The sign-in page answered for another sign-in attempt; nothing was signed in. Try again.",
+        );
     const loginToken = back.get("loginToken");
-    if (!loginToken) throw new SignInError("idp-refused", "Single sign-on came back without signing in (the identity provider refused, or the sign-in was abandoned).");
+    if (!loginToken)
+        throw new SignInError(
+            "idp-refused",
+            "Single sign-on came back without signing in (the identity provider refused, or the sign-in was abandoned).",
+        );
     return login(baseUrl, userId, { type: "m.login.token", token: loginToken }, opts, "sso");
 }
 
 function signInFailure(e: unknown, userId: string, method?: "password" | "sso"): unknown {
     if (!isMatrixRequestError(e)) return e;
-    if (e.errcode === "M_USER_DEACTIVATED") return new SignInError("deactivated", `${userId} has been deactivated; it cannot receive a migration.`);
+    if (e.errcode === "M_USER_DEACTIVATED")
+        return new SignInError("deactivated", `${userId} has been deactivated; it cannot receive a migration.`);
     if (method === "sso" && e.errcode === "M_FORBIDDEN") {
-        return new SignInError("sign-in-expired", "The single sign-on result expired before it could be used (it lasts seconds). Try again.");
+        return new SignInError(
+            "sign-in-expired",
+            "The single sign-on result expired before it could be used (it lasts seconds). Try again.",
+        );
     }
     // Synapse clears a deactivated account's password, so it answers both cases with M_FORBIDDEN.
     if (e.errcode === "M_FORBIDDEN") {
-        return new SignInError("wrong-password", `Wrong password for ${userId}, or the account has been deactivated (the server does not say which).`);
+        return new SignInError(
+            "wrong-password",
+            `Wrong password for ${userId}, or the account has been deactivated (the server does not say which).`,
+        );
     }
     if (e.errcode === "M_UNKNOWN_TOKEN" || e.httpStatus === 401) {
-        return new SignInError("expired-token", "The access token is not valid (expired, signed out, or the account was deactivated). Get a new one.");
+        return new SignInError(
+            "expired-token",
+            "The access token is not valid (expired, signed out, or the account was deactivated). Get a new one.",
+        );
     }
     if (e.isRateLimited) {
         const wait = e.retryAfterMs ? ` Try again in ${Math.ceil(e.retryAfterMs / 1000)} s.` : "";
@@ -143,13 +228,18 @@ function signInFailure(e: unknown, userId: string, method?: "password" | "sso"):
 }
 
 /** A session from an existing access token, checked with /whoami. The token stays the user's: never signed out. */
-export async function sessionFromAccessToken(baseUrl: string, accessToken: string, expectedUserId?: string): Promise<SignedInSession> {
+export async function sessionFromAccessToken(
+    baseUrl: string,
+    accessToken: string,
+    expectedUserId?: string,
+): Promise<SignedInSession> {
     const session = tokenSession({ userId: "", baseUrl, method: "token", temporary: false, accessToken });
     let whoami: { user_id: string; device_id?: string };
     try {
         whoami = await session.http.request("GET", "/account/whoami");
     } catch (e) {
-        if (isMatrixRequestError(e) && e.errcode === "M_USER_DEACTIVATED") throw new SignInError("deactivated", "That account has been deactivated.");
+        if (isMatrixRequestError(e) && e.errcode === "M_USER_DEACTIVATED")
+            throw new SignInError("deactivated", "That account has been deactivated.");
         throw signInFailure(e, expectedUserId ?? "the account");
     }
     if (expectedUserId && whoami.user_id !== expectedUserId) {
@@ -162,9 +252,16 @@ export async function sessionFromAccessToken(baseUrl: string, accessToken: strin
 export function checkTarget(oldUserId: string, newUserIdInput: string, allowedServers: string[] = []): string {
     const parsed = parseUserId(newUserIdInput);
     if (!parsed.ok) throw new SignInError("bad-user-id", parsed.error);
-    if (parsed.userId === oldUserId) throw new SignInError("same-account", "The new account must be a different account from the one you are moving from.");
+    if (parsed.userId === oldUserId)
+        throw new SignInError(
+            "same-account",
+            "The new account must be a different account from the one you are moving from.",
+        );
     if (allowedServers.length && !allowedServers.includes(parsed.serverName)) {
-        throw new SignInError("server-not-allowed", `Migrations here may only go to accounts on ${allowedServers.join(", ")}.`);
+        throw new SignInError(
+            "server-not-allowed",
+            `Migrations here may only go to accounts on ${allowedServers.join(", ")}.`,
+        );
     }
     return parsed.userId;
 }

@@ -28,7 +28,8 @@ function toStateEvents(events: unknown): StateEvent[] {
 function toAccountData(events: unknown): Record<string, Record<string, unknown>> {
     const out: Record<string, Record<string, unknown>> = {};
     if (!Array.isArray(events)) return out;
-    for (const e of events as RawEvent[]) if (typeof e?.type === "string") out[e.type] = (e.content ?? {}) as Record<string, unknown>;
+    for (const e of events as RawEvent[])
+        if (typeof e?.type === "string") out[e.type] = (e.content ?? {}) as Record<string, unknown>;
     return out;
 }
 
@@ -37,21 +38,29 @@ function toAccountData(events: unknown): Record<string, Record<string, unknown>>
  * sync requests for two minutes (sync_response_cache_duration), which would hand a resumed run the state from before
  * its last steps; excluding a one-off, non-existent account-data type makes each request distinct.
  */
-const snapshotFilter = (): string => JSON.stringify({
-    account_data: { not_types: [`io.github.matrix_account_migration.nonce.${Date.now()}.${Math.random().toString(36).slice(2)}`] },
-    presence: { not_types: ["*"] },
-    room: {
-        timeline: { limit: 0 },
-        state: { lazy_load_members: false },
-        ephemeral: { not_types: ["*"] },
-        include_leave: false,
-    },
-});
+const snapshotFilter = (): string =>
+    JSON.stringify({
+        account_data: {
+            not_types: [
+                `io.github.matrix_account_migration.nonce.${Date.now()}.${Math.random().toString(36).slice(2)}`,
+            ],
+        },
+        presence: { not_types: ["*"] },
+        room: {
+            timeline: { limit: 0 },
+            state: { lazy_load_members: false },
+            ephemeral: { not_types: ["*"] },
+            include_leave: false,
+        },
+    });
 
 interface SyncResponse {
     account_data?: { events?: unknown };
     rooms?: {
-        join?: Record<string, { state?: { events?: unknown }; timeline?: { events?: unknown }; account_data?: { events?: unknown } }>;
+        join?: Record<
+            string,
+            { state?: { events?: unknown }; timeline?: { events?: unknown }; account_data?: { events?: unknown } }
+        >;
         invite?: Record<string, { invite_state?: { events?: unknown } }>;
     };
 }
@@ -66,8 +75,14 @@ export async function snapshotFromSync(http: MatrixHttp, userId: string): Promis
     for (const [roomId, room] of Object.entries(sync.rooms?.join ?? {})) {
         // With a zero-length timeline the state section is the current state; any state in the timeline wins anyway.
         const state = new Map<string, StateEvent>();
-        for (const e of [...toStateEvents(room.state?.events), ...toStateEvents(room.timeline?.events)]) state.set(`${e.type}\u0000${e.state_key}`, e);
-        rooms.push({ roomId, membership: "join", state: [...state.values()], accountData: toAccountData(room.account_data?.events) });
+        for (const e of [...toStateEvents(room.state?.events), ...toStateEvents(room.timeline?.events)])
+            state.set(`${e.type}\u0000${e.state_key}`, e);
+        rooms.push({
+            roomId,
+            membership: "join",
+            state: [...state.values()],
+            accountData: toAccountData(room.account_data?.events),
+        });
     }
     for (const [roomId, room] of Object.entries(sync.rooms?.invite ?? {})) {
         rooms.push({ roomId, membership: "invite", state: toStateEvents(room.invite_state?.events), accountData: {} });
@@ -93,7 +108,9 @@ interface SdkEvent {
 interface SyncedRoom {
     roomId: string;
     getMyMembership(): string;
-    getLiveTimeline(): { getState(direction: string): { events: Map<string, Map<string, SdkEvent>> } | null | undefined };
+    getLiveTimeline(): {
+        getState(direction: string): { events: Map<string, Map<string, SdkEvent>> } | null | undefined;
+    };
     /** Room-level account data (m.tag, …), by type. */
     accountData: Map<string, { getContent(): object }>;
 }
@@ -121,10 +138,12 @@ export function snapshotFromClient(client: SyncedClient): AccountSnapshot {
             }
         }
         const accountData: Record<string, Record<string, unknown>> = {};
-        for (const [type, event] of room.accountData ?? new Map()) accountData[type] = event.getContent() as Record<string, unknown>;
+        for (const [type, event] of room.accountData ?? new Map())
+            accountData[type] = event.getContent() as Record<string, unknown>;
         rooms.push({ roomId: room.roomId, membership, state, accountData });
     }
     const accountData: Record<string, Record<string, unknown>> = {};
-    for (const [type, event] of client.store.accountData ?? new Map()) accountData[type] = event.getContent() as Record<string, unknown>;
+    for (const [type, event] of client.store.accountData ?? new Map())
+        accountData[type] = event.getContent() as Record<string, unknown>;
     return { userId, rooms, accountData };
 }

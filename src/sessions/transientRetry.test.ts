@@ -12,7 +12,8 @@ function scripted(script: Array<Response | Error>) {
     return { fetchFn, calls };
 }
 
-const status = (code: number, body: unknown = {}, headers: Record<string, string> = {}) => new Response(JSON.stringify(body), { status: code, headers });
+const status = (code: number, body: unknown = {}, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status: code, headers });
 
 function setUp(script: Array<Response | Error>, options: { active?: () => boolean } = {}) {
     const { fetchFn, calls } = scripted(script);
@@ -22,7 +23,12 @@ function setUp(script: Array<Response | Error>, options: { active?: () => boolea
 }
 
 test("a read that meets a lost connection and server errors is tried again, waiting 1 s, 2 s, 4 s", async () => {
-    const { retrying, calls, waits } = setUp([new TypeError("fetch failed"), status(502), status(503), status(200, { ok: true })]);
+    const { retrying, calls, waits } = setUp([
+        new TypeError("fetch failed"),
+        status(502),
+        status(503),
+        status(200, { ok: true }),
+    ]);
     const response = await retrying("https://hs.example/_matrix/client/versions");
     expect(await response.json()).toEqual({ ok: true });
     expect(calls).toHaveLength(4);
@@ -30,13 +36,23 @@ test("a read that meets a lost connection and server errors is tried again, wait
 });
 
 test("a 429 is waited out as long as the server asks (Retry-After, else retry_after_ms)", async () => {
-    const { retrying, waits } = setUp([status(429, {}, { "Retry-After": "3" }), status(429, { retry_after_ms: 1500 }), status(200)]);
+    const { retrying, waits } = setUp([
+        status(429, {}, { "Retry-After": "3" }),
+        status(429, { retry_after_ms: 1500 }),
+        status(200),
+    ]);
     expect((await retrying("https://hs.example/x")).status).toBe(200);
     expect(waits).toEqual([3000, 1500]);
 });
 
 test("after the last attempt the failure is handed on as it came", async () => {
-    const { retrying, calls } = setUp([status(500), status(500), status(500), status(500), status(500, { errcode: "M_UNKNOWN" })]);
+    const { retrying, calls } = setUp([
+        status(500),
+        status(500),
+        status(500),
+        status(500),
+        status(500, { errcode: "M_UNKNOWN" }),
+    ]);
     const response = await retrying("https://hs.example/x");
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ errcode: "M_UNKNOWN" });

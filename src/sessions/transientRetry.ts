@@ -22,7 +22,10 @@ const MAX_RATE_LIMIT_WAIT_MS = 60_000;
 async function retryAfterMs(response: Response): Promise<number | undefined> {
     const header = Number(response.headers.get("Retry-After"));
     if (Number.isFinite(header) && header >= 0 && response.headers.has("Retry-After")) return header * 1000;
-    const body = (await response.clone().json().catch(() => undefined)) as { retry_after_ms?: unknown } | undefined;
+    const body = (await response
+        .clone()
+        .json()
+        .catch(() => undefined)) as { retry_after_ms?: unknown } | undefined;
     return typeof body?.retry_after_ms === "number" ? body.retry_after_ms : undefined;
 }
 

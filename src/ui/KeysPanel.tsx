@@ -33,7 +33,19 @@ export interface KeysPanelProps {
 
 type Route = "element" | "here" | "file";
 
-function NewRecoveryKey({ t, recoveryKey, onSaved, saveFile, copyText }: { t: Translate; recoveryKey: string; onSaved(): void; saveFile: KeysPanelProps["saveFile"]; copyText: KeysPanelProps["copyText"] }): React.JSX.Element {
+function NewRecoveryKey({
+    t,
+    recoveryKey,
+    onSaved,
+    saveFile,
+    copyText,
+}: {
+    t: Translate;
+    recoveryKey: string;
+    onSaved(): void;
+    saveFile: KeysPanelProps["saveFile"];
+    copyText: KeysPanelProps["copyText"];
+}): React.JSX.Element {
     const [copied, setCopied] = useState(false);
     const [saved, setSaved] = useState(false);
     return (
@@ -46,15 +58,33 @@ function NewRecoveryKey({ t, recoveryKey, onSaved, saveFile, copyText }: { t: Tr
                 {recoveryKey}
             </div>
             <div className="mx_AccountMigration_row">
-                <Button kind="secondary" size="md" Icon={CopyIcon} onClick={() => void copyText(recoveryKey).then(() => setCopied(true))}>
+                <Button
+                    kind="secondary"
+                    size="md"
+                    Icon={CopyIcon}
+                    onClick={() => void copyText(recoveryKey).then(() => setCopied(true))}
+                >
                     {copied ? t("keys|copied") : t("keys|copy")}
                 </Button>
-                <Button kind="secondary" size="md" Icon={DownloadIcon} onClick={() => saveFile("recovery-key.txt", `${recoveryKey}\n`, "text/plain")}>
+                <Button
+                    kind="secondary"
+                    size="md"
+                    Icon={DownloadIcon}
+                    onClick={() => saveFile("recovery-key.txt", `${recoveryKey}\n`, "text/plain")}
+                >
                     {t("keys|download_key")}
                 </Button>
             </div>
             <Form.Root onSubmit={(e) => e.preventDefault()} className="mx_AccountMigration_row">
-                <Form.InlineField name="recoveryKeySaved" control={<Form.CheckboxControl checked={saved} onChange={(e: React.ChangeEvent<HTMLInputElement>) => setSaved(e.currentTarget.checked)} />}>
+                <Form.InlineField
+                    name="recoveryKeySaved"
+                    control={
+                        <Form.CheckboxControl
+                            checked={saved}
+                            onChange={(e: React.ChangeEvent<HTMLInputElement>) => setSaved(e.currentTarget.checked)}
+                        />
+                    }
+                >
                     <Form.Label>{t("keys|saved")}</Form.Label>
                 </Form.InlineField>
                 <Button kind="primary" size="md" disabled={!saved} onClick={onSaved}>
@@ -70,7 +100,8 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
     const [route, setRoute] = useState<Route>("element");
     const [passphrase, setPassphrase] = useState("");
     const [fileSessions, setFileSessions] = useState<number | null>(null);
-    const setKey = (name: "oldRecoveryKey" | "newRecoveryKey", value: string) => onChange({ ...choices, [name]: value || undefined });
+    const setKey = (name: "oldRecoveryKey" | "newRecoveryKey", value: string) =>
+        onChange({ ...choices, [name]: value || undefined });
 
     return (
         <section className="mx_AccountMigration_stack" aria-labelledby="mx_AccountMigration_keysHeading">
@@ -85,7 +116,13 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
                 <Alert type="critical" title={t("keys|new_backup_unusable", { why: status.newBackupProblem })} />
             )}
             {props.recoveryKeyToSave && (
-                <NewRecoveryKey t={t} recoveryKey={props.recoveryKeyToSave} onSaved={props.onRecoveryKeySaved} saveFile={props.saveFile} copyText={props.copyText} />
+                <NewRecoveryKey
+                    t={t}
+                    recoveryKey={props.recoveryKeyToSave}
+                    onSaved={props.onRecoveryKeySaved}
+                    saveFile={props.saveFile}
+                    copyText={props.copyText}
+                />
             )}
             <Form.Root onSubmit={(e) => e.preventDefault()} className="mx_AccountMigration_stack">
                 {status.oldBackup &&
@@ -121,7 +158,12 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
                                         control={
                                             <Form.CheckboxControl
                                                 checked={!!choices.trustUnverifiedNewBackup}
-                                                onChange={(e: React.ChangeEvent<HTMLInputElement>) => onChange({ ...choices, trustUnverifiedNewBackup: e.currentTarget.checked })}
+                                                onChange={(e: React.ChangeEvent<HTMLInputElement>) =>
+                                                    onChange({
+                                                        ...choices,
+                                                        trustUnverifiedNewBackup: e.currentTarget.checked,
+                                                    })
+                                                }
                                             />
                                         }
                                     >
@@ -145,7 +187,14 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
                             <React.Fragment key={r}>
                                 <Form.InlineField
                                     name={`keyRoute-${r}`}
-                                    control={<Form.RadioControl name="keyRoute" value={r} checked={route === r} onChange={() => setRoute(r)} />}
+                                    control={
+                                        <Form.RadioControl
+                                            name="keyRoute"
+                                            value={r}
+                                            checked={route === r}
+                                            onChange={() => setRoute(r)}
+                                        />
+                                    }
                                 >
                                     <Form.Label>{t(`keys|route_${r}`)}</Form.Label>
                                 </Form.InlineField>
@@ -155,7 +204,12 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
                                             <>
                                                 <Text size="sm">{t("keys|option_element")}</Text>
                                                 <div>
-                                                    <Button kind="secondary" size="md" disabled={busy} onClick={props.onCheckAgain}>
+                                                    <Button
+                                                        kind="secondary"
+                                                        size="md"
+                                                        disabled={busy}
+                                                        onClick={props.onCheckAgain}
+                                                    >
                                                         {t("keys|check_again")}
                                                     </Button>
                                                 </div>
@@ -165,7 +219,12 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
                                             <>
                                                 <Text size="sm">{t("keys|option_here")}</Text>
                                                 <div>
-                                                    <Button kind="secondary" size="md" disabled={busy} onClick={props.onSetUpRecovery}>
+                                                    <Button
+                                                        kind="secondary"
+                                                        size="md"
+                                                        disabled={busy}
+                                                        onClick={props.onSetUpRecovery}
+                                                    >
                                                         {t("keys|set_up")}
                                                     </Button>
                                                 </div>
@@ -199,7 +258,11 @@ export function KeysPanel(props: KeysPanelProps): React.JSX.Element {
                                                         {t("keys|download")}
                                                     </Button>
                                                 </div>
-                                                {fileSessions !== null && <Text role="status" size="sm">{t("keys|file_ready", { count: fileSessions })}</Text>}
+                                                {fileSessions !== null && (
+                                                    <Text role="status" size="sm">
+                                                        {t("keys|file_ready", { count: fileSessions })}
+                                                    </Text>
+                                                )}
                                             </>
                                         )}
                                     </div>

@@ -16,13 +16,36 @@ import type { MigrationPlan, RoomPlan } from "../engine/plan.ts";
 import { englishTranslate } from "../i18n/index.ts";
 import type { PageHost } from "./host.ts";
 import { MigrationController, unfinishedRuns } from "./MigrationController.ts";
-import type { MigrationRuntime, NewAccountSignInInput, RecoveryApprovalUi, RunCallbacks, SignInOffer, SignInWindow } from "./runtime.ts";
+import type {
+    MigrationRuntime,
+    NewAccountSignInInput,
+    RecoveryApprovalUi,
+    RunCallbacks,
+    SignInOffer,
+    SignInWindow,
+} from "./runtime.ts";
 
 const account = { userId: "@new:b.example", homeserverUrl: "https://b.example" };
-const offer: SignInOffer = { userId: account.userId, baseUrl: account.homeserverUrl, methods: [{ kind: "oauth", deviceGrant: true }, { kind: "sso", providers: [] }, { kind: "password" }, { kind: "token" }] };
+const offer: SignInOffer = {
+    userId: account.userId,
+    baseUrl: account.homeserverUrl,
+    methods: [
+        { kind: "oauth", deviceGrant: true },
+        { kind: "sso", providers: [] },
+        { kind: "password" },
+        { kind: "token" },
+    ],
+};
 const options = { leaveOldRooms: false, movedNotice: false, copyDefaultPushRuleChanges: false, acceptMissingKeys: [] };
 const rooms = ["!a", "!b", "!c"].map((roomId) => ({ roomId, status: "ready", selected: true }) as RoomPlan);
-const plan = { oldUserId: "@old:a.example", newUserId: account.userId, rooms, pendingInvites: [], optionalAccountData: [], options } as unknown as MigrationPlan;
+const plan = {
+    oldUserId: "@old:a.example",
+    newUserId: account.userId,
+    rooms,
+    pendingInvites: [],
+    optionalAccountData: [],
+    options,
+} as unknown as MigrationPlan;
 
 /** Rejects like the runtime does (a SignInError / KeysError carries a code). */
 const failure = (code: string) => Object.assign(new Error(`runtime says ${code}`), { code });
@@ -30,12 +53,22 @@ const failure = (code: string) => Object.assign(new Error(`runtime says ${code}`
 function setUp(journal?: unknown) {
     let finishRun!: (r: MigrationReport) => void;
     let callbacks!: RunCallbacks;
-    const popup = { navigate: jest.fn(), isClosed: jest.fn(() => false), close: jest.fn(), isSource: jest.fn(() => true) } satisfies SignInWindow;
+    const popup = {
+        navigate: jest.fn(),
+        isClosed: jest.fn(() => false),
+        close: jest.fn(),
+        isSource: jest.fn(() => true),
+    } satisfies SignInWindow;
     const runtime = {
         discover: jest.fn(async () => offer),
         signIn: jest.fn(async (_o: SignInOffer, _i: NewAccountSignInInput) => account),
         plan: jest.fn(async () => plan),
-        keyStatus: jest.fn(async () => ({ oldBackup: true, oldBackupKeyInSession: false, newBackup: true, oldSessionKeys: true })),
+        keyStatus: jest.fn(async () => ({
+            oldBackup: true,
+            oldBackupKeyInSession: false,
+            newBackup: true,
+            oldSessionKeys: true,
+        })),
         setUpRecovery: jest.fn(async (_a: unknown, _k: string | undefined, _u: RecoveryApprovalUi) => "EsTmade"),
         run: jest.fn((_a: unknown, _p: unknown, _c: unknown, cb: RunCallbacks) => {
             callbacks = cb;
@@ -59,7 +92,15 @@ function setUp(journal?: unknown) {
         copyText: async () => undefined,
     } satisfies PageHost;
     const controller = new MigrationController(host);
-    return { controller, runtime, host, popup, progress, finish: (r: MigrationReport) => finishRun(r), callbacks: () => callbacks };
+    return {
+        controller,
+        runtime,
+        host,
+        popup,
+        progress,
+        finish: (r: MigrationReport) => finishRun(r),
+        callbacks: () => callbacks,
+    };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -76,7 +117,11 @@ test("the account is looked up first; then its password goes to the one sign-in 
     const { controller, runtime } = setUp();
     await controller.findAccount({ newUserId: account.userId, homeserverUrl: "https://b.example" });
     expect(runtime.discover).toHaveBeenCalledWith({ newUserId: account.userId, homeserverUrl: "https://b.example" });
-    expect(stageOf(controller)).toEqual({ name: "sign-in", target: { newUserId: account.userId, homeserverUrl: "https://b.example" }, offer });
+    expect(stageOf(controller)).toEqual({
+        name: "sign-in",
+        target: { newUserId: account.userId, homeserverUrl: "https://b.example" },
+        offer,
+    });
     expect(runtime.signIn).not.toHaveBeenCalled();
     controller.signInWith({ method: "password", password: "hunter2" });
     await tick();
@@ -89,13 +134,20 @@ test("a lookup that fails leaves the account field with its error; another accou
     const { controller, runtime } = setUp();
     runtime.discover.mockRejectedValueOnce(failure("no-well-known"));
     await controller.findAccount({ newUserId: account.userId });
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in" }, busy: false, error: { code: "no-well-known" } });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in" },
+        busy: false,
+        error: { code: "no-well-known" },
+    });
     expect(stageOf(controller)).not.toHaveProperty("offer");
     await controller.findAccount({ newUserId: account.userId, homeserverUrl: "https://b.example" });
     expect(controller.getState().error).toBeUndefined();
     controller.changeAccount();
     // Back to the field, with what was typed, to correct it.
-    expect(stageOf(controller)).toEqual({ name: "sign-in", target: { newUserId: account.userId, homeserverUrl: "https://b.example" } });
+    expect(stageOf(controller)).toEqual({
+        name: "sign-in",
+        target: { newUserId: account.userId, homeserverUrl: "https://b.example" },
+    });
 });
 
 test("single sign-on and OAuth 2.0: the popup opens inside the click, before anything is awaited; the sign-in waits for it", async () => {
@@ -121,7 +173,10 @@ test("a blocked popup is said plainly and nothing is started", async () => {
     controller.signInWith({ method: "oauth" });
     await tick();
     expect(runtime.signIn).not.toHaveBeenCalled();
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in", offer }, error: { code: "popup-blocked" } });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in", offer },
+        error: { code: "popup-blocked" },
+    });
     expect(stageOf(controller)).not.toHaveProperty("wait", expect.anything());
 });
 
@@ -129,13 +184,19 @@ test("cancelling a popup closes it and offers the methods again, without an erro
     const { controller, runtime, popup } = setUp();
     await controller.findAccount({ newUserId: account.userId });
     // Like the real popup hand-off: a closed window ends the wait with "popup-closed".
-    runtime.signIn.mockImplementationOnce(() => new Promise((_resolve, reject) => popup.close.mockImplementation(() => reject(failure("popup-closed")))));
+    runtime.signIn.mockImplementationOnce(
+        () => new Promise((_resolve, reject) => popup.close.mockImplementation(() => reject(failure("popup-closed")))),
+    );
     controller.signInWith({ method: "oauth" });
     await tick();
     controller.cancelSignIn();
     await tick();
     expect(popup.close).toHaveBeenCalled();
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in", offer, wait: undefined }, busy: false, error: undefined });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in", offer, wait: undefined },
+        busy: false,
+        error: undefined,
+    });
 });
 
 test("a sign-in code: the wait shows it when the server gives it; Cancel stops the polling; no error", async () => {
@@ -145,8 +206,14 @@ test("a sign-in code: the wait shows it when the server gives it; Cancel stops t
     runtime.signIn.mockImplementationOnce(async (_o, input) => {
         if (input.method !== "device") throw new Error("expected the device grant");
         signal = input.signal;
-        input.onCode({ userCode: "ABCD-EFGH", verificationUri: "https://auth.b.example/device", expiresAt: Date.now() + 60_000 });
-        await new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(failure("sign-in-cancelled"))));
+        input.onCode({
+            userCode: "ABCD-EFGH",
+            verificationUri: "https://auth.b.example/device",
+            expiresAt: Date.now() + 60_000,
+        });
+        await new Promise((_resolve, reject) =>
+            signal.addEventListener("abort", () => reject(failure("sign-in-cancelled"))),
+        );
         return account;
     });
     controller.signInWith({ method: "device" });
@@ -155,7 +222,10 @@ test("a sign-in code: the wait shows it when the server gives it; Cancel stops t
     controller.cancelSignIn();
     await tick();
     expect(signal.aborted).toBe(true);
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in", offer, wait: undefined }, error: undefined });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in", offer, wait: undefined },
+        error: undefined,
+    });
 });
 
 test("a sign-in the server refuses (another account at the identity provider) stays on the methods with its error", async () => {
@@ -164,7 +234,11 @@ test("a sign-in the server refuses (another account at the identity provider) st
     runtime.signIn.mockRejectedValueOnce(failure("wrong-account"));
     controller.signInWith({ method: "oauth" });
     await tick();
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in", offer, wait: undefined }, busy: false, error: { code: "wrong-account" } });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in", offer, wait: undefined },
+        busy: false,
+        error: { code: "wrong-account" },
+    });
     expect(runtime.plan).not.toHaveBeenCalled();
 });
 
@@ -179,7 +253,10 @@ test("signed in just as the person cancelled: that session is signed out and not
     back();
     await tick();
     expect(runtime.signOut).toHaveBeenCalledWith(account);
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in", offer, wait: undefined }, error: undefined });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in", offer, wait: undefined },
+        error: undefined,
+    });
     window.dispatchEvent(new Event("pagehide"));
     expect(runtime.signOutOnPageHide).not.toHaveBeenCalled();
 });
@@ -195,7 +272,10 @@ test("cancelled while the plan is made (the popup already closed): that session 
     planned();
     await tick();
     expect(runtime.signOut).toHaveBeenCalledWith(account);
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in", offer, wait: undefined }, error: undefined });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in", offer, wait: undefined },
+        error: undefined,
+    });
 });
 
 test("the server's approval while recovery is set up: the password goes to that one request and is not kept", async () => {
@@ -212,7 +292,12 @@ test("the server's approval while recovery is set up: the password goes to that 
     controller.approveWithPassword("again-pw");
     await done;
     expect(given).toBe("again-pw");
-    expect(controller.getState()).toMatchObject({ approval: undefined, newRecoveryKeyToSave: "EsTmade", keyChoices: { newRecoveryKey: "EsTmade" }, error: undefined });
+    expect(controller.getState()).toMatchObject({
+        approval: undefined,
+        newRecoveryKeyToSave: "EsTmade",
+        keyChoices: { newRecoveryKey: "EsTmade" },
+        error: undefined,
+    });
     expect(JSON.stringify(controller.getState())).not.toContain("again-pw");
 });
 
@@ -234,12 +319,17 @@ test("cancelling the approval (password or the server's page) sets nothing up an
     runtime.setUpRecovery.mockImplementationOnce(async (_a, _k, approval) => {
         signal = approval.signal;
         approval.showApprovalPage("https://auth.b.example/account?action=org.matrix.cross_signing_reset");
-        await new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(failure("approval_needed"))));
+        await new Promise((_resolve, reject) =>
+            signal.addEventListener("abort", () => reject(failure("approval_needed"))),
+        );
         return "EsTmade";
     });
     done = controller.setUpRecovery();
     await tick();
-    expect(controller.getState().approval).toEqual({ kind: "page", url: "https://auth.b.example/account?action=org.matrix.cross_signing_reset" });
+    expect(controller.getState().approval).toEqual({
+        kind: "page",
+        url: "https://auth.b.example/account?action=org.matrix.cross_signing_reset",
+    });
     controller.cancelApproval();
     await done;
     expect(signal.aborted).toBe(true);
@@ -277,7 +367,11 @@ test("recovery keys go to the run once and are forgotten; Finish signs the tempo
     expect(stageOf(controller).name).toBe("report");
     await controller.finish();
     expect(runtime.signOut).toHaveBeenCalledWith(account);
-    expect(controller.getState()).toMatchObject({ stage: { name: "sign-in" }, keyChoices: {}, newRecoveryKeyToSave: undefined });
+    expect(controller.getState()).toMatchObject({
+        stage: { name: "sign-in" },
+        keyChoices: {},
+        newRecoveryKeyToSave: undefined,
+    });
     expect(stageOf(controller)).not.toHaveProperty("offer", expect.anything());
 });
 
@@ -309,7 +403,12 @@ test("pause holds the run's next request until resume; the space-panel entry say
 
 test("continuing an interrupted migration: the journal's account, then its rooms and options chosen again", async () => {
     const choices = { rooms: ["!a", "!c"], options: { ...options, leaveOldRooms: true }, settings: [] };
-    const { controller, runtime } = setUp({ version: 1, migrations: { [account.userId]: { startedAt: 1, updatedAt: 2, rooms: { "!a": { c: 0 } }, account: {}, choices } } });
+    const { controller, runtime } = setUp({
+        version: 1,
+        migrations: {
+            [account.userId]: { startedAt: 1, updatedAt: 2, rooms: { "!a": { c: 0 } }, account: {}, choices },
+        },
+    });
     const [run] = controller.getState().unfinished;
     expect(run).toMatchObject({ newUserId: account.userId, roomsDone: 1 });
     controller.continueRun(run);
@@ -320,7 +419,11 @@ test("continuing an interrupted migration: the journal's account, then its rooms
     const stage = stageOf(controller);
     if (stage.name !== "review") throw new Error(`still ${stage.name}`);
     expect(stage.continuing).toBe(run);
-    expect(stage.plan.rooms.map((r) => [r.roomId, r.selected])).toEqual([["!a", true], ["!b", false], ["!c", true]]);
+    expect(stage.plan.rooms.map((r) => [r.roomId, r.selected])).toEqual([
+        ["!a", true],
+        ["!b", false],
+        ["!c", true],
+    ]);
     expect(stage.plan.options.leaveOldRooms).toBe(true);
     expect(runtime.plan).toHaveBeenCalledTimes(1);
 });

@@ -58,7 +58,13 @@ export type Stage =
           offer?: SignInOffer;
           wait?: SignInWait;
       }
-    | { name: "review"; account: NewAccountHandle; plan: MigrationPlan; keyStatus: KeyStatus; continuing?: UnfinishedRun }
+    | {
+          name: "review";
+          account: NewAccountHandle;
+          plan: MigrationPlan;
+          keyStatus: KeyStatus;
+          continuing?: UnfinishedRun;
+      }
     | {
           name: "running";
           account: NewAccountHandle;
@@ -104,7 +110,10 @@ function applyChoices(plan: MigrationPlan, choices: RunChoices): MigrationPlan {
     const settings = new Set(choices.settings);
     return {
         ...plan,
-        rooms: plan.rooms.map((r) => ({ ...r, selected: rooms.has(r.roomId) && (r.status === "ready" || r.status === "already") })),
+        rooms: plan.rooms.map((r) => ({
+            ...r,
+            selected: rooms.has(r.roomId) && (r.status === "ready" || r.status === "already"),
+        })),
         options: { ...plan.options, ...choices.options },
         optionalAccountData: plan.optionalAccountData.map((o) => ({ ...o, selected: settings.has(o.type) })),
     };
@@ -123,7 +132,12 @@ export class MigrationController {
     private answerApproval: ((password: string | null) => void) | null = null;
 
     public constructor(private readonly host: PageHost) {
-        this.state = { stage: { name: "sign-in" }, busy: false, keyChoices: {}, unfinished: unfinishedRuns(host.readJournal()) };
+        this.state = {
+            stage: { name: "sign-in" },
+            busy: false,
+            keyChoices: {},
+            unfinished: unfinishedRuns(host.readJournal()),
+        };
         window.addEventListener("pagehide", this.onPageHide);
         // Element may sync the journal after the page opened (a fresh start): offer to continue once it arrives.
         host.watchJournal(() => this.refreshUnfinished());
@@ -160,11 +174,13 @@ export class MigrationController {
 
     /** Re-reads the journal (the page opened again); only while nothing is under way. */
     public refreshUnfinished(): void {
-        if (this.state.stage.name === "sign-in" && !this.state.busy) this.set({ unfinished: unfinishedRuns(this.host.readJournal()) });
+        if (this.state.stage.name === "sign-in" && !this.state.busy)
+            this.set({ unfinished: unfinishedRuns(this.host.readJournal()) });
     }
 
     public continueRun(run: UnfinishedRun | undefined): void {
-        if (this.state.stage.name === "sign-in" && !this.state.stage.wait) this.set({ stage: { name: "sign-in", continuing: run }, error: undefined });
+        if (this.state.stage.name === "sign-in" && !this.state.stage.wait)
+            this.set({ stage: { name: "sign-in", continuing: run }, error: undefined });
     }
 
     /** Finds the new account's server and what sign-in it offers (recommended first). */
@@ -173,14 +189,19 @@ export class MigrationController {
         if (stage.name !== "sign-in" || this.state.busy) return;
         await this.act(async (rt) => {
             const offer = await rt.discover(target);
-            if (this.state.stage.name === "sign-in") this.setStage({ name: "sign-in", continuing: stage.continuing, target, offer });
+            if (this.state.stage.name === "sign-in")
+                this.setStage({ name: "sign-in", continuing: stage.continuing, target, offer });
         });
     }
 
     /** Back to the account field, to look up another account (or the same one at another address). */
     public changeAccount(): void {
         const stage = this.state.stage;
-        if (stage.name === "sign-in" && !stage.wait) this.set({ stage: { name: "sign-in", continuing: stage.continuing, target: stage.target }, error: undefined });
+        if (stage.name === "sign-in" && !stage.wait)
+            this.set({
+                stage: { name: "sign-in", continuing: stage.continuing, target: stage.target },
+                error: undefined,
+            });
     }
 
     /**
@@ -213,7 +234,8 @@ export class MigrationController {
                 signal: abort.signal,
                 onCode: (prompt) => {
                     const now = this.state.stage;
-                    if (now.name === "sign-in" && now.wait?.kind === "device") this.setStage({ ...now, wait: { kind: "device", prompt } });
+                    if (now.name === "sign-in" && now.wait?.kind === "device")
+                        this.setStage({ ...now, wait: { kind: "device", prompt } });
                 },
             };
             wait = { kind: "device" };
@@ -230,7 +252,9 @@ export class MigrationController {
             try {
                 const account = await rt.signIn(offer, input);
                 this.signedIn = account;
-                const planned = cancelled ? undefined : await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
+                const planned = cancelled
+                    ? undefined
+                    : await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
                 if (cancelled || !planned) {
                     // Cancelled just as it signed in (or while it planned): that session is not wanted.
                     this.signedIn = null;
@@ -240,7 +264,13 @@ export class MigrationController {
                 }
                 const [plan, keyStatus] = planned;
                 const resumed = continuing && continuing.newUserId === account.userId ? continuing : undefined;
-                this.setStage({ name: "review", account, plan: resumed ? applyChoices(plan, resumed.choices) : plan, keyStatus, continuing: resumed });
+                this.setStage({
+                    name: "review",
+                    account,
+                    plan: resumed ? applyChoices(plan, resumed.choices) : plan,
+                    keyStatus,
+                    continuing: resumed,
+                });
             } catch (e) {
                 if (this.state.stage.name === "sign-in") this.setStage({ ...stage, wait: undefined });
                 // A wait the person cancelled is not an error to show.
@@ -341,7 +371,14 @@ export class MigrationController {
         const choices = { ...this.state.keyChoices, dryRun };
         // Recovery keys are used once, by the run's key preparation; the page forgets them now.
         this.set({ keyChoices: {} });
-        const running: Stage = { name: "running", account: stage.account, plan: stage.plan, keyStatus: stage.keyStatus, dryRun, paused: false };
+        const running: Stage = {
+            name: "running",
+            account: stage.account,
+            plan: stage.plan,
+            keyStatus: stage.keyStatus,
+            dryRun,
+            paused: false,
+        };
         this.setStage(running);
         this.showEntryProgress();
         const updateRunning = (change: Partial<Extract<Stage, { name: "running" }>>) => {
@@ -358,8 +395,16 @@ export class MigrationController {
             this.resume();
             this.host.showProgress(null);
             // On an error before the run could start (e.g. a wrong recovery key), back to the plan.
-            if (!report) this.setStage({ name: "review", account: stage.account, plan: stage.plan, keyStatus: stage.keyStatus });
-            else this.setStage({ name: "report", account: stage.account, plan: stage.plan, keyStatus: stage.keyStatus, report });
+            if (!report)
+                this.setStage({ name: "review", account: stage.account, plan: stage.plan, keyStatus: stage.keyStatus });
+            else
+                this.setStage({
+                    name: "report",
+                    account: stage.account,
+                    plan: stage.plan,
+                    keyStatus: stage.keyStatus,
+                    report,
+                });
         });
     }
 
@@ -390,7 +435,8 @@ export class MigrationController {
     /** After a dry run: back to the plan to change it or start for real. */
     public backToPlan(): void {
         const stage = this.state.stage;
-        if (stage.name === "report") this.setStage({ name: "review", account: stage.account, plan: stage.plan, keyStatus: stage.keyStatus });
+        if (stage.name === "report")
+            this.setStage({ name: "review", account: stage.account, plan: stage.plan, keyStatus: stage.keyStatus });
     }
 
     /** Done: forget every secret, sign the temporary session out, start over. */
@@ -411,4 +457,3 @@ export class MigrationController {
         this.signedIn = null;
     };
 }
-

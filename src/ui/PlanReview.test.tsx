@@ -20,7 +20,14 @@ const render = (ui: React.ReactElement) => renderBare(ui, { wrapper: TooltipProv
 const OLD = "@old:a.example";
 const NEW = "@new:b.example";
 
-function room(roomId: string, name: string, joinRule: string, levels: Record<string, number>, extra: RoomSource["state"] = [], powerToChange = 100): RoomSource {
+function room(
+    roomId: string,
+    name: string,
+    joinRule: string,
+    levels: Record<string, number>,
+    extra: RoomSource["state"] = [],
+    powerToChange = 100,
+): RoomSource {
     return {
         roomId,
         membership: "join",
@@ -29,7 +36,12 @@ function room(roomId: string, name: string, joinRule: string, levels: Record<str
             { type: "m.room.create", state_key: "", sender: "@creator:a.example", content: { room_version: "10" } },
             { type: "m.room.name", state_key: "", sender: OLD, content: { name } },
             { type: "m.room.join_rules", state_key: "", sender: OLD, content: { join_rule: joinRule } },
-            { type: "m.room.power_levels", state_key: "", sender: OLD, content: { users: levels, invite: 50, events: { "m.room.power_levels": powerToChange } } },
+            {
+                type: "m.room.power_levels",
+                state_key: "",
+                sender: OLD,
+                content: { users: levels, invite: 50, events: { "m.room.power_levels": powerToChange } },
+            },
             { type: "m.room.member", state_key: OLD, sender: OLD, content: { membership: "join" } },
             ...extra,
         ],
@@ -86,11 +98,14 @@ test("rooms are grouped by what happens to them; a room whose level needs an adm
     renderReview(p);
     const move = screen.getByRole("region", { name: "To move" });
     const help = screen.getByRole("region", { name: "Needs someone's help" });
-    expect(within(move).getAllByRole("listitem").map((li) => li.textContent)).toEqual([
-        expect.stringContaining("Admin room"),
-        expect.stringContaining("Public room"),
-    ]);
-    expect(within(help).getByText("Moderated room").closest("li")!.textContent).toContain("Moves, but an admin must give the new account level 50");
+    expect(
+        within(move)
+            .getAllByRole("listitem")
+            .map((li) => li.textContent),
+    ).toEqual([expect.stringContaining("Admin room"), expect.stringContaining("Public room")]);
+    expect(within(help).getByText("Moderated room").closest("li")!.textContent).toContain(
+        "Moves, but an admin must give the new account level 50",
+    );
     expect(within(move).getByText("2")).toBeTruthy(); // the count badge
 });
 
@@ -98,7 +113,9 @@ test("details open on demand with the full reason and the admin message, which c
     const { copyText } = renderReview(plan());
     expect(screen.queryByText(/may not invite anyone/)).toBeNull();
     fireEvent.click(screen.getByRole("button", { name: "Show details of Locked room" }));
-    expect(screen.getByText("The old account may not invite anyone to “Locked room” (!locked:a.example).")).toBeTruthy();
+    expect(
+        screen.getByText("The old account may not invite anyone to “Locked room” (!locked:a.example)."),
+    ).toBeTruthy();
     fireEvent.click(screen.getByRole("button", { name: "Copy message for an admin" }));
     expect(copyText).toHaveBeenCalledWith(expect.stringContaining(`Could you invite ${NEW} to “Locked room”`));
 });
@@ -106,15 +123,25 @@ test("details open on demand with the full reason and the admin message, which c
 test("select-all, one room, the filter, and the one primary action report back", () => {
     const { onChange, onRun } = renderReview(plan());
     fireEvent.click(screen.getByRole("checkbox", { name: "Select all: To move" }));
-    expect(onChange.mock.calls[0][0].rooms.filter((r) => r.selected).map((r) => r.name)).toEqual(["Locked room", "Moderated room"]);
+    expect(onChange.mock.calls[0][0].rooms.filter((r) => r.selected).map((r) => r.name)).toEqual([
+        "Locked room",
+        "Moderated room",
+    ]);
     fireEvent.click(screen.getByRole("checkbox", { name: "Public room" }));
     expect(onChange.mock.calls[1][0].rooms.find((r) => r.name === "Public room")!.selected).toBe(false);
     expect((screen.getByRole("checkbox", { name: "Locked room" }) as HTMLInputElement).disabled).toBe(true);
 
     fireEvent.change(screen.getByRole("searchbox", { name: "Filter rooms by name" }), { target: { value: "pub" } });
-    expect(within(screen.getByRole("region", { name: "To move" })).getAllByRole("listitem").map((li) => li.textContent)).toEqual([expect.stringContaining("Public room")]);
+    expect(
+        within(screen.getByRole("region", { name: "To move" }))
+            .getAllByRole("listitem")
+            .map((li) => li.textContent),
+    ).toEqual([expect.stringContaining("Public room")]);
 
-    expect(screen.getAllByRole("button", { name: /Start migration|Try it first/ }).map((b) => b.textContent)).toEqual(["Try it first (changes nothing)", "Start migration"]);
+    expect(screen.getAllByRole("button", { name: /Start migration|Try it first/ }).map((b) => b.textContent)).toEqual([
+        "Try it first (changes nothing)",
+        "Start migration",
+    ]);
     fireEvent.click(screen.getByRole("button", { name: "Start migration" }));
     expect(onRun).toHaveBeenCalledWith(false);
 });
@@ -137,15 +164,23 @@ test("keys: without the new recovery key the critical consent shows; recovery ke
     const onChange = jest.fn();
     render(<KeysPanel {...keysCommon} onChange={onChange} />);
     expect(screen.getByText("Hand the keys over without checking?")).toBeTruthy();
-    expect((screen.getByLabelText("Recovery key of the old account (optional)") as HTMLInputElement).type).toBe("password");
+    expect((screen.getByLabelText("Recovery key of the old account (optional)") as HTMLInputElement).type).toBe(
+        "password",
+    );
     fireEvent.click(screen.getByRole("checkbox", { name: "Hand the keys over without checking" }));
     expect(onChange).toHaveBeenCalledWith({ trustUnverifiedNewBackup: true });
 });
 
 test("keys: without a new backup, the three routes are a radio group; the file route needs a passphrase", () => {
-    render(<KeysPanel {...keysCommon} status={{ ...keysCommon.status, oldBackupKeyInSession: true, newBackup: false }} />);
+    render(
+        <KeysPanel {...keysCommon} status={{ ...keysCommon.status, oldBackupKeyInSession: true, newBackup: false }} />,
+    );
     const group = screen.getByRole("group", { name: /no key backup yet/ });
-    expect(within(group).getAllByRole("radio").map((r) => (r as HTMLInputElement).value)).toEqual(["element", "here", "file"]);
+    expect(
+        within(group)
+            .getAllByRole("radio")
+            .map((r) => (r as HTMLInputElement).value),
+    ).toEqual(["element", "here", "file"]);
     expect(screen.getByRole("button", { name: "Check again" })).toBeTruthy();
     fireEvent.click(screen.getByRole("radio", { name: "Save the keys as a file" }));
     const download = () => screen.getByRole("button", { name: "Download key file" });
@@ -160,7 +195,15 @@ test("keys: a recovery key made here is shown once, with copy and download, and 
     const onSaved = jest.fn();
     const copyText = jest.fn(async (_t: string) => undefined);
     const saveFile = jest.fn();
-    render(<KeysPanel {...keysCommon} recoveryKeyToSave="EsTc abcd efgh" onRecoveryKeySaved={onSaved} copyText={copyText} saveFile={saveFile} />);
+    render(
+        <KeysPanel
+            {...keysCommon}
+            recoveryKeyToSave="EsTc abcd efgh"
+            onRecoveryKeySaved={onSaved}
+            copyText={copyText}
+            saveFile={saveFile}
+        />,
+    );
     expect(screen.getByText("EsTc abcd efgh")).toBeTruthy();
     fireEvent.click(screen.getByRole("button", { name: "Copy" }));
     expect(copyText).toHaveBeenCalledWith("EsTc abcd efgh");

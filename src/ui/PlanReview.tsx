@@ -3,7 +3,7 @@
  * select-all, and the name filter), invitations the old account never accepted, the options, the keys — and the one
  * primary action, kept in reach at the bottom of the screen.
  */
-import React, { useCallback, useMemo, useRef, useState } from "react";
+import React, { useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Alert, Button, Form, Heading, Text } from "@vector-im/compound-web";
 
 import type { MigrationPlan, RoomPlan } from "../engine/plan.ts";
@@ -41,9 +41,22 @@ export interface PlanReviewProps {
     onRun(dryRun: boolean): void;
 }
 
-const BADGES: Record<PlanGroup, "default" | "grey" | "blue" | "green" | "red"> = { move: "blue", help: "red", cannot: "grey", already: "green" };
+const BADGES: Record<PlanGroup, "default" | "grey" | "blue" | "green" | "red"> = {
+    move: "blue",
+    help: "red",
+    cannot: "grey",
+    already: "green",
+};
 
-function CopyButton({ t, text, copyText }: { t: Translate; text: string; copyText(text: string): Promise<void> }): React.JSX.Element {
+function CopyButton({
+    t,
+    text,
+    copyText,
+}: {
+    t: Translate;
+    text: string;
+    copyText(text: string): Promise<void>;
+}): React.JSX.Element {
     const [copied, setCopied] = useState(false);
     return (
         <Button kind="secondary" size="md" onClick={() => void copyText(text).then(() => setCopied(true))}>
@@ -52,30 +65,45 @@ function CopyButton({ t, text, copyText }: { t: Translate; text: string; copyTex
     );
 }
 
-export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, continuing, renderAvatar, displayName, copyText, onRun }: PlanReviewProps): React.JSX.Element {
+export function PlanReview({
+    t,
+    plan,
+    onChange,
+    keys,
+    busy,
+    error,
+    canStart,
+    continuing,
+    renderAvatar,
+    displayName,
+    copyText,
+    onRun,
+}: PlanReviewProps): React.JSX.Element {
     const [filter, setFilter] = useState("");
     // The latest plan for callbacks that rows keep (rows are memoised and must not re-render for other rooms).
     const latest = useRef({ plan, onChange });
-    latest.current = { plan, onChange };
-    const setRooms = useCallback(
-        (selectedFor: (room: RoomPlan) => boolean | undefined) => {
-            const p = latest.current.plan;
-            latest.current.onChange({
-                ...p,
-                rooms: p.rooms.map((r) => {
-                    const selected = selectedFor(r);
-                    return selected === undefined || selected === r.selected ? r : { ...r, selected };
-                }),
-            });
-        },
-        [],
+    useLayoutEffect(() => {
+        latest.current = { plan, onChange };
+    });
+    const setRooms = useCallback((selectedFor: (room: RoomPlan) => boolean | undefined) => {
+        const p = latest.current.plan;
+        latest.current.onChange({
+            ...p,
+            rooms: p.rooms.map((r) => {
+                const selected = selectedFor(r);
+                return selected === undefined || selected === r.selected ? r : { ...r, selected };
+            }),
+        });
+    }, []);
+    const toggle = useCallback(
+        (roomId: string, selected: boolean) => setRooms((r) => (r.roomId === roomId ? selected : undefined)),
+        [setRooms],
     );
-    const toggle = useCallback((roomId: string, selected: boolean) => setRooms((r) => (r.roomId === roomId ? selected : undefined)), [setRooms]);
 
     // One row model per room object: unchanged rooms keep theirs, so their rows do not re-render.
-    const models = useRef(new WeakMap<RoomPlan, RoomRowModel>());
+    const [models] = useState(() => new WeakMap<RoomPlan, RoomRowModel>());
     const rowOf = (room: RoomPlan): RoomRowModel => {
-        let model = models.current.get(room);
+        let model = models.get(room);
         if (!model) {
             const selectable = room.status === "ready" || room.status === "already";
             model = {
@@ -86,20 +114,24 @@ export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, con
                 selectable,
                 details: () => <RoomPlanDetails t={t} room={room} copyText={copyText} />,
             };
-            models.current.set(room, model);
+            models.set(room, model);
         }
         return model;
     };
 
     const grouped = useMemo(() => {
-        const groups = Object.fromEntries(PLAN_GROUPS.map((g) => [g, [] as RoomPlan[]])) as Record<PlanGroup, RoomPlan[]>;
+        const groups = Object.fromEntries(PLAN_GROUPS.map((g) => [g, [] as RoomPlan[]])) as Record<
+            PlanGroup,
+            RoomPlan[]
+        >;
         for (const room of plan.rooms) groups[planGroupOf(room)].push(room);
         return groups;
     }, [plan.rooms]);
     const needle = filter.trim().toLocaleLowerCase();
 
     const selected = plan.rooms.filter((r) => r.selected).length;
-    const setOption = (name: keyof MigrationPlan["options"], value: boolean) => onChange({ ...plan, options: { ...plan.options, [name]: value } });
+    const setOption = (name: keyof MigrationPlan["options"], value: boolean) =>
+        onChange({ ...plan, options: { ...plan.options, [name]: value } });
     const titles: Record<PlanGroup, string> = {
         move: t("review|group_move"),
         help: t("review|group_help"),
@@ -122,13 +154,24 @@ export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, con
             <Form.Root onSubmit={(e) => e.preventDefault()} role="search">
                 <Form.Field name="roomFilter">
                     <Form.Label>{t("review|filter")}</Form.Label>
-                    <Form.TextControl type="search" value={filter} onChange={(e: React.ChangeEvent<HTMLInputElement>) => setFilter(e.currentTarget.value)} />
+                    <Form.TextControl
+                        type="search"
+                        value={filter}
+                        onChange={(e: React.ChangeEvent<HTMLInputElement>) => setFilter(e.currentTarget.value)}
+                    />
                 </Form.Field>
             </Form.Root>
 
             {PLAN_GROUPS.filter((g) => grouped[g].length > 0).map((g) => {
                 const rooms = grouped[g];
-                const rows = rooms.map(rowOf).filter((r) => !needle || r.name.toLocaleLowerCase().includes(needle) || r.roomId.toLocaleLowerCase().includes(needle));
+                const rows = rooms
+                    .map(rowOf)
+                    .filter(
+                        (r) =>
+                            !needle ||
+                            r.name.toLocaleLowerCase().includes(needle) ||
+                            r.roomId.toLocaleLowerCase().includes(needle),
+                    );
                 const selectable = rooms.filter((r) => r.status === "ready" || r.status === "already");
                 const creatorRooms = rooms.filter((r) => r.blockers.some(isCreatorNote)).length;
                 return (
@@ -141,9 +184,24 @@ export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, con
                         badge={BADGES[g]}
                         renderAvatar={renderAvatar}
                         onToggle={toggle}
-                        onSelectAll={selectable.length ? (on) => setRooms((r) => (planGroupOf(r) === g && (r.status === "ready" || r.status === "already") ? on : undefined)) : undefined}
+                        onSelectAll={
+                            selectable.length
+                                ? (on) =>
+                                      setRooms((r) =>
+                                          planGroupOf(r) === g && (r.status === "ready" || r.status === "already")
+                                              ? on
+                                              : undefined,
+                                      )
+                                : undefined
+                        }
                         allSelected={selectable.length > 0 && selectable.every((r) => r.selected)}
-                        note={creatorRooms > 0 ? <Alert type="info" title={t("review|creator_title")}>{t("review|creator_note", { count: creatorRooms })}</Alert> : undefined}
+                        note={
+                            creatorRooms > 0 ? (
+                                <Alert type="info" title={t("review|creator_title")}>
+                                    {t("review|creator_note", { count: creatorRooms })}
+                                </Alert>
+                            ) : undefined
+                        }
                     />
                 );
             })}
@@ -159,7 +217,10 @@ export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, con
                     <ul className="mx_AccountMigration_rooms">
                         {plan.pendingInvites.map((p) => (
                             <li key={p.roomId} className="mx_AccountMigration_room">
-                                {t("review|pending_from", { room: p.name, inviter: p.inviter ?? t("review|unknown_inviter") })}
+                                {t("review|pending_from", {
+                                    room: p.name,
+                                    inviter: p.inviter ?? t("review|unknown_inviter"),
+                                })}
                             </li>
                         ))}
                     </ul>
@@ -180,7 +241,14 @@ export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, con
                     <Form.InlineField
                         key={name}
                         name={name}
-                        control={<Form.CheckboxControl checked={plan.options[name]} onChange={(e: React.ChangeEvent<HTMLInputElement>) => setOption(name, e.currentTarget.checked)} />}
+                        control={
+                            <Form.CheckboxControl
+                                checked={plan.options[name]}
+                                onChange={(e: React.ChangeEvent<HTMLInputElement>) =>
+                                    setOption(name, e.currentTarget.checked)
+                                }
+                            />
+                        }
                     >
                         <Form.Label>{t(label)}</Form.Label>
                     </Form.InlineField>
@@ -200,7 +268,9 @@ export function PlanReview({ t, plan, onChange, keys, busy, error, canStart, con
                                         onChange={(e: React.ChangeEvent<HTMLInputElement>) =>
                                             onChange({
                                                 ...plan,
-                                                optionalAccountData: plan.optionalAccountData.map((x) => (x.type === o.type ? { ...x, selected: e.currentTarget.checked } : x)),
+                                                optionalAccountData: plan.optionalAccountData.map((x) =>
+                                                    x.type === o.type ? { ...x, selected: e.currentTarget.checked } : x,
+                                                ),
                                             })
                                         }
                                     />
@@ -234,11 +304,21 @@ function settingLabel(t: Translate, type: string): string {
     return hasTranslation(key) ? t(key) : t("setting|other", { type });
 }
 
-function RoomPlanDetails({ t, room, copyText }: { t: Translate; room: RoomPlan; copyText(text: string): Promise<void> }): React.JSX.Element {
+function RoomPlanDetails({
+    t,
+    room,
+    copyText,
+}: {
+    t: Translate;
+    room: RoomPlan;
+    copyText(text: string): Promise<void>;
+}): React.JSX.Element {
     const blockers = room.blockers.filter((b) => !isCreatorNote(b));
     return (
         <>
-            {room.kind === "dm" && room.dmPartners.length > 0 && <Text size="sm">{t("review|dm_with", { users: room.dmPartners.join(", ") })}</Text>}
+            {room.kind === "dm" && room.dmPartners.length > 0 && (
+                <Text size="sm">{t("review|dm_with", { users: room.dmPartners.join(", ") })}</Text>
+            )}
             {room.joinAfterSpace && <Text size="sm">{t("review|after_space")}</Text>}
             {blockers.map((b) => {
                 const admin = blockerAdminMessage(t, b);
@@ -254,7 +334,15 @@ function RoomPlanDetails({ t, room, copyText }: { t: Translate; room: RoomPlan; 
 }
 
 /** A message for a room admin, quoted, with a button to copy it. */
-export function AdminMessage({ t, text, copyText }: { t: Translate; text: string; copyText(text: string): Promise<void> }): React.JSX.Element {
+export function AdminMessage({
+    t,
+    text,
+    copyText,
+}: {
+    t: Translate;
+    text: string;
+    copyText(text: string): Promise<void>;
+}): React.JSX.Element {
     return (
         <>
             <blockquote>

@@ -29,25 +29,51 @@ export interface ProgressViewProps {
 const SHOW_ETA_FROM_MS = 5_000;
 const EXPLAIN_INVITE_LIMIT_FROM_MS = 60_000;
 
-export function ProgressView({ t, newServer, dryRun, plannedRooms, progress, lastWait, paused, onPause, onResume }: ProgressViewProps): React.JSX.Element {
+export function ProgressView({
+    t,
+    newServer,
+    dryRun,
+    plannedRooms,
+    progress,
+    lastWait,
+    paused,
+    onPause,
+    onResume,
+}: ProgressViewProps): React.JSX.Element {
     const done = progress?.roomsDone ?? 0;
     const total = progress?.roomsTotal ?? plannedRooms;
     const eta = progress?.etaMs ?? 0;
     return (
-        <section className="mx_AccountMigration_stack" aria-labelledby="mx_AccountMigration_progressHeading" aria-busy={!paused}>
+        <section
+            className="mx_AccountMigration_stack"
+            aria-labelledby="mx_AccountMigration_progressHeading"
+            aria-busy={!paused}
+        >
             <Heading as="h2" size="md" weight="semibold" id="mx_AccountMigration_progressHeading">
                 {dryRun ? t("progress|dry_heading") : t("progress|heading")}
             </Heading>
-            <Progress size="lg" value={done} max={Math.max(total, 1)} aria-label={t("progress|rooms", { done, total })} getValueLabel={() => t("progress|rooms", { done, total })} />
+            <Progress
+                size="lg"
+                value={done}
+                max={Math.max(total, 1)}
+                aria-label={t("progress|rooms", { done, total })}
+                getValueLabel={() => t("progress|rooms", { done, total })}
+            />
             <div className="mx_AccountMigration_row">
                 {!paused && <InlineSpinner />}
                 <Text weight="semibold">{t("progress|rooms", { done, total })}</Text>
                 <Text className="mx_AccountMigration_secondary">
-                    {paused ? t("progress|paused") : eta >= SHOW_ETA_FROM_MS ? t("progress|eta", { time: formatDuration(eta) }) : t("progress|almost")}
+                    {paused
+                        ? t("progress|paused")
+                        : eta >= SHOW_ETA_FROM_MS
+                          ? t("progress|eta", { time: formatDuration(eta) })
+                          : t("progress|almost")}
                 </Text>
             </div>
             <Text role="status" size="sm">
-                {progress ? t(`step|${progress.step}` as TranslationKey, { room: progress.roomName ?? "" }) : t("progress|preparing")}
+                {progress
+                    ? t(`step|${progress.step}` as TranslationKey, { room: progress.roomName ?? "" })
+                    : t("progress|preparing")}
             </Text>
             {!paused && progress?.etaExplanation && eta >= EXPLAIN_INVITE_LIMIT_FROM_MS && (
                 <Alert type="info" title={t("progress|invite_limited_title")}>

@@ -23,14 +23,22 @@ export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryAppro
     const [password, setPassword] = useState("");
     const headingId = useId();
     const root = useRef<HTMLElement>(null);
-    useEffect(() => root.current?.querySelector<HTMLElement>("input[name=approvalPassword], a[href]")?.focus(), [ask.kind]);
+    useEffect(
+        () => root.current?.querySelector<HTMLElement>("input[name=approvalPassword], a[href]")?.focus(),
+        [ask.kind],
+    );
     const cancel = (
         <Button kind="secondary" size="md" onClick={onCancel}>
             {t("signin|cancel")}
         </Button>
     );
     return (
-        <section ref={root} className="mx_AccountMigration_group" aria-labelledby={headingId} data-testid="migration-recovery-approval">
+        <section
+            ref={root}
+            className="mx_AccountMigration_group"
+            aria-labelledby={headingId}
+            data-testid="migration-recovery-approval"
+        >
             <Heading as="h4" size="sm" weight="semibold" id={headingId}>
                 {t("approval|label")}
             </Heading>
@@ -46,7 +54,13 @@ export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryAppro
                     }}
                 >
                     <Text size="sm">{t("approval|password_intro")}</Text>
-                    <SecretInput t={t} name="approvalPassword" label={t("signin|password")} value={password} onChange={setPassword} />
+                    <SecretInput
+                        t={t}
+                        name="approvalPassword"
+                        label={t("signin|password")}
+                        value={password}
+                        onChange={setPassword}
+                    />
                     <div className="mx_AccountMigration_row">
                         <Form.Submit size="md" disabled={!password}>
                             {t("approval|continue")}
@@ -58,7 +72,15 @@ export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryAppro
                 <>
                     <Text size="sm">{t("approval|page_intro")}</Text>
                     <div className="mx_AccountMigration_row">
-                        <Button as="a" kind="primary" size="md" Icon={PopOutIcon} href={ask.url} target="_blank" rel="noopener noreferrer">
+                        <Button
+                            as="a"
+                            kind="primary"
+                            size="md"
+                            Icon={PopOutIcon}
+                            href={ask.url}
+                            target="_blank"
+                            rel="noopener noreferrer"
+                        >
                             {t("approval|open_page")}
                         </Button>
                         {cancel}

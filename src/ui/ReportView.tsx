@@ -29,13 +29,21 @@ export interface ReportViewProps {
     onFinish(): void;
 }
 
-const BADGES = { "needs-action": "red", "failed": "red", "migrated": "green", "already": "green", "skipped": "grey" } as const;
+const BADGES = {
+    "needs-action": "red",
+    "failed": "red",
+    "migrated": "green",
+    "already": "green",
+    "skipped": "grey",
+} as const;
 
 function RoomKeys({ t, entry }: { t: Translate; entry: RoomKeysReport }): React.JSX.Element {
     const reasons = translatedReasons(t, entry.reasons, entry.why);
     return (
         <>
-            <Text size="sm">{t("report|room_keys", { found: entry.found, handedOver: entry.handedOver, missing: entry.missing })}</Text>
+            <Text size="sm">
+                {t("report|room_keys", { found: entry.found, handedOver: entry.handedOver, missing: entry.missing })}
+            </Text>
             {reasons.map((r) => (
                 <Text key={r} size="sm">
                     {r}
@@ -45,7 +53,17 @@ function RoomKeys({ t, entry }: { t: Translate; entry: RoomKeysReport }): React.
     );
 }
 
-export function ReportView({ t, report, plan, renderAvatar, displayName, saveFile, copyText, onBack, onFinish }: ReportViewProps): React.JSX.Element {
+export function ReportView({
+    t,
+    report,
+    plan,
+    renderAvatar,
+    displayName,
+    saveFile,
+    copyText,
+    onBack,
+    onFinish,
+}: ReportViewProps): React.JSX.Element {
     const keys = report.keys;
     const [copiedAll, setCopiedAll] = useState(false);
     const requests = useMemo(() => adminRequests(t, report, plan), [t, report, plan]);
@@ -87,7 +105,15 @@ export function ReportView({ t, report, plan, renderAvatar, displayName, saveFil
                     ) : null;
                 })}
             </div>
-            {keys && <Text>{t("report|keys", { found: keys.sessionsFound, handedOver: keys.sessionsUploaded, missing: keys.sessionsMissing })}</Text>}
+            {keys && (
+                <Text>
+                    {t("report|keys", {
+                        found: keys.sessionsFound,
+                        handedOver: keys.sessionsUploaded,
+                        missing: keys.sessionsMissing,
+                    })}
+                </Text>
+            )}
             {report.errors.length > 0 && (
                 <div role="alert">
                     <Alert type="critical" title={t("report|errors_title")}>
@@ -107,7 +133,14 @@ export function ReportView({ t, report, plan, renderAvatar, displayName, saveFil
                     type="info"
                     title={t("report|admin_requests")}
                     actions={
-                        <Button kind="secondary" size="md" Icon={CopyIcon} onClick={() => void copyText(adminRequestsText(t, report, plan)).then(() => setCopiedAll(true))}>
+                        <Button
+                            kind="secondary"
+                            size="md"
+                            Icon={CopyIcon}
+                            onClick={() =>
+                                void copyText(adminRequestsText(t, report, plan)).then(() => setCopiedAll(true))
+                            }
+                        >
                             {copiedAll ? t("report|copied_all") : t("report|copy_all", { count: requests.length })}
                         </Button>
                     }
@@ -118,13 +151,35 @@ export function ReportView({ t, report, plan, renderAvatar, displayName, saveFil
             {REPORT_GROUPS.map((g) => {
                 const rooms = report.rooms.filter((r) => r.outcome === g);
                 if (!rooms.length) return null;
-                return <RoomGroup key={g} t={t} title={t(`report|group_${g}` as TranslationKey)} rows={rooms.map(rowOf)} total={rooms.length} badge={BADGES[g]} renderAvatar={renderAvatar} />;
+                return (
+                    <RoomGroup
+                        key={g}
+                        t={t}
+                        title={t(`report|group_${g}` as TranslationKey)}
+                        rows={rooms.map(rowOf)}
+                        total={rooms.length}
+                        badge={BADGES[g]}
+                        renderAvatar={renderAvatar}
+                    />
+                );
             })}
             <div className="mx_AccountMigration_actions">
-                <Button kind="tertiary" Icon={DownloadIcon} onClick={() => saveFile("account-migration-report.json", JSON.stringify(report, null, 2), "application/json")}>
+                <Button
+                    kind="tertiary"
+                    Icon={DownloadIcon}
+                    onClick={() =>
+                        saveFile("account-migration-report.json", JSON.stringify(report, null, 2), "application/json")
+                    }
+                >
                     {t("report|download_json")}
                 </Button>
-                <Button kind="tertiary" Icon={DownloadIcon} onClick={() => saveFile("account-migration-report.md", reportMarkdown(t, report, plan), "text/markdown")}>
+                <Button
+                    kind="tertiary"
+                    Icon={DownloadIcon}
+                    onClick={() =>
+                        saveFile("account-migration-report.md", reportMarkdown(t, report, plan), "text/markdown")
+                    }
+                >
                     {t("report|download_markdown")}
                 </Button>
                 {report.dryRun && (

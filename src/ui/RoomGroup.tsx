@@ -57,7 +57,9 @@ const RoomRow = memo(function RoomRow({
                         disabled={!row.selectable}
                         aria-labelledby={`${id}-name`}
                         aria-describedby={`${id}-status`}
-                        onChange={(e: React.ChangeEvent<HTMLInputElement>) => onToggle?.(row.roomId, e.currentTarget.checked)}
+                        onChange={(e: React.ChangeEvent<HTMLInputElement>) =>
+                            onToggle?.(row.roomId, e.currentTarget.checked)
+                        }
                     />
                 )}
                 {renderAvatar(row.roomId, row.name)}
@@ -90,7 +92,18 @@ const RoomRow = memo(function RoomRow({
     );
 });
 
-export function RoomGroup({ t, title, rows, total, badge, note, renderAvatar, onToggle, onSelectAll, allSelected }: RoomGroupProps): React.JSX.Element {
+export function RoomGroup({
+    t,
+    title,
+    rows,
+    total,
+    badge,
+    note,
+    renderAvatar,
+    onToggle,
+    onSelectAll,
+    allSelected,
+}: RoomGroupProps): React.JSX.Element {
     const headingId = useId();
     return (
         <section className="mx_AccountMigration_group" aria-labelledby={headingId}>
@@ -101,7 +114,10 @@ export function RoomGroup({ t, title, rows, total, badge, note, renderAvatar, on
                 <Badge kind={badge}>{total}</Badge>
                 {onSelectAll && (
                     <label className="mx_AccountMigration_row">
-                        <CheckboxInput checked={!!allSelected} onChange={(e: React.ChangeEvent<HTMLInputElement>) => onSelectAll(e.currentTarget.checked)} />
+                        <CheckboxInput
+                            checked={!!allSelected}
+                            onChange={(e: React.ChangeEvent<HTMLInputElement>) => onSelectAll(e.currentTarget.checked)}
+                        />
                         <Text as="span" size="sm">
                             {t("rooms|select_all", { group: title })}
                         </Text>
@@ -125,7 +141,9 @@ export function RoomGroup({ t, title, rows, total, badge, note, renderAvatar, on
 }
 
 /** Element's room avatar where the host offers it; Compound's avatar (initial and colour from the id) otherwise. */
-export function avatarRenderer(renderRoomAvatar: ((roomId: string) => React.ReactNode) | undefined): RoomGroupProps["renderAvatar"] {
+export function avatarRenderer(
+    renderRoomAvatar: ((roomId: string) => React.ReactNode) | undefined,
+): RoomGroupProps["renderAvatar"] {
     return (roomId, name) => {
         if (renderRoomAvatar) {
             try {

@@ -25,7 +25,17 @@ export interface SecretInputProps {
     error?: RuntimeError;
 }
 
-export function SecretInput({ t, name, label, value, onChange, autoComplete = "off", disabled, help, error }: SecretInputProps): React.JSX.Element {
+export function SecretInput({
+    t,
+    name,
+    label,
+    value,
+    onChange,
+    autoComplete = "off",
+    disabled,
+    help,
+    error,
+}: SecretInputProps): React.JSX.Element {
     const [shown, setShown] = useState(false);
     return (
         <Form.Field name={name} serverInvalid={!!error}>

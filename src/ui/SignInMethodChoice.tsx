@@ -28,18 +28,46 @@ function serverOf(userId: string): string {
 }
 
 /** One offered method; `primary` for the server's recommendation. */
-function Method({ t, method, server, primary, busy, passwordError, onChoose }: { t: Translate; method: SignInMethod; server: string; primary: boolean; busy: boolean; passwordError?: RuntimeError; onChoose(choice: SignInChoice): void }): React.JSX.Element | null {
+function Method({
+    t,
+    method,
+    server,
+    primary,
+    busy,
+    passwordError,
+    onChoose,
+}: {
+    t: Translate;
+    method: SignInMethod;
+    server: string;
+    primary: boolean;
+    busy: boolean;
+    passwordError?: RuntimeError;
+    onChoose(choice: SignInChoice): void;
+}): React.JSX.Element | null {
     const [password, setPassword] = useState("");
     const kind = primary ? "primary" : "secondary";
     switch (method.kind) {
         case "oauth":
             return (
                 <div className="mx_AccountMigration_stack">
-                    <Button kind={kind} size="md" Icon={PopOutIcon} disabled={busy} onClick={() => onChoose({ method: "oauth" })}>
+                    <Button
+                        kind={kind}
+                        size="md"
+                        Icon={PopOutIcon}
+                        disabled={busy}
+                        onClick={() => onChoose({ method: "oauth" })}
+                    >
                         {t("signin|oauth", { server })}
                     </Button>
                     {method.deviceGrant && (
-                        <Button kind="secondary" size="md" Icon={DevicesIcon} disabled={busy} onClick={() => onChoose({ method: "device" })}>
+                        <Button
+                            kind="secondary"
+                            size="md"
+                            Icon={DevicesIcon}
+                            disabled={busy}
+                            onClick={() => onChoose({ method: "device" })}
+                        >
                             {t("signin|device")}
                         </Button>
                     )}
@@ -49,12 +77,25 @@ function Method({ t, method, server, primary, busy, passwordError, onChoose }: {
             return (
                 <div className="mx_AccountMigration_stack">
                     {method.providers.length === 0 ? (
-                        <Button kind={kind} size="md" Icon={PopOutIcon} disabled={busy} onClick={() => onChoose({ method: "sso" })}>
+                        <Button
+                            kind={kind}
+                            size="md"
+                            Icon={PopOutIcon}
+                            disabled={busy}
+                            onClick={() => onChoose({ method: "sso" })}
+                        >
                             {t("signin|sso", { server })}
                         </Button>
                     ) : (
                         method.providers.map((idp) => (
-                            <Button key={idp.id} kind={kind} size="md" Icon={PopOutIcon} disabled={busy} onClick={() => onChoose({ method: "sso", idpId: idp.id })}>
+                            <Button
+                                key={idp.id}
+                                kind={kind}
+                                size="md"
+                                Icon={PopOutIcon}
+                                disabled={busy}
+                                onClick={() => onChoose({ method: "sso", idpId: idp.id })}
+                            >
                                 {t("signin|sso_provider", { provider: idp.name })}
                             </Button>
                         ))
@@ -94,7 +135,17 @@ function Method({ t, method, server, primary, busy, passwordError, onChoose }: {
     }
 }
 
-function AccessToken({ t, busy, open, onChoose }: { t: Translate; busy: boolean; open: boolean; onChoose(choice: SignInChoice): void }): React.JSX.Element {
+function AccessToken({
+    t,
+    busy,
+    open,
+    onChoose,
+}: {
+    t: Translate;
+    busy: boolean;
+    open: boolean;
+    onChoose(choice: SignInChoice): void;
+}): React.JSX.Element {
     const [accessToken, setAccessToken] = useState("");
     return (
         <details className="mx_AccountMigration_advanced" open={open}>
@@ -108,7 +159,14 @@ function AccessToken({ t, busy, open, onChoose }: { t: Translate; busy: boolean;
                     setAccessToken("");
                 }}
             >
-                <SecretInput t={t} name="newAccessToken" label={t("signin|access_token")} value={accessToken} onChange={setAccessToken} help={t("signin|access_token_note")} />
+                <SecretInput
+                    t={t}
+                    name="newAccessToken"
+                    label={t("signin|access_token")}
+                    value={accessToken}
+                    onChange={setAccessToken}
+                    help={t("signin|access_token_note")}
+                />
                 <div>
                     <Form.Submit kind="secondary" size="md" disabled={busy || !accessToken.trim()}>
                         {t("signin|access_token_submit")}
@@ -119,12 +177,22 @@ function AccessToken({ t, busy, open, onChoose }: { t: Translate; busy: boolean;
     );
 }
 
-export function SignInMethodChoice({ t, offer, busy, passwordError, onChoose }: SignInMethodChoiceProps): React.JSX.Element {
+export function SignInMethodChoice({
+    t,
+    offer,
+    busy,
+    passwordError,
+    onChoose,
+}: SignInMethodChoiceProps): React.JSX.Element {
     const headingId = useId();
     const server = serverOf(offer.userId);
     const usable = offer.methods.filter((m) => m.kind !== "token");
     return (
-        <section className="mx_AccountMigration_stack" aria-labelledby={headingId} data-testid="migration-sign-in-methods">
+        <section
+            className="mx_AccountMigration_stack"
+            aria-labelledby={headingId}
+            data-testid="migration-sign-in-methods"
+        >
             <Heading as="h3" size="sm" weight="semibold" id={headingId} tabIndex={-1} data-focus-start>
                 {t("signin|methods_label")}
             </Heading>
@@ -138,7 +206,15 @@ export function SignInMethodChoice({ t, offer, busy, passwordError, onChoose }: 
                 <React.Fragment key={method.kind}>
                     {/* The recommendation stands apart from the other ways. */}
                     {index === 1 && <Separator kind="section" />}
-                    <Method t={t} method={method} server={server} primary={index === 0} busy={busy} passwordError={passwordError} onChoose={onChoose} />
+                    <Method
+                        t={t}
+                        method={method}
+                        server={server}
+                        primary={index === 0}
+                        busy={busy}
+                        passwordError={passwordError}
+                        onChoose={onChoose}
+                    />
                 </React.Fragment>
             ))}
             {/* Open when it is the only way. */}

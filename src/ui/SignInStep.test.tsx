@@ -19,14 +19,29 @@ import { type SignInStage, SignInStep, type SignInStepProps } from "./SignInStep
 
 const render = (ui: React.ReactElement) => renderBare(ui, { wrapper: TooltipProvider });
 
-const offer = (methods: SignInOffer["methods"]): SignInOffer => ({ userId: "@me:hs.example", baseUrl: "https://hs.example", methods });
+const offer = (methods: SignInOffer["methods"]): SignInOffer => ({
+    userId: "@me:hs.example",
+    baseUrl: "https://hs.example",
+    methods,
+});
 const ALL_METHODS: SignInOffer["methods"] = [
     { kind: "oauth", deviceGrant: true },
-    { kind: "sso", providers: [{ id: "a", name: "Company login" }, { id: "b", name: "GitLab" }] },
+    {
+        kind: "sso",
+        providers: [
+            { id: "a", name: "Company login" },
+            { id: "b", name: "GitLab" },
+        ],
+    },
     { kind: "password" },
     { kind: "token" },
 ];
-const run: UnfinishedRun = { newUserId: "@me:hs.example", startedAt: 1, roomsDone: 3, choices: { rooms: ["!a", "!b", "!c", "!d"], options: {} as never, settings: [] } };
+const run: UnfinishedRun = {
+    newUserId: "@me:hs.example",
+    startedAt: 1,
+    roomsDone: 3,
+    choices: { rooms: ["!a", "!b", "!c", "!d"], options: {} as never, settings: [] },
+};
 
 function props(stage: Partial<SignInStage>, extra: Partial<SignInStepProps> = {}): SignInStepProps {
     return {
@@ -69,7 +84,9 @@ test("no .well-known: the homeserver field opens under the account field with th
     const message = screen.getByTestId("migration-error");
     expect(homeserver.closest("form")!.contains(message)).toBe(true);
     expect(homeserver.getAttribute("aria-describedby")).toContain(message.id);
-    expect(message.textContent).toMatch(/^The new account's homeserver could not be found from its name\. .*Technical detailsdetail of no-well-known$/);
+    expect(message.textContent).toMatch(
+        /^The new account's homeserver could not be found from its name\. .*Technical detailsdetail of no-well-known$/,
+    );
     expect(screen.queryByRole("alert")).toBeNull();
     fireEvent.change(homeserver, { target: { value: " https://matrix.hs.example " } });
     fireEvent.click(screen.getByRole("button", { name: "Continue" }));
@@ -153,7 +170,9 @@ test("a wrong password: the error under the password field, which takes the focu
     expect(screen.getByTestId("migration-error").textContent).toContain("Wrong password for the new account.");
     expect(screen.queryByRole("alert")).toBeNull();
     p.rerender({ ...p, error: error("wrong-account", "signed in @other:hs.example, not @me:hs.example") });
-    expect(screen.getByRole("alert").textContent).toContain("That signed in a different account, so it was signed out again.");
+    expect(screen.getByRole("alert").textContent).toContain(
+        "That signed in a different account, so it was signed out again.",
+    );
     expect(screen.getByTestId("migration-error").textContent).toContain("@other:hs.example");
     expect(screen.getByLabelText("Password of the new account").getAttribute("aria-invalid")).toBeNull();
 });
@@ -170,7 +189,11 @@ test("focus follows the step: to the methods once the account is found, to the w
 
 test("while a popup is open: a note and Cancel, no methods and no way to change the account", () => {
     const p = renderStep({ offer: offer(ALL_METHODS), wait: { kind: "popup" } });
-    expect(within(screen.getByTestId("migration-sign-in-waiting")).getByText("Finish signing in in the window that opened. This page continues by itself.")).toBeTruthy();
+    expect(
+        within(screen.getByTestId("migration-sign-in-waiting")).getByText(
+            "Finish signing in in the window that opened. This page continues by itself.",
+        ),
+    ).toBeTruthy();
     expect(screen.queryByTestId("migration-sign-in-methods")).toBeNull();
     expect(screen.queryByRole("button", { name: "Use another account" })).toBeNull();
     fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
@@ -185,7 +208,15 @@ test("while a code waits for approval: the code, a link to approve it, where els
         stage: {
             name: "sign-in",
             offer: offer(ALL_METHODS),
-            wait: { kind: "device", prompt: { userCode: "ABCD-EFGH", verificationUri: "https://auth.example/device", verificationUriComplete: "https://auth.example/device?user_code=ABCD-EFGH", expiresAt: Date.now() + 60_000 } },
+            wait: {
+                kind: "device",
+                prompt: {
+                    userCode: "ABCD-EFGH",
+                    verificationUri: "https://auth.example/device",
+                    verificationUriComplete: "https://auth.example/device?user_code=ABCD-EFGH",
+                    expiresAt: Date.now() + 60_000,
+                },
+            },
         },
     });
     expect(screen.getByTestId("migration-device-code").textContent).toBe("ABCD-EFGH");
@@ -205,7 +236,10 @@ test("continuing an interrupted migration: the journal's account, locked; anothe
     const account = screen.getByRole("textbox", { name: "New account" }) as HTMLInputElement;
     expect(account.value).toBe("@me:hs.example");
     expect(account.readOnly).toBe(true);
-    p.rerender({ ...p, stage: { name: "sign-in", continuing: run, offer: offer([{ kind: "password" }, { kind: "token" }]) } });
+    p.rerender({
+        ...p,
+        stage: { name: "sign-in", continuing: run, offer: offer([{ kind: "password" }, { kind: "token" }]) },
+    });
     expect(screen.queryByRole("button", { name: "Use another account" })).toBeNull();
     fireEvent.click(screen.getByRole("button", { name: "Move to a different account instead" }));
     expect(p.onContinue).toHaveBeenCalledWith(undefined);
@@ -221,7 +255,14 @@ test("unfinished migrations from the journal are offered before an account is ty
 test("recovery approval: the password for one request (field emptied, focused first), or a link to the server's page; Cancel", () => {
     const onPassword = jest.fn();
     const onCancel = jest.fn();
-    const { unmount } = render(<RecoveryApproval t={englishTranslate} ask={{ kind: "password" }} onPassword={onPassword} onCancel={onCancel} />);
+    const { unmount } = render(
+        <RecoveryApproval
+            t={englishTranslate}
+            ask={{ kind: "password" }}
+            onPassword={onPassword}
+            onCancel={onCancel}
+        />,
+    );
     const field = screen.getByLabelText("Password of the new account") as HTMLInputElement;
     expect(document.activeElement).toBe(field);
     fireEvent.click(screen.getByRole("button", { name: "Approve" }));
@@ -231,7 +272,14 @@ test("recovery approval: the password for one request (field emptied, focused fi
     expect(onPassword).toHaveBeenCalledWith("secret");
     expect(field.value).toBe("");
     unmount();
-    render(<RecoveryApproval t={englishTranslate} ask={{ kind: "page", url: "https://auth.example/account?action=org.matrix.cross_signing_reset" }} onPassword={onPassword} onCancel={onCancel} />);
+    render(
+        <RecoveryApproval
+            t={englishTranslate}
+            ask={{ kind: "page", url: "https://auth.example/account?action=org.matrix.cross_signing_reset" }}
+            onPassword={onPassword}
+            onCancel={onCancel}
+        />,
+    );
     const link = screen.getByRole("link", { name: "Open the approval page" });
     expect(link.getAttribute("href")).toBe("https://auth.example/account?action=org.matrix.cross_signing_reset");
     expect(document.activeElement).toBe(link);

@@ -55,10 +55,14 @@ function fieldOf(error: RuntimeError | undefined, lookingUp: boolean): Field | u
 }
 
 /** The account to move to, and its homeserver's address when its name does not lead to it. */
-function AccountForm(props: Pick<SignInStepProps, "t" | "stage" | "initialNewUserId" | "busy" | "error" | "onFind"> & { field?: Field }): React.JSX.Element {
+function AccountForm(
+    props: Pick<SignInStepProps, "t" | "stage" | "initialNewUserId" | "busy" | "error" | "onFind"> & { field?: Field },
+): React.JSX.Element {
     const { t, stage, busy, error, field, onFind } = props;
     const locked = !!stage.continuing;
-    const [newUserId, setNewUserId] = useState(stage.continuing?.newUserId ?? stage.target?.newUserId ?? props.initialNewUserId ?? "");
+    const [newUserId, setNewUserId] = useState(
+        stage.continuing?.newUserId ?? stage.target?.newUserId ?? props.initialNewUserId ?? "",
+    );
     const [homeserverUrl, setHomeserverUrl] = useState(stage.target?.homeserverUrl ?? "");
     const askHomeserver = field === "homeserverUrl" || homeserverUrl !== "";
     return (
@@ -81,7 +85,11 @@ function AccountForm(props: Pick<SignInStepProps, "t" | "stage" | "initialNewUse
                     spellCheck={false}
                     required
                 />
-                {field === "newUserId" && error ? <FieldErrorMessage t={t} error={error} /> : <Form.HelpMessage>{t("signin|new_user_help")}</Form.HelpMessage>}
+                {field === "newUserId" && error ? (
+                    <FieldErrorMessage t={t} error={error} />
+                ) : (
+                    <Form.HelpMessage>{t("signin|new_user_help")}</Form.HelpMessage>
+                )}
             </Form.Field>
             {askHomeserver && (
                 <Form.Field name="homeserverUrl" serverInvalid={field === "homeserverUrl"}>
@@ -93,7 +101,11 @@ function AccountForm(props: Pick<SignInStepProps, "t" | "stage" | "initialNewUse
                         placeholder={t("signin|homeserver_placeholder")}
                         spellCheck={false}
                     />
-                    {field === "homeserverUrl" && error ? <FieldErrorMessage t={t} error={error} /> : <Form.HelpMessage>{t("signin|homeserver_help")}</Form.HelpMessage>}
+                    {field === "homeserverUrl" && error ? (
+                        <FieldErrorMessage t={t} error={error} />
+                    ) : (
+                        <Form.HelpMessage>{t("signin|homeserver_help")}</Form.HelpMessage>
+                    )}
                 </Form.Field>
             )}
             {error && !field && <ErrorNotice t={t} error={error} />}
@@ -119,7 +131,9 @@ export function SignInStep(props: SignInStepProps): React.JSX.Element {
     useEffect(() => {
         if (shownPhase.current === phase) return;
         shownPhase.current = phase;
-        root.current?.querySelector<HTMLElement>(phase === "account" ? "input[name=newUserId]" : "[data-focus-start]")?.focus();
+        root.current
+            ?.querySelector<HTMLElement>(phase === "account" ? "input[name=newUserId]" : "[data-focus-start]")
+            ?.focus();
     }, [phase]);
     // An error about one field: focus goes there, where the message is read with it.
     useEffect(() => {
@@ -145,12 +159,25 @@ export function SignInStep(props: SignInStepProps): React.JSX.Element {
                             </Button>
                         }
                     >
-                        {t("signin|unfinished", { newUser: run.newUserId, done: run.roomsDone, total: run.choices.rooms.length })}
+                        {t("signin|unfinished", {
+                            newUser: run.newUserId,
+                            done: run.roomsDone,
+                            total: run.choices.rooms.length,
+                        })}
                     </Alert>
                 ))}
             {phase === "account" && continuing && <Text>{t("signin|continue_intro")}</Text>}
             {!offer ? (
-                <AccountForm key={continuing?.newUserId ?? ""} t={t} stage={stage} initialNewUserId={props.initialNewUserId} busy={busy} error={error} field={field} onFind={props.onFind} />
+                <AccountForm
+                    key={continuing?.newUserId ?? ""}
+                    t={t}
+                    stage={stage}
+                    initialNewUserId={props.initialNewUserId}
+                    busy={busy}
+                    error={error}
+                    field={field}
+                    onFind={props.onFind}
+                />
             ) : (
                 <div className="mx_AccountMigration_row">
                     <Text>{t("signin|account_found", { user: offer.userId, homeserver: offer.baseUrl })}</Text>
@@ -163,7 +190,13 @@ export function SignInStep(props: SignInStepProps): React.JSX.Element {
             )}
             {offer && wait && <SignInWaiting t={t} wait={wait} onCancel={props.onCancelWait} />}
             {offer && !wait && (
-                <SignInMethodChoice t={t} offer={offer} busy={busy} passwordError={field === "newPassword" ? error : undefined} onChoose={props.onChoose} />
+                <SignInMethodChoice
+                    t={t}
+                    offer={offer}
+                    busy={busy}
+                    passwordError={field === "newPassword" ? error : undefined}
+                    onChoose={props.onChoose}
+                />
             )}
             {offer && error && !field && <ErrorNotice t={t} error={error} />}
             {continuing && !wait && (

@@ -29,7 +29,11 @@ export function SignInWaiting({ t, wait, onCancel }: SignInWaitingProps): React.
     const headingId = useId();
     const prompt = wait.kind === "device" ? wait.prompt : undefined;
     return (
-        <section className="mx_AccountMigration_stack" aria-labelledby={headingId} data-testid="migration-sign-in-waiting">
+        <section
+            className="mx_AccountMigration_stack"
+            aria-labelledby={headingId}
+            data-testid="migration-sign-in-waiting"
+        >
             <Heading as="h3" size="sm" weight="semibold" id={headingId} tabIndex={-1} data-focus-start>
                 {t("signin|waiting_label")}
             </Heading>
@@ -39,7 +43,11 @@ export function SignInWaiting({ t, wait, onCancel }: SignInWaitingProps): React.
                 ) : prompt ? (
                     <>
                         <Text>{t("signin|device_instructions")}</Text>
-                        <div className="mx_AccountMigration_deviceCode" role="group" aria-labelledby={`${headingId}-code`}>
+                        <div
+                            className="mx_AccountMigration_deviceCode"
+                            role="group"
+                            aria-labelledby={`${headingId}-code`}
+                        >
                             <Text size="sm" className="mx_AccountMigration_secondary" id={`${headingId}-code`}>
                                 {t("signin|device_code")}
                             </Text>
@@ -48,7 +56,15 @@ export function SignInWaiting({ t, wait, onCancel }: SignInWaitingProps): React.
                             </span>
                         </div>
                         <div>
-                            <Button as="a" kind="primary" size="md" Icon={PopOutIcon} href={prompt.verificationUriComplete ?? prompt.verificationUri} target="_blank" rel="noopener noreferrer">
+                            <Button
+                                as="a"
+                                kind="primary"
+                                size="md"
+                                Icon={PopOutIcon}
+                                href={prompt.verificationUriComplete ?? prompt.verificationUri}
+                                target="_blank"
+                                rel="noopener noreferrer"
+                            >
                                 {t("approval|open_page")}
                             </Button>
                         </div>

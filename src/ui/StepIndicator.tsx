@@ -8,11 +8,20 @@ export type StepName = (typeof STEPS)[number];
 
 export function StepIndicator({ t, current }: { t: Translate; current: StepName }): React.JSX.Element {
     const index = STEPS.indexOf(current);
-    const labels = { "sign-in": t("steps|sign_in"), "review": t("steps|review"), "running": t("steps|run"), "report": t("steps|report") };
+    const labels = {
+        "sign-in": t("steps|sign_in"),
+        "review": t("steps|review"),
+        "running": t("steps|run"),
+        "report": t("steps|report"),
+    };
     return (
         <ol className="mx_AccountMigration_steps" aria-label={t("steps|label")}>
             {STEPS.map((step, i) => (
-                <li key={step} aria-current={i === index ? "step" : undefined} data-state={i < index ? "done" : i === index ? "current" : "todo"}>
+                <li
+                    key={step}
+                    aria-current={i === index ? "step" : undefined}
+                    data-state={i < index ? "done" : i === index ? "current" : "todo"}
+                >
                     {t("steps|item", { number: i + 1, name: labels[step] })}
                 </li>
             ))}

@@ -45,7 +45,9 @@ export function blockerAdminMessage(t: Translate, b: Blocker): string | undefine
 /** One line: what will happen to the room. */
 export function planStatus(t: Translate, room: RoomPlan): string {
     const group = planGroupOf(room);
-    const first = room.blockers.find((b) => b.blocks === (group === "help" && room.status === "ready" ? "power" : "room"));
+    const first = room.blockers.find(
+        (b) => b.blocks === (group === "help" && room.status === "ready" ? "power" : "room"),
+    );
     if (group === "already") return t("plan_status|already");
     if (first) {
         const key = `plan_status|${first.messageKey}`;
@@ -58,14 +60,18 @@ export function planStatus(t: Translate, room: RoomPlan): string {
 }
 
 /** What a direct chat is called: the other people's display names (a DM has no name of its own). */
-export function roomDisplayName(room: Pick<RoomPlan, "roomId" | "name" | "kind" | "dmPartners">, displayName: (roomId: string, userId: string) => string | undefined): string {
+export function roomDisplayName(
+    room: Pick<RoomPlan, "roomId" | "name" | "kind" | "dmPartners">,
+    displayName: (roomId: string, userId: string) => string | undefined,
+): string {
     if (room.kind !== "dm" || room.dmPartners.length === 0 || room.name !== room.roomId) return room.name;
     return room.dmPartners.map((p) => displayName(room.roomId, p) ?? p).join(", ");
 }
 
 /** The engine's reasons in the user's language; its English text when a key has no translation here. */
 export function translatedReasons(t: Translate, coded: Reason[], english: string | undefined): string[] {
-    if (coded.length && coded.every((r) => hasTranslation(r.key))) return coded.map((r) => t(r.key as TranslationKey, r.params));
+    if (coded.length && coded.every((r) => hasTranslation(r.key)))
+        return coded.map((r) => t(r.key as TranslationKey, r.params));
     return english ? [english] : [];
 }
 
@@ -74,13 +80,21 @@ export function resultReasons(t: Translate, room: RoomResult): string[] {
 }
 
 /** Every admin request of the report, ready to paste into a message per room. */
-export function adminRequests(t: Translate, report: MigrationReport, plan: { rooms: RoomPlan[] }): Array<{ roomId: string; room: string; message: string }> {
+export function adminRequests(
+    t: Translate,
+    report: MigrationReport,
+    plan: { rooms: RoomPlan[] },
+): Array<{ roomId: string; room: string; message: string }> {
     const byId = new Map(plan.rooms.map((r) => [r.roomId, r]));
     const out: Array<{ roomId: string; room: string; message: string }> = [];
     for (const r of report.rooms) {
         if (!r.adminMessage) continue;
         const blocker = byId.get(r.roomId)?.blockers.find((b) => b.adminMessage === r.adminMessage);
-        out.push({ roomId: r.roomId, room: r.name, message: blocker ? blockerAdminMessage(t, blocker)! : r.adminMessage });
+        out.push({
+            roomId: r.roomId,
+            room: r.name,
+            message: blocker ? blockerAdminMessage(t, blocker)! : r.adminMessage,
+        });
     }
     return out;
 }

@@ -11,14 +11,24 @@ export function reportMarkdown(t: Translate, report: MigrationReport, plan: { ro
     const lines = [`# ${report.dryRun ? t("report|dry_heading") : t("report|heading")}`, ""];
     lines.push(t("report|accounts", { oldUser: report.oldUser, newUser: report.newUser }), "");
     const keys = report.keys;
-    if (keys) lines.push(t("report|keys", { found: keys.sessionsFound, handedOver: keys.sessionsUploaded, missing: keys.sessionsMissing }), "");
+    if (keys)
+        lines.push(
+            t("report|keys", {
+                found: keys.sessionsFound,
+                handedOver: keys.sessionsUploaded,
+                missing: keys.sessionsMissing,
+            }),
+            "",
+        );
     for (const group of REPORT_GROUPS) {
         const rooms = report.rooms.filter((r) => r.outcome === group);
         if (!rooms.length) continue;
         lines.push(`## ${t(`report|group_${group}` as TranslationKey)} (${rooms.length})`, "");
         for (const r of rooms) {
             const reasons = resultReasons(t, r);
-            lines.push(`- **${escape(r.name)}** (\`${r.roomId}\`)${reasons.length ? `: ${escape(reasons.join(" "))}` : ""}`);
+            lines.push(
+                `- **${escape(r.name)}** (\`${r.roomId}\`)${reasons.length ? `: ${escape(reasons.join(" "))}` : ""}`,
+            );
         }
         lines.push("");
     }

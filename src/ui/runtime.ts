@@ -87,10 +87,23 @@ export interface MigrationRuntime {
     plan(account: NewAccountHandle, options: Partial<MigrationOptions>): Promise<MigrationPlan>;
     keyStatus(account: NewAccountHandle): Promise<KeyStatus>;
     /** Sets up recovery and a key backup for a new account that has none; returns its recovery key (show once). */
-    setUpRecovery(account: NewAccountHandle, recoveryKey: string | undefined, approval: RecoveryApprovalUi): Promise<string>;
+    setUpRecovery(
+        account: NewAccountHandle,
+        recoveryKey: string | undefined,
+        approval: RecoveryApprovalUi,
+    ): Promise<string>;
     /** The old account's keys for the plan's encrypted rooms as Element's key file (needs nothing of the new account). */
-    exportKeyFile(plan: MigrationPlan, passphrase: string, choices: KeyChoices): Promise<{ text: string; sessions: number }>;
-    run(account: NewAccountHandle, plan: MigrationPlan, choices: KeyChoices & { dryRun: boolean }, callbacks: RunCallbacks): Promise<MigrationReport>;
+    exportKeyFile(
+        plan: MigrationPlan,
+        passphrase: string,
+        choices: KeyChoices,
+    ): Promise<{ text: string; sessions: number }>;
+    run(
+        account: NewAccountHandle,
+        plan: MigrationPlan,
+        choices: KeyChoices & { dryRun: boolean },
+        callbacks: RunCallbacks,
+    ): Promise<MigrationReport>;
     /** Signs the migration's own session of the new account out (OAuth 2.0: revokes its tokens). */
     signOut(account: NewAccountHandle): Promise<void>;
     /** The same, for a page that is going away: one request that outlives the page (`fetch` with `keepalive`). */

@@ -36,18 +36,25 @@ export async function startApprovalStandIn(synapseBaseUrl: string, approval: App
 
     const forward = (req: http.IncomingMessage, res: http.ServerResponse, body?: Buffer) => {
         const target = new URL(req.url ?? "/", synapseBaseUrl);
-        const headers = { ...req.headers, host: target.host, ...(body ? { "content-length": String(body.length) } : {}) };
+        const headers = {
+            ...req.headers,
+            host: target.host,
+            ...(body ? { "content-length": String(body.length) } : {}),
+        };
         const out = http.request(target, { method: req.method, headers }, (back) => {
             res.writeHead(back.statusCode ?? 502, back.headers);
             back.pipe(res);
         });
-        out.on("error", (e) => res.writeHead(502, CORS).end(JSON.stringify({ errcode: "M_UNKNOWN", error: e.message })));
+        out.on("error", (e) =>
+            res.writeHead(502, CORS).end(JSON.stringify({ errcode: "M_UNKNOWN", error: e.message })),
+        );
         if (body) out.end(body);
         else req.pipe(out);
     };
     const askForApproval = (res: http.ServerResponse, extra: Record<string, unknown> = {}) => {
         const flows = approval.kind === "password" ? [{ stages: ["m.login.password"] }] : [{ stages: ["m.oauth"] }];
-        const params = approval.kind === "page" ? { "m.oauth": { url: `${url}/account/approve?session=${session}` } } : {};
+        const params =
+            approval.kind === "page" ? { "m.oauth": { url: `${url}/account/approve?session=${session}` } } : {};
         res.writeHead(401, CORS).end(JSON.stringify({ session, flows, params, completed: [], ...extra }));
     };
 
@@ -56,14 +63,18 @@ export async function startApprovalStandIn(synapseBaseUrl: string, approval: App
         if (req.method === "GET" && path === "/account/approve") {
             visits++;
             approved = true;
-            res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end("<!doctype html><title>Approved</title><p>Approved. You can close this tab.</p>");
+            res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(
+                "<!doctype html><title>Approved</title><p>Approved. You can close this tab.</p>",
+            );
             return;
         }
         if (req.method !== "POST" || !path.endsWith("/keys/device_signing/upload")) return forward(req, res);
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
-            const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { auth?: { type?: string; password?: string; session?: string } };
+            const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as {
+                auth?: { type?: string; password?: string; session?: string };
+            };
             if (!approved && approval.kind === "password" && body.auth?.type === "m.login.password") {
                 passwordsReceived.push(body.auth.password ?? "");
                 if (body.auth.password !== approval.password || body.auth.session !== session) {

@@ -124,7 +124,11 @@ export function waitForRoom(client: MatrixClient, roomId: string, membership = "
 }
 
 /** Waits until the room's timeline holds a decrypted message with this body (decryption is asynchronous). */
-export async function waitForDecryptedMessage(client: MatrixClient, roomId: string, body: string): Promise<MatrixEvent> {
+export async function waitForDecryptedMessage(
+    client: MatrixClient,
+    roomId: string,
+    body: string,
+): Promise<MatrixEvent> {
     return waitFor(
         client,
         () =>

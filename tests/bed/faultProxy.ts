@@ -29,7 +29,10 @@ export interface FaultProxy {
     close(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string, decide: (method: string, path: string) => Fault | undefined): Promise<FaultProxy> {
+export async function startFaultProxy(
+    target: string,
+    decide: (method: string, path: string) => Fault | undefined,
+): Promise<FaultProxy> {
     const upstream = new URL(target);
     const injected: FaultProxy["injected"] = [];
     const held = new Set<ServerResponse>();
@@ -64,12 +67,21 @@ export async function startFaultProxy(target: string, decide: (method: string, p
             const body = limited
                 ? { errcode: "M_LIMIT_EXCEEDED", error: "Too Many Requests", retry_after_ms: fault.retryAfterMs }
                 : { errcode: "M_UNKNOWN", error: `Injected ${fault.status}` };
-            res.writeHead(limited ? 429 : fault.status, { "Content-Type": "application/json", ...(limited ? { "Retry-After": String(Math.ceil(fault.retryAfterMs / 1000)) } : {}) });
+            res.writeHead(limited ? 429 : fault.status, {
+                "Content-Type": "application/json",
+                ...(limited ? { "Retry-After": String(Math.ceil(fault.retryAfterMs / 1000)) } : {}),
+            });
             res.end(JSON.stringify(body));
             return;
         }
         const forward = request(
-            { host: upstream.hostname, port: upstream.port, method, path, headers: { ...req.headers, host: upstream.host } },
+            {
+                host: upstream.hostname,
+                port: upstream.port,
+                method,
+                path,
+                headers: { ...req.headers, host: upstream.host },
+            },
             (answer) => {
                 if (fault?.kind === "drop-answer") {
                     // The server did the work; the client never hears of it.

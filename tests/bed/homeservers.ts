@@ -68,11 +68,43 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string 
     );
     const openssl = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
     try {
-        openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey, "-out", ca, "-days", "7", "-subj", "/CN=Migration test bed CA"]);
+        openssl([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            caKey,
+            "-out",
+            ca,
+            "-days",
+            "7",
+            "-subj",
+            "/CN=Migration test bed CA",
+        ]);
         openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"]);
-        openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "7", "-extfile", ext]);
+        openssl([
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            caKey,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "7",
+            "-extfile",
+            ext,
+        ]);
     } catch (e) {
-        throw new BedSetupError(`Making the test bed's TLS certificates needs the openssl command: ${(e as Error).message}`);
+        throw new BedSetupError(
+            `Making the test bed's TLS certificates needs the openssl command: ${(e as Error).message}`,
+        );
     }
     return { ca, cert, key };
 }
@@ -83,8 +115,21 @@ function homeserverConfig(hs: Homeserver, ports: { client: number; tls: number }
         public_baseurl: `${hs.baseUrl}/`,
         pid_file: path.join(hs.dataDir, "homeserver.pid"),
         listeners: [
-            { port: ports.client, bind_addresses: ["127.0.0.1"], type: "http", tls: false, x_forwarded: false, resources: [{ names: ["client"], compress: false }] },
-            { port: ports.tls, bind_addresses: ["127.0.0.1"], type: "http", tls: true, resources: [{ names: ["client", "federation"], compress: false }] },
+            {
+                port: ports.client,
+                bind_addresses: ["127.0.0.1"],
+                type: "http",
+                tls: false,
+                x_forwarded: false,
+                resources: [{ names: ["client"], compress: false }],
+            },
+            {
+                port: ports.tls,
+                bind_addresses: ["127.0.0.1"],
+                type: "http",
+                tls: true,
+                resources: [{ names: ["client", "federation"], compress: false }],
+            },
         ],
         tls_certificate_path: tls.cert,
         tls_private_key_path: tls.key,
@@ -115,10 +160,17 @@ function homeserverConfig(hs: Homeserver, ports: { client: number; tls: number }
 function logConfig(dataDir: string): string {
     return JSON.stringify({
         version: 1,
-        formatters: { precise: { format: "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s" } },
-        filters: { context: { "()": "synapse.logging.context.LoggingContextFilter", request: "" } },
+        formatters: {
+            precise: { format: "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s" },
+        },
+        filters: { context: { "()": "synapse.logging.context.LoggingContextFilter", "request": "" } },
         handlers: {
-            file: { class: "logging.FileHandler", formatter: "precise", filename: path.join(dataDir, "homeserver.log"), filters: ["context"] },
+            file: {
+                class: "logging.FileHandler",
+                formatter: "precise",
+                filename: path.join(dataDir, "homeserver.log"),
+                filters: ["context"],
+            },
         },
         loggers: { "synapse.storage.SQL": { level: "WARNING" } },
         root: { level: "INFO", handlers: ["file"] },
@@ -206,7 +258,14 @@ interface Tls {
 }
 
 /** Writes one server's files and starts it; the caller waits for health. */
-function launchSynapse(python: string, stateDir: string, tls: Tls, spec: ServerSpec, limits: LimitsProfile, extraConfig: Record<string, unknown> = {}) {
+function launchSynapse(
+    python: string,
+    stateDir: string,
+    tls: Tls,
+    spec: ServerSpec,
+    limits: LimitsProfile,
+    extraConfig: Record<string, unknown> = {},
+) {
     const dataDir = path.join(stateDir, `hs-${spec.label.toLowerCase()}`);
     mkdirSync(path.join(dataDir, "media"), { recursive: true });
     const hs: Homeserver = {
@@ -219,7 +278,10 @@ function launchSynapse(python: string, stateDir: string, tls: Tls, spec: ServerS
     };
     // A key id of its own: a server started later under the same name (an extra server's slot is reused within a
     // run) must not be taken for a forger by servers that cached the earlier one's key.
-    writeFileSync(path.join(dataDir, "signing.key"), `ed25519 a_${randomBytes(4).toString("hex")} ${randomBytes(32).toString("base64").replace(/=+$/, "")}\n`);
+    writeFileSync(
+        path.join(dataDir, "signing.key"),
+        `ed25519 a_${randomBytes(4).toString("hex")} ${randomBytes(32).toString("base64").replace(/=+$/, "")}\n`,
+    );
     writeFileSync(path.join(dataDir, "log.config"), logConfig(dataDir));
     // JSON is valid YAML, so no YAML writer is needed. Later files override earlier ones.
     const files = [
@@ -303,7 +365,11 @@ export async function startExtraHomeserver(
     slot: ExtraSlot = 3,
 ): Promise<{ hs: Homeserver; stop(): Promise<void> }> {
     const python = ensureSynapseInstalled();
-    const tls: Tls = { ca: path.join(bed.stateDir, "ca.pem"), cert: path.join(bed.stateDir, "tls.crt"), key: path.join(bed.stateDir, "tls.key") };
+    const tls: Tls = {
+        ca: path.join(bed.stateDir, "ca.pem"),
+        cert: path.join(bed.stateDir, "tls.crt"),
+        key: path.join(bed.stateDir, "tls.key"),
+    };
     const spec = extraSpec(label, slot);
     const { hs, child } = launchSynapse(python, bed.stateDir, tls, spec, { kind: "functional" }, extraConfig);
     try {
@@ -340,7 +406,14 @@ export async function registerUser(
     const res = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ nonce, username: localpart, password, admin: !!opts.admin, mac, displayname: opts.displayName }),
+        body: JSON.stringify({
+            nonce,
+            username: localpart,
+            password,
+            admin: !!opts.admin,
+            mac,
+            displayname: opts.displayName,
+        }),
     });
     const body = (await res.json()) as { user_id: string; access_token: string; device_id: string; error?: string };
     if (!res.ok) throw new Error(`Registering ${localpart} on ${hs.label} failed: ${res.status} ${body.error ?? ""}`);

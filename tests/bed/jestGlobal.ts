@@ -29,6 +29,7 @@ export interface BedDescription {
 /** For tests: the running bed, or a clear failure when the suite was started without one. */
 export function currentBed(): BedDescription {
     const raw = process.env.MIGRATE_BED;
-    if (!raw || raw === "off") throw new Error("No test homeservers: run through `npm test` (jest global set-up starts them).");
+    if (!raw || raw === "off")
+        throw new Error("No test homeservers: run through `npm test` (jest global set-up starts them).");
     return JSON.parse(raw) as BedDescription;
 }

@@ -50,7 +50,10 @@ function deviceFlowPages(): NonNullable<Configuration["features"]>["deviceFlow"]
     return {
         enabled: true,
         userCodeInputSource: async (ctx, form, _out, err) => {
-            ctx.body = page("Enter the code", `${err ? '<p role="alert">That code did not work.</p>' : ""}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+            ctx.body = page(
+                "Enter the code",
+                `${err ? '<p role="alert">That code did not work.</p>' : ""}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+            );
         },
         userCodeConfirmSource: async (ctx, form, client, _device, userCode) => {
             ctx.body = page(
@@ -69,7 +72,9 @@ function deviceFlowPages(): NonNullable<Configuration["features"]>["deviceFlow"]
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 /** Listens first (the issuer needs the port), then builds the provider and serves it with extra routes in front. */
-async function serveProvider(configure: (issuer: string) => { provider: Provider; routes: Route[] }): Promise<LoopbackProvider & { provider: Provider }> {
+async function serveProvider(
+    configure: (issuer: string) => { provider: Provider; routes: Route[] },
+): Promise<LoopbackProvider & { provider: Provider }> {
     let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
     const server = createServer((req, res) => handle(req, res));
     await new Promise<void>((resolve, reject) => {
@@ -113,12 +118,24 @@ async function serveProvider(configure: (issuer: string) => { provider: Provider
             return true;
         }
         // Consent: granted automatically (the person already chose to sign in).
-        const grant = grantId ? await provider.Grant.find(grantId) : new provider.Grant({ accountId: session!.accountId, clientId: params.client_id as string });
-        const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+        const grant = grantId
+            ? await provider.Grant.find(grantId)
+            : new provider.Grant({ accountId: session!.accountId, clientId: params.client_id as string });
+        const missing = prompt.details as {
+            missingOIDCScope?: string[];
+            missingOIDCClaims?: string[];
+            missingResourceScopes?: Record<string, string[]>;
+        };
         if (missing.missingOIDCScope) grant!.addOIDCScope(missing.missingOIDCScope.join(" "));
         if (missing.missingOIDCClaims) grant!.addOIDCClaims(missing.missingOIDCClaims);
-        for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant!.addResourceScope(indicator, scopes.join(" "));
-        await provider.interactionFinished(req, res, { consent: { grantId: await grant!.save() } }, { mergeWithLastSubmission: true });
+        for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
+            grant!.addResourceScope(indicator, scopes.join(" "));
+        await provider.interactionFinished(
+            req,
+            res,
+            { consent: { grantId: await grant!.save() } },
+            { mergeWithLastSubmission: true },
+        );
         return true;
     };
     const all = [...routes, interaction];
@@ -146,15 +163,29 @@ async function serveProvider(configure: (issuer: string) => { provider: Provider
 const commonConfig = (): Configuration => ({
     cookies: { keys: [randomBytes(16).toString("hex")] },
     // A signing key of this run (the built-in one is for quick starts and says so on every start).
-    jwks: { keys: [{ ...generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }), use: "sig", alg: "RS256" } as never] },
+    jwks: {
+        keys: [
+            {
+                ...generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }),
+                use: "sig",
+                alg: "RS256",
+            } as never,
+        ],
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, preferred_username: sub, name: `${sub} (test IdP)` }) }),
+    findAccount: async (_ctx, sub) => ({
+        accountId: sub,
+        claims: async () => ({ sub, preferred_username: sub, name: `${sub} (test IdP)` }),
+    }),
     claims: { openid: ["sub"], profile: ["preferred_username", "name"] },
     ...quietPages,
 });
 
 /** A real OpenID Connect provider for Synapse's single sign-on; any user name signs in as that user. */
-export async function startIdentityProvider(opts: { synapseBaseUrl: string; clientSecret: string }): Promise<LoopbackProvider> {
+export async function startIdentityProvider(opts: {
+    synapseBaseUrl: string;
+    clientSecret: string;
+}): Promise<LoopbackProvider> {
     return serveProvider((issuer) => ({
         provider: new Provider(issuer, {
             ...commonConfig(),
@@ -174,7 +205,11 @@ export async function startIdentityProvider(opts: { synapseBaseUrl: string; clie
 }
 
 /** What Synapse needs in its config to sign in through `startIdentityProvider`. */
-export function synapseSsoConfig(issuer: string, clientSecret: string, clientWhitelist: string[]): Record<string, unknown> {
+export function synapseSsoConfig(
+    issuer: string,
+    clientSecret: string,
+    clientWhitelist: string[],
+): Record<string, unknown> {
     return {
         password_config: { enabled: false },
         sso: { client_whitelist: clientWhitelist },
@@ -189,7 +224,12 @@ export function synapseSsoConfig(issuer: string, clientSecret: string, clientWhi
                 skip_verification: true,
                 user_profile_method: "userinfo_endpoint",
                 allow_existing_users: true,
-                user_mapping_provider: { config: { localpart_template: "{{ user.preferred_username }}", display_name_template: "{{ user.name }}" } },
+                user_mapping_provider: {
+                    config: {
+                        localpart_template: "{{ user.preferred_username }}",
+                        display_name_template: "{{ user.name }}",
+                    },
+                },
             },
         ],
     };
@@ -215,14 +255,24 @@ export interface MasStandInOptions {
 
 /** Device id of a token's scope (`urn:matrix:client:device:<id>`). */
 function deviceOf(scope: string | undefined): string | undefined {
-    return scope?.split(" ").find((s) => s.startsWith(DEVICE_SCOPE_PREFIX))?.slice(DEVICE_SCOPE_PREFIX.length);
+    return scope
+        ?.split(" ")
+        .find((s) => s.startsWith(DEVICE_SCOPE_PREFIX))
+        ?.slice(DEVICE_SCOPE_PREFIX.length);
 }
 
 /** The scopes a request asked for, wherever oidc-provider keeps them at that point. */
 function requestedScope(ctx: KoaContextWithOIDC): string {
     const oidc = ctx.oidc;
     const entities = oidc?.entities as Record<string, { scope?: string } | undefined> | undefined;
-    return (oidc?.params?.scope as string | undefined) ?? entities?.AuthorizationCode?.scope ?? entities?.DeviceCode?.scope ?? entities?.RefreshToken?.scope ?? entities?.Grant?.scope ?? "";
+    return (
+        (oidc?.params?.scope as string | undefined) ??
+        entities?.AuthorizationCode?.scope ??
+        entities?.DeviceCode?.scope ??
+        entities?.RefreshToken?.scope ??
+        entities?.Grant?.scope ??
+        ""
+    );
 }
 
 /** A stand-in for Matrix Authentication Service (see the file's comment for what it is and is not). */
@@ -244,7 +294,8 @@ export async function startMasStandIn(opts: MasStandInOptions): Promise<MasStand
         const key = `${localpart}/${deviceId ?? ""}`;
         if (provisioned.has(key)) return;
         await toSynapse("provision_user", { localpart, set_displayname: localpart });
-        if (deviceId) await toSynapse("upsert_device", { localpart, device_id: deviceId, display_name: "Account migration" });
+        if (deviceId)
+            await toSynapse("upsert_device", { localpart, device_id: deviceId, display_name: "Account migration" });
         provisioned.add(key);
     };
 
@@ -262,7 +313,12 @@ export async function startMasStandIn(opts: MasStandInOptions): Promise<MasStand
                     defaultResource: () => "urn:matrix:client",
                     useGrantedResource: () => true,
                     getResourceServerInfo: async (ctx) => ({
-                        scope: [MATRIX_API_SCOPE, ...requestedScope(ctx).split(" ").filter((s) => s.startsWith(DEVICE_SCOPE_PREFIX))].join(" "),
+                        scope: [
+                            MATRIX_API_SCOPE,
+                            ...requestedScope(ctx)
+                                .split(" ")
+                                .filter((s) => s.startsWith(DEVICE_SCOPE_PREFIX)),
+                        ].join(" "),
                         accessTokenFormat: "opaque",
                         accessTokenTTL: opts.accessTokenTtl ?? 300,
                     }),
@@ -279,7 +335,8 @@ export async function startMasStandIn(opts: MasStandInOptions): Promise<MasStand
         });
         provider.on("access_token.saved", (token) => {
             const deviceId = deviceOf(token.scope);
-            if (token.grantId && token.accountId && deviceId) devicesByGrant.set(token.grantId, { localpart: token.accountId, deviceId });
+            if (token.grantId && token.accountId && deviceId)
+                devicesByGrant.set(token.grantId, { localpart: token.accountId, deviceId });
         });
         provider.on("grant.success", (ctx) => {
             if ((ctx.oidc.params?.grant_type as string | undefined) === "refresh_token") refreshes++;
@@ -287,14 +344,20 @@ export async function startMasStandIn(opts: MasStandInOptions): Promise<MasStand
         provider.on("grant.revoked", (_ctx, grantId) => {
             const device = devicesByGrant.get(grantId);
             devicesByGrant.delete(grantId);
-            if (device) void toSynapse("delete_device", { localpart: device.localpart, device_id: device.deviceId }).catch(() => undefined);
+            if (device)
+                void toSynapse("delete_device", { localpart: device.localpart, device_id: device.deviceId }).catch(
+                    () => undefined,
+                );
         });
 
         const registrationCors: Route = async (req, res, url) => {
             if (url.pathname !== "/reg") return false;
             res.setHeader("Access-Control-Allow-Origin", "*");
             if (req.method !== "OPTIONS") return false;
-            res.writeHead(204, { "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "Content-Type, Accept" }).end();
+            res.writeHead(204, {
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "Content-Type, Accept",
+            }).end();
             return true;
         };
         const introspection: Route = async (req, res, url) => {
@@ -307,13 +370,25 @@ export async function startMasStandIn(opts: MasStandInOptions): Promise<MasStand
             let answer: Record<string, unknown> = { active: false };
             if (token === adminToken) {
                 await provision("standin-admin");
-                answer = { active: true, scope: `${MATRIX_API_SCOPE} urn:synapse:admin:*`, username: "standin-admin", sub: "standin-admin" };
+                answer = {
+                    active: true,
+                    scope: `${MATRIX_API_SCOPE} urn:synapse:admin:*`,
+                    username: "standin-admin",
+                    sub: "standin-admin",
+                };
             } else {
                 const found = await provider.AccessToken.find(token);
                 if (found && !found.isExpired && found.accountId) {
                     const deviceId = deviceOf(found.scope);
                     await provision(found.accountId, deviceId);
-                    answer = { active: true, scope: found.scope, username: found.accountId, sub: found.accountId, client_id: found.clientId, expires_in: found.remainingTTL };
+                    answer = {
+                        active: true,
+                        scope: found.scope,
+                        username: found.accountId,
+                        sub: found.accountId,
+                        client_id: found.clientId,
+                        expires_in: found.remainingTTL,
+                    };
                 }
             }
             res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(answer));
@@ -325,7 +400,9 @@ export async function startMasStandIn(opts: MasStandInOptions): Promise<MasStand
             if (req.method === "POST") {
                 const localpart = ((await readForm(req)).get("localpart") ?? "").trim();
                 await toSynapse("allow_cross_signing_reset", { localpart });
-                res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(page("Approved", "<p>You can close this window.</p>"));
+                res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(
+                    page("Approved", "<p>You can close this window.</p>"),
+                );
                 return true;
             }
             res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(

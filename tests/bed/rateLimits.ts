@@ -39,15 +39,17 @@ export interface Limit {
     burst_count: number;
 }
 
-export type LimitsProfile = { kind: "functional" } | { kind: "default"; scale?: number; overrides?: Record<string, Limit> };
+export type LimitsProfile =
+    { kind: "functional" } | { kind: "default"; scale?: number; overrides?: Record<string, Limit> };
 
 /** Turns the dotted keys into Synapse's nested config shape. */
 function nest(flat: Record<string, Limit>): Record<string, unknown> {
-    const out: Record<string, any> = {};
+    type Node = { [key: string]: Node | Limit };
+    const out: Node = {};
     for (const [key, value] of Object.entries(flat)) {
         const parts = key.split(".");
         let node = out;
-        for (const part of parts.slice(0, -1)) node = node[part] ??= {};
+        for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Node;
         node[parts[parts.length - 1]] = value;
     }
     return out;
@@ -56,7 +58,13 @@ function nest(flat: Record<string, Limit>): Record<string, unknown> {
 export function rateLimitConfig(profile: LimitsProfile): Record<string, unknown> {
     const config = nest(effectiveRateLimits(profile));
     if (profile.kind === "functional") {
-        config.rc_federation = { window_size: 1000, sleep_limit: 10000, sleep_delay: 0, reject_limit: 100000, concurrent: 1000 };
+        config.rc_federation = {
+            window_size: 1000,
+            sleep_limit: 10000,
+            sleep_delay: 0,
+            reject_limit: 100000,
+            concurrent: 1000,
+        };
     }
     return config;
 }
@@ -64,11 +72,18 @@ export function rateLimitConfig(profile: LimitsProfile): Record<string, unknown>
 /** The limits a server of this profile enforces, by dotted name (what `rateLimitConfig` writes into its config). */
 export function effectiveRateLimits(profile: LimitsProfile): Record<string, Limit> {
     if (profile.kind === "functional") {
-        return Object.fromEntries(Object.keys(SYNAPSE_DEFAULT_LIMITS).map((k) => [k, { per_second: 10000, burst_count: 100000 }]));
+        return Object.fromEntries(
+            Object.keys(SYNAPSE_DEFAULT_LIMITS).map((k) => [k, { per_second: 10000, burst_count: 100000 }]),
+        );
     }
     const scale = profile.scale ?? 1;
     if (!(scale > 0)) throw new Error(`The rate-limit scale must be a positive number, not ${profile.scale}`);
-    const scaled = Object.fromEntries(Object.entries(SYNAPSE_DEFAULT_LIMITS).map(([k, v]) => [k, { per_second: v.per_second * scale, burst_count: v.burst_count }]));
+    const scaled = Object.fromEntries(
+        Object.entries(SYNAPSE_DEFAULT_LIMITS).map(([k, v]) => [
+            k,
+            { per_second: v.per_second * scale, burst_count: v.burst_count },
+        ]),
+    );
     for (const [k, v] of Object.entries(profile.overrides ?? {})) {
         if (!(k in SYNAPSE_DEFAULT_LIMITS)) throw new Error(`Unknown rate limit ${k}`);
         scaled[k] = v;

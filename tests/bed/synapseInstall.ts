@@ -18,9 +18,13 @@ export class BedSetupError extends Error {}
 
 function installedVersion(): string | undefined {
     if (!existsSync(SYNAPSE_PYTHON)) return undefined;
-    const probe = spawnSync(SYNAPSE_PYTHON, ["-c", "import importlib.metadata as m, synapse, authlib; print(m.version(\"matrix-synapse\"))"], {
-        encoding: "utf8",
-    });
+    const probe = spawnSync(
+        SYNAPSE_PYTHON,
+        ["-c", 'import importlib.metadata as m, synapse, authlib; print(m.version("matrix-synapse"))'],
+        {
+            encoding: "utf8",
+        },
+    );
     return probe.status === 0 ? probe.stdout.trim() : undefined;
 }
 
@@ -47,7 +51,14 @@ export function ensureSynapseInstalled(log: (line: string) => void = (l) => proc
         if (!existsSync(SYNAPSE_PYTHON)) execFileSync(python, ["-m", "venv", VENV_DIR], { stdio: "inherit" });
         execFileSync(
             SYNAPSE_PYTHON,
-            ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", `matrix-synapse[oidc]==${SYNAPSE_VERSION}`],
+            [
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                `matrix-synapse[oidc]==${SYNAPSE_VERSION}`,
+            ],
             { stdio: "inherit" },
         );
     } catch (e) {
@@ -57,7 +68,9 @@ export function ensureSynapseInstalled(log: (line: string) => void = (l) => proc
         );
     }
     if (installedVersion() !== SYNAPSE_VERSION) {
-        throw new BedSetupError(`Synapse was installed into ${VENV_DIR} but does not import; remove that folder and retry.`);
+        throw new BedSetupError(
+            `Synapse was installed into ${VENV_DIR} but does not import; remove that folder and retry.`,
+        );
     }
     return SYNAPSE_PYTHON;
 }

@@ -15,7 +15,9 @@ const open: Array<{ context: BrowserContext; profile: string }> = [];
 
 export async function openBrowserPage(): Promise<{ page: Page; context: BrowserContext; logs: string[] }> {
     if (!existsSync(CHROMIUM)) {
-        throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH.`);
+        throw new Error(
+            `Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH.`,
+        );
     }
     const profile = mkdtempSync(path.join(tmpdir(), "migration-chromium-"));
     const context = await chromium.launchPersistentContext(profile, {

@@ -15,7 +15,12 @@ import { stopAllClients } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { passwordSession } from "../bed/passwordSession.ts";
 import { getState } from "../engine/scenario.ts";
-import { DEMO_CONVERSATIONS, type DemoAccounts, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
+import {
+    DEMO_CONVERSATIONS,
+    type DemoAccounts,
+    randomDemoAccountSpecs,
+    seedDemoAccounts,
+} from "../fixtures/demoAccounts.ts";
 import { decryptedBodies, freshDeviceFromRecoveryKey } from "../keys/history.ts";
 import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { closeBrowsers, openBrowserPage } from "./chromium.ts";
@@ -45,7 +50,9 @@ async function migrationDevices(): Promise<string[]> {
     const bed = currentBed();
     const checker = await passwordSession(bed.b.baseUrl, demo.users.aliceNew, "test checker");
     try {
-        const { devices } = await checker.http.request<{ devices: Array<{ device_id: string; display_name?: string }> }>("GET", "/devices");
+        const { devices } = await checker.http.request<{
+            devices: Array<{ device_id: string; display_name?: string }>;
+        }>("GET", "/devices");
         return devices.filter((d) => d.display_name === MIGRATION_DEVICE).map((d) => d.device_id);
     } finally {
         await checker.signOut();
@@ -90,7 +97,9 @@ const focusedName = () =>
     });
 
 async function giveRecoveryKeys(): Promise<void> {
-    await page.getByRole("textbox", { name: "Recovery key of the old account (optional)" }).fill(demo.recoveryKeys.alice);
+    await page
+        .getByRole("textbox", { name: "Recovery key of the old account (optional)" })
+        .fill(demo.recoveryKeys.alice);
     await page.getByRole("textbox", { name: "Recovery key of the new account" }).fill(demo.recoveryKeys.aliceNew);
 }
 
@@ -98,7 +107,9 @@ beforeAll(async () => {
     const bed = currentBed();
     demo = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
     host = await startHostServer({
-        config: { default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } } },
+        config: {
+            default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } },
+        },
     });
     ({ page, context, logs } = await openBrowserPage());
     await page.goto(host.url);
@@ -123,9 +134,13 @@ test("typing /migrate in a room offers to open the migration for that account", 
     await offer.getByRole("button", { name: "Open account migration" }).click();
     await page.getByRole("heading", { name: "Sign in to the new account" }).waitFor();
     expect(page.url()).toMatch(/#\/migrate-account$/);
-    expect(await page.getByRole("textbox", { name: "New account", exact: true }).inputValue()).toBe(demo.users.aliceNew.userId);
+    expect(await page.getByRole("textbox", { name: "New account", exact: true }).inputValue()).toBe(
+        demo.users.aliceNew.userId,
+    );
     expect(await page.inputValue("input[name=newUserId]")).toBe(demo.users.aliceNew.userId);
-    expect(await page.getByRole("list", { name: "Steps of the migration" }).getByRole("listitem").allTextContents()).toEqual(["1. Sign in", "2. Review", "3. Move", "4. Report"]);
+    expect(
+        await page.getByRole("list", { name: "Steps of the migration" }).getByRole("listitem").allTextContents(),
+    ).toEqual(["1. Sign in", "2. Review", "3. Move", "4. Report"]);
     // First the account alone: how it signs in depends on its server.
     expect(await methods().count()).toBe(0);
     expect(await passwordField().count()).toBe(0);
@@ -138,7 +153,9 @@ test("a server that cannot be found, then a wrong password: each error at its fi
     await homeserver.waitFor();
     // The message sits right under the field it asks for, which takes the focus; the raw fetch detail is folded away.
     expect(await page.getByTestId("migration-error").textContent()).toMatch(/could not be found from its name/);
-    expect(await page.getByText(/could not be found from its name\. Enter the homeserver's address\./).isVisible()).toBe(true);
+    expect(
+        await page.getByText(/could not be found from its name\. Enter the homeserver's address\./).isVisible(),
+    ).toBe(true);
     expect(await page.getByText("Technical details").isVisible()).toBe(true);
     expect(await homeserver.getAttribute("aria-invalid")).toBe("true");
     expect(await focusedName()).toBe("Its homeserver address");
@@ -147,9 +164,15 @@ test("a server that cannot be found, then a wrong password: each error at its fi
     await continueButton().click();
     // Synapse B offers passwords only (and the advanced access token): no other method is shown.
     await methods().waitFor();
-    expect(await methods().getByRole("button", { name: /^Continue with/ }).count()).toBe(0);
+    expect(
+        await methods()
+            .getByRole("button", { name: /^Continue with/ })
+            .count(),
+    ).toBe(0);
     expect(await page.getByText("Advanced: use an access token").isVisible()).toBe(true);
-    expect(await page.getByText(`${demo.users.aliceNew.userId} — homeserver ${currentBed().b.baseUrl}.`).isVisible()).toBe(true);
+    expect(
+        await page.getByText(`${demo.users.aliceNew.userId} — homeserver ${currentBed().b.baseUrl}.`).isVisible(),
+    ).toBe(true);
     await record("sign-in-methods");
     await passwordField().fill("not the password");
     await page.getByRole("button", { name: "Sign in to the new account" }).click();
@@ -167,7 +190,9 @@ test("the plan groups rooms; start, pause, leave for a room, come back to the li
     expect(await page.getByText(/^7 of 7 rooms chosen/).count()).toBe(1);
     // Alice moderates Town square but may not change its power levels: it needs an admin, said plainly, with a message.
     const help = page.getByRole("region", { name: "Needs someone's help" });
-    expect(await help.getByRole("listitem").filter({ hasText: "Town square" }).textContent()).toContain("Moves, but an admin must give the new account level 50");
+    expect(await help.getByRole("listitem").filter({ hasText: "Town square" }).textContent()).toContain(
+        "Moves, but an admin must give the new account level 50",
+    );
     await help.getByRole("button", { name: "Show details of Town square" }).click();
     expect(await help.getByText(/Could you give .* power level 50/).count()).toBe(1);
     expect(await page.getByRole("region", { name: "To move" }).getByRole("listitem").count()).toBe(6);
@@ -196,7 +221,11 @@ test("the plan groups rooms; start, pause, leave for a room, come back to the li
 test("closing the tab mid-run signs the temporary session out; Element opened again continues the same migration", async () => {
     expect(await migrationDevices()).toHaveLength(1);
     await page.close({ runBeforeUnload: true });
-    await waitFor(migrationDevices, (d) => d.length === 0, "the migration's session of the new account after the tab closed");
+    await waitFor(
+        migrationDevices,
+        (d) => d.length === 0,
+        "the migration's session of the new account after the tab closed",
+    );
 
     page = await context.newPage();
     page.on("pageerror", (e) => logs.push(`[pageerror] ${e.message}`));
@@ -205,7 +234,9 @@ test("closing the tab mid-run signs the temporary session out; Element opened ag
     await offer.waitFor({ timeout: 30_000 });
     await record("continue-offer");
     await offer.click();
-    expect(await page.getByRole("textbox", { name: "New account", exact: true }).getAttribute("readonly")).not.toBeNull();
+    expect(
+        await page.getByRole("textbox", { name: "New account", exact: true }).getAttribute("readonly"),
+    ).not.toBeNull();
     await signInNewAccount();
     await page.getByText("Continuing an interrupted migration").waitFor();
     await giveRecoveryKeys();
@@ -216,15 +247,28 @@ test("closing the tab mid-run signs the temporary session out; Element opened ag
     // Rooms finished before the tab closed are "already done" now; together with the rest, six moved.
     const moved = page.getByRole("region", { name: /^(Moved|Already done)$/ }).getByRole("listitem");
     expect(await moved.count()).toBe(6);
-    expect(await page.getByRole("region", { name: "Needs action" }).getByRole("listitem").allTextContents()).toEqual([expect.stringContaining("Town square")]);
+    expect(await page.getByRole("region", { name: "Needs action" }).getByRole("listitem").allTextContents()).toEqual([
+        expect.stringContaining("Town square"),
+    ]);
     expect(await page.getByRole("region", { name: /^(Skipped|Failed)$/ }).count()).toBe(0);
-    expect(await page.getByText(`Encrypted history: ${demo.aliceMegolmSessions} keys found, ${demo.aliceMegolmSessions} handed over, 0 missing.`).count()).toBe(1);
+    expect(
+        await page
+            .getByText(
+                `Encrypted history: ${demo.aliceMegolmSessions} keys found, ${demo.aliceMegolmSessions} handed over, 0 missing.`,
+            )
+            .count(),
+    ).toBe(1);
     await page.getByRole("button", { name: "Copy all admin requests (1)" }).waitFor();
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download as Markdown" }).click()]);
+    const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download as Markdown" }).click(),
+    ]);
     const markdown = await new Promise<string>((resolve, reject) => {
         void download.createReadStream().then((s) => {
             let text = "";
-            s.on("data", (c) => (text += c)).on("end", () => resolve(text)).on("error", reject);
+            s.on("data", (c) => (text += c))
+                .on("end", () => resolve(text))
+                .on("error", reject);
         });
     });
     expect(markdown).toMatch(/^# Done/);
@@ -239,7 +283,10 @@ test("closing the tab mid-run signs the temporary session out; Element opened ag
         const member = await getState(neu as never, roomId, "m.room.member", neu.userId);
         expect({ roomId, membership: member.membership }).toEqual({ roomId, membership: "join" });
     }
-    const direct = await neu.http.request<Record<string, string[]>>("GET", `/user/${encodeURIComponent(neu.userId)}/account_data/m.direct`);
+    const direct = await neu.http.request<Record<string, string[]>>(
+        "GET",
+        `/user/${encodeURIComponent(neu.userId)}/account_data/m.direct`,
+    );
     expect(direct[demo.users.bob.userId]).toEqual([demo.rooms.dmBob]);
     expect(direct[demo.users.carol.userId]).toEqual([demo.rooms.dmCarol]);
 
@@ -268,9 +315,11 @@ async function tabTo(name: string | RegExp): Promise<void> {
             const input = el as HTMLInputElement;
             const label = el.getAttribute("aria-label") ?? input.labels?.[0]?.textContent ?? el.textContent ?? "";
             // Compound draws the ring of checkboxes and radios on the element after the (transparent) input.
-            const ringOn = input.type === "checkbox" || input.type === "radio" ? (el.nextElementSibling as HTMLElement) : el;
+            const ringOn =
+                input.type === "checkbox" || input.type === "radio" ? (el.nextElementSibling as HTMLElement) : el;
             const style = getComputedStyle(ringOn);
-            const visible = el.matches(":focus-visible") && (style.outlineStyle !== "none" || style.boxShadow !== "none");
+            const visible =
+                el.matches(":focus-visible") && (style.outlineStyle !== "none" || style.boxShadow !== "none");
             return { label: label.trim(), visible };
         });
         if (!focused) continue;

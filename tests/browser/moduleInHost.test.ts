@@ -12,7 +12,9 @@ let host: HostServer;
 beforeAll(async () => {
     const bed = currentBed();
     host = await startHostServer({
-        config: { default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } } },
+        config: {
+            default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } },
+        },
     });
 });
 
@@ -27,7 +29,8 @@ test("the entry shows in the space panel; the page, in the user's language, load
     const { page, logs } = await openBrowserPage();
     const moduleRequests: string[] = [];
     page.on("request", (r) => {
-        if (r.url().includes("/modules/account-migration/")) moduleRequests.push(new URL(r.url()).pathname.replace(/\.[0-9a-f]{8}\.js$/, ".js"));
+        if (r.url().includes("/modules/account-migration/"))
+            moduleRequests.push(new URL(r.url()).pathname.replace(/\.[0-9a-f]{8}\.js$/, ".js"));
     });
 
     await page.goto(`${host.url}?lang=de`);

@@ -25,9 +25,30 @@ export interface AxeViolation {
 export async function axeViolations(page: Page, target: Locator): Promise<AxeViolation[]> {
     if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE_SOURCE });
     return target.evaluate(async (root) => {
-        const axe = (window as unknown as { axe: { run(ctx: Element, opts: object): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+        const axe = (
+            window as unknown as {
+                axe: {
+                    run(
+                        ctx: Element,
+                        opts: object,
+                    ): Promise<{
+                        violations: Array<{
+                            id: string;
+                            impact: string | null;
+                            help: string;
+                            nodes: Array<{ target: string[] }>;
+                        }>;
+                    }>;
+                };
+            }
+        ).axe;
         const result = await axe.run(root, { resultTypes: ["violations"] });
-        return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) }));
+        return result.violations.map((v) => ({
+            id: v.id,
+            impact: v.impact,
+            help: v.help,
+            nodes: v.nodes.map((n) => n.target.join(" ")),
+        }));
     });
 }
 
@@ -43,7 +64,11 @@ async function setTheme(page: Page, theme: "light" | "dark"): Promise<void> {
  * Writes `<name>-light.png`, `<name>-dark.png` and `<name>.aria.yml` for the module's page (or `target`), and
  * returns axe's violations in both themes. `redact` replaces run-specific values (random user ids) in the aria text.
  */
-export async function recordScreen(page: Page, name: string, opts: { target?: Locator; redact?: Record<string, string> } = {}): Promise<AxeViolation[]> {
+export async function recordScreen(
+    page: Page,
+    name: string,
+    opts: { target?: Locator; redact?: Record<string, string> } = {},
+): Promise<AxeViolation[]> {
     mkdirSync(SCREENS_DIR, { recursive: true });
     const target = opts.target ?? page.getByRole("main");
     // Nothing animating or blinking in the pictures.
@@ -59,7 +84,12 @@ export async function recordScreen(page: Page, name: string, opts: { target?: Lo
     const violations: AxeViolation[] = [];
     for (const theme of ["light", "dark"] as const) {
         await setTheme(page, theme);
-        await target.screenshot({ path: path.join(SCREENS_DIR, `${name}-${theme}.png`), animations: "disabled", caret: "hide", scale: "css" });
+        await target.screenshot({
+            path: path.join(SCREENS_DIR, `${name}-${theme}.png`),
+            animations: "disabled",
+            caret: "hide",
+            scale: "css",
+        });
         violations.push(...(await axeViolations(page, target)).map((v) => ({ ...v, id: `${theme}: ${v.id}` })));
     }
     await setTheme(page, "light");

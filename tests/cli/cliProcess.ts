@@ -28,8 +28,15 @@ export interface StartedCli {
  * environment. With `killAtLine`, it is killed with SIGKILL the moment its stderr (progress and messages) reaches
  * that many lines, as a crash or a closed laptop would stop it.
  */
-export function startCli(args: string[], env: Record<string, string>, options: { killAtLine?: number } = {}): StartedCli {
-    const bed = process.env.MIGRATE_BED && process.env.MIGRATE_BED !== "off" ? (JSON.parse(process.env.MIGRATE_BED) as { caFile?: string }) : {};
+export function startCli(
+    args: string[],
+    env: Record<string, string>,
+    options: { killAtLine?: number } = {},
+): StartedCli {
+    const bed =
+        process.env.MIGRATE_BED && process.env.MIGRATE_BED !== "off"
+            ? (JSON.parse(process.env.MIGRATE_BED) as { caFile?: string })
+            : {};
     const child = spawn(process.execPath, [CLI, ...args], {
         env: { PATH: process.env.PATH ?? "", ...(bed.caFile ? { NODE_EXTRA_CA_CERTS: bed.caFile } : {}), ...env },
         stdio: ["ignore", "pipe", "pipe"],
@@ -45,9 +52,17 @@ export function startCli(args: string[], env: Record<string, string>, options: {
         const parts = d.toString().split("\n");
         for (const line of parts.slice(0, -1)) timeline.push([Date.now() - started, line]);
         lines += parts.length - 1;
-        if (options.killAtLine !== undefined && lines >= options.killAtLine && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        if (
+            options.killAtLine !== undefined &&
+            lines >= options.killAtLine &&
+            child.exitCode === null &&
+            child.signalCode === null
+        )
+            child.kill("SIGKILL");
     });
-    const done = new Promise<CliRun>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, timeline })));
+    const done = new Promise<CliRun>((resolve) =>
+        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, timeline })),
+    );
     return {
         child,
         done,
@@ -57,7 +72,8 @@ export function startCli(args: string[], env: Record<string, string>, options: {
             for (;;) {
                 const match = /Sign in at: (\S+)/.exec(stderr);
                 if (match) return match[1];
-                if (child.exitCode !== null || Date.now() > deadline) throw new Error(`The CLI printed no "Sign in at:" line:\n${stderr}`);
+                if (child.exitCode !== null || Date.now() > deadline)
+                    throw new Error(`The CLI printed no "Sign in at:" line:\n${stderr}`);
                 await new Promise((r) => setTimeout(r, 50));
             }
         },

@@ -77,7 +77,12 @@ test("invites went only where needed: public and restricted rooms were joined wi
         expect(outcome(roomId)!.steps).not.toContain("invite");
     }
     // The join into the restricted room was authorised through the space, not an invite.
-    const member = await getState<Record<string, unknown>>(s.newAccount, r.restrictedInSpace, "m.room.member", s.newAccount.userId);
+    const member = await getState<Record<string, unknown>>(
+        s.newAccount,
+        r.restrictedInSpace,
+        "m.room.member",
+        s.newAccount.userId,
+    );
     expect(member.join_authorised_via_users_server).toBe(s.alice.userId);
 });
 
@@ -116,12 +121,21 @@ test("m.direct gains the migrated direct chats and keeps the new account's own",
 test("room tags, notification rules, ignored users, settings and profile are carried over; secrets are not", async () => {
     const neu = s.newAccount;
     const tags = async (roomId: string) =>
-        (await neu.http.request<{ tags: Record<string, unknown> }>("GET", `/user/${seg(neu.userId)}/rooms/${seg(roomId)}/tags`)).tags;
+        (
+            await neu.http.request<{ tags: Record<string, unknown> }>(
+                "GET",
+                `/user/${seg(neu.userId)}/rooms/${seg(roomId)}/tags`,
+            )
+        ).tags;
     expect(await tags(s.rooms.dmBob)).toEqual({ "m.favourite": { order: 0.5 } });
     expect(await tags(s.rooms.publicByBob)).toEqual({ "m.lowpriority": {} });
     expect(await tags(s.rooms.inviteOnlyV10Admin)).toEqual({ "u.work": { order: 1 } });
 
-    const rules = (await neu.http.request<{ global: Record<string, Array<{ rule_id: string; enabled: boolean; pattern?: string }>> }>("GET", "/pushrules/")).global;
+    const rules = (
+        await neu.http.request<{
+            global: Record<string, Array<{ rule_id: string; enabled: boolean; pattern?: string }>>;
+        }>("GET", "/pushrules/")
+    ).global;
     const customContent = rules.content.filter((r) => !r.rule_id.startsWith("."));
     // Same rules, same order as the old account's.
     expect(customContent.map((r) => r.rule_id)).toEqual(["keyword-off", "keyword-lunch", "keyword-deploy"]);
@@ -130,25 +144,37 @@ test("room tags, notification rules, ignored users, settings and profile are car
     expect(rules.room.map((r) => r.rule_id)).toContain(s.rooms.inviteOnlyAdmin);
     expect(rules.sender.map((r) => r.rule_id)).toContain(s.bob.userId);
 
-    expect(await getAccountData(neu, "m.ignored_user_list")).toEqual({ ignored_users: { "@troll:example.org": {}, "@spammer:example.org": {} } });
+    expect(await getAccountData(neu, "m.ignored_user_list")).toEqual({
+        ignored_users: { "@troll:example.org": {}, "@spammer:example.org": {} },
+    });
     expect(await getAccountData(neu, "im.vector.web.settings")).toEqual({ theme: "dark", useCompactLayout: true });
     // Not opted in: stays behind.
     expect(await getAccountData(neu, "io.element.recent_emoji")).toBeUndefined();
-    for (const secret of ["m.secret_storage.default_key", "m.secret_storage.key.not-a-real-key-id", "m.cross_signing.master", "m.megolm_backup.v1"]) {
+    for (const secret of [
+        "m.secret_storage.default_key",
+        "m.secret_storage.key.not-a-real-key-id",
+        "m.cross_signing.master",
+        "m.megolm_backup.v1",
+    ]) {
         expect({ secret, content: await getAccountData(neu, secret) }).toEqual({ secret, content: undefined });
     }
 
-    const profile = await neu.http.request<{ displayname?: string; avatar_url?: string }>("GET", `/profile/${seg(neu.userId)}`);
+    const profile = await neu.http.request<{ displayname?: string; avatar_url?: string }>(
+        "GET",
+        `/profile/${seg(neu.userId)}`,
+    );
     expect(profile.displayname).toBe("Alice Old");
-    expect(profile.avatar_url).toMatch(new RegExp(`^mxc://${s.newAccount.homeserver.serverName.replace(/\./g, "\\.")}/`));
+    expect(profile.avatar_url).toMatch(
+        new RegExp(`^mxc://${s.newAccount.homeserver.serverName.replace(/\./g, "\\.")}/`),
+    );
     expect(report.account.profile).toEqual(["displayname", "avatar"]);
 });
 
 test("the journal in the old account's account data records progress and holds no secrets", async () => {
-    const doc = await getAccountData<{ version: number; migrations: Record<string, { rooms: Record<string, { c?: number }>; finishedAt?: number }> }>(
-        s.alice,
-        "io.github.matrix_account_migration.journal",
-    );
+    const doc = await getAccountData<{
+        version: number;
+        migrations: Record<string, { rooms: Record<string, { c?: number }>; finishedAt?: number }>;
+    }>(s.alice, "io.github.matrix_account_migration.journal");
     expect(doc?.version).toBe(1);
     const journal = doc!.migrations[s.newAccount.userId];
     expect(journal.finishedAt).toBeGreaterThan(0);
@@ -174,17 +200,28 @@ test("running the same migration again changes nothing", async () => {
     const done = again.rooms.filter((r) => r.outcome === "migrated" || r.outcome === "already");
     expect(done.filter((r) => r.outcome !== "already").map((r) => [r.name, r.steps])).toEqual([]);
     expect(done.length).toBe(9);
-    expect(again.account).toMatchObject({ profile: [], directChatsMarked: 0, pushRuleChanges: 0, ignoredUsersAdded: 0 });
+    expect(again.account).toMatchObject({
+        profile: [],
+        directChatsMarked: 0,
+        pushRuleChanges: 0,
+        ignoredUsersAdded: 0,
+    });
 });
 
 test("with leaving chosen, the old account leaves only rooms whose gate is open", async () => {
     const snap = await snapshotFromSync(s.alice.http, s.alice.userId);
-    const leaving = await runMigration(buildPlan(snap, s.newAccount.userId, { leaveOldRooms: true }), snap, { old: s.alice, new: s.newAccount });
+    const leaving = await runMigration(buildPlan(snap, s.newAccount.userId, { leaveOldRooms: true }), snap, {
+        old: s.alice,
+        new: s.newAccount,
+    });
     const result = (roomId: string) => leaving.rooms.find((r) => r.roomId === roomId)!;
     const r = s.rooms;
     // New account confirmed with the old level, no keys to hand over: left.
     for (const roomId of [r.inviteOnlyV10Admin, r.successor, r.publicByBob]) {
-        expect({ room: result(roomId).name, left: result(roomId).left }).toEqual({ room: result(roomId).name, left: true });
+        expect({ room: result(roomId).name, left: result(roomId).left }).toEqual({
+            room: result(roomId).name,
+            left: true,
+        });
         // As the room's own server (A) records it. Server B joined with partial state (faster joins), so its view of
         // other members can lag; A is where these rooms live.
         expect((await getState(s.alice, roomId, "m.room.member", s.alice.userId)).membership).toBe("leave");
@@ -195,7 +232,10 @@ test("with leaving chosen, the old account leaves only rooms whose gate is open"
     // Encrypted, and no key hand-over in this run: stays.
     expect(result(r.inviteOnlyAdmin)).toMatchObject({ left: false });
     // Blocked rooms were never joined by the new account: the old account stays in them.
-    for (const roomId of [r.cannotInvite, r.aclDenied, r.banned, r.notFederated]) expect(result(roomId)).toMatchObject({ left: false });
+    for (const roomId of [r.cannotInvite, r.aclDenied, r.banned, r.notFederated])
+        expect(result(roomId)).toMatchObject({ left: false });
     const stillJoined = await s.alice.http.request<{ joined_rooms: string[] }>("GET", "/joined_rooms");
-    expect(stillJoined.joined_rooms).toEqual(expect.arrayContaining([r.space, r.inviteOnlyAdmin, r.cannotInvite, r.notFederated]));
+    expect(stillJoined.joined_rooms).toEqual(
+        expect.arrayContaining([r.space, r.inviteOnlyAdmin, r.cannotInvite, r.notFederated]),
+    );
 });

@@ -31,11 +31,22 @@ export async function invite(who: Actor, roomId: string, userId: string): Promis
     await who.http.request("POST", `/rooms/${seg(roomId)}/invite`, { body: { user_id: userId } });
 }
 
-export async function sendState(who: Actor, roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void> {
+export async function sendState(
+    who: Actor,
+    roomId: string,
+    type: string,
+    stateKey: string,
+    content: Record<string, unknown>,
+): Promise<void> {
     await who.http.request("PUT", `/rooms/${seg(roomId)}/state/${seg(type)}/${seg(stateKey)}`, { body: content });
 }
 
-export async function getState<T = Record<string, unknown>>(who: Actor, roomId: string, type: string, stateKey = ""): Promise<T> {
+export async function getState<T = Record<string, unknown>>(
+    who: Actor,
+    roomId: string,
+    type: string,
+    stateKey = "",
+): Promise<T> {
     return who.http.request<T>("GET", `/rooms/${seg(roomId)}/state/${seg(type)}/${seg(stateKey)}`);
 }
 
@@ -53,16 +64,27 @@ export async function getAccountData<T = Record<string, unknown>>(who: Actor, ty
 
 export async function sendText(who: Actor, roomId: string, body: string): Promise<void> {
     const txn = `t${Date.now()}${Math.random().toString(36).slice(2)}`;
-    await who.http.request("PUT", `/rooms/${seg(roomId)}/send/m.room.message/${txn}`, { body: { msgtype: "m.text", body } });
+    await who.http.request("PUT", `/rooms/${seg(roomId)}/send/m.room.message/${txn}`, {
+        body: { msgtype: "m.text", body },
+    });
 }
 
 /** Waits until a user's server sees them in a room with this membership (federation is asynchronous). */
-export async function waitForMembership(who: Actor, roomId: string, userId: string, membership: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForMembership(
+    who: Actor,
+    roomId: string,
+    userId: string,
+    membership: string,
+    timeoutMs = 15_000,
+): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const current = await getState<{ membership?: string }>(who, roomId, "m.room.member", userId).catch(() => ({ membership: undefined }));
+        const current = await getState<{ membership?: string }>(who, roomId, "m.room.member", userId).catch(() => ({
+            membership: undefined,
+        }));
         if (current.membership === membership) return;
-        if (Date.now() > deadline) throw new Error(`${userId} never reached ${membership} in ${roomId} as seen by ${who.userId}`);
+        if (Date.now() > deadline)
+            throw new Error(`${userId} never reached ${membership} in ${roomId} as seen by ${who.userId}`);
         await new Promise((r) => setTimeout(r, 200));
     }
 }
@@ -111,7 +133,11 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
     // Direct chats: with bob (same server) and carol (other server), marked in m.direct on both sides.
     const dmBob = await createRoom(alice, { preset: "trusted_private_chat", is_direct: true, invite: [bob.userId] });
     await join(bob, dmBob);
-    const dmCarol = await createRoom(alice, { preset: "trusted_private_chat", is_direct: true, invite: [carol.userId] });
+    const dmCarol = await createRoom(alice, {
+        preset: "trusted_private_chat",
+        is_direct: true,
+        invite: [carol.userId],
+    });
     await join(carol, dmCarol, [A]);
     await setAccountData(alice, "m.direct", { [bob.userId]: [dmBob], [carol.userId]: [dmCarol] });
 
@@ -123,7 +149,11 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
         initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
     });
     await join(bob, inviteOnlyAdmin);
-    const inviteOnlyV10Admin = await createRoom(alice, { name: "Old-style room", preset: "private_chat", room_version: "10" });
+    const inviteOnlyV10Admin = await createRoom(alice, {
+        name: "Old-style room",
+        preset: "private_chat",
+        room_version: "10",
+    });
 
     // A public room bob created, where alice is a moderator (50) and moderators may change power levels.
     const publicByBob = await createRoom(bob, { name: "Town square", preset: "public_chat", room_version: "10" });
@@ -136,13 +166,21 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
     });
 
     // A space (alice creator) with restricted rooms only its members may join.
-    const space = await createRoom(alice, { name: "Alice's space", preset: "private_chat", creation_content: { type: "m.space" } });
+    const space = await createRoom(alice, {
+        name: "Alice's space",
+        preset: "private_chat",
+        creation_content: { type: "m.space" },
+    });
     const restricted = (name: string) =>
         createRoom(alice, {
             name,
             preset: "private_chat",
             initial_state: [
-                { type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } },
+                {
+                    type: "m.room.join_rules",
+                    state_key: "",
+                    content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] },
+                },
                 { type: "m.space.parent", state_key: space, content: { via: [A], canonical: true } },
             ],
         });
@@ -153,39 +191,82 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
 
     // A room replaced by a newer one (alice is in both): only the successor should be migrated.
     const tombstoned = await createRoom(alice, { name: "Book club (old)", preset: "private_chat", room_version: "10" });
-    const successor = await createRoom(alice, { name: "Book club", preset: "private_chat", room_version: "10", creation_content: { predecessor: { room_id: tombstoned } } });
-    await sendState(alice, tombstoned, "m.room.tombstone", "", { body: "This room was replaced", replacement_room: successor });
+    const successor = await createRoom(alice, {
+        name: "Book club",
+        preset: "private_chat",
+        room_version: "10",
+        creation_content: { predecessor: { room_id: tombstoned } },
+    });
+    await sendState(alice, tombstoned, "m.room.tombstone", "", {
+        body: "This room was replaced",
+        replacement_room: successor,
+    });
 
     // A room where alice may not invite: bob's, invite level 50, alice at 0.
-    const cannotInvite = await createRoom(bob, { name: "Bob's office", preset: "private_chat", room_version: "10", invite: [alice.userId], power_level_content_override: { invite: 50 } });
+    const cannotInvite = await createRoom(bob, {
+        name: "Bob's office",
+        preset: "private_chat",
+        room_version: "10",
+        invite: [alice.userId],
+        power_level_content_override: { invite: 50 },
+    });
     await join(alice, cannotInvite);
 
     // A room whose server ACL denies the new server (B is named by IP literal; A by "localhost").
     const aclDenied = await createRoom(alice, { name: "Locals only", preset: "private_chat", room_version: "10" });
-    await sendState(alice, aclDenied, "m.room.server_acl", "", { allow: ["*"], deny: [B.split(":")[0]], allow_ip_literals: true });
+    await sendState(alice, aclDenied, "m.room.server_acl", "", {
+        allow: ["*"],
+        deny: [B.split(":")[0]],
+        allow_ip_literals: true,
+    });
 
     // A room that banned the new account, and one that never federates.
     const banned = await createRoom(alice, { name: "Grudge room", preset: "private_chat", room_version: "10" });
-    await alice.http.request("POST", `/rooms/${seg(banned)}/ban`, { body: { user_id: newAccount.userId, reason: "test" } });
-    const notFederated = await createRoom(alice, { name: "Server-only room", preset: "private_chat", room_version: "10", creation_content: { "m.federate": false } });
+    await alice.http.request("POST", `/rooms/${seg(banned)}/ban`, {
+        body: { user_id: newAccount.userId, reason: "test" },
+    });
+    const notFederated = await createRoom(alice, {
+        name: "Server-only room",
+        preset: "private_chat",
+        room_version: "10",
+        creation_content: { "m.federate": false },
+    });
 
     // An invite alice never accepted.
-    const pendingInvite = await createRoom(carol, { name: "Carol's party", preset: "private_chat", invite: [alice.userId] });
+    const pendingInvite = await createRoom(carol, {
+        name: "Carol's party",
+        preset: "private_chat",
+        invite: [alice.userId],
+    });
 
     // Room tags.
-    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(dmBob)}/tags/m.favourite`, { body: { order: 0.5 } });
-    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(publicByBob)}/tags/m.lowpriority`, { body: {} });
-    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(inviteOnlyV10Admin)}/tags/u.work`, { body: { order: 1 } });
+    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(dmBob)}/tags/m.favourite`, {
+        body: { order: 0.5 },
+    });
+    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(publicByBob)}/tags/m.lowpriority`, {
+        body: {},
+    });
+    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(inviteOnlyV10Admin)}/tags/u.work`, {
+        body: { order: 1 },
+    });
 
     // Notification rules: a keyword, a muted room, a sender rule and a disabled custom rule.
-    await alice.http.request("PUT", "/pushrules/global/content/keyword-deploy", { body: { pattern: "deploy", actions: ["notify", { set_tweak: "highlight" }] } });
-    await alice.http.request("PUT", "/pushrules/global/content/keyword-lunch", { body: { pattern: "lunch", actions: ["notify"] } });
+    await alice.http.request("PUT", "/pushrules/global/content/keyword-deploy", {
+        body: { pattern: "deploy", actions: ["notify", { set_tweak: "highlight" }] },
+    });
+    await alice.http.request("PUT", "/pushrules/global/content/keyword-lunch", {
+        body: { pattern: "lunch", actions: ["notify"] },
+    });
     await alice.http.request("PUT", `/pushrules/global/override/${seg(publicByBob)}`, {
         body: { conditions: [{ kind: "event_match", key: "room_id", pattern: publicByBob }], actions: [] },
     });
-    await alice.http.request("PUT", `/pushrules/global/room/${seg(inviteOnlyAdmin)}`, { body: { actions: ["notify", { set_tweak: "sound", value: "default" }] } });
+    await alice.http.request("PUT", `/pushrules/global/room/${seg(inviteOnlyAdmin)}`, {
+        body: { actions: ["notify", { set_tweak: "sound", value: "default" }] },
+    });
     await alice.http.request("PUT", `/pushrules/global/sender/${seg(bob.userId)}`, { body: { actions: ["notify"] } });
-    await alice.http.request("PUT", `/pushrules/global/content/keyword-off`, { body: { pattern: "muted-word", actions: ["notify"] } });
+    await alice.http.request("PUT", `/pushrules/global/content/keyword-off`, {
+        body: { pattern: "muted-word", actions: ["notify"] },
+    });
     await alice.http.request("PUT", `/pushrules/global/content/keyword-off/enabled`, { body: { enabled: false } });
 
     // Ignored users, settings, and secrets that must never move.
@@ -193,12 +274,24 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
     await setAccountData(alice, "im.vector.web.settings", { theme: "dark", useCompactLayout: true });
     await setAccountData(alice, "io.element.recent_emoji", { recent_emoji: [["👍", 3]] });
     await setAccountData(alice, "m.secret_storage.default_key", { key: "not-a-real-key-id" });
-    await setAccountData(alice, "m.secret_storage.key.not-a-real-key-id", { algorithm: "m.secret_storage.v1.aes-hmac-sha2", iv: "x", mac: "y" });
-    await setAccountData(alice, "m.cross_signing.master", { encrypted: { "not-a-real-key-id": { iv: "a", ciphertext: "b", mac: "c" } } });
-    await setAccountData(alice, "m.megolm_backup.v1", { encrypted: { "not-a-real-key-id": { iv: "a", ciphertext: "b", mac: "c" } } });
+    await setAccountData(alice, "m.secret_storage.key.not-a-real-key-id", {
+        algorithm: "m.secret_storage.v1.aes-hmac-sha2",
+        iv: "x",
+        mac: "y",
+    });
+    await setAccountData(alice, "m.cross_signing.master", {
+        encrypted: { "not-a-real-key-id": { iv: "a", ciphertext: "b", mac: "c" } },
+    });
+    await setAccountData(alice, "m.megolm_backup.v1", {
+        encrypted: { "not-a-real-key-id": { iv: "a", ciphertext: "b", mac: "c" } },
+    });
 
     // The new account already has a direct chat of its own and an ignored user: both must survive the merge.
-    const newOwnDm = await createRoom(newAccount, { preset: "trusted_private_chat", is_direct: true, invite: [carol.userId] });
+    const newOwnDm = await createRoom(newAccount, {
+        preset: "trusted_private_chat",
+        is_direct: true,
+        invite: [carol.userId],
+    });
     await setAccountData(newAccount, "m.direct", { [carol.userId]: [newOwnDm] });
     await setAccountData(newAccount, "m.ignored_user_list", { ignored_users: { "@troll:example.org": {} } });
 
@@ -209,7 +302,9 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
         headers: { "Content-Type": "image/png" },
         query: { filename: "avatar.png" },
     });
-    await alice.http.request("PUT", `/profile/${seg(alice.userId)}/avatar_url`, { body: { avatar_url: upload.content_uri } });
+    await alice.http.request("PUT", `/profile/${seg(alice.userId)}/avatar_url`, {
+        body: { avatar_url: upload.content_uri },
+    });
 
     await sendText(alice, dmBob, "hello bob");
     await waitForMembership(alice, dmCarol, carol.userId, "join");

@@ -24,7 +24,12 @@ const resultIn = (report: MigrationReport, roomId: string) => report.rooms.find(
 
 /** A direct chat bob started with alice (room version 10: she is no creator, so she may leave it). */
 async function plainDm(alice: Actor, bob: Actor): Promise<string> {
-    const roomId = await createRoom(bob, { preset: "private_chat", is_direct: true, invite: [alice.userId], room_version: "10" });
+    const roomId = await createRoom(bob, {
+        preset: "private_chat",
+        is_direct: true,
+        invite: [alice.userId],
+        room_version: "10",
+    });
     await join(alice, roomId);
     await setAccountData(alice, "m.direct", { [bob.userId]: [roomId] });
     return roomId;
@@ -32,7 +37,9 @@ async function plainDm(alice: Actor, bob: Actor): Promise<string> {
 
 /** The new account's session through a proxy that answers 500 to the requests `refuse` picks. */
 async function newAccountRefusing(neu: Actor, refuse: (method: string, path: string) => boolean) {
-    const proxy = await startFaultProxy(currentBed().b.baseUrl, (method, path) => (refuse(method, path) ? { kind: "error", status: 500 } : undefined));
+    const proxy = await startFaultProxy(currentBed().b.baseUrl, (method, path) =>
+        refuse(method, path) ? { kind: "error", status: 500 } : undefined,
+    );
     return { proxy, side: { userId: neu.userId, http: new MatrixHttp(proxy.baseUrl, neu.accessToken) } };
 }
 
@@ -40,10 +47,18 @@ test("a direct chat is marked direct for the new account before the old account 
     const bed = currentBed();
     const [alice, bob, neu] = await Promise.all([actor(bed.a, "alice"), actor(bed.a, "bob"), actor(bed.b, "alicenew")]);
     const dm = await plainDm(alice, bob);
-    const { proxy, side } = await newAccountRefusing(neu, (method, path) => method === "PUT" && path.includes("/account_data/m.direct"));
+    const { proxy, side } = await newAccountRefusing(
+        neu,
+        (method, path) => method === "PUT" && path.includes("/account_data/m.direct"),
+    );
     try {
         const { snapshot, plan: p } = await plan(alice, neu, { leaveOldRooms: true });
-        const report = await runMigration(p, snapshot, { old: alice, new: side }, { scheduler: new Scheduler({ maxRetries: 1 }) });
+        const report = await runMigration(
+            p,
+            snapshot,
+            { old: alice, new: side },
+            { scheduler: new Scheduler({ maxRetries: 1 }) },
+        );
         const result = resultIn(report, dm);
         expect(result).toMatchObject({ newAccountJoined: true, left: false, outcome: "failed" });
         expect(result.reason).toMatch(/m\.direct: 500/);
@@ -65,10 +80,18 @@ test("the old account leaves no room before the notification rules are copied (a
     const roomId = await createRoom(bob, { name: "Muted room", preset: "public_chat", room_version: "10" });
     await join(alice, roomId);
     await alice.http.request("PUT", `/pushrules/global/room/${seg(roomId)}`, { body: { actions: [] } });
-    const { proxy, side } = await newAccountRefusing(neu, (method, path) => method === "PUT" && path.startsWith("/_matrix/client/v3/pushrules/"));
+    const { proxy, side } = await newAccountRefusing(
+        neu,
+        (method, path) => method === "PUT" && path.startsWith("/_matrix/client/v3/pushrules/"),
+    );
     try {
         const { snapshot, plan: p } = await plan(alice, neu, { leaveOldRooms: true });
-        const report = await runMigration(p, snapshot, { old: alice, new: side }, { scheduler: new Scheduler({ maxRetries: 1 }) });
+        const report = await runMigration(
+            p,
+            snapshot,
+            { old: alice, new: side },
+            { scheduler: new Scheduler({ maxRetries: 1 }) },
+        );
         const result = resultIn(report, roomId);
         expect(result).toMatchObject({ newAccountJoined: true, left: false, outcome: "failed" });
         expect(result.reason).toMatch(/notification rules were not copied/);
@@ -85,11 +108,17 @@ test("a run resumed from another session does not send the moved note again when
     const dm = await plainDm(alice, bob);
     // An earlier run sent the note (through its own session) and was stopped before its journal recorded it.
     const body = `I have moved to a new account: ${neu.userId}. Please reach me there from now on.`;
-    await alice.http.request("PUT", `/rooms/${seg(dm)}/send/m.room.message/earlier-session`, { body: { msgtype: "m.notice", body } });
+    await alice.http.request("PUT", `/rooms/${seg(dm)}/send/m.room.message/earlier-session`, {
+        body: { msgtype: "m.notice", body },
+    });
     const { snapshot, plan: p } = await plan(alice, neu, { movedNotice: true });
     const report = await runMigration(p, snapshot, { old: alice, new: neu });
     expect(resultIn(report, dm).steps).toContain("dm-note");
-    const page = await bob.http.request<{ chunk: Array<{ sender: string; content: { body?: string } }> }>("GET", `/rooms/${seg(dm)}/messages`, { query: { dir: "b", limit: 50 } });
+    const page = await bob.http.request<{ chunk: Array<{ sender: string; content: { body?: string } }> }>(
+        "GET",
+        `/rooms/${seg(dm)}/messages`,
+        { query: { dir: "b", limit: 50 } },
+    );
     expect(page.chunk.filter((e) => e.sender === alice.userId && e.content.body === body)).toHaveLength(1);
 });
 
@@ -102,7 +131,8 @@ test("a run resumed after the old display name was marked moved gives the new ac
     await alice.http.request("PUT", `/profile/${seg(alice.userId)}/displayname`, { body: { displayname: moved } });
     const { snapshot, plan: p } = await plan(alice, neu, { movedNotice: true });
     await runMigration(p, snapshot, { old: alice, new: neu });
-    const name = async (who: Actor) => (await who.http.request<{ displayname?: string }>("GET", `/profile/${seg(who.userId)}`)).displayname;
+    const name = async (who: Actor) =>
+        (await who.http.request<{ displayname?: string }>("GET", `/profile/${seg(who.userId)}`)).displayname;
     expect(await name(neu)).toBe("Alice Old");
     expect(await name(alice)).toBe(moved);
 });

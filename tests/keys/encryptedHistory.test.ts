@@ -14,14 +14,13 @@ import { prepareKeyHandover } from "../../src/keys/prepare.ts";
 import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startClient, stopAllClients, waitForDecryptedMessage } from "../bed/clients.ts";
-import type { Homeserver, RegisteredUser } from "../bed/homeservers.ts";
+import type { RegisteredUser } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { decryptedBodies, freshDeviceFromRecoveryKey, loginDevice } from "./history.ts";
 import {
     DEMO_CONVERSATIONS,
     DEMO_ENCRYPTED_ROOMS,
     type DemoAccounts,
-    type DemoUser,
     randomDemoAccountSpecs,
     seedDemoAccounts,
 } from "../fixtures/demoAccounts.ts";
@@ -78,7 +77,11 @@ describe("encrypted history reaches the new account", () => {
         // Migrate as the Element module does: the old side is that session, with its crypto as a key source.
         const old = { userId: user.userId, http: new MatrixHttp(bed.a.baseUrl, user.accessToken) };
         const newDevice = await loginDevice(bed.b, demo.users.aliceNew, "Migration");
-        const neu = { userId: newDevice.userId, http: new MatrixHttp(bed.b.baseUrl, newDevice.accessToken), baseUrl: bed.b.baseUrl };
+        const neu = {
+            userId: newDevice.userId,
+            http: new MatrixHttp(bed.b.baseUrl, newDevice.accessToken),
+            baseUrl: bed.b.baseUrl,
+        };
         const prepared = await prepareKeyHandover({
             old,
             new: neu,
@@ -88,26 +91,43 @@ describe("encrypted history reaches the new account", () => {
         });
         oldBackup = prepared.oldBackup;
         const snapshot = await snapshotFromSync(old.http, old.userId);
-        report = await runMigration(buildPlan(snapshot, neu.userId, { leaveOldRooms: false }), snapshot, { old, new: neu }, { keys: prepared.handover });
+        report = await runMigration(
+            buildPlan(snapshot, neu.userId, { leaveOldRooms: false }),
+            snapshot,
+            { old, new: neu },
+            { keys: prepared.handover },
+        );
     });
 
     afterAll(() => stopAllClients());
 
     test("the report proves, room by room, that every session found was handed over", () => {
-        const keys = report.keys as { sessionsFound: number; sessionsUploaded: number; trust: string; sources: Record<string, number>; perRoom: Record<string, { found: number; handedOver: number; missing: number }> };
+        const keys = report.keys as {
+            sessionsFound: number;
+            sessionsUploaded: number;
+            trust: string;
+            sources: Record<string, number>;
+            perRoom: Record<string, { found: number; handedOver: number; missing: number }>;
+        };
         expect(keys.trust).toBe("recovery-key");
         // Sessions from both sources: the current device's own, and the backup's (which that device never saw).
         expect(keys.sources.oldSession).toBeGreaterThan(0);
         expect(keys.sources.oldBackup).toBe(demo.aliceMegolmSessions);
         for (const room of DEMO_ENCRYPTED_ROOMS) {
             const perRoom = keys.perRoom[demo.rooms[room]];
-            expect({ room, missing: perRoom.missing, found: perRoom.found > 0 }).toEqual({ room, missing: 0, found: true });
+            expect({ room, missing: perRoom.missing, found: perRoom.found > 0 }).toEqual({
+                room,
+                missing: 0,
+                found: true,
+            });
             expect(perRoom.handedOver).toBe(perRoom.found);
         }
         expect(keys.sessionsUploaded).toBe(keys.sessionsFound);
-        expect(report.rooms.filter((r) => r.steps.some((s) => s.startsWith("keys"))).map((r) => r.steps.find((s) => s.startsWith("keys")))).not.toContain(
-            expect.stringMatching(/not handed over/),
-        );
+        expect(
+            report.rooms
+                .filter((r) => r.steps.some((s) => s.startsWith("keys")))
+                .map((r) => r.steps.find((s) => s.startsWith("keys"))),
+        ).not.toContain(expect.stringMatching(/not handed over/));
     });
 
     test("a fresh device of the new account, given only the new recovery key, decrypts every earlier message", async () => {
@@ -142,11 +162,17 @@ describe("encrypted history reaches the new account", () => {
         // Import it the way Element does ("Import E2E room keys"), on a device that knows nothing else.
         const device = await loginDevice(bed.b, demo.users.aliceNew, "Key file import");
         const client = await startClient(device);
-        await expect(Promise.resolve().then(() => OlmMachine.decryptExportedRoomKeys(file.text, "wrong passphrase"))).rejects.toThrow();
+        await expect(
+            Promise.resolve().then(() => OlmMachine.decryptExportedRoomKeys(file.text, "wrong passphrase")),
+        ).rejects.toThrow();
         await client.getCrypto()!.importRoomKeysAsJson(OlmMachine.decryptExportedRoomKeys(file.text, passphrase));
         for (const room of DEMO_ENCRYPTED_ROOMS) {
             const { bodies, failures } = await decryptedBodies(client, device, demo.rooms[room]);
-            expect({ room, failures, bodies: bodies.sort() }).toEqual({ room, failures: 0, bodies: expectedBodies(demo, room, saidOnCurrentDevice) });
+            expect({ room, failures, bodies: bodies.sort() }).toEqual({
+                room,
+                failures: 0,
+                bodies: expectedBodies(demo, room, saidOnCurrentDevice),
+            });
         }
     });
 });

@@ -23,7 +23,9 @@ test("invites from a verified old session share room history; others are plain i
     // The old session, verified with the old recovery key (as after "Verify with recovery key" in Element).
     const device = await loginDevice(bed.a, demo.users.alice, "Alice's verified session");
     const key = decodeRecoveryKey(demo.recoveryKeys.alice);
-    const client = await startClient(device, { cryptoCallbacks: { getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], key] } });
+    const client = await startClient(device, {
+        cryptoCallbacks: { getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], key] },
+    });
     // Learn the account's public cross-signing keys first, so the private ones from secret storage can be checked.
     expect(await client.getCrypto()!.userHasCrossSigningKeys(device.userId, true)).toBe(true);
     await client.getCrypto()!.bootstrapCrossSigning({});
@@ -51,12 +53,18 @@ test("invites from a verified old session share room history; others are plain i
     // Encrypted rooms reached by invite (history visibility "shared"): shared; the space (unencrypted), the public
     // room and the restricted room (joined without an invite) are not.
     const expected = plan.rooms.filter((r) => r.route === "invite" && r.encrypted).map((r) => r.roomId);
-    expect(expected.sort()).toEqual([demo.rooms.projectTeam, demo.rooms.bookClub, demo.rooms.dmBob, demo.rooms.dmCarol].sort());
+    expect(expected.sort()).toEqual(
+        [demo.rooms.projectTeam, demo.rooms.bookClub, demo.rooms.dmBob, demo.rooms.dmCarol].sort(),
+    );
     expect(sharedWith.sort()).toEqual(expected.sort());
     expect(report.rooms.filter((r) => r.invited).length).toBe(expected.length + 1); // + the space, invited plainly
 
     // matrix-js-sdk really shared: it uploaded the encrypted key bundles and sent them to the new account's devices.
     const byOldSession = (await requestsSince([bed.a], mark)).filter((r) => r.user === device.userId);
-    expect(byOldSession.filter((r) => r.method === "POST" && r.path.startsWith("/_matrix/media/v3/upload")).length).toBeGreaterThanOrEqual(expected.length);
-    expect(byOldSession.some((r) => r.method === "PUT" && r.path.startsWith("/_matrix/client/v3/sendToDevice/"))).toBe(true);
+    expect(
+        byOldSession.filter((r) => r.method === "POST" && r.path.startsWith("/_matrix/media/v3/upload")).length,
+    ).toBeGreaterThanOrEqual(expected.length);
+    expect(byOldSession.some((r) => r.method === "PUT" && r.path.startsWith("/_matrix/client/v3/sendToDevice/"))).toBe(
+        true,
+    );
 });

@@ -18,7 +18,12 @@ import { startClient, stopAllClients } from "../bed/clients.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { PROJECT_ROOT } from "../bed/paths.ts";
-import { DEMO_ENCRYPTED_ROOMS, type DemoAccounts, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
+import {
+    DEMO_ENCRYPTED_ROOMS,
+    type DemoAccounts,
+    randomDemoAccountSpecs,
+    seedDemoAccounts,
+} from "../fixtures/demoAccounts.ts";
 import { decryptedBodies, loginDevice } from "./history.ts";
 import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
 
@@ -26,7 +31,10 @@ const CLI = path.join(PROJECT_ROOT, "dist", "cli", "matrix-account-migrate.js");
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-keys-"));
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+        env: { PATH: process.env.PATH ?? "", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     child.stdout.on("data", () => undefined);
@@ -43,17 +51,37 @@ afterAll(() => stopAllClients());
 
 function args(extra: string[] = []): string[] {
     const bed = currentBed();
-    return ["--old-homeserver", bed.a.baseUrl, "--old-user", demo.users.alice.userId, "--new-user", demo.users.aliceNew.userId, "--new-homeserver", bed.b.baseUrl, ...extra];
+    return [
+        "--old-homeserver",
+        bed.a.baseUrl,
+        "--old-user",
+        demo.users.alice.userId,
+        "--new-user",
+        demo.users.aliceNew.userId,
+        "--new-homeserver",
+        bed.b.baseUrl,
+        ...extra,
+    ];
 }
 
 function passwords(extra: Record<string, string> = {}): Record<string, string> {
-    return { MIGRATE_OLD_PASSWORD: demo.users.alice.password, MIGRATE_NEW_PASSWORD: demo.users.aliceNew.password, ...extra };
+    return {
+        MIGRATE_OLD_PASSWORD: demo.users.alice.password,
+        MIGRATE_NEW_PASSWORD: demo.users.aliceNew.password,
+        ...extra,
+    };
 }
 
 describe("recovery keys given to the CLI are checked before anything changes", () => {
     test("a wrong old recovery key", async () => {
-        const result = await runCli(args(["--yes"]), passwords({ MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.aliceNew }));
-        expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/Old account's recovery key: That recovery key does not belong to/) });
+        const result = await runCli(
+            args(["--yes"]),
+            passwords({ MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.aliceNew }),
+        );
+        expect({ code: result.code, stderr: result.stderr }).toEqual({
+            code: 2,
+            stderr: expect.stringMatching(/Old account's recovery key: That recovery key does not belong to/),
+        });
         expect(result.stderr).toMatch(/Nothing was changed/);
     });
 
@@ -69,13 +97,33 @@ describe("recovery keys given to the CLI are checked before anything changes", (
         // (as a malicious server could do): the recovery key no longer vouches for the current backup.
         const bed = currentBed();
         const other = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
-        const http = new MatrixHttp(bed.b.baseUrl, (await loginDevice(bed.b, other.users.aliceNew, "attacker")).accessToken);
+        const http = new MatrixHttp(
+            bed.b.baseUrl,
+            (await loginDevice(bed.b, other.users.aliceNew, "attacker")).accessToken,
+        );
         await http.request("POST", "/room_keys/version", {
-            body: { algorithm: MEGOLM_BACKUP_ALGORITHM, auth_data: { public_key: "qmBDXqMTmV3qAvF9EXhiETxyHW3OSrgh4ExcEQMrnBc" } },
+            body: {
+                algorithm: MEGOLM_BACKUP_ALGORITHM,
+                auth_data: { public_key: "qmBDXqMTmV3qAvF9EXhiETxyHW3OSrgh4ExcEQMrnBc" },
+            },
         });
         const result = await runCli(
-            ["--old-homeserver", bed.a.baseUrl, "--old-user", other.users.alice.userId, "--new-user", other.users.aliceNew.userId, "--new-homeserver", bed.b.baseUrl, "--yes"],
-            { MIGRATE_OLD_PASSWORD: other.users.alice.password, MIGRATE_NEW_PASSWORD: other.users.aliceNew.password, MIGRATE_NEW_RECOVERY_KEY: other.recoveryKeys.aliceNew },
+            [
+                "--old-homeserver",
+                bed.a.baseUrl,
+                "--old-user",
+                other.users.alice.userId,
+                "--new-user",
+                other.users.aliceNew.userId,
+                "--new-homeserver",
+                bed.b.baseUrl,
+                "--yes",
+            ],
+            {
+                MIGRATE_OLD_PASSWORD: other.users.alice.password,
+                MIGRATE_NEW_PASSWORD: other.users.aliceNew.password,
+                MIGRATE_NEW_RECOVERY_KEY: other.recoveryKeys.aliceNew,
+            },
         );
         expect(result.code).toBe(2);
         expect(result.stderr).toMatch(/does not match the key in its secret storage/);
@@ -86,15 +134,27 @@ test("the CLI reads the old backup with its recovery key and writes the keys sec
     const reportFile = path.join(workDir, "keys.json");
     const result = await runCli(
         args(["--yes", "--report", reportFile]),
-        passwords({ MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice, MIGRATE_NEW_RECOVERY_KEY: demo.recoveryKeys.aliceNew }),
+        passwords({
+            MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice,
+            MIGRATE_NEW_RECOVERY_KEY: demo.recoveryKeys.aliceNew,
+        }),
     );
     expect(result.stderr).toMatch(/Room keys: \d+ found, \d+ handed over, 0 missing/);
     const report = JSON.parse(readFileSync(reportFile, "utf8"));
-    expect(report.keys).toMatchObject({ sessionsFound: demo.aliceMegolmSessions, sessionsUploaded: demo.aliceMegolmSessions, trust: "recovery-key" });
+    expect(report.keys).toMatchObject({
+        sessionsFound: demo.aliceMegolmSessions,
+        sessionsUploaded: demo.aliceMegolmSessions,
+        trust: "recovery-key",
+    });
     expect(report.keys.backupVersion).toBe(demo.backupVersions.aliceNew);
-    for (const room of DEMO_ENCRYPTED_ROOMS) expect(report.keys.perRoom[demo.rooms[room]]).toMatchObject({ missing: 0 });
+    for (const room of DEMO_ENCRYPTED_ROOMS)
+        expect(report.keys.perRoom[demo.rooms[room]]).toMatchObject({ missing: 0 });
     // Exit 3: alice moderates Town square but may not change its power levels, so an admin must act there.
-    expect(report.rooms.filter((r: { outcome: string }) => r.outcome === "needs-action").map((r: { roomId: string }) => r.roomId)).toEqual([demo.rooms.townSquare]);
+    expect(
+        report.rooms
+            .filter((r: { outcome: string }) => r.outcome === "needs-action")
+            .map((r: { roomId: string }) => r.roomId),
+    ).toEqual([demo.rooms.townSquare]);
     expect(result.code).toBe(3);
 });
 
@@ -104,10 +164,23 @@ test("a new account without a backup: the CLI sets up recovery, shows the key on
     const reportFile = path.join(workDir, "setup.json");
     const result = await runCli(
         [
-            ...["--old-homeserver", bed.a.baseUrl, "--old-user", demo.users.alice.userId, "--new-user", fresh.userId, "--new-homeserver", bed.b.baseUrl],
+            ...[
+                "--old-homeserver",
+                bed.a.baseUrl,
+                "--old-user",
+                demo.users.alice.userId,
+                "--new-user",
+                fresh.userId,
+                "--new-homeserver",
+                bed.b.baseUrl,
+            ],
             ...["--yes", "--set-up-new-backup", "--report", reportFile],
         ],
-        { MIGRATE_OLD_PASSWORD: demo.users.alice.password, MIGRATE_NEW_PASSWORD: fresh.password, MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice },
+        {
+            MIGRATE_OLD_PASSWORD: demo.users.alice.password,
+            MIGRATE_NEW_PASSWORD: fresh.password,
+            MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice,
+        },
     );
     const shown = /shown only this once — store it safely:\s+(\S+(?: \S{4})+)/.exec(result.stderr)?.[1];
     expect(shown).toBeDefined();
@@ -116,7 +189,9 @@ test("a new account without a backup: the CLI sets up recovery, shows the key on
 
     const device = await loginDevice(bed.b, fresh, "after set-up");
     const key = decodeRecoveryKey(shown!);
-    const client = await startClient(device, { cryptoCallbacks: { getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], key] } });
+    const client = await startClient(device, {
+        cryptoCallbacks: { getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], key] },
+    });
     await client.getCrypto()!.loadSessionBackupPrivateKeyFromSecretStorage();
     expect((await client.getCrypto()!.restoreKeyBackup()).imported).toBe(demo.aliceMegolmSessions);
     const { failures, bodies } = await decryptedBodies(client, device, demo.rooms.dmBob);
@@ -129,8 +204,25 @@ test("without a backup and without --set-up-new-backup, keys wait and the report
     const fresh = await registerUser(bed.b, uniqueLocalpart("nobackup"));
     const reportFile = path.join(workDir, "nobackup.json");
     const result = await runCli(
-        ["--old-homeserver", bed.a.baseUrl, "--old-user", demo.users.alice.userId, "--new-user", fresh.userId, "--new-homeserver", bed.b.baseUrl, "--yes", "--leave-old-rooms", "--report", reportFile],
-        { MIGRATE_OLD_PASSWORD: demo.users.alice.password, MIGRATE_NEW_PASSWORD: fresh.password, MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice },
+        [
+            "--old-homeserver",
+            bed.a.baseUrl,
+            "--old-user",
+            demo.users.alice.userId,
+            "--new-user",
+            fresh.userId,
+            "--new-homeserver",
+            bed.b.baseUrl,
+            "--yes",
+            "--leave-old-rooms",
+            "--report",
+            reportFile,
+        ],
+        {
+            MIGRATE_OLD_PASSWORD: demo.users.alice.password,
+            MIGRATE_NEW_PASSWORD: fresh.password,
+            MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice,
+        },
     );
     expect(result.code).toBe(3);
     const report = JSON.parse(readFileSync(reportFile, "utf8"));
@@ -163,11 +255,23 @@ test("a backup deleted mid-run stops the hand-over with a clear error and keeps 
         return realHttp.request(method, p, opts);
     };
     const neu = { userId: newUser.userId, http: sabotage, baseUrl: bed.b.baseUrl };
-    const prepared = await prepareKeyHandover({ old, new: neu, oldRecoveryKey: other.recoveryKeys.alice, newRecoveryKey: other.recoveryKeys.aliceNew });
+    const prepared = await prepareKeyHandover({
+        old,
+        new: neu,
+        oldRecoveryKey: other.recoveryKeys.alice,
+        newRecoveryKey: other.recoveryKeys.aliceNew,
+    });
     const snapshot = await snapshotFromSync(old.http, old.userId);
-    const report = await runMigration(buildPlan(snapshot, neu.userId, { leaveOldRooms: true }), snapshot, { old, new: neu }, { keys: prepared.handover });
+    const report = await runMigration(
+        buildPlan(snapshot, neu.userId, { leaveOldRooms: true }),
+        snapshot,
+        { old, new: neu },
+        { keys: prepared.handover },
+    );
     expect(deleted).toBe(true);
-    expect((report.keys as { error?: string }).error).toMatch(/was deleted or replaced during the migration.*run the migration again/);
+    expect((report.keys as { error?: string }).error).toMatch(
+        /was deleted or replaced during the migration.*run the migration again/,
+    );
     for (const room of DEMO_ENCRYPTED_ROOMS) {
         expect(report.rooms.find((r) => r.roomId === other.rooms[room])).toMatchObject({ left: false });
     }
@@ -180,14 +284,33 @@ test("an old session with no keys of its own and a backup it cannot open: the ke
     const client = await startClient(oldUser);
     const old = { userId: oldUser.userId, http: new MatrixHttp(bed.a.baseUrl, oldUser.accessToken) };
     const newUser = await loginDevice(bed.b, other.users.aliceNew, "engine");
-    const neu = { userId: newUser.userId, http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken), baseUrl: bed.b.baseUrl };
+    const neu = {
+        userId: newUser.userId,
+        http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken),
+        baseUrl: bed.b.baseUrl,
+    };
     // No old recovery key: only the (empty) session is a source of keys; the backup's sessions can only be listed.
-    const prepared = await prepareKeyHandover({ old, new: neu, oldCrypto: client.getCrypto()!, newRecoveryKey: other.recoveryKeys.aliceNew });
+    const prepared = await prepareKeyHandover({
+        old,
+        new: neu,
+        oldCrypto: client.getCrypto()!,
+        newRecoveryKey: other.recoveryKeys.aliceNew,
+    });
     expect(prepared.notes.join(" ")).toMatch(/could not be opened/);
     const snapshot = await snapshotFromSync(old.http, old.userId);
-    const report = await runMigration(buildPlan(snapshot, neu.userId), snapshot, { old, new: neu }, { keys: prepared.handover });
+    const report = await runMigration(
+        buildPlan(snapshot, neu.userId),
+        snapshot,
+        { old, new: neu },
+        { keys: prepared.handover },
+    );
     const n = other.aliceMegolmSessions;
-    expect(report.keys).toMatchObject({ sessionsFound: n, sessionsUploaded: 0, sessionsMissing: n, sources: { oldSession: 0, oldBackup: 0, listedInOldBackup: n } });
+    expect(report.keys).toMatchObject({
+        sessionsFound: n,
+        sessionsUploaded: 0,
+        sessionsMissing: n,
+        sources: { oldSession: 0, oldBackup: 0, listedInOldBackup: n },
+    });
     expect(report.keys).not.toHaveProperty("error");
     expect(report.keys).not.toHaveProperty("note");
     const bookClub = report.rooms.find((r) => r.roomId === other.rooms.bookClub)!;
@@ -202,14 +325,40 @@ test("an old account with no keys anywhere: nothing to hand over, said plainly, 
     const client = await startClient(oldUser);
     const old = { userId: oldUser.userId, http: new MatrixHttp(bed.a.baseUrl, oldUser.accessToken) };
     await old.http.request("POST", "/createRoom", {
-        body: { name: "Quiet", preset: "private_chat", room_version: "10", initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }] },
+        body: {
+            name: "Quiet",
+            preset: "private_chat",
+            room_version: "10",
+            initial_state: [
+                { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
+            ],
+        },
     });
     const newUser = await loginDevice(bed.b, other.users.aliceNew, "engine");
-    const neu = { userId: newUser.userId, http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken), baseUrl: bed.b.baseUrl };
-    const prepared = await prepareKeyHandover({ old, new: neu, oldCrypto: client.getCrypto()!, newRecoveryKey: other.recoveryKeys.aliceNew });
+    const neu = {
+        userId: newUser.userId,
+        http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken),
+        baseUrl: bed.b.baseUrl,
+    };
+    const prepared = await prepareKeyHandover({
+        old,
+        new: neu,
+        oldCrypto: client.getCrypto()!,
+        newRecoveryKey: other.recoveryKeys.aliceNew,
+    });
     const snapshot = await snapshotFromSync(old.http, old.userId);
-    const report = await runMigration(buildPlan(snapshot, neu.userId, { leaveOldRooms: true }), snapshot, { old, new: neu }, { keys: prepared.handover });
-    expect(report.keys).toMatchObject({ sessionsFound: 0, sessionsUploaded: 0, sessionsMissing: 0, note: expect.stringMatching(/holds no keys/) });
+    const report = await runMigration(
+        buildPlan(snapshot, neu.userId, { leaveOldRooms: true }),
+        snapshot,
+        { old, new: neu },
+        { keys: prepared.handover },
+    );
+    expect(report.keys).toMatchObject({
+        sessionsFound: 0,
+        sessionsUploaded: 0,
+        sessionsMissing: 0,
+        note: expect.stringMatching(/holds no keys/),
+    });
     expect(report.keys).not.toHaveProperty("error");
     // Nothing exists, so nothing can be lost: the gate lets the old account go.
     expect(report.rooms[0]).toMatchObject({ outcome: "migrated", left: true, reasons: [] });

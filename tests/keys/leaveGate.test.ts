@@ -32,7 +32,10 @@ const CLI = path.join(PROJECT_ROOT, "dist", "cli", "matrix-account-migrate.js");
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-gate-"));
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+        env: { PATH: process.env.PATH ?? "", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     child.stdout.on("data", () => undefined);
@@ -41,7 +44,10 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
 
 afterEach(() => stopAllClients());
 
-const asActor = async (hs: ReturnType<typeof currentBed>["a"], user: { userId: string; password: string }): Promise<Actor> => {
+const asActor = async (
+    hs: ReturnType<typeof currentBed>["a"],
+    user: { userId: string; password: string },
+): Promise<Actor> => {
     const device = await loginDevice(hs, user, "test");
     return { ...device, http: new MatrixHttp(hs.baseUrl, device.accessToken) };
 };
@@ -57,10 +63,23 @@ test("issue 7.1, end to end through the CLI: keys only in the old backup, no old
     const reportFile = path.join(workDir, "gate.json");
     const result = await runCli(
         [
-            ...["--old-homeserver", bed.a.baseUrl, "--old-user", demo.users.alice.userId, "--new-user", demo.users.aliceNew.userId, "--new-homeserver", bed.b.baseUrl],
+            ...[
+                "--old-homeserver",
+                bed.a.baseUrl,
+                "--old-user",
+                demo.users.alice.userId,
+                "--new-user",
+                demo.users.aliceNew.userId,
+                "--new-homeserver",
+                bed.b.baseUrl,
+            ],
             ...["--yes", "--leave-old-rooms", "--report", reportFile],
         ],
-        { MIGRATE_OLD_PASSWORD: demo.users.alice.password, MIGRATE_NEW_PASSWORD: demo.users.aliceNew.password, MIGRATE_NEW_RECOVERY_KEY: demo.recoveryKeys.aliceNew },
+        {
+            MIGRATE_OLD_PASSWORD: demo.users.alice.password,
+            MIGRATE_NEW_PASSWORD: demo.users.aliceNew.password,
+            MIGRATE_NEW_RECOVERY_KEY: demo.recoveryKeys.aliceNew,
+        },
     );
     const n = demo.aliceMegolmSessions;
     expect(n).toBeGreaterThan(0);
@@ -73,9 +92,18 @@ test("issue 7.1, end to end through the CLI: keys only in the old backup, no old
         const roomId = demo.rooms[name];
         const room = report.rooms.find((r: { roomId: string }) => r.roomId === roomId);
         const keys = report.keys.perRoom[roomId];
-        expect({ name, left: room.left, outcome: room.outcome, stillJoined: joined.includes(roomId) }).toEqual({ name, left: false, outcome: "needs-action", stillJoined: true });
+        expect({ name, left: room.left, outcome: room.outcome, stillJoined: joined.includes(roomId) }).toEqual({
+            name,
+            left: false,
+            outcome: "needs-action",
+            stillJoined: true,
+        });
         expect(keys).toMatchObject({ handedOver: 0, present: 0, missing: keys.found, listedInOldBackup: keys.found });
-        expect(room.reason).toMatch(new RegExp(`^The old account stays in .* ${keys.found} of ${keys.found} keys are only in the old account's key backup; give the old recovery key`));
+        expect(room.reason).toMatch(
+            new RegExp(
+                `^The old account stays in .* ${keys.found} of ${keys.found} keys are only in the old account's key backup; give the old recovery key`,
+            ),
+        );
     }
     const lobbyResult = report.rooms.find((r: { roomId: string }) => r.roomId === lobby);
     expect(lobbyResult).toMatchObject({ left: true });
@@ -88,10 +116,16 @@ test("issue 7.2: a journal entry from an earlier run does not open the gate when
     const oldUser = await loginDevice(bed.a, demo.users.alice, "engine");
     const newUser = await loginDevice(bed.b, demo.users.aliceNew, "engine");
     const old = { userId: oldUser.userId, http: new MatrixHttp(bed.a.baseUrl, oldUser.accessToken) };
-    const neu = { userId: newUser.userId, http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken), baseUrl: bed.b.baseUrl };
+    const neu = {
+        userId: newUser.userId,
+        http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken),
+        baseUrl: bed.b.baseUrl,
+    };
     // An earlier run recorded every encrypted room as confirmed, at level 100, with its keys handed over to the
     // current backup version — but that backup holds nothing.
-    const rooms = Object.fromEntries(DEMO_ENCRYPTED_ROOMS.map((name) => [demo.rooms[name], { c: 100, keys: 7, kv: demo.backupVersions.aliceNew }]));
+    const rooms = Object.fromEntries(
+        DEMO_ENCRYPTED_ROOMS.map((name) => [demo.rooms[name], { c: 100, keys: 7, kv: demo.backupVersions.aliceNew }]),
+    );
     await setAccountData({ ...oldUser, http: old.http }, JOURNAL_EVENT_TYPE, {
         version: 1,
         migrations: { [neu.userId]: { startedAt: 1, updatedAt: 1, rooms, account: {} } },
@@ -100,7 +134,12 @@ test("issue 7.2: a journal entry from an earlier run does not open the gate when
     const prepared = await prepareKeyHandover({ old, new: neu, oldRecoveryKey: demo.recoveryKeys.alice });
     expect("unavailable" in prepared.target).toBe(true);
     const snapshot = await snapshotFromSync(old.http, old.userId);
-    const report = await runMigration(buildPlan(snapshot, neu.userId, { leaveOldRooms: true }), snapshot, { old, new: neu }, { keys: prepared.handover });
+    const report = await runMigration(
+        buildPlan(snapshot, neu.userId, { leaveOldRooms: true }),
+        snapshot,
+        { old, new: neu },
+        { keys: prepared.handover },
+    );
     for (const name of DEMO_ENCRYPTED_ROOMS) {
         const room = report.rooms.find((r) => r.roomId === demo.rooms[name])!;
         expect({ name, left: room.left }).toEqual({ name, left: false });
@@ -112,7 +151,9 @@ test("issue 7.2: a journal entry from an earlier run does not open the gate when
 test("issue 7.15: an old backup of an algorithm this tool cannot read disables only the hand-over; the plan and the run go on", async () => {
     const bed = currentBed();
     const [old, neu] = await Promise.all([actor(bed.a, "futurebackup"), actor(bed.b, "futurebackupnew")]);
-    await old.http.request("POST", "/room_keys/version", { body: { algorithm: "org.example.future_backup.v9", auth_data: { some: "thing" } } });
+    await old.http.request("POST", "/room_keys/version", {
+        body: { algorithm: "org.example.future_backup.v9", auth_data: { some: "thing" } },
+    });
     await createRoom(old, { name: "Plain room", preset: "private_chat", room_version: "10" });
 
     const situation = await keySituation(old, neu);
@@ -136,11 +177,19 @@ test("issue 7.5: setting up recovery never replaces an existing cross-signing id
     const client = await startClient(user);
     await client.getCrypto()!.bootstrapCrossSigning({
         authUploadDeviceSigningKeys: async (makeRequest) => {
-            await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: user.userId }, password: user.password });
+            await makeRequest({
+                type: "m.login.password",
+                identifier: { type: "m.id.user", user: user.userId },
+                password: user.password,
+            });
         },
     });
     const masterKey = async () =>
-        (await user.http.request<{ master_keys?: Record<string, unknown> }>("POST", "/keys/query", { body: { device_keys: { [user.userId]: [] } } })).master_keys?.[user.userId];
+        (
+            await user.http.request<{ master_keys?: Record<string, unknown> }>("POST", "/keys/query", {
+                body: { device_keys: { [user.userId]: [] } },
+            })
+        ).master_keys?.[user.userId];
     const before = await masterKey();
     expect(before).toBeDefined();
 
@@ -159,14 +208,20 @@ test("issue 7.5: setting up recovery never replaces an existing cross-signing id
 describe("issue 7.10: the 'moved' note in encrypted direct chats", () => {
     async function encryptedDm() {
         const bed = currentBed();
-        const [alice, bob, neu] = await Promise.all([actor(bed.a, "notealice"), actor(bed.a, "notebob"), actor(bed.b, "notenew")]);
+        const [alice, bob, neu] = await Promise.all([
+            actor(bed.a, "notealice"),
+            actor(bed.a, "notebob"),
+            actor(bed.b, "notenew"),
+        ]);
         const [aliceC, bobC] = await Promise.all([startClient(alice), startClient(bob)]);
         const dm = await createRoom(alice, {
             preset: "trusted_private_chat",
             is_direct: true,
             room_version: "10",
             invite: [bob.userId],
-            initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+            initial_state: [
+                { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
+            ],
         });
         await join(bob, dm);
         await setAccountData(alice, "m.direct", { [bob.userId]: [dm] });
@@ -176,8 +231,12 @@ describe("issue 7.10: the 'moved' note in encrypted direct chats", () => {
 
     /** What alice posted in the room, as the server stores it. */
     async function postedByAlice(bob: Actor, dm: string, alice: Actor): Promise<IEvent[]> {
-        const page = await bob.http.request<{ chunk: IEvent[] }>("GET", `/rooms/${seg(dm)}/messages`, { query: { dir: "b", limit: 50 } });
-        return page.chunk.filter((e) => e.sender === alice.userId && (e.type === "m.room.message" || e.type === "m.room.encrypted"));
+        const page = await bob.http.request<{ chunk: IEvent[] }>("GET", `/rooms/${seg(dm)}/messages`, {
+            query: { dir: "b", limit: 50 },
+        });
+        return page.chunk.filter(
+            (e) => e.sender === alice.userId && (e.type === "m.room.message" || e.type === "m.room.encrypted"),
+        );
     }
 
     test("sent through a session that encrypts, it arrives encrypted and the partner reads it", async () => {
@@ -190,9 +249,16 @@ describe("issue 7.10: the 'moved' note in encrypted direct chats", () => {
             },
         };
         const snapshot = await snapshotFromSync(alice.http, alice.userId);
-        const report = await runMigration(buildPlan(snapshot, neu.userId, { movedNotice: true }), snapshot, { old, new: neu });
+        const report = await runMigration(buildPlan(snapshot, neu.userId, { movedNotice: true }), snapshot, {
+            old,
+            new: neu,
+        });
         expect(report.rooms.find((r) => r.roomId === dm)!.steps).toContain("dm-note");
-        await waitForDecryptedMessage(bobC, dm, `I have moved to a new account: ${neu.userId}. Please reach me there from now on.`);
+        await waitForDecryptedMessage(
+            bobC,
+            dm,
+            `I have moved to a new account: ${neu.userId}. Please reach me there from now on.`,
+        );
         const posted = await postedByAlice(bob, dm, alice);
         expect(posted.map((e) => e.type)).toEqual(["m.room.encrypted"]);
     });
@@ -200,7 +266,10 @@ describe("issue 7.10: the 'moved' note in encrypted direct chats", () => {
     test("without such a session it is not sent at all, and the report says so", async () => {
         const { alice, bob, neu, dm } = await encryptedDm();
         const snapshot = await snapshotFromSync(alice.http, alice.userId);
-        const report = await runMigration(buildPlan(snapshot, neu.userId, { movedNotice: true }), snapshot, { old: alice, new: neu });
+        const report = await runMigration(buildPlan(snapshot, neu.userId, { movedNotice: true }), snapshot, {
+            old: alice,
+            new: neu,
+        });
         const room = report.rooms.find((r) => r.roomId === dm)!;
         expect(room.steps).not.toContain("dm-note");
         expect(room.reasons.map((r) => r.key)).toContain("reason|note-not-encrypted");

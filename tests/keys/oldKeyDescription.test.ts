@@ -5,7 +5,13 @@
  * Secret storage, cross-signing and backup are made by matrix-js-sdk with real Rust crypto; the description is then
  * rewritten as an old client would have left it.
  */
-import { currentBackup, backupKeyFromRecoveryKey, opensSecretStorage, accountData, type BackupVersion } from "../../src/keys/backups.ts";
+import {
+    currentBackup,
+    backupKeyFromRecoveryKey,
+    opensSecretStorage,
+    accountData,
+    type BackupVersion,
+} from "../../src/keys/backups.ts";
 import { isBackupPrivateKeyFor } from "../../src/keys/backupCrypto.ts";
 import { KeysError } from "../../src/keys/errors.ts";
 import { setUpNewAccountRecovery } from "../../src/keys/recoverySetup.ts";
@@ -54,7 +60,11 @@ beforeAll(async () => {
         await stopAllClients();
     }
     keyId = (await accountData<{ key: string }>(http, user.userId, DEFAULT_KEY_EVENT_TYPE))!.key;
-    const description = (await accountData<SecretStorageKeyDescription>(http, user.userId, keyDescriptionEventType(keyId)))!;
+    const description = (await accountData<SecretStorageKeyDescription>(
+        http,
+        user.userId,
+        keyDescriptionEventType(keyId),
+    ))!;
     expect(typeof description.iv).toBe("string");
     const { iv: _iv, mac: _mac, ...withoutCheck } = description;
     await putAccountData(keyDescriptionEventType(keyId), withoutCheck);
@@ -70,7 +80,9 @@ test("issue 7.16: the recovery key opens the key backup although the key descrip
     expect(opened.openedWith).toBe("secret-storage");
     expect(await isBackupPrivateKeyFor(opened.privateKey, backup.publicKey)).toBe(true);
 
-    expect(await keysErrorCode(backupKeyFromRecoveryKey(http, user.userId, otherRecoveryKey(), backup))).toBe("recovery_key_wrong");
+    expect(await keysErrorCode(backupKeyFromRecoveryKey(http, user.userId, otherRecoveryKey(), backup))).toBe(
+        "recovery_key_wrong",
+    );
 });
 
 test("issue 7.16: without a backup, the cross-signing secrets prove the key, so recovery set-up accepts the right key only", async () => {

@@ -16,7 +16,10 @@ import { PROJECT_ROOT } from "../bed/paths.ts";
 const ENTRY = path.join(PROJECT_ROOT, "dist", "module", "index.js");
 
 type Loader = { new (api: unknown): { load(m: unknown): Promise<void>; start(): Promise<void> } };
-const RELEASES: Record<string, () => Promise<{ ModuleLoader: Loader; ModuleIncompatibleError: new (...a: never[]) => Error }>> = {
+const RELEASES: Record<
+    string,
+    () => Promise<{ ModuleLoader: Loader; ModuleIncompatibleError: new (...a: never[]) => Error }>
+> = {
     "1.3.0": () => import("module-api-1.3.0") as never,
     "1.4.1": () => import("module-api-1.4.1") as never,
     "1.9.0": () => import("module-api-1.9.0") as never,
@@ -28,7 +31,10 @@ const RELEASES: Record<string, () => Promise<{ ModuleLoader: Loader; ModuleIncom
 /** Which hooks a release declares, read from its own type declarations. */
 function declaredHooks(version: string): { page: boolean; spacePanel: boolean; composerPreview: boolean } {
     const dir = version === "2.1.0" ? "@element-hq/element-web-module-api" : `module-api-${version}`;
-    const types = readFileSync(path.join(PROJECT_ROOT, "node_modules", dir, "lib", "element-web-module-api-alpha.d.ts"), "utf8");
+    const types = readFileSync(
+        path.join(PROJECT_ROOT, "node_modules", dir, "lib", "element-web-module-api-alpha.d.ts"),
+        "utf8",
+    );
     return {
         page: types.includes("registerLocationRenderer("),
         spacePanel: types.includes("setSpacePanelItem("),
@@ -53,17 +59,24 @@ beforeAll(() => {
     (globalThis as Record<string, unknown>).React = React;
 });
 
-test.each(Object.keys(RELEASES))("module API %s: loads exactly when it has the page's hook, and registers what it offers", async (version) => {
-    const { ModuleLoader, ModuleIncompatibleError } = await RELEASES[version]();
-    const hooks = declaredHooks(version);
-    const { api, recorded } = apiFor(hooks);
-    const loader = new ModuleLoader(api);
-    const moduleExport = await import(pathToFileURL(ENTRY).href);
-    if (!hooks.page) {
-        await expect(loader.load(moduleExport)).rejects.toBeInstanceOf(ModuleIncompatibleError);
-        return;
-    }
-    await loader.load(moduleExport);
-    await loader.start();
-    expect(recorded).toEqual({ pages: ["migrate-account"], spaceItems: hooks.spacePanel ? ["io.github.matrix_account_migration.entry"] : [], previews: hooks.composerPreview ? 1 : 0 });
-});
+test.each(Object.keys(RELEASES))(
+    "module API %s: loads exactly when it has the page's hook, and registers what it offers",
+    async (version) => {
+        const { ModuleLoader, ModuleIncompatibleError } = await RELEASES[version]();
+        const hooks = declaredHooks(version);
+        const { api, recorded } = apiFor(hooks);
+        const loader = new ModuleLoader(api);
+        const moduleExport = await import(pathToFileURL(ENTRY).href);
+        if (!hooks.page) {
+            await expect(loader.load(moduleExport)).rejects.toBeInstanceOf(ModuleIncompatibleError);
+            return;
+        }
+        await loader.load(moduleExport);
+        await loader.start();
+        expect(recorded).toEqual({
+            pages: ["migrate-account"],
+            spaceItems: hooks.spacePanel ? ["io.github.matrix_account_migration.entry"] : [],
+            previews: hooks.composerPreview ? 1 : 0,
+        });
+    },
+);

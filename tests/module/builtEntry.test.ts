@@ -33,8 +33,13 @@ function recordingApi(config: Record<string, unknown>): { api: Api; recorded: Re
             translate: (key: string) => recorded.translations[key]?.en ?? key,
         },
         navigation: { registerLocationRenderer: (p: string, r: () => unknown) => recorded.renderers.set(p, r) },
-        extras: { setSpacePanelItem: (k: string, item: { label: string; onSelected(): void }) => recorded.spaceItems.set(k, item) },
-        customComponents: { registerComposerPreview: (filter: (t: string, r: string) => boolean) => recorded.previews.push(filter) },
+        extras: {
+            setSpacePanelItem: (k: string, item: { label: string; onSelected(): void }) =>
+                recorded.spaceItems.set(k, item),
+        },
+        customComponents: {
+            registerComposerPreview: (filter: (t: string, r: string) => boolean) => recorded.previews.push(filter),
+        },
     } as unknown as Api;
     return { api, recorded };
 }

@@ -20,7 +20,9 @@ test("module.yaml names the config key and version the code uses", () => {
 test("module.yaml lists every schema option, with the schema's default, and nothing else", () => {
     const defaults = moduleConfigSchema.parse({});
     expect(Object.keys(moduleYaml.config.options).sort()).toEqual(Object.keys(defaults).sort());
-    for (const [name, option] of Object.entries(moduleYaml.config.options as Record<string, { default: unknown; meaning: string }>)) {
+    for (const [name, option] of Object.entries(
+        moduleYaml.config.options as Record<string, { default: unknown; meaning: string }>,
+    )) {
         expect({ name, default: option.default }).toEqual({ name, default: defaults[name as keyof typeof defaults] });
         expect(option.meaning.length).toBeGreaterThan(10);
     }

@@ -45,7 +45,10 @@ export function seededFaults(seed: number, rate = 0.1): (method: string, path: s
     let burstRetryMs = 0;
     return (method, path) => {
         // Ids and queries differ from one copy of the fixture to the next; the kind of request does not.
-        const key = `${method} ${path.split("?")[0]!.replace(/[!@$][^/]+/g, (id) => id[0]!).replace(/account-migration-note-[^/]+/, "note")}`;
+        const key = `${method} ${path
+            .split("?")[0]!
+            .replace(/[!@$][^/]+/g, (id) => id[0]!)
+            .replace(/account-migration-note-[^/]+/, "note")}`;
         const n = (seen.get(key) ?? 0) + 1;
         seen.set(key, n);
         if (burstLeft > 0) {
@@ -76,7 +79,10 @@ export interface FaultTrialResult {
 /** A run is bounded: the fault-free twin's time plus generous room for every retry the faults cause. */
 export const FAULT_RUN_BOUND_MS = 6 * 60_000;
 
-export async function faultTrial(bed: BedDescription, options: { seed: number; rate?: number; twin?: Twin }): Promise<FaultTrialResult> {
+export async function faultTrial(
+    bed: BedDescription,
+    options: { seed: number; rate?: number; twin?: Twin },
+): Promise<FaultTrialResult> {
     const twin = options.twin ?? (await runTwin(bed));
     const t = await buildTrialAccount(bed);
     const proxies: FaultProxy[] = [];
@@ -87,17 +93,27 @@ export async function faultTrial(bed: BedDescription, options: { seed: number; r
         proxies.push(await startFaultProxy(bed.b.baseUrl, seededFaults(options.seed * 2 + 1, options.rate)));
         // Access tokens: a password sign-in whose answer is lost is not tried again (it may have made a session).
         const { args, env } = trialCli(t, bed, "token");
-        const viaProxies = args.map((a) => (a === bed.a.baseUrl ? proxies[0]!.baseUrl : a === bed.b.baseUrl ? proxies[1]!.baseUrl : a));
+        const viaProxies = args.map((a) =>
+            a === bed.a.baseUrl ? proxies[0]!.baseUrl : a === bed.b.baseUrl ? proxies[1]!.baseUrl : a,
+        );
         const started = performance.now();
         const cli = startCli(viaProxies, env);
         const bound = setTimeout(() => cli.child.kill("SIGKILL"), FAULT_RUN_BOUND_MS);
         const run = await cli.done.finally(() => clearTimeout(bound));
         const ms = performance.now() - started;
-        if (process.env.MIGRATE_TRIAL_LOG) writeFileSync(`${process.env.MIGRATE_TRIAL_LOG}-seed${options.seed}.log`, run.timeline.map(([t, l]) => `${(t / 1000).toFixed(1)} ${l}`).join("\n"));
+        if (process.env.MIGRATE_TRIAL_LOG)
+            writeFileSync(
+                `${process.env.MIGRATE_TRIAL_LOG}-seed${options.seed}.log`,
+                run.timeline.map(([t, l]) => `${(t / 1000).toFixed(1)} ${l}`).join("\n"),
+            );
         if (run.signal === "SIGKILL") problems.push(`the run did not end within ${FAULT_RUN_BOUND_MS / 60_000} min`);
-        else if (run.code !== twin.code) problems.push(`exit ${run.code} instead of ${twin.code}: ${run.stderr.split("\n").filter(Boolean).slice(-8).join(" | ")}`);
+        else if (run.code !== twin.code)
+            problems.push(
+                `exit ${run.code} instead of ${twin.code}: ${run.stderr.split("\n").filter(Boolean).slice(-8).join(" | ")}`,
+            );
         for (const p of await unsafeLeaves(t)) problems.push(p);
-        for (const d of differences(await migrationState(t), twin.state)) problems.push(`differs from the fault-free twin: ${d}`);
+        for (const d of differences(await migrationState(t), twin.state))
+            problems.push(`differs from the fault-free twin: ${d}`);
         const injected: Record<string, number> = {};
         for (const { fault } of proxies.flatMap((p) => p.injected)) {
             const name = fault.kind === "error" ? `${fault.status}` : fault.kind;
@@ -112,7 +128,9 @@ export async function faultTrial(bed: BedDescription, options: { seed: number; r
 
 export function describeFaultTrial(r: FaultTrialResult): string {
     const faults = Object.values(r.injected).reduce((a, b) => a + b, 0);
-    const kinds = Object.entries(r.injected).map(([k, v]) => `${v}× ${k}`).join(", ");
+    const kinds = Object.entries(r.injected)
+        .map(([k, v]) => `${v}× ${k}`)
+        .join(", ");
     return (
         `seed ${r.seed}: ${r.problems.length ? "FAILED" : "passed"} in ${(r.ms / 1000).toFixed(1)} s — ${faults} of ${r.requests} requests met a fault ` +
         `(${((100 * faults) / Math.max(1, r.requests)).toFixed(1)} %: ${kinds})${r.problems.map((p) => `\n    ${p}`).join("")}`

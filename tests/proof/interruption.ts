@@ -35,7 +35,8 @@ export async function runTwin(bed: BedDescription): Promise<Twin> {
     const started = performance.now();
     const run = await runCli(args, env);
     const ms = performance.now() - started;
-    if (run.code !== 0 && run.code !== 3) throw new Error(`The uninterrupted run failed (exit ${run.code}):\n${run.stderr}`);
+    if (run.code !== 0 && run.code !== 3)
+        throw new Error(`The uninterrupted run failed (exit ${run.code}):\n${run.stderr}`);
     const out = lines(run.stderr);
     const firstProgressLine = out.findIndex((l) => /^\[\d+\/\d+\]/.test(l));
     const summaryLine = out.findIndex((l) => /^Rooms: \d+ migrated/.test(l));
@@ -47,7 +48,10 @@ export async function runTwin(bed: BedDescription): Promise<Twin> {
 /** Kill points spread evenly over the twin's progress, from its first progress line to its last before the summary. */
 export function killPoints(twin: Twin, count: number): number[] {
     const span = twin.summaryLine - twin.firstProgressLine;
-    return Array.from({ length: count }, (_, i) => twin.firstProgressLine + 1 + Math.round(((i + 0.5) / count) * (span - 1)));
+    return Array.from(
+        { length: count },
+        (_, i) => twin.firstProgressLine + 1 + Math.round(((i + 0.5) / count) * (span - 1)),
+    );
 }
 
 export interface TrialResult {
@@ -62,7 +66,8 @@ export function differences(a: unknown, b: unknown, at = "", out: string[] = [])
     if (out.length >= 8) return out;
     if (isDeepStrictEqual(a, b)) return out;
     if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
-        for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) differences((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${at}.${key}`, out);
+        for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+            differences((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${at}.${key}`, out);
         return out;
     }
     out.push(`${at || "state"}: ${JSON.stringify(a)} instead of ${JSON.stringify(b)}`);
@@ -77,14 +82,20 @@ export async function interruptionTrial(bed: BedDescription, twin: Twin, killAtL
         const started = performance.now();
         const first = await startCli(args, env, { killAtLine }).done;
         const ms = performance.now() - started;
-        const killedAfter = first.signal === "SIGKILL" ? { line: lines(first.stderr).filter(Boolean).at(-1) ?? "", ms } : undefined;
-        if (!killedAfter) problems.push(`the run ended (exit ${first.code}) before line ${killAtLine}, so it was not interrupted`);
+        const killedAfter =
+            first.signal === "SIGKILL" ? { line: lines(first.stderr).filter(Boolean).at(-1) ?? "", ms } : undefined;
+        if (!killedAfter)
+            problems.push(`the run ended (exit ${first.code}) before line ${killAtLine}, so it was not interrupted`);
         for (const p of await unsafeLeaves(t)) problems.push(`right after the kill: ${p}`);
 
         const second = await runCli(args, env);
-        if (second.code !== twin.code) problems.push(`the resumed run exited ${second.code}, the uninterrupted one ${twin.code}: ${lines(second.stderr).slice(-6).join(" | ")}`);
+        if (second.code !== twin.code)
+            problems.push(
+                `the resumed run exited ${second.code}, the uninterrupted one ${twin.code}: ${lines(second.stderr).slice(-6).join(" | ")}`,
+            );
         for (const p of await unsafeLeaves(t)) problems.push(`after resuming: ${p}`);
-        for (const d of differences(await migrationState(t), twin.state)) problems.push(`differs from the uninterrupted twin: ${d}`);
+        for (const d of differences(await migrationState(t), twin.state))
+            problems.push(`differs from the uninterrupted twin: ${d}`);
         return { killAtLine, killedAfter, problems };
     } finally {
         await stopAllClients();
@@ -93,6 +104,8 @@ export async function interruptionTrial(bed: BedDescription, twin: Twin, killAtL
 
 /** One line per trial, for a log: where it was killed and what was wrong. */
 export function describeTrial(r: TrialResult, index: number): string {
-    const where = r.killedAfter ? `killed at line ${r.killAtLine} after ${(r.killedAfter.ms / 1000).toFixed(1)} s (“${r.killedAfter.line.slice(0, 90)}”)` : `kill point line ${r.killAtLine}`;
+    const where = r.killedAfter
+        ? `killed at line ${r.killAtLine} after ${(r.killedAfter.ms / 1000).toFixed(1)} s (“${r.killedAfter.line.slice(0, 90)}”)`
+        : `kill point line ${r.killAtLine}`;
     return `trial ${index + 1}: ${r.problems.length ? "FAILED" : "passed"} — ${where}${r.problems.map((p) => `\n    ${p}`).join("")}`;
 }

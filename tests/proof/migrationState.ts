@@ -24,7 +24,9 @@ interface StateEvent {
  */
 async function serverState(admin: Actor, roomId: string): Promise<StateEvent[] | undefined> {
     try {
-        const { state } = await admin.http.request<{ state: StateEvent[] }>("GET", `/rooms/${seg(roomId)}/state`, { prefix: "/_synapse/admin/v1" });
+        const { state } = await admin.http.request<{ state: StateEvent[] }>("GET", `/rooms/${seg(roomId)}/state`, {
+            prefix: "/_synapse/admin/v1",
+        });
         return state.some((e) => e.type === "m.room.create") ? state : undefined;
     } catch {
         return undefined;
@@ -32,7 +34,10 @@ async function serverState(admin: Actor, roomId: string): Promise<StateEvent[] |
 }
 
 function membership(state: StateEvent[] | undefined, userId: string): string | null {
-    return (state?.find((e) => e.type === "m.room.member" && e.state_key === userId)?.content.membership as string | undefined) ?? null;
+    return (
+        (state?.find((e) => e.type === "m.room.member" && e.state_key === userId)?.content.membership as
+            string | undefined) ?? null
+    );
 }
 
 function level(state: StateEvent[] | undefined, userId: string): number | null {
@@ -50,7 +55,9 @@ function isEncrypted(state: StateEvent[] | undefined): boolean {
 async function backedUpSessions(who: Actor, roomId: string): Promise<Set<string>> {
     const { version } = await who.http.request<{ version: string }>("GET", "/room_keys/version");
     const room = await who.http
-        .request<{ sessions?: Record<string, unknown> }>("GET", `/room_keys/keys/${seg(roomId)}`, { query: { version } })
+        .request<{ sessions?: Record<string, unknown> }>("GET", `/room_keys/keys/${seg(roomId)}`, {
+            query: { version },
+        })
         .catch(() => ({ sessions: {} }));
     return new Set(Object.keys(room.sessions ?? {}));
 }
@@ -63,12 +70,16 @@ async function keysMissing(t: TrialAccount, roomId: string): Promise<number> {
 
 /** Notices in the room from the old account saying it moved, as `reader` (a member) sees the timeline. */
 async function movedNotes(reader: Actor, roomId: string, oldUserId: string): Promise<number> {
-    const page = await reader.http.request<{ chunk: Array<{ type: string; sender: string; content: { msgtype?: string; body?: string } }> }>(
-        "GET",
-        `/rooms/${seg(roomId)}/messages`,
-        { query: { dir: "b", limit: 200 } },
-    );
-    return page.chunk.filter((e) => e.type === "m.room.message" && e.sender === oldUserId && e.content.msgtype === "m.notice" && /moved to a new account/.test(e.content.body ?? "")).length;
+    const page = await reader.http.request<{
+        chunk: Array<{ type: string; sender: string; content: { msgtype?: string; body?: string } }>;
+    }>("GET", `/rooms/${seg(roomId)}/messages`, { query: { dir: "b", limit: 200 } });
+    return page.chunk.filter(
+        (e) =>
+            e.type === "m.room.message" &&
+            e.sender === oldUserId &&
+            e.content.msgtype === "m.notice" &&
+            /moved to a new account/.test(e.content.body ?? ""),
+    ).length;
 }
 
 export async function migrationState(t: TrialAccount): Promise<Record<string, unknown>> {
@@ -78,27 +89,55 @@ export async function migrationState(t: TrialAccount): Promise<Record<string, un
     const rooms: Record<string, unknown> = {};
     for (const [name, roomId] of Object.entries(t.rooms)) {
         const [onA, onB] = await Promise.all([serverState(t.adminA, roomId), serverState(t.adminB, roomId)]);
-        const { tags } = await t.aliceNew.http.request<{ tags: Record<string, unknown> }>("GET", `/user/${seg(neu)}/rooms/${seg(roomId)}/tags`);
+        const { tags } = await t.aliceNew.http.request<{ tags: Record<string, unknown> }>(
+            "GET",
+            `/user/${seg(neu)}/rooms/${seg(roomId)}/tags`,
+        );
         rooms[name] = {
-            newAccount: { membership: membership(onB, neu), level: membership(onB, neu) === "join" ? level(onB, neu) : null },
+            newAccount: {
+                membership: membership(onB, neu),
+                level: membership(onB, neu) === "join" ? level(onB, neu) : null,
+            },
             oldAccount: membership(onA, old) ?? membership(onB, old),
             tags,
-            ...(isEncrypted(onA ?? onB) && membership(onB, neu) === "join" ? { keysMissing: await keysMissing(t, roomId) } : {}),
+            ...(isEncrypted(onA ?? onB) && membership(onB, neu) === "join"
+                ? { keysMissing: await keysMissing(t, roomId) }
+                : {}),
         };
     }
-    const notes = Object.fromEntries(await Promise.all(t.plainDms.map(async (id) => [names.get(id)!, await movedNotes(t.bob, id, old)] as const)));
-    const direct = (await getAccountData<Record<string, string[]>>(t.aliceNew, "m.direct")) ?? {};
-    const rules = (await t.aliceNew.http.request<{ global: Record<string, Array<{ rule_id: string; enabled: boolean }>> }>("GET", "/pushrules/")).global;
-    const customRules = Object.fromEntries(
-        Object.entries(rules).map(([kind, list]) => [kind, list.filter((r) => !r.rule_id.startsWith(".")).map((r) => `${names.get(r.rule_id) ?? r.rule_id}:${r.enabled}`)]),
+    const notes = Object.fromEntries(
+        await Promise.all(t.plainDms.map(async (id) => [names.get(id)!, await movedNotes(t.bob, id, old)] as const)),
     );
-    const profile = await t.aliceNew.http.request<{ displayname?: string; avatar_url?: string }>("GET", `/profile/${seg(neu)}`);
+    const direct = (await getAccountData<Record<string, string[]>>(t.aliceNew, "m.direct")) ?? {};
+    const rules = (
+        await t.aliceNew.http.request<{ global: Record<string, Array<{ rule_id: string; enabled: boolean }>> }>(
+            "GET",
+            "/pushrules/",
+        )
+    ).global;
+    const customRules = Object.fromEntries(
+        Object.entries(rules).map(([kind, list]) => [
+            kind,
+            list
+                .filter((r) => !r.rule_id.startsWith("."))
+                .map((r) => `${names.get(r.rule_id) ?? r.rule_id}:${r.enabled}`),
+        ]),
+    );
+    const profile = await t.aliceNew.http.request<{ displayname?: string; avatar_url?: string }>(
+        "GET",
+        `/profile/${seg(neu)}`,
+    );
     return {
         rooms,
         movedNotes: notes,
-        direct: Object.values(direct).flat().map((id) => names.get(id) ?? "other").sort(),
+        direct: Object.values(direct)
+            .flat()
+            .map((id) => names.get(id) ?? "other")
+            .sort(),
         pushRules: customRules,
-        ignored: Object.keys(((await getAccountData(t.aliceNew, "m.ignored_user_list"))?.ignored_users ?? {}) as object).sort(),
+        ignored: Object.keys(
+            ((await getAccountData(t.aliceNew, "m.ignored_user_list"))?.ignored_users ?? {}) as object,
+        ).sort(),
         profile: { displayname: profile.displayname, avatar: !!profile.avatar_url },
     };
 }
@@ -117,15 +156,27 @@ export async function unsafeLeaves(t: TrialAccount): Promise<string[]> {
         if (membership(onA, old) !== "leave" && membership(onB, old) !== "leave") continue;
         if (!onA && !onB) problems.push(`${name}: the old account left, and neither server is in the room any more`);
         // Every server still in the room must show the new account in the old account's place.
-        for (const [server, state] of [["A", onA], ["B", onB]] as const) {
+        for (const [server, state] of [
+            ["A", onA],
+            ["B", onB],
+        ] as const) {
             if (!state) continue;
-            if (membership(state, neu) !== "join") problems.push(`${name}: the old account left, but on server ${server} the new account is ${membership(state, neu) ?? "not in the room"}`);
+            if (membership(state, neu) !== "join")
+                problems.push(
+                    `${name}: the old account left, but on server ${server} the new account is ${membership(state, neu) ?? "not in the room"}`,
+                );
             const [oldLevel, newLevel] = [level(state, old) ?? 0, level(state, neu) ?? 0];
-            if (newLevel < oldLevel) problems.push(`${name}: the old account left, but on server ${server} the new account has level ${newLevel} < ${oldLevel}`);
+            if (newLevel < oldLevel)
+                problems.push(
+                    `${name}: the old account left, but on server ${server} the new account has level ${newLevel} < ${oldLevel}`,
+                );
         }
         if (isEncrypted(onA ?? onB)) {
             const missing = await keysMissing(t, roomId);
-            if (missing) problems.push(`${name}: the old account left, but ${missing} key(s) of the old backup are not in the new backup`);
+            if (missing)
+                problems.push(
+                    `${name}: the old account left, but ${missing} key(s) of the old backup are not in the new backup`,
+                );
         }
     }
     return problems;

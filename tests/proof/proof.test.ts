@@ -16,11 +16,15 @@ beforeAll(async () => {
 
 describe("killed with SIGKILL and run again, the CLI ends where an uninterrupted run ends", () => {
     // Early (invites and joins), middle (levels, keys, notes), late (leaving, account data).
-    test.each([0, 1, 2])("kill point %i of 3", async (i) => {
-        const result = await interruptionTrial(currentBed(), twin, killPoints(twin, 3)[i]!);
-        expect({ trial: describeTrial(result, i), problems: result.problems }).toMatchObject({ problems: [] });
-        expect(result.killedAfter).toBeDefined();
-    }, 180_000);
+    test.each([0, 1, 2])(
+        "kill point %i of 3",
+        async (i) => {
+            const result = await interruptionTrial(currentBed(), twin, killPoints(twin, 3)[i]!);
+            expect({ trial: describeTrial(result, i), problems: result.problems }).toMatchObject({ problems: [] });
+            expect(result.killedAfter).toBeDefined();
+        },
+        180_000,
+    );
 });
 
 test("through proxies that inject faults into about 10 % of requests (seed 2), the migration completes with the same state", async () => {

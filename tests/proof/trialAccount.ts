@@ -30,7 +30,11 @@ export interface TrialAccount {
     plainDms: string[];
 }
 
-const asActor = async (hs: BedDescription["a"], user: { userId: string; password: string }, device: string): Promise<Actor> => {
+const asActor = async (
+    hs: BedDescription["a"],
+    user: { userId: string; password: string },
+    device: string,
+): Promise<Actor> => {
     const signedIn = await loginDevice(hs, user, device);
     return { ...signedIn, http: new MatrixHttp(hs.baseUrl, signedIn.accessToken) };
 };
@@ -51,20 +55,39 @@ export async function buildTrialAccount(bed: BedDescription): Promise<TrialAccou
         admin(bed.b),
     ]);
     // A plain direct chat bob started (room version 10: alice is no creator, so she may leave it once replaced).
-    const plainDmBob = await createRoom(bob, { preset: "private_chat", is_direct: true, invite: [alice.userId], room_version: "10" });
+    const plainDmBob = await createRoom(bob, {
+        preset: "private_chat",
+        is_direct: true,
+        invite: [alice.userId],
+        room_version: "10",
+    });
     await join(alice, plainDmBob);
-    const direct = (await alice.http.request<Record<string, string[]>>("GET", `/user/${seg(alice.userId)}/account_data/m.direct`)) ?? {};
+    const direct =
+        (await alice.http.request<Record<string, string[]>>(
+            "GET",
+            `/user/${seg(alice.userId)}/account_data/m.direct`,
+        )) ?? {};
     await alice.http.request("PUT", `/user/${seg(alice.userId)}/account_data/m.direct`, {
         body: { ...direct, [bob.userId]: [...(direct[bob.userId] ?? []), plainDmBob] },
     });
     // A team room bob runs where alice is an admin (she invites, sets the level, and leaves), and one on B where she
     // is an ordinary member.
-    const teamRoom = await createRoom(bob, { name: "Ops", preset: "private_chat", room_version: "11", invite: [alice.userId], power_level_content_override: { users: { [bob.userId]: 100, [alice.userId]: 100 } } });
+    const teamRoom = await createRoom(bob, {
+        name: "Ops",
+        preset: "private_chat",
+        room_version: "11",
+        invite: [alice.userId],
+        power_level_content_override: { users: { [bob.userId]: 100, [alice.userId]: 100 } },
+    });
     await join(alice, teamRoom);
     const lobbyOnB = await createRoom(carol, { name: "Lobby B", preset: "public_chat", room_version: "10" });
     await join(alice, lobbyOnB, [bed.b.serverName]);
-    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(teamRoom)}/tags/u.ops`, { body: { order: 0.2 } });
-    await alice.http.request("PUT", "/pushrules/global/content/keyword-incident", { body: { pattern: "incident", actions: ["notify"] } });
+    await alice.http.request("PUT", `/user/${seg(alice.userId)}/rooms/${seg(teamRoom)}/tags/u.ops`, {
+        body: { order: 0.2 },
+    });
+    await alice.http.request("PUT", "/pushrules/global/content/keyword-incident", {
+        body: { pattern: "incident", actions: ["notify"] },
+    });
     return {
         demo,
         rooms: { ...demo.rooms, plainDmBob, teamRoom, lobbyOnB },
@@ -82,10 +105,17 @@ export async function buildTrialAccount(bed: BedDescription): Promise<TrialAccou
  * The CLI's arguments and environment for migrating this account (secrets only in the environment): signing in with
  * the passwords (each run is a new session, as a person rerunning it would be), or with the trial's access tokens.
  */
-export function trialCli(t: TrialAccount, bed: BedDescription, signIn: "password" | "token" = "password"): { args: string[]; env: Record<string, string> } {
+export function trialCli(
+    t: TrialAccount,
+    bed: BedDescription,
+    signIn: "password" | "token" = "password",
+): { args: string[]; env: Record<string, string> } {
     const secrets: Record<string, string> =
         signIn === "password"
-            ? { MIGRATE_OLD_PASSWORD: t.demo.users.alice.password, MIGRATE_NEW_PASSWORD: t.demo.users.aliceNew.password }
+            ? {
+                  MIGRATE_OLD_PASSWORD: t.demo.users.alice.password,
+                  MIGRATE_NEW_PASSWORD: t.demo.users.aliceNew.password,
+              }
             : { MIGRATE_OLD_ACCESS_TOKEN: t.alice.accessToken, MIGRATE_NEW_ACCESS_TOKEN: t.aliceNew.accessToken };
     return {
         args: [
@@ -93,6 +123,10 @@ export function trialCli(t: TrialAccount, bed: BedDescription, signIn: "password
             ...["--new-user", t.demo.users.aliceNew.userId, "--new-homeserver", bed.b.baseUrl],
             ...["--yes", "--leave-old-rooms", "--moved-notice"],
         ],
-        env: { ...secrets, MIGRATE_OLD_RECOVERY_KEY: t.demo.recoveryKeys.alice, MIGRATE_NEW_RECOVERY_KEY: t.demo.recoveryKeys.aliceNew },
+        env: {
+            ...secrets,
+            MIGRATE_OLD_RECOVERY_KEY: t.demo.recoveryKeys.alice,
+            MIGRATE_NEW_RECOVERY_KEY: t.demo.recoveryKeys.aliceNew,
+        },
     };
 }

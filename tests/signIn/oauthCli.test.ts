@@ -18,7 +18,15 @@ import { extraHomeserverUrl, startExtraHomeserver, uniqueLocalpart } from "../be
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type MasStandIn, startMasStandIn, synapseMasConfig } from "../bed/oidcProviders.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
-import { type SmallAccount, crossSigningOn, devicesOf, membershipsOf, signInAtProvider, smallOldAccount, startCli } from "./support.ts";
+import {
+    type SmallAccount,
+    crossSigningOn,
+    devicesOf,
+    membershipsOf,
+    signInAtProvider,
+    smallOldAccount,
+    startCli,
+} from "./support.ts";
 
 const TOKEN_LIFETIME_S = 3;
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-oauth-cli-"));
@@ -27,7 +35,11 @@ let mas: Awaited<ReturnType<typeof startExtraHomeserver>>;
 
 beforeAll(async () => {
     const secret = randomBytes(16).toString("hex");
-    standIn = await startMasStandIn({ synapseBaseUrl: extraHomeserverUrl(4), secret, accessTokenTtl: TOKEN_LIFETIME_S });
+    standIn = await startMasStandIn({
+        synapseBaseUrl: extraHomeserverUrl(4),
+        secret,
+        accessTokenTtl: TOKEN_LIFETIME_S,
+    });
     mas = await startExtraHomeserver(currentBed(), `MAS-CLI-${process.pid}`, synapseMasConfig(standIn, secret), 4);
 });
 
@@ -39,7 +51,19 @@ afterAll(async () => {
 });
 
 function args(small: SmallAccount, newUserId: string, method: string, report: string): string[] {
-    return ["--old-homeserver", small.alice.homeserver.baseUrl, "--new-user", newUserId, "--new-homeserver", mas.hs.baseUrl, "--new-sign-in", method, "--yes", "--report", report];
+    return [
+        "--old-homeserver",
+        small.alice.homeserver.baseUrl,
+        "--new-user",
+        newUserId,
+        "--new-homeserver",
+        mas.hs.baseUrl,
+        "--new-sign-in",
+        method,
+        "--yes",
+        "--report",
+        report,
+    ];
 }
 
 function newAccountName(): { localpart: string; userId: string } {
@@ -56,7 +80,9 @@ test("CLI, OAuth 2.0 authorization code + PKCE (MAS stand-in, real Synapse, real
     const neu = newAccountName();
     const report = path.join(workDir, "oauth.json");
     const refreshesBefore = standIn.refreshes();
-    const cli = startCli([...args(small, neu.userId, "oauth", report), "--set-up-new-backup"], { MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken });
+    const cli = startCli([...args(small, neu.userId, "oauth", report), "--set-up-new-backup"], {
+        MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken,
+    });
     const url = await cli.signInUrl();
     expect(url).toMatch(/code_challenge_method=S256/);
     expect(url).toContain(encodeURIComponent("http://127.0.0.1:"));
@@ -66,11 +92,16 @@ test("CLI, OAuth 2.0 authorization code + PKCE (MAS stand-in, real Synapse, real
     await page.getByText("Done — you can close this tab").waitFor();
     const signedInAt = Date.now();
     const result = await cli.done;
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.stringMatching(/8 migrated/) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+        code: 0,
+        stderr: expect.stringMatching(/8 migrated/),
+    });
     expect(result.stderr).toMatch(/Recovery was set up for/);
     // No token reaches the terminal.
     expect(result.stderr + result.stdout).not.toMatch(/access_token|refresh_token|[?&]code=/);
-    expect(JSON.parse(readFileSync(report, "utf8")).rooms.every((r: { outcome: string }) => r.outcome === "migrated")).toBe(true);
+    expect(
+        JSON.parse(readFileSync(report, "utf8")).rooms.every((r: { outcome: string }) => r.outcome === "migrated"),
+    ).toBe(true);
     expect(Object.values(await membershipsOf(small, neu.userId))).toEqual(Array(8).fill("join"));
     // The run outlived its access tokens and went on: the session refreshed in the middle of it.
     expect(Date.now() - signedInAt).toBeGreaterThan(TOKEN_LIFETIME_S * 1000);
@@ -83,7 +114,9 @@ test("CLI, OAuth 2.0 device authorization grant (MAS stand-in, real Synapse, rea
     const small = await smallOldAccount();
     const neu = newAccountName();
     const report = path.join(workDir, "device.json");
-    const cli = startCli(args(small, neu.userId, "device", report), { MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken });
+    const cli = startCli(args(small, neu.userId, "device", report), {
+        MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken,
+    });
     const page = await freshPage();
     await page.goto(await cli.signInUrl());
     expect(cli.stderr()).toMatch(/enter the code \S+/);
@@ -92,7 +125,10 @@ test("CLI, OAuth 2.0 device authorization grant (MAS stand-in, real Synapse, rea
     await page.getByText("You can close this window").waitFor();
     const result = await cli.done;
     // No key backup on the new account: the rooms are done, the keys wait (exit 3 = something to do).
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: expect.any(Number), stderr: expect.stringMatching(/2 migrated, 0 already done, 0 need action, 0 skipped, 0 failed/) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+        code: expect.any(Number),
+        stderr: expect.stringMatching(/2 migrated, 0 already done, 0 need action, 0 skipped, 0 failed/),
+    });
     expect(await membershipsOf(small, neu.userId)).toEqual({ publicChat: "join", team: "join" });
     expect(await devicesOf(mas.hs.baseUrl, standIn.adminToken, neu.userId)).toEqual([]);
 });
@@ -101,13 +137,20 @@ test("CLI, OAuth 2.0 (MAS stand-in, real Synapse): approving as another account 
     const small = await smallOldAccount();
     const neu = newAccountName();
     const other = newAccountName();
-    const cli = startCli(args(small, neu.userId, "device", path.join(workDir, "wrong.json")), { MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken });
+    const cli = startCli(args(small, neu.userId, "device", path.join(workDir, "wrong.json")), {
+        MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken,
+    });
     const page = await freshPage();
     await page.goto(await cli.signInUrl());
     await page.getByRole("button", { name: "Continue" }).click();
     await signInAtProvider(page, other.localpart);
     const result = await cli.done;
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(new RegExp(`signed in ${other.userId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}, not`)) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+        code: 2,
+        stderr: expect.stringMatching(
+            new RegExp(`signed in ${other.userId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}, not`),
+        ),
+    });
     expect(result.stderr).toMatch(/Nothing was changed/);
     expect(await devicesOf(mas.hs.baseUrl, standIn.adminToken, other.userId)).toEqual([]);
     expect(await membershipsOf(small, neu.userId)).toEqual({ publicChat: null, team: null });
@@ -116,12 +159,17 @@ test("CLI, OAuth 2.0 (MAS stand-in, real Synapse): approving as another account 
 test("CLI, OAuth 2.0 (MAS stand-in): refusing on the sign-in page gives a clear error and exit 2", async () => {
     const small = await smallOldAccount();
     const neu = newAccountName();
-    const cli = startCli(args(small, neu.userId, "oauth", path.join(workDir, "refused.json")), { MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken });
+    const cli = startCli(args(small, neu.userId, "oauth", path.join(workDir, "refused.json")), {
+        MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken,
+    });
     const page = await freshPage();
     await page.goto(await cli.signInUrl());
     await signInAtProvider(page, null);
     const result = await cli.done;
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/sign-in service refused \(access was denied\)/) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+        code: 2,
+        stderr: expect.stringMatching(/sign-in service refused \(access was denied\)/),
+    });
 });
 
 test("recovery under OAuth 2.0 (MAS stand-in, real Synapse): a first cross-signing upload needs no approval; a reset opens the account page, and the upload is retried once it is approved there", async () => {
@@ -132,7 +180,12 @@ test("recovery under OAuth 2.0 (MAS stand-in, real Synapse): a first cross-signi
         discovery,
         {
             method: "device",
-            client: { clientName: "Account migration (test)", clientUri: "http://127.0.0.1/", applicationType: "native", redirectUri: "http://127.0.0.1/callback" },
+            client: {
+                clientName: "Account migration (test)",
+                clientUri: "http://127.0.0.1/",
+                applicationType: "native",
+                redirectUri: "http://127.0.0.1/callback",
+            },
             onCode: (prompt) =>
                 void (async () => {
                     await page.goto(prompt.verificationUriComplete!);

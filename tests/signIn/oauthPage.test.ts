@@ -16,7 +16,17 @@ import { currentBed } from "../bed/jestGlobal.ts";
 import { type MasStandIn, startMasStandIn, synapseMasConfig } from "../bed/oidcProviders.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
 import { type AxeViolation, recordScreen } from "../browser/screens.ts";
-import { clickForPopup, devicesOf, findNewAccount, membershipsOf, openMigrationPage, planReview, runAndFinish, signInAtProvider, smallOldAccount } from "./support.ts";
+import {
+    clickForPopup,
+    devicesOf,
+    findNewAccount,
+    membershipsOf,
+    openMigrationPage,
+    planReview,
+    runAndFinish,
+    signInAtProvider,
+    smallOldAccount,
+} from "./support.ts";
 
 let standIn: MasStandIn;
 let mas: Awaited<ReturnType<typeof startExtraHomeserver>>;
@@ -28,7 +38,13 @@ const violations: AxeViolation[] = [];
 
 /** Records the page's screen with run-specific values (accounts, ports, the code) as stable placeholders. */
 async function record(name: string, values: Record<string, string>): Promise<void> {
-    const redact = { ...values, [small.alice.userId]: "@alice:server-a", [standIn.issuer]: "https://auth.server-mas", [mas.hs.baseUrl]: "https://server-mas", [mas.hs.serverName]: "server-mas" };
+    const redact = {
+        ...values,
+        [small.alice.userId]: "@alice:server-a",
+        [standIn.issuer]: "https://auth.server-mas",
+        [mas.hs.baseUrl]: "https://server-mas",
+        [mas.hs.serverName]: "server-mas",
+    };
     violations.push(...(await recordScreen(page, name, { redact })));
 }
 
@@ -36,7 +52,13 @@ beforeAll(async () => {
     const secret = randomBytes(16).toString("hex");
     standIn = await startMasStandIn({ synapseBaseUrl: extraHomeserverUrl(4), secret, accessTokenTtl: 3 });
     mas = await startExtraHomeserver(currentBed(), `MAS-PAGE-${process.pid}`, synapseMasConfig(standIn, secret), 4);
-    host = await startHostServer({ config: { default_server_config: { "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName } } } });
+    host = await startHostServer({
+        config: {
+            default_server_config: {
+                "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName },
+            },
+        },
+    });
 });
 
 beforeEach(async () => {
@@ -63,12 +85,18 @@ test("OAuth 2.0 authorization code + PKCE in a popup (MAS stand-in, real Synapse
     await findNewAccount(page, neu.userId, mas.hs.baseUrl);
     // The server's recommendation comes first; an access token stays under "Advanced".
     const buttons = await page.getByTestId("migration-sign-in-methods").getByRole("button").allTextContents();
-    expect(buttons.slice(0, 2)).toEqual([`Continue with ${mas.hs.serverName}`, "Sign in with a code instead (approve on another device)"]);
+    expect(buttons.slice(0, 2)).toEqual([
+        `Continue with ${mas.hs.serverName}`,
+        "Sign in with a code instead (approve on another device)",
+    ]);
     await record("sign-in-methods-oauth", { [neu.userId]: "@neu:server-mas" });
     const refreshesBefore = standIn.refreshes();
     const popup = await clickForPopup(page, `Continue with ${mas.hs.serverName}`);
     // While the popup is open, the page waits for it (and can stop waiting).
-    await page.getByTestId("migration-sign-in-waiting").getByText("Finish signing in in the window that opened.").waitFor();
+    await page
+        .getByTestId("migration-sign-in-waiting")
+        .getByText("Finish signing in in the window that opened.")
+        .waitFor();
     await record("sign-in-waiting-popup", { [neu.userId]: "@neu:server-mas" });
     await signInAtProvider(popup, neu.localpart);
     await popup.waitForEvent("close");

@@ -10,12 +10,26 @@ import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { passwordSession } from "../bed/passwordSession.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
-import { crossSigningOn, devicesOf, findNewAccount, openMigrationPage, planReview, runAndFinish, smallOldAccount } from "./support.ts";
+import {
+    crossSigningOn,
+    devicesOf,
+    findNewAccount,
+    openMigrationPage,
+    planReview,
+    runAndFinish,
+    smallOldAccount,
+} from "./support.ts";
 
 let host: HostServer;
 
 beforeAll(async () => {
-    host = await startHostServer({ config: { default_server_config: { "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName } } } });
+    host = await startHostServer({
+        config: {
+            default_server_config: {
+                "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName },
+            },
+        },
+    });
 });
 
 afterAll(async () => {
@@ -42,7 +56,10 @@ test("issue 7.13: the page signs the new account in with its password once; sett
     const logins = (await requestsSince([bed.b], mark)).filter((r) => r.method === "POST" && r.path.endsWith("/login"));
     expect(logins).toHaveLength(1);
     // The recovery was set up on the migration's own device, which Finish signs out.
-    const migrationDevices = async () => (await devicesOf(bed.b.baseUrl, admin.accessToken, neu.userId)).filter((d) => d.display_name?.startsWith("Account migration"));
+    const migrationDevices = async () =>
+        (await devicesOf(bed.b.baseUrl, admin.accessToken, neu.userId)).filter((d) =>
+            d.display_name?.startsWith("Account migration"),
+        );
     expect((await migrationDevices()).map((d) => d.display_name)).toEqual(["Account migration (Element)"]);
     await page.getByRole("checkbox", { name: "I have saved my recovery key" }).check();
     await page.getByRole("button", { name: "Continue", exact: true }).click();
@@ -68,7 +85,10 @@ test("when the server wants approval of new cross-signing keys (a reset), the pa
         // A first upload needs no approval (Matrix 1.11): nothing is asked.
         await crypto.bootstrap(false, approval);
         expect(asked).toEqual([]);
-        await expect(crypto.bootstrap(true, undefined)).rejects.toMatchObject({ code: "approval_needed", message: expect.stringMatching(/asks for approval .*m\.login\.password/) });
+        await expect(crypto.bootstrap(true, undefined)).rejects.toMatchObject({
+            code: "approval_needed",
+            message: expect.stringMatching(/asks for approval .*m\.login\.password/),
+        });
         await crypto.bootstrap(true, approval);
         expect(asked).toEqual(["password"]);
     } finally {

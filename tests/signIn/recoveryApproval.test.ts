@@ -20,7 +20,13 @@ let standIn: ApprovalStandIn | undefined;
 const violations: AxeViolation[] = [];
 
 beforeAll(async () => {
-    host = await startHostServer({ config: { default_server_config: { "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName } } } });
+    host = await startHostServer({
+        config: {
+            default_server_config: {
+                "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName },
+            },
+        },
+    });
 });
 
 afterEach(async () => {
@@ -46,11 +52,16 @@ async function backupOf(neu: RegisteredUser): Promise<string | null> {
 }
 
 /** Signs the new account in on the page (through the stand-in) and asks for recovery to be set up here. */
-async function setUpRecoveryThroughStandIn(kind: "password" | "page"): Promise<{ page: Page; neu: RegisteredUser; redact: Record<string, string> }> {
+async function setUpRecoveryThroughStandIn(
+    kind: "password" | "page",
+): Promise<{ page: Page; neu: RegisteredUser; redact: Record<string, string> }> {
     const bed = currentBed();
     const small = await smallOldAccount();
     const neu = await registerUser(bed.b, uniqueLocalpart("neu"));
-    standIn = await startApprovalStandIn(bed.b.baseUrl, kind === "password" ? { kind, password: neu.password } : { kind });
+    standIn = await startApprovalStandIn(
+        bed.b.baseUrl,
+        kind === "password" ? { kind, password: neu.password } : { kind },
+    );
     const { page } = await openBrowserPage();
     await openMigrationPage(page, host.url, small.alice);
     await findNewAccount(page, neu.userId, standIn.url);
@@ -60,11 +71,21 @@ async function setUpRecoveryThroughStandIn(kind: "password" | "page"): Promise<{
     await page.getByRole("radio", { name: "Set up recovery here" }).check();
     await page.getByRole("button", { name: "Set up recovery", exact: true }).click();
     await page.getByTestId("migration-recovery-approval").waitFor({ timeout: 30_000 });
-    const redact = { [neu.userId]: "@neu:server-b", [small.alice.userId]: "@alice:server-a", [standIn.url]: "https://server-b" };
+    const redact = {
+        [neu.userId]: "@neu:server-b",
+        [small.alice.userId]: "@alice:server-a",
+        [standIn.url]: "https://server-b",
+    };
     return { page, neu, redact };
 }
 
-const focusedLabel = (page: Page) => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.labels?.[0]?.textContent ?? document.activeElement?.textContent ?? "");
+const focusedLabel = (page: Page) =>
+    page.evaluate(
+        () =>
+            (document.activeElement as HTMLInputElement | null)?.labels?.[0]?.textContent ??
+            document.activeElement?.textContent ??
+            "",
+    );
 
 test("the server wants the password again (APPROVAL STAND-IN before Synapse B): asked for that one request; Cancel sets nothing up and is no error; a refused password says so; then approved, recovery is set up", async () => {
     const { page, neu, redact } = await setUpRecoveryThroughStandIn("password");
@@ -87,7 +108,9 @@ test("the server wants the password again (APPROVAL STAND-IN before Synapse B): 
     // Each attempt continues on the migration's own device, whose keys an earlier attempt already gave the server.
     await setUp.click();
     await approveWith("not the password");
-    await page.getByText("The new account's server did not accept that password.", { exact: false }).waitFor({ timeout: 30_000 });
+    await page
+        .getByText("The new account's server did not accept that password.", { exact: false })
+        .waitFor({ timeout: 30_000 });
     expect(await backupOf(neu)).toBeNull();
     expect(standIn!.uploadsForwarded()).toBe(0);
 
@@ -110,7 +133,11 @@ test("the server wants approval on one of its pages (APPROVAL STAND-IN before Sy
     const href = (await link.getAttribute("href")) ?? "";
     expect(href).toMatch(new RegExp(`^${standIn!.url}/account/approve\\?session=`));
     expect(await focusedLabel(page)).toBe("Open the approval page");
-    violations.push(...(await recordScreen(page, "recovery-approval-page", { redact: { [href]: "https://server-b/account/approve?session=…", ...redact } })));
+    violations.push(
+        ...(await recordScreen(page, "recovery-approval-page", {
+            redact: { [href]: "https://server-b/account/approve?session=…", ...redact },
+        })),
+    );
     expect(standIn!.uploadsForwarded()).toBe(0);
 
     const tab = page.waitForEvent("popup");

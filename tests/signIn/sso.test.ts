@@ -17,12 +17,29 @@ import { discoverSignIn } from "../../src/sessions/discovery.ts";
 import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import type { SignedInSession } from "../../src/sessions/session.ts";
 import { signIn } from "../../src/sessions/signIn.ts";
-import { type RegisteredUser, extraHomeserverUrl, registerUser, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
+import {
+    type RegisteredUser,
+    extraHomeserverUrl,
+    registerUser,
+    startExtraHomeserver,
+    uniqueLocalpart,
+} from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type LoopbackProvider, startIdentityProvider, synapseSsoConfig } from "../bed/oidcProviders.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
 import { type AxeViolation, recordScreen } from "../browser/screens.ts";
-import { clickForPopup, crossSigningOn, devicesOf, findNewAccount, membershipsOf, openMigrationPage, runAndFinish, signInAtProvider, smallOldAccount, startCli } from "./support.ts";
+import {
+    clickForPopup,
+    crossSigningOn,
+    devicesOf,
+    findNewAccount,
+    membershipsOf,
+    openMigrationPage,
+    runAndFinish,
+    signInAtProvider,
+    smallOldAccount,
+    startCli,
+} from "./support.ts";
 
 let idp: LoopbackProvider;
 let sso: Awaited<ReturnType<typeof startExtraHomeserver>>;
@@ -34,9 +51,20 @@ beforeAll(async () => {
     const secret = randomBytes(16).toString("hex");
     idp = await startIdentityProvider({ synapseBaseUrl: extraHomeserverUrl(3), clientSecret: secret });
     // The module's callback page (page) and the CLI's loopback address are allowed redirect targets.
-    sso = await startExtraHomeserver(currentBed(), `SSO-${process.pid}`, synapseSsoConfig(idp.issuer, secret, ["http://localhost:", "http://127.0.0.1:"]), 3);
+    sso = await startExtraHomeserver(
+        currentBed(),
+        `SSO-${process.pid}`,
+        synapseSsoConfig(idp.issuer, secret, ["http://localhost:", "http://127.0.0.1:"]),
+        3,
+    );
     admin = await registerUser(sso.hs, uniqueLocalpart("admin"), { admin: true });
-    host = await startHostServer({ config: { default_server_config: { "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName } } } });
+    host = await startHostServer({
+        config: {
+            default_server_config: {
+                "m.homeserver": { base_url: currentBed().a.baseUrl, server_name: currentBed().a.serverName },
+            },
+        },
+    });
 });
 
 afterEach(() => closeBrowsers());
@@ -58,7 +86,17 @@ test("CLI, single sign-on (real Synapse + real OpenID provider, real Chromium): 
     const small = await smallOldAccount();
     const neu = newAccountName();
     const cli = startCli(
-        ["--old-homeserver", small.alice.homeserver.baseUrl, "--new-user", neu.userId, "--new-homeserver", sso.hs.baseUrl, "--new-sign-in", "sso", "--yes"],
+        [
+            "--old-homeserver",
+            small.alice.homeserver.baseUrl,
+            "--new-user",
+            neu.userId,
+            "--new-homeserver",
+            sso.hs.baseUrl,
+            "--new-sign-in",
+            "sso",
+            "--yes",
+        ],
         { MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken },
     );
     const url = await cli.signInUrl();
@@ -68,7 +106,10 @@ test("CLI, single sign-on (real Synapse + real OpenID provider, real Chromium): 
     await signInAtProvider(page, neu.localpart);
     await page.getByText("Done — you can close this tab").waitFor();
     const result = await cli.done;
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: expect.any(Number), stderr: expect.stringMatching(/2 migrated, 0 already done, 0 need action, 0 skipped, 0 failed/) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+        code: expect.any(Number),
+        stderr: expect.stringMatching(/2 migrated, 0 already done, 0 need action, 0 skipped, 0 failed/),
+    });
     expect(result.stderr).not.toMatch(/loginToken|access_token/);
     expect(await membershipsOf(small, neu.userId)).toEqual({ publicChat: "join", team: "join" });
     expect(await devicesOf(sso.hs.baseUrl, admin.accessToken, neu.userId)).toEqual([]);
@@ -79,14 +120,27 @@ test("CLI, single sign-on (real Synapse + real OpenID provider): signing in as a
     const neu = newAccountName();
     const other = newAccountName();
     const cli = startCli(
-        ["--old-homeserver", small.alice.homeserver.baseUrl, "--new-user", neu.userId, "--new-homeserver", sso.hs.baseUrl, "--new-sign-in", "sso", "--yes"],
+        [
+            "--old-homeserver",
+            small.alice.homeserver.baseUrl,
+            "--new-user",
+            neu.userId,
+            "--new-homeserver",
+            sso.hs.baseUrl,
+            "--new-sign-in",
+            "sso",
+            "--yes",
+        ],
         { MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken },
     );
     const { page } = await openBrowserPage();
     await page.goto(await cli.signInUrl());
     await signInAtProvider(page, other.localpart);
     const result = await cli.done;
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(new RegExp(`signed in ${escapeRe(other.userId)}, not ${escapeRe(neu.userId)}`)) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+        code: 2,
+        stderr: expect.stringMatching(new RegExp(`signed in ${escapeRe(other.userId)}, not ${escapeRe(neu.userId)}`)),
+    });
     expect(await devicesOf(sso.hs.baseUrl, admin.accessToken, other.userId)).toEqual([]);
     expect(await membershipsOf(small, neu.userId)).toEqual({ publicChat: null, team: null });
 });
@@ -106,10 +160,16 @@ describe("in the module's page (Chromium, real popups)", () => {
         await findNewAccount(page, neu.userId, sso.hs.baseUrl);
         // A server whose only sign-in is single sign-on: one button per identity provider (no password), the token under Advanced.
         const methods = page.getByTestId("migration-sign-in-methods");
-        expect(await methods.getByRole("button", { name: /^Continue with/ }).allTextContents()).toEqual(["Continue with Loopback IdP"]);
+        expect(await methods.getByRole("button", { name: /^Continue with/ }).allTextContents()).toEqual([
+            "Continue with Loopback IdP",
+        ]);
         expect(await methods.getByLabel("Password of the new account").count()).toBe(0);
         expect(await methods.getByText("Advanced: use an access token").isVisible()).toBe(true);
-        const redact = { [neu.userId]: "@neu:server-sso", [small.alice.userId]: "@alice:server-a", [sso.hs.baseUrl]: "https://server-sso" };
+        const redact = {
+            [neu.userId]: "@neu:server-sso",
+            [small.alice.userId]: "@alice:server-a",
+            [sso.hs.baseUrl]: "https://server-sso",
+        };
         violations.push(...(await recordScreen(page, "sign-in-methods-sso", { redact })));
         const popup = await clickForPopup(page, "Continue with Loopback IdP");
         await signInAtProvider(popup, neu.localpart);
@@ -163,7 +223,11 @@ test("recovery under single sign-on (real Synapse + real OpenID provider): a fir
                 return back;
             },
         };
-        session = await signIn(await discoverSignIn(neu.userId, sso.hs.baseUrl), { method: "sso", browser }, { deviceName: "Account migration (test)" });
+        session = await signIn(
+            await discoverSignIn(neu.userId, sso.hs.baseUrl),
+            { method: "sso", browser },
+            { deviceName: "Account migration (test)" },
+        );
     } finally {
         await loopback.close();
     }
@@ -186,7 +250,13 @@ test("recovery under single sign-on (real Synapse + real OpenID provider): a fir
         await crypto.bootstrap(false, approval);
         expect(pages).toEqual([]);
         await crypto.bootstrap(true, approval);
-        expect(pages).toEqual([expect.stringMatching(new RegExp(`^${escapeRe(sso.hs.baseUrl)}/_matrix/client/v3/auth/m\\.login\\.sso/fallback/web\\?session=`))]);
+        expect(pages).toEqual([
+            expect.stringMatching(
+                new RegExp(
+                    `^${escapeRe(sso.hs.baseUrl)}/_matrix/client/v3/auth/m\\.login\\.sso/fallback/web\\?session=`,
+                ),
+            ),
+        ]);
     } finally {
         await crypto.stop();
         await session.signOut();
@@ -196,10 +266,24 @@ test("recovery under single sign-on (real Synapse + real OpenID provider): a fir
 test("CLI, --old-sign-in sso (real Synapse + real OpenID provider): an old account on an SSO-only server signs in through the browser too; its session is signed out at the end", async () => {
     const bed = currentBed();
     const old = await registerUser(sso.hs, uniqueLocalpart("old"));
-    await new MatrixHttp(sso.hs.baseUrl, old.accessToken).request("POST", "/createRoom", { body: { name: "Old public room", preset: "public_chat" } });
+    await new MatrixHttp(sso.hs.baseUrl, old.accessToken).request("POST", "/createRoom", {
+        body: { name: "Old public room", preset: "public_chat" },
+    });
     const neu = await registerUser(bed.b, uniqueLocalpart("neu"));
     const cli = startCli(
-        ["--old-homeserver", sso.hs.baseUrl, "--old-user", old.userId, "--old-sign-in", "sso", "--new-user", neu.userId, "--new-homeserver", bed.b.baseUrl, "--dry-run"],
+        [
+            "--old-homeserver",
+            sso.hs.baseUrl,
+            "--old-user",
+            old.userId,
+            "--old-sign-in",
+            "sso",
+            "--new-user",
+            neu.userId,
+            "--new-homeserver",
+            bed.b.baseUrl,
+            "--dry-run",
+        ],
         { MIGRATE_NEW_PASSWORD: neu.password },
     );
     const { page } = await openBrowserPage();
@@ -208,5 +292,9 @@ test("CLI, --old-sign-in sso (real Synapse + real OpenID provider): an old accou
     const result = await cli.done;
     expect(result.stderr).toMatch(/1 rooms: 1 to migrate/);
     expect(result.stderr).toMatch(/Dry run — nothing was changed/);
-    expect((await devicesOf(sso.hs.baseUrl, admin.accessToken, old.userId)).filter((d) => d.display_name === "Account migration (CLI)")).toEqual([]);
+    expect(
+        (await devicesOf(sso.hs.baseUrl, admin.accessToken, old.userId)).filter(
+            (d) => d.display_name === "Account migration (CLI)",
+        ),
+    ).toEqual([]);
 });

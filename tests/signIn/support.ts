@@ -30,7 +30,12 @@ export async function smallOldAccount(morePublic = 0): Promise<SmallAccount> {
         publicChat: await createRoom(alice, { name: "Public chat", preset: "public_chat", visibility: "private" }),
         team: await createRoom(alice, { name: "Team", preset: "private_chat" }),
     };
-    for (let i = 0; i < morePublic; i++) rooms[`public${i}`] = await createRoom(alice, { name: `Public ${i}`, preset: "public_chat", visibility: "private" });
+    for (let i = 0; i < morePublic; i++)
+        rooms[`public${i}`] = await createRoom(alice, {
+            name: `Public ${i}`,
+            preset: "public_chat",
+            visibility: "private",
+        });
     return { alice, rooms };
 }
 
@@ -38,7 +43,9 @@ export async function smallOldAccount(morePublic = 0): Promise<SmallAccount> {
 export async function membershipsOf(small: SmallAccount, newUserId: string): Promise<Record<string, string | null>> {
     const out: Record<string, string | null> = {};
     for (const [name, roomId] of Object.entries(small.rooms)) {
-        const m = await getState<{ membership?: string }>(small.alice, roomId, "m.room.member", newUserId).catch(() => ({ membership: undefined }));
+        const m = await getState<{ membership?: string }>(small.alice, roomId, "m.room.member", newUserId).catch(
+            () => ({ membership: undefined }),
+        );
         out[name] = m.membership ?? null;
     }
     return out;
@@ -55,9 +62,17 @@ export async function signInAtProvider(page: Page, userName: string | null): Pro
 }
 
 /** Devices of a user, through the server's admin API. */
-export async function devicesOf(baseUrl: string, adminToken: string, userId: string): Promise<Array<{ device_id: string; display_name?: string }>> {
+export async function devicesOf(
+    baseUrl: string,
+    adminToken: string,
+    userId: string,
+): Promise<Array<{ device_id: string; display_name?: string }>> {
     const http = new MatrixHttp(baseUrl, adminToken);
-    const { devices } = await http.request<{ devices: Array<{ device_id: string; display_name?: string }> }>("GET", `/users/${seg(userId)}/devices`, { prefix: "/_synapse/admin/v2" });
+    const { devices } = await http.request<{ devices: Array<{ device_id: string; display_name?: string }> }>(
+        "GET",
+        `/users/${seg(userId)}/devices`,
+        { prefix: "/_synapse/admin/v2" },
+    );
     return devices;
 }
 
@@ -66,7 +81,11 @@ export function localpartOf(userId: string): string {
 }
 
 /** The host page (the project's Element stand-in) signed in as `old`, showing the migration page. */
-export async function openMigrationPage(page: Page, hostUrl: string, old: { userId: string; password: string }): Promise<void> {
+export async function openMigrationPage(
+    page: Page,
+    hostUrl: string,
+    old: { userId: string; password: string },
+): Promise<void> {
     await page.goto(hostUrl);
     await page.getByLabel("Username").fill(old.userId);
     await page.getByLabel("Password").fill(old.password);
@@ -108,7 +127,9 @@ async function reportSummary(page: Page): Promise<string> {
         const region = page.getByRole("region", { name: group, exact: true });
         return (await region.count()) ? region.getByRole("listitem").count() : 0;
     };
-    const [moved, already, needsAction, skipped, failed] = await Promise.all(["Moved", "Already done", "Needs action", "Skipped", "Failed"].map(rooms));
+    const [moved, already, needsAction, skipped, failed] = await Promise.all(
+        ["Moved", "Already done", "Needs action", "Skipped", "Failed"].map(rooms),
+    );
     return `${moved} moved, ${already} already done, ${needsAction} need action, ${skipped} skipped, ${failed} failed`;
 }
 
@@ -127,18 +148,30 @@ export async function runAndFinish(page: Page): Promise<string> {
  * A crypto session on a signed-in session's own device (real matrix-js-sdk with Rust crypto, in memory) that can
  * create cross-signing keys and then replace them — the upload a server may want approved.
  */
-export async function crossSigningOn(session: SignedInSession): Promise<{ bootstrap(reset: boolean, approval?: ServerApproval): Promise<void>; stop(): Promise<void> }> {
+export async function crossSigningOn(
+    session: SignedInSession,
+): Promise<{ bootstrap(reset: boolean, approval?: ServerApproval): Promise<void>; stop(): Promise<void> }> {
     const sdk = await import("matrix-js-sdk/lib/matrix.js");
-    const client = sdk.createClient({ baseUrl: session.baseUrl, userId: session.userId, deviceId: session.deviceId, accessToken: session.accessToken(), fetchFn: session.fetch });
+    const client = sdk.createClient({
+        baseUrl: session.baseUrl,
+        userId: session.userId,
+        deviceId: session.deviceId,
+        accessToken: session.accessToken(),
+        fetchFn: session.fetch,
+    });
     await client.initRustCrypto({ useIndexedDB: false });
     return {
         bootstrap: (reset, approval) =>
             client.getCrypto()!.bootstrapCrossSigning({
                 setupNewCrossSigning: reset,
-                authUploadDeviceSigningKeys: (makeRequest) => uploadWithApproval(makeRequest, session.baseUrl, session.userId, approval),
+                authUploadDeviceSigningKeys: (makeRequest) =>
+                    uploadWithApproval(makeRequest, session.baseUrl, session.userId, approval),
             }),
         async stop() {
-            await client.getCrypto()?.getKeyBackupInfo().catch(() => undefined);
+            await client
+                .getCrypto()
+                ?.getKeyBackupInfo()
+                .catch(() => undefined);
             client.stopClient();
         },
     };
