@@ -44,7 +44,8 @@ export function retryingFetch(inner: typeof fetch, options: RetryOptions = {}): 
                 // A timeout or a cancellation is the caller's decision; nothing listening there, no such name, or a port
                 // fetch refuses to use (e.g. 1) is most likely a wrong address (said at once), not a passing failure.
                 const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
-                const wrongAddress = cause?.code === "ECONNREFUSED" || cause?.code === "ENOTFOUND" || cause?.message === "bad port";
+                const wrongAddress =
+                    cause?.code === "ECONNREFUSED" || cause?.code === "ENOTFOUND" || cause?.message === "bad port";
                 if (last || init?.signal?.aborted || wrongAddress) throw e;
                 await sleep(1000 * 2 ** (attempt - 1));
                 continue;
