@@ -25,9 +25,6 @@ function callbackUrl(): string {
 export const PAGE_PATH = "migrate-account";
 const SPACE_PANEL_KEY = "io.github.matrix_account_migration.entry";
 
-/** The new account asked for in the composer, carried to the page (Element drops a screen's query parameters). */
-let requestedNewUserId: string | undefined;
-
 function openPage(): void {
     window.location.hash = `#/${PAGE_PATH}`;
 }
@@ -97,7 +94,8 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
 
     const host: PageHost = {
         t,
-        oldUserId: () => getLoggedInClient()?.getUserId() ?? null,
+        // The module API's profile where the host has it; Element's client otherwise (older hosts).
+        oldUserId: () => api.profile?.value?.userId ?? getLoggedInClient()?.getUserId() ?? null,
         defaultOptions: { leaveOldRooms: config.leave_old_rooms_default, movedNotice: config.moved_notice_default },
         async loadRuntime() {
             const client = getLoggedInClient();
@@ -154,6 +152,8 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
         { role: "status", style: { padding: "var(--cpd-space-6x)" } },
         t("page|loading"),
     );
+    // The new account asked for in the composer, handed to the page once (Element drops a screen's query parameters).
+    let requestedNewUserId: string | undefined;
     api.navigation.registerLocationRenderer(PAGE_PATH, () =>
         React.createElement(
             React.Suspense,
