@@ -23,6 +23,24 @@ export interface BrowserRecord {
     console: string[];
 }
 
+/**
+ * The origins a migration through the page may reach, sorted: its host (Element's files and the module's), each
+ * homeserver's client API — and, where the new account's server is found from its name, that name's `.well-known` —
+ * and the identity provider or sign-in service the person was sent to.
+ */
+export function allowedOrigins(
+    hostUrl: string,
+    homeservers: Array<{ baseUrl: string; lookedUp?: string }>,
+    sentTo: string[] = [],
+): string[] {
+    const origin = (url: string) => new URL(url).origin;
+    return [
+        origin(hostUrl),
+        ...homeservers.flatMap((hs) => [origin(hs.baseUrl), ...(hs.lookedUp ? [`https://${hs.lookedUp}`] : [])]),
+        ...sentTo.map(origin),
+    ].sort();
+}
+
 /** The origins the browser's pages sent requests to (http and https only), sorted. */
 export function contactedOrigins(network: BrowserRecord): string[] {
     return [

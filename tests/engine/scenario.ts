@@ -180,14 +180,8 @@ export interface Scenario {
         space: string;
         restrictedInSpace: string;
         restrictedInSpace2: string;
-        tombstoned: string;
-        successor: string;
-        cannotInvite: string;
-        aclDenied: string;
-        banned: string;
-        notFederated: string;
         pendingInvite: string;
-    };
+    } & BlockedRooms;
     avatarMxc: string;
 }
 
