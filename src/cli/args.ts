@@ -83,8 +83,8 @@ Secrets, from the environment only:
   MIGRATE_KEY_FILE_PASSPHRASE passphrase for --key-file
 
 Exit codes: 0 every chosen room migrated; 3 finished, some rooms need action (including encrypted rooms whose
-keys are not all in the new backup); 2 bad input (nothing changed);
-1 other failures.`;
+keys are not all in the new backup); 2 bad input (nothing changed), or the same migration is already
+running on this machine (a run killed earlier does not count: it continues); 1 other failures.`;
 
 /** Every flag, as Node's `util.parseArgs` reads it. */
 const OPTIONS = {

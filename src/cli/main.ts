@@ -23,6 +23,7 @@ import type { ServerApproval } from "../keys/recoverySetup.ts";
 import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from "./args.ts";
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
 import { progressOutput } from "./progress.ts";
+import { MigrationRunningError, type RunLock, takeRunLock } from "./runLock.ts";
 import { terminalSafe } from "./terminalText.ts";
 
 /** Bad input: nothing was changed. */
@@ -192,6 +193,7 @@ export async function main(argv: string[]): Promise<number> {
     const out = process.stdout;
     const err = process.stderr;
     const sessions: SignedInSession[] = [];
+    let lock: RunLock | undefined;
     // Until the run starts, reads that a flaky network or a busy server fail are tried again (the scheduler paces the
     // run itself). The CLI is its own process: every request made here goes through this fetch.
     let preparing = true;
@@ -233,6 +235,9 @@ export async function main(argv: string[]): Promise<number> {
                 "Note: signing in creates a session (signed out again at the end). Use access tokens for a dry run that writes nothing at all.\n",
             );
         }
+
+        // One run of this migration at a time on this machine (a dry run changes nothing, so it needs no lock).
+        if (!opts.dryRun) lock = takeRunLock(old.userId, neu.userId);
 
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
         await readJournalDocument(old);
@@ -311,7 +316,13 @@ export async function main(argv: string[]): Promise<number> {
         }
         return reportExitCode(report);
     } catch (e) {
-        if (e instanceof InputError || isSignInError(e) || e instanceof KeysError || e instanceof NewerJournalError) {
+        if (
+            e instanceof InputError ||
+            isSignInError(e) ||
+            e instanceof KeysError ||
+            e instanceof NewerJournalError ||
+            e instanceof MigrationRunningError
+        ) {
             writeLine(err, (e as Error).message);
             err.write("Nothing was changed.\n");
             return 2;
@@ -321,6 +332,7 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
     } finally {
         for (const s of sessions.filter((x) => x.temporary)) await s.signOut();
+        lock?.release();
         globalThis.fetch = plainFetch;
     }
 }

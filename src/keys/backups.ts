@@ -120,7 +120,7 @@ export async function backupKeyFromRecoveryKey(
         );
         if (!(await isBackupPrivateKeyFor(privateKey, backup.publicKey))) {
             throw new KeysError(
-                "backup_not_trusted",
+                "backup_key_mismatch",
                 `${userId}'s key backup (version ${backup.version}) does not match the key in its secret storage`,
             );
         }

@@ -8,7 +8,8 @@ export type KeysErrorCode =
     | "recovery_key_wrong_prefix"
     | "recovery_key_wrong_parity"
     | "recovery_key_wrong"
-    | "backup_not_trusted"
+    /** The account's backup is not the one its recovery key (secret storage) vouches for. */
+    | "backup_key_mismatch"
     | "backup_missing"
     | "backup_replaced"
     | "backup_exists"

@@ -16,7 +16,7 @@ import {
     signInWithDeviceGrant,
 } from "./oauth.ts";
 import { type SignedInSession, tokenSession } from "./session.ts";
-import { SignInError } from "./signInError.ts";
+import { SignInError, isSignInError } from "./signInError.ts";
 
 export { SignInError, isSignInError, type SignInErrorCode } from "./signInError.ts";
 
@@ -240,7 +240,12 @@ export async function sessionFromAccessToken(
     } catch (e) {
         if (isMatrixRequestError(e) && e.errcode === "M_USER_DEACTIVATED")
             throw new SignInError("deactivated", "That account has been deactivated.");
-        throw signInFailure(e, expectedUserId ?? "the account");
+        const failure = signInFailure(e, expectedUserId ?? "the account");
+        // Not a sign-in that expired: the token the person gave is not valid (Synapse says the same of a deactivated
+        // account's tokens).
+        if (isSignInError(failure) && failure.code === "expired-token")
+            throw new SignInError("token-not-valid", failure.message);
+        throw failure;
     }
     if (expectedUserId && whoami.user_id !== expectedUserId) {
         throw new SignInError("wrong-account", `The access token belongs to ${whoami.user_id}, not ${expectedUserId}.`);

@@ -11,6 +11,8 @@ export type SignInErrorCode =
     | "insecure-homeserver"
     | "wrong-password"
     | "expired-token"
+    /** An access token the person gave is not (or no longer) valid. */
+    | "token-not-valid"
     | "wrong-account"
     | "deactivated"
     | "unsupported-sign-in"

@@ -4,7 +4,8 @@
  * Signing in is part of that state too — the methods the new account's server offers, a sign-in under way elsewhere
  * (a popup, a code to approve), a server's request for approval while recovery is set up. Secrets pass through:
  * a password or access token goes to its one request and is never stored here; recovery keys are cleared once used
- * and on Finish; the new account's temporary session is signed out on Finish and when the tab goes away.
+ * and on Finish; the new account's temporary session is signed out on Finish and when the tab goes away. A real run
+ * holds a lock of the browser's (tabLock.ts): another tab of the same Element cannot start the same migration meanwhile.
  */
 import type { ProgressEvent } from "../engine/context.ts";
 import type { JournalDocument, RunChoices } from "../engine/journal.ts";
@@ -25,6 +26,7 @@ import {
     type SignInOffer,
     toRuntimeError,
 } from "./runtime.ts";
+import { whileHoldingMigrationLock } from "./tabLock.ts";
 
 /** A migration the journal says was started and not finished (the tab was closed mid-run). */
 export interface UnfinishedRun {
@@ -385,18 +387,20 @@ export class MigrationController {
             if (this.state.stage.name === "running") this.setStage({ ...this.state.stage, ...change });
             this.showEntryProgress();
         };
-        void this.act((rt) =>
+        const run = (rt: MigrationRuntime) =>
             rt.run(stage.account, stage.plan, choices, {
                 onProgress: (progress) => updateRunning({ progress }),
                 onWait: (lastWait) => updateRunning({ lastWait }),
                 whilePaused: () => this.pausedGate ?? Promise.resolve(),
-            }),
+            });
+        // A dry run changes nothing; a real one refuses while another tab of this browser runs the same migration.
+        void this.act((rt) =>
+            dryRun ? run(rt) : whileHoldingMigrationLock(stage.plan.oldUserId, stage.plan.newUserId, () => run(rt)),
         ).then((report) => {
             this.resume();
             this.host.showProgress(null);
-            // On an error before the run could start (e.g. a wrong recovery key), back to the plan.
-            if (!report)
-                this.setStage({ name: "review", account: stage.account, plan: stage.plan, keyStatus: stage.keyStatus });
+            // On an error before the run could start (e.g. a wrong recovery key), back to the plan as it was.
+            if (!report) this.setStage(stage);
             else
                 this.setStage({
                     name: "report",

@@ -37,3 +37,19 @@ export async function requestsSince(servers: Homeserver[], mark: Map<string, num
     }
     return out;
 }
+
+/** Requests that are not changes though not GETs: a session signed in or out, and POSTs that only read. */
+const NOT_A_CHANGE = /\/(login|logout|keys\/query|user\/[^/]+\/filter)$/;
+
+/**
+ * The requests among `requests` that change something on a server, made by one of `users` (by any signed-in user
+ * when omitted); federation between the servers is not a user's and is left out.
+ */
+export function changesIn(requests: LoggedRequest[], users?: string[]): LoggedRequest[] {
+    return requests.filter(
+        (r) =>
+            (users ? users.includes(r.user) : r.user.startsWith("@")) &&
+            r.method !== "GET" &&
+            !NOT_A_CHANGE.test(r.path.split("?")[0]!),
+    );
+}

@@ -8,6 +8,7 @@
  * - `delay`: forwarded, and the answer held back this long before it is delivered (a stalled server);
  * - `stall`: accepted and never answered (a hung server or a black-holing middlebox);
  * - `rate-limit`: answered 429 M_LIMIT_EXCEEDED with that Retry-After, never forwarded.
+ * `decide` also sees each request's headers (a test can learn the access tokens a client used).
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -31,7 +32,7 @@ export interface FaultProxy {
 
 export async function startFaultProxy(
     target: string,
-    decide: (method: string, path: string) => Fault | undefined,
+    decide: (method: string, path: string, headers: IncomingMessage["headers"]) => Fault | undefined,
 ): Promise<FaultProxy> {
     const upstream = new URL(target);
     const injected: FaultProxy["injected"] = [];
@@ -49,7 +50,7 @@ export async function startFaultProxy(
         total++;
         const method = req.method ?? "GET";
         const path = req.url ?? "/";
-        const fault = decide(method, decodeURIComponent(path));
+        const fault = decide(method, decodeURIComponent(path), req.headers);
         if (fault) injected.push({ method, path, fault });
         if (fault?.kind === "stall") {
             held.add(res);

@@ -4,8 +4,10 @@
  * the new account (its server is asked how it signs in) and signs in with the password it offers, reviews the plan,
  * gives both recovery keys and starts; pauses, goes to another room and comes back to the live run through the space
  * panel; closes the tab mid-run; opens Element again and continues. Then the servers are asked what happened, and a
- * fresh device of the new account decrypts the old history. Every screen is recorded (light and dark, aria snapshot)
- * and scanned with axe; a last test does a whole dry run by keyboard alone. (The sign-in methods other servers offer
+ * fresh device of the new account decrypts the old history. Then the security scans: the page talked only to the two
+ * homeservers and its host, and kept no password, token, recovery key or room key anywhere (storage, console). Every
+ * screen is recorded (light and dark, aria snapshot) and scanned with axe; a last test does a whole dry run by
+ * keyboard alone. (The sign-in methods other servers offer
  * — single sign-on, OAuth 2.0, a code — and their waits are driven in tests/signIn.)
  */
 import type { BrowserContext, Page } from "playwright-core";
@@ -23,7 +25,15 @@ import {
 } from "../fixtures/demoAccounts.ts";
 import { decryptedBodies, freshDeviceFromRecoveryKey } from "../keys/history.ts";
 import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
-import { closeBrowsers, openBrowserPage } from "./chromium.ts";
+import { recoveryKeySecrets, secretsFound, tokenSecrets } from "../bed/secretScan.ts";
+import {
+    type BrowserRecord,
+    allowedOrigins,
+    closeBrowsers,
+    contactedOrigins,
+    openBrowserPage,
+    pageStorage,
+} from "./chromium.ts";
 import { type AxeViolation, recordScreen } from "./screens.ts";
 
 let host: HostServer;
@@ -31,6 +41,9 @@ let demo: DemoAccounts;
 let context: BrowserContext;
 let page: Page;
 let logs: string[];
+let network: BrowserRecord;
+/** The room keys of the demo's encrypted history (each megolm session's `session_key`), for the security scan. */
+let roomKeys: string[] = [];
 const violations: AxeViolation[] = [];
 const MIGRATION_DEVICE = "Account migration (Element)";
 
@@ -111,7 +124,7 @@ beforeAll(async () => {
             default_server_config: { "m.homeserver": { base_url: bed.a.baseUrl, server_name: bed.a.serverName } },
         },
     });
-    ({ page, context, logs } = await openBrowserPage());
+    ({ page, context, logs, network } = await openBrowserPage());
     await page.goto(host.url);
     await page.getByLabel("Username").fill(demo.users.alice.userId);
     await page.getByLabel("Password").fill(demo.users.alice.password);
@@ -303,6 +316,43 @@ test("a fresh device of the new account reads the old encrypted history with onl
     const { bodies, failures } = await decryptedBodies(fresh.client, fresh.device, demo.rooms.projectTeam);
     expect(failures).toBe(0);
     expect(bodies.sort()).toEqual(DEMO_CONVERSATIONS.projectTeam.map(([, text]) => text).sort());
+    roomKeys = (await fresh.client.getCrypto()!.exportRoomKeys()).map((k) => k.session_key);
+});
+
+test("security scan: the page talked only to the two homeservers and its host, and keeps no password, token, recovery key or room key in its storage or console", async () => {
+    const bed = currentBed();
+    const origin = (url: string) => new URL(url).origin;
+    const [hostOrigin, a, b] = [origin(host.url), origin(bed.a.baseUrl), origin(bed.b.baseUrl)];
+    // B's name is asked for its .well-known (which the browser does not trust here: the address is typed).
+    expect(contactedOrigins(network)).toEqual(
+        allowedOrigins(host.url, [bed.a, { baseUrl: bed.b.baseUrl, lookedUp: bed.b.serverName }]),
+    );
+    // From the host: Element's files and the module's own folder, nothing else of the module's.
+    const moduleFiles = network.requests.filter((r) => r.url.startsWith(`${hostOrigin}/modules/`));
+    expect(moduleFiles.length).toBeGreaterThan(0);
+    expect(moduleFiles.filter((r) => !r.url.startsWith(`${hostOrigin}/modules/account-migration/`))).toEqual([]);
+
+    // What the test knows was used: the passwords typed, both recovery keys, every token of the new account's
+    // sessions (as the new server issued and received them), and the room keys of the encrypted history.
+    const newAccountTokens = tokenSecrets(network.tokens, [b]);
+    expect(Object.keys(newAccountTokens).length).toBeGreaterThan(0);
+    expect(roomKeys.length).toBe(demo.aliceMegolmSessions);
+    const secrets = {
+        "the new account's password": demo.users.aliceNew.password,
+        "the old account's password": demo.users.alice.password,
+        ...recoveryKeySecrets("the old recovery key", demo.recoveryKeys.alice),
+        ...recoveryKeySecrets("the new recovery key", demo.recoveryKeys.aliceNew),
+        ...newAccountTokens,
+        ...Object.fromEntries(roomKeys.map((key, i) => [`room key ${i + 1}`, key])),
+    };
+    const places = { ...(await pageStorage(page)), "the console": network.console.join("\n") };
+    expect(Object.keys(places).some((p) => p.startsWith("IndexedDB "))).toBe(true);
+    expect(secretsFound(places, secrets)).toEqual([]);
+    // Element's own session (the old account's token) is where the host keeps it, as Element keeps its own — nowhere else.
+    const elementSession = "localStorage mx_host_session";
+    expect(Object.keys(places)).toContain(elementSession);
+    const elsewhere = Object.fromEntries(Object.entries(places).filter(([place]) => place !== elementSession));
+    expect(secretsFound(elsewhere, tokenSecrets(network.tokens, [a]))).toEqual([]);
 });
 
 /** Presses Tab until the focused element has this accessible name; checks the focus is visible at each stop. */

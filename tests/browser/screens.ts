@@ -60,6 +60,9 @@ async function setTheme(page: Page, theme: "light" | "dark"): Promise<void> {
     }, theme);
 }
 
+/** A recovery key as Element shows it: 12 groups of 4 base58 characters, starting "Es". */
+const RECOVERY_KEY = /\bEs[1-9A-HJ-NP-Za-km-z]{2}(?: [1-9A-HJ-NP-Za-km-z]{4}){11}\b/g;
+
 /**
  * Writes `<name>-light.png`, `<name>-dark.png` and `<name>.aria.yml` for the module's page (or `target`), and
  * returns axe's violations in both themes. `redact` replaces run-specific values (random user ids) in the aria text.
@@ -96,6 +99,8 @@ export async function recordScreen(
     if (before) await page.setViewportSize(before);
     let aria = await target.ariaSnapshot();
     for (const [value, placeholder] of Object.entries(opts.redact ?? {})) aria = aria.split(value).join(placeholder);
+    // A typed recovery key is a secret (the page shows it only on "Show"): never written to the repository.
+    aria = aria.replace(RECOVERY_KEY, "«recovery key»");
     writeFileSync(path.join(SCREENS_DIR, `${name}.aria.yml`), `${aria}\n`);
     return violations;
 }

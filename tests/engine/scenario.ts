@@ -89,6 +89,78 @@ export async function waitForMembership(
     }
 }
 
+/** Rooms that cannot move, each for its own reason, with `alice` in them (`bob` on her server helps build them). */
+export interface BlockedRooms {
+    /** Replaced by `successor` (alice is in both): only the successor moves. */
+    tombstoned: string;
+    successor: string;
+    /** bob's room where alice may not invite. */
+    cannotInvite: string;
+    /** Its server ACL denies the new account's server. */
+    aclDenied: string;
+    /** The new account is banned there. */
+    banned: string;
+    /** `m.federate: false`: no other server can ever join. */
+    notFederated: string;
+}
+
+export async function createBlockedRooms(
+    bed: BedDescription,
+    alice: Actor,
+    bob: Actor,
+    newUserId: string,
+): Promise<BlockedRooms> {
+    const B = bed.b.serverName;
+    // A room replaced by a newer one (alice is in both): only the successor should be migrated.
+    const tombstoned = await createRoom(alice, {
+        name: "Reading group (old)",
+        preset: "private_chat",
+        room_version: "10",
+    });
+    const successor = await createRoom(alice, {
+        name: "Reading group",
+        preset: "private_chat",
+        room_version: "10",
+        creation_content: { predecessor: { room_id: tombstoned } },
+    });
+    await sendState(alice, tombstoned, "m.room.tombstone", "", {
+        body: "This room was replaced",
+        replacement_room: successor,
+    });
+
+    // A room where alice may not invite: bob's, invite level 50, alice at 0.
+    const cannotInvite = await createRoom(bob, {
+        name: "Bob's office",
+        preset: "private_chat",
+        room_version: "10",
+        invite: [alice.userId],
+        power_level_content_override: { invite: 50 },
+    });
+    await join(alice, cannotInvite);
+
+    // A room whose server ACL denies the new server (B is named by IP literal; A by "localhost").
+    const aclDenied = await createRoom(alice, { name: "Locals only", preset: "private_chat", room_version: "10" });
+    await sendState(alice, aclDenied, "m.room.server_acl", "", {
+        allow: ["*"],
+        deny: [B.split(":")[0]],
+        allow_ip_literals: true,
+    });
+
+    // A room that banned the new account, and one that never federates.
+    const banned = await createRoom(alice, { name: "Grudge room", preset: "private_chat", room_version: "10" });
+    await alice.http.request("POST", `/rooms/${seg(banned)}/ban`, {
+        body: { user_id: newUserId, reason: "test" },
+    });
+    const notFederated = await createRoom(alice, {
+        name: "Server-only room",
+        preset: "private_chat",
+        room_version: "10",
+        creation_content: { "m.federate": false },
+    });
+
+    return { tombstoned, successor, cannotInvite, aclDenied, banned, notFederated };
+}
+
 const PNG_1x1 = Uint8Array.from(
     atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="),
     (c) => c.charCodeAt(0),
@@ -108,14 +180,8 @@ export interface Scenario {
         space: string;
         restrictedInSpace: string;
         restrictedInSpace2: string;
-        tombstoned: string;
-        successor: string;
-        cannotInvite: string;
-        aclDenied: string;
-        banned: string;
-        notFederated: string;
         pendingInvite: string;
-    };
+    } & BlockedRooms;
     avatarMxc: string;
 }
 
@@ -128,7 +194,6 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
         actor(bed.b, "alicenew"),
     ]);
     const A = bed.a.serverName;
-    const B = bed.b.serverName;
 
     // Direct chats: with bob (same server) and carol (other server), marked in m.direct on both sides.
     const dmBob = await createRoom(alice, { preset: "trusted_private_chat", is_direct: true, invite: [bob.userId] });
@@ -189,48 +254,12 @@ export async function buildScenario(bed: BedDescription): Promise<Scenario> {
     await sendState(alice, space, "m.space.child", restrictedInSpace, { via: [A] });
     await sendState(alice, space, "m.space.child", restrictedInSpace2, { via: [A] });
 
-    // A room replaced by a newer one (alice is in both): only the successor should be migrated.
-    const tombstoned = await createRoom(alice, { name: "Book club (old)", preset: "private_chat", room_version: "10" });
-    const successor = await createRoom(alice, {
-        name: "Book club",
-        preset: "private_chat",
-        room_version: "10",
-        creation_content: { predecessor: { room_id: tombstoned } },
-    });
-    await sendState(alice, tombstoned, "m.room.tombstone", "", {
-        body: "This room was replaced",
-        replacement_room: successor,
-    });
-
-    // A room where alice may not invite: bob's, invite level 50, alice at 0.
-    const cannotInvite = await createRoom(bob, {
-        name: "Bob's office",
-        preset: "private_chat",
-        room_version: "10",
-        invite: [alice.userId],
-        power_level_content_override: { invite: 50 },
-    });
-    await join(alice, cannotInvite);
-
-    // A room whose server ACL denies the new server (B is named by IP literal; A by "localhost").
-    const aclDenied = await createRoom(alice, { name: "Locals only", preset: "private_chat", room_version: "10" });
-    await sendState(alice, aclDenied, "m.room.server_acl", "", {
-        allow: ["*"],
-        deny: [B.split(":")[0]],
-        allow_ip_literals: true,
-    });
-
-    // A room that banned the new account, and one that never federates.
-    const banned = await createRoom(alice, { name: "Grudge room", preset: "private_chat", room_version: "10" });
-    await alice.http.request("POST", `/rooms/${seg(banned)}/ban`, {
-        body: { user_id: newAccount.userId, reason: "test" },
-    });
-    const notFederated = await createRoom(alice, {
-        name: "Server-only room",
-        preset: "private_chat",
-        room_version: "10",
-        creation_content: { "m.federate": false },
-    });
+    const { tombstoned, successor, cannotInvite, aclDenied, banned, notFederated } = await createBlockedRooms(
+        bed,
+        alice,
+        bob,
+        newAccount.userId,
+    );
 
     // An invite alice never accepted.
     const pendingInvite = await createRoom(carol, {

@@ -12,6 +12,9 @@ import type { Actor } from "../engine/scenario.ts";
 import { getAccountData } from "../engine/scenario.ts";
 import type { TrialAccount } from "./trialAccount.ts";
 
+/** What `unsafeLeaves` needs of an account: its rooms, both accounts' sessions, and each server's admin. */
+export type MigratedAccount = Pick<TrialAccount, "rooms" | "alice" | "aliceNew" | "adminA" | "adminB">;
+
 interface StateEvent {
     type: string;
     state_key: string;
@@ -63,7 +66,7 @@ async function backedUpSessions(who: Actor, roomId: string): Promise<Set<string>
 }
 
 /** Keys of the old backup for this room that the new backup lacks. */
-async function keysMissing(t: TrialAccount, roomId: string): Promise<number> {
+async function keysMissing(t: MigratedAccount, roomId: string): Promise<number> {
     const [old, neu] = await Promise.all([backedUpSessions(t.alice, roomId), backedUpSessions(t.aliceNew, roomId)]);
     return [...old].filter((id) => !neu.has(id)).length;
 }
@@ -147,7 +150,7 @@ export async function migrationState(t: TrialAccount): Promise<Record<string, un
  * joined on both servers, at a level at least the old account's, and — encrypted rooms — every key of the old
  * backup for the room in the new backup. Each problem is one line naming the room.
  */
-export async function unsafeLeaves(t: TrialAccount): Promise<string[]> {
+export async function unsafeLeaves(t: MigratedAccount): Promise<string[]> {
     const problems: string[] = [];
     const old = t.alice.userId;
     const neu = t.aliceNew.userId;

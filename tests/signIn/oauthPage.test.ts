@@ -14,7 +14,15 @@ import { type HostServer, startHostServer } from "../../host/server.ts";
 import { extraHomeserverUrl, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type MasStandIn, startMasStandIn, synapseMasConfig } from "../bed/oidcProviders.ts";
-import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
+import { secretsFound, tokenSecrets } from "../bed/secretScan.ts";
+import {
+    type BrowserRecord,
+    allowedOrigins,
+    closeBrowsers,
+    contactedOrigins,
+    openBrowserPage,
+    pageStorage,
+} from "../browser/chromium.ts";
 import { type AxeViolation, recordScreen } from "../browser/screens.ts";
 import {
     clickForPopup,
@@ -33,6 +41,7 @@ let mas: Awaited<ReturnType<typeof startExtraHomeserver>>;
 let host: HostServer;
 let page: Page;
 let logs: string[];
+let network: BrowserRecord;
 let small: Awaited<ReturnType<typeof smallOldAccount>>;
 const violations: AxeViolation[] = [];
 
@@ -63,7 +72,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
     small = await smallOldAccount();
-    ({ page, logs } = await openBrowserPage());
+    ({ page, logs, network } = await openBrowserPage());
     await openMigrationPage(page, host.url, small.alice);
 });
 
@@ -110,6 +119,22 @@ test("OAuth 2.0 authorization code + PKCE in a popup (MAS stand-in, real Synapse
     expect(standIn.refreshes()).toBeGreaterThan(refreshesBefore);
     expect(await devicesOf(mas.hs.baseUrl, standIn.adminToken, neu.userId)).toEqual([]);
     expect(logs.filter((l) => l.startsWith("[pageerror]"))).toEqual([]);
+
+    // Security scan: besides its host and the two homeservers (and the new one's name, asked for its .well-known),
+    // only the sign-in service the person was sent to; none of the access or refresh tokens it issued is kept.
+    expect(contactedOrigins(network)).toEqual(
+        allowedOrigins(
+            host.url,
+            [currentBed().a, { baseUrl: mas.hs.baseUrl, lookedUp: mas.hs.serverName }],
+            [standIn.issuer],
+        ),
+    );
+    const origin = (url: string) => new URL(url).origin;
+    const tokens = tokenSecrets(network.tokens, [origin(standIn.issuer), origin(mas.hs.baseUrl)]);
+    // Refreshed along the way: several access tokens and refresh tokens.
+    expect(Object.keys(tokens).length).toBeGreaterThan(2);
+    const places = { ...(await pageStorage(page)), "the console": network.console.join("\n") };
+    expect(secretsFound(places, tokens)).toEqual([]);
 });
 
 test("OAuth 2.0 device authorization grant (MAS stand-in, real Synapse): the page shows a code and a link, polls while it is approved in another window, then migrates", async () => {

@@ -26,7 +26,15 @@ import {
 } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type LoopbackProvider, startIdentityProvider, synapseSsoConfig } from "../bed/oidcProviders.ts";
-import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
+import { secretsFound, tokenSecrets } from "../bed/secretScan.ts";
+import {
+    type BrowserRecord,
+    allowedOrigins,
+    closeBrowsers,
+    contactedOrigins,
+    openBrowserPage,
+    pageStorage,
+} from "../browser/chromium.ts";
 import { type AxeViolation, recordScreen } from "../browser/screens.ts";
 import {
     clickForPopup,
@@ -147,11 +155,12 @@ test("CLI, single sign-on (real Synapse + real OpenID provider): signing in as a
 
 describe("in the module's page (Chromium, real popups)", () => {
     let page: Page;
+    let network: BrowserRecord;
     let small: Awaited<ReturnType<typeof smallOldAccount>>;
 
     beforeEach(async () => {
         small = await smallOldAccount();
-        ({ page } = await openBrowserPage());
+        ({ page, network } = await openBrowserPage());
         await openMigrationPage(page, host.url, small.alice);
     });
 
@@ -180,6 +189,20 @@ describe("in the module's page (Chromium, real popups)", () => {
         expect(summary).toMatch(/2 moved, 0 already done, 0 need action, 0 skipped, 0 failed/);
         expect(await membershipsOf(small, neu.userId)).toEqual({ publicChat: "join", team: "join" });
         expect(await devicesOf(sso.hs.baseUrl, admin.accessToken, neu.userId)).toEqual([]);
+
+        // Security scan: besides its host and the two homeservers (and the new one's name, asked for its .well-known),
+        // only the identity provider the person was sent to; no token of the new account kept anywhere.
+        expect(contactedOrigins(network)).toEqual(
+            allowedOrigins(
+                host.url,
+                [currentBed().a, { baseUrl: sso.hs.baseUrl, lookedUp: sso.hs.serverName }],
+                [idp.issuer],
+            ),
+        );
+        const tokens = tokenSecrets(network.tokens, [new URL(sso.hs.baseUrl).origin]);
+        expect(Object.keys(tokens).length).toBeGreaterThan(0);
+        const places = { ...(await pageStorage(page)), "the console": network.console.join("\n") };
+        expect(secretsFound(places, { ...tokens, "the old account's password": small.alice.password })).toEqual([]);
     });
 
     test("single sign-on as another account: the page refuses it, signs that session out, and stays on sign-in", async () => {
