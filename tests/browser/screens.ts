@@ -1,7 +1,7 @@
 /**
  * Evidence of every screen, written by the browser tests into the repository for review (like Element's own e2e
- * snapshots): a PNG of the module's page in Element's light and dark theme, and its aria snapshot. Each screen is
- * also scanned with axe-core in both themes; the scan's violations are returned for the test to assert on.
+ * snapshots): a PNG of the module's page in each of Element's themes (light, dark, and both high-contrast), and its
+ * aria snapshot. Each screen is also scanned with axe-core in every theme; the scan's violations are returned for the test to assert on.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -52,7 +52,10 @@ export async function axeViolations(page: Page, target: Locator): Promise<AxeVio
     });
 }
 
-async function setTheme(page: Page, theme: "light" | "dark"): Promise<void> {
+/** Element's themes: light, dark, and their high-contrast forms (the module must look right in each). */
+const THEMES = ["light", "dark", "light-hc", "dark-hc"] as const;
+
+async function setTheme(page: Page, theme: (typeof THEMES)[number]): Promise<void> {
     await page.evaluate((t) => {
         const html = document.documentElement;
         for (const c of [...html.classList]) if (c.startsWith("cpd-theme-")) html.classList.remove(c);
@@ -64,8 +67,8 @@ async function setTheme(page: Page, theme: "light" | "dark"): Promise<void> {
 const RECOVERY_KEY = /\bEs[1-9A-HJ-NP-Za-km-z]{2}(?: [1-9A-HJ-NP-Za-km-z]{4}){11}\b/g;
 
 /**
- * Writes `<name>-light.png`, `<name>-dark.png` and `<name>.aria.yml` for the module's page (or `target`), and
- * returns axe's violations in both themes. `redact` replaces run-specific values (random user ids) in the aria text.
+ * Writes `<name>-<theme>.png` for each of Element's themes and `<name>.aria.yml` for the module's page (or `target`),
+ * and returns axe's violations in every theme. `redact` replaces run-specific values (random user ids) in the aria text.
  */
 export async function recordScreen(
     page: Page,
@@ -85,7 +88,7 @@ export async function recordScreen(
     });
     await page.setViewportSize({ width: 900, height: Math.max(720, needed) });
     const violations: AxeViolation[] = [];
-    for (const theme of ["light", "dark"] as const) {
+    for (const theme of THEMES) {
         await setTheme(page, theme);
         await target.screenshot({
             path: path.join(SCREENS_DIR, `${name}-${theme}.png`),
