@@ -1,10 +1,10 @@
 /**
  * `npm run trials`: the interruption trials (tests/proof/interruption.ts) at 20 kill points spread over a migration,
- * the page's interruption trials (tests/proof/pageInterruption.ts: the Element page's tab closed at 6 points, then
+ * the page's interruption trials (tests/proof/pageInterruption.ts: the Element page's tab closed at 20 points, then
  * continued), and the fault-injection trials (tests/proof/faults.ts) over several seeds, against two fresh Synapse
  * servers of their own. `npm test` runs a reduced form of each (tests/proof/*.test.ts).
  *
- *   npm run trials [-- --points 20] [--page-points 6] [--seeds 1,2,3] [--only interruption|page|faults]
+ *   npm run trials [-- --points 20] [--page-points 20] [--seeds 1,2,3] [--only interruption|page|faults]
  *
  * Prints one line per trial and a tally per kind (`20 passed, 0 failed`); exits 1 if any trial failed. With
  * MIGRATE_TRIAL_LOG=/some/prefix, each fault trial's CLI output is written to /some/prefix-seedN.log with timestamps.
@@ -28,7 +28,7 @@ const value = (name: string) => {
     return i >= 0 ? argv[i + 1] : undefined;
 };
 const points = Number(value("--points") ?? 20);
-const pagePoints = Number(value("--page-points") ?? 6);
+const pagePoints = Number(value("--page-points") ?? 20);
 const seeds = (value("--seeds") ?? "1,2,3,4,5").split(",").map(Number);
 const only = value("--only");
 

@@ -128,15 +128,15 @@ export async function giveKeys(page: Page, keys: { old?: string; new?: string })
 }
 
 /**
- * No change on these servers by anyone since `mark` was taken — but Element's own: its session keeps its device's
- * one-time keys topped up (keys/upload by the old account), which the module never does for that account.
+ * No change on these servers by anyone since `mark` was taken — but Element's own: its session (signed in as the old
+ * account, `elementUserId`) keeps its device's one-time keys topped up (keys/upload), which the module never does.
  */
 export async function expectNoChange(
-    ctx: Pick<PageContext, "t">,
+    elementUserId: string,
     servers: Homeserver[],
     mark: Map<string, number>,
 ): Promise<void> {
-    const elementsOwn = (r: LoggedRequest) => r.user === ctx.t.alice.userId && r.path.endsWith("/keys/upload");
+    const elementsOwn = (r: LoggedRequest) => r.user === elementUserId && r.path.endsWith("/keys/upload");
     expect(changesIn(await requestsSince(servers, mark)).filter((r) => !elementsOwn(r))).toEqual([]);
 }
 
@@ -151,7 +151,7 @@ export async function runPageCase(ctx: PageContext, c: Exclude<PageCase, { kind:
             await page.getByRole("button", { name: "Continue", exact: true }).click();
             await sees(page, c.message);
             expect(await heading(page, "Review the plan").count()).toBe(0);
-            await expectNoChange(ctx, servers, mark);
+            await expectNoChange(ctx.t.alice.userId, servers, mark);
             return;
         }
         case "sign-in": {
@@ -169,7 +169,7 @@ export async function runPageCase(ctx: PageContext, c: Exclude<PageCase, { kind:
             }
             await sees(page, c.message);
             expect(await heading(page, "Review the plan").count()).toBe(0);
-            await expectNoChange(ctx, servers, mark);
+            await expectNoChange(ctx.t.alice.userId, servers, mark);
             return;
         }
         case "start": {
@@ -182,7 +182,7 @@ export async function runPageCase(ctx: PageContext, c: Exclude<PageCase, { kind:
                 await sees(page, c.message);
                 // Back on the plan, nothing started.
                 await heading(page, "Review the plan").waitFor();
-                await expectNoChange(ctx, servers, mark);
+                await expectNoChange(ctx.t.alice.userId, servers, mark);
                 await c.unchanged?.(ctx);
             } finally {
                 await undo?.();

@@ -15,7 +15,7 @@ import { getState } from "../engine/scenario.ts";
 import { findNewAccount, openMigrationPage } from "../signIn/support.ts";
 import type { CliContext } from "./cliRunner.ts";
 import { type SmallAccount, smallAccount } from "./fixture.ts";
-import type { PageContext } from "./pageRunner.ts";
+import { type PageContext, expectNoChange } from "./pageRunner.ts";
 
 async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -120,7 +120,7 @@ export async function pageTwoTabs(ctx: PageContext): Promise<void> {
             .getByText("This migration is already running in another tab or window of this browser.", { exact: false })
             .waitFor();
         await second.getByRole("heading", { name: "Review the plan", exact: true }).waitFor();
-        expect(changesIn(await requestsSince([bed.a, bed.b], mark))).toEqual([]);
+        await expectNoChange(s.alice.userId, [bed.a, bed.b], mark);
 
         // The first tab closes (its run stops, the browser releases its lock): the second one continues at once.
         await first.close({ runBeforeUnload: true });
