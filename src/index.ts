@@ -1,13 +1,13 @@
 /**
  * Account migration for Element Web: the runtime module's entry. It only wires: validates config, registers
- * translations and the UI entry points. Heavy code (the engine, a second matrix-js-sdk) loads when a migration
+ * the entry's translations and the UI entry points (the page's strings come with the page). Heavy code (the engine, a second matrix-js-sdk) loads when a migration
  * starts, not here.
  */
 import type { Api, Module, ModuleFactory } from "@element-hq/element-web-module-api";
 
 import { CONFIG_KEY, parseModuleConfig } from "./config.ts";
 import { registerEntryPoints } from "./element/entryPoints.ts";
-import { registerTranslations } from "./i18n/index.ts";
+import { registerEntryTranslations } from "./i18n/entry.ts";
 
 class AccountMigrationModule implements Module {
     /**
@@ -26,7 +26,7 @@ class AccountMigrationModule implements Module {
             return;
         }
         try {
-            const t = registerTranslations(this.api.i18n);
+            const t = registerEntryTranslations(this.api.i18n);
             registerEntryPoints(this.api, parsed.config, t);
         } catch (e) {
             console.error("[account-migration] disabled: could not register with Element:", e);

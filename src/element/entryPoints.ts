@@ -39,11 +39,6 @@ function downloadFile(name: string, text: string, type: string): void {
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-/** The page chunk (Compound, the screens, the controller), fetched once when the page or the offer first shows. */
-const loadPageChunk = () => import(/* webpackChunkName: "migration-page" */ "../ui/page.tsx");
-const LazyPage = React.lazy(() => loadPageChunk().then((m) => ({ default: m.PageRoot })));
-const LazyComposerOffer = React.lazy(() => loadPageChunk().then((m) => ({ default: m.ComposerOffer })));
-
 /** A ring for the space-panel entry: the share of rooms done (dashed while paused). Sized by the host's icon box. */
 function ProgressRing({ progress }: { progress: EntryProgress }): React.JSX.Element {
     const share = progress.total ? progress.done / progress.total : 0;
@@ -74,6 +69,17 @@ function ProgressRing({ progress }: { progress: EntryProgress }): React.JSX.Elem
 }
 
 export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate): void {
+    // The page chunk (Compound, the screens, the controller, their strings), fetched once when the page or the offer
+    // first shows; its strings are registered before anything of it renders.
+    let pageChunk: Promise<typeof import("../ui/page.tsx")> | undefined;
+    const loadPageChunk = () =>
+        (pageChunk ??= import(/* webpackChunkName: "migration-page" */ "../ui/page.tsx").then((m) => {
+            m.registerPageTranslations(api.i18n);
+            return m;
+        }));
+    const LazyPage = React.lazy(() => loadPageChunk().then((m) => ({ default: m.PageRoot })));
+    const LazyComposerOffer = React.lazy(() => loadPageChunk().then((m) => ({ default: m.ComposerOffer })));
+
     const spacePanel = config.space_panel_entry && typeof api.extras?.setSpacePanelItem === "function";
     const showEntry = (progress: EntryProgress | null): void => {
         if (!spacePanel) return;

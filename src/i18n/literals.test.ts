@@ -1,5 +1,5 @@
 /**
- * Every string a user sees comes from translations.json: this scans the UI sources (src/ui, src/element) for English
+ * Every string a user sees comes from translations.json (or entryTranslations.json, the entry's few): this scans the UI sources (src/ui, src/element) for English
  * put straight into what renders — JSX text, user-visible attributes (aria-label, title, placeholder, alt, label),
  * strings rendered as children, and the space-panel item's label/tooltip — and checks English and German are both
  * complete.
@@ -9,7 +9,10 @@ import path from "node:path";
 
 import { parseSync } from "@swc/core";
 
-import translations from "./translations.json" with { type: "json" };
+import entryTranslations from "./entryTranslations.json" with { type: "json" };
+import pageTranslations from "./translations.json" with { type: "json" };
+
+const translations = { ...entryTranslations, ...pageTranslations };
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const VISIBLE_ATTRIBUTES = new Set([
@@ -120,6 +123,10 @@ test("no user-visible English literal in the UI sources: every word comes from t
         visibleLiterals(readFileSync(f, "utf8"), f).map((hit) => `${path.relative(ROOT, f)}:${hit}`),
     );
     expect(offenders).toEqual([]);
+});
+
+test("the entry's strings and the page's are two separate sets (a key in both would depend on load order)", () => {
+    expect(Object.keys(entryTranslations).filter((key) => key in pageTranslations)).toEqual([]);
 });
 
 test("English and German are complete, and each German string keeps the English one's placeholders", () => {

@@ -14,6 +14,8 @@ import style from "./style.css" with { type: "css" };
 
 import { ComposerOffer as ComposerOfferBare, type ComposerOfferProps } from "./ComposerOffer.tsx";
 
+export { registerPageTranslations } from "../i18n/index.ts";
+
 document.adoptedStyleSheets = [...document.adoptedStyleSheets, compound, style];
 
 let controller: MigrationController | null = null;

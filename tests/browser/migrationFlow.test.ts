@@ -6,7 +6,7 @@
  * panel; closes the tab mid-run; opens Element again and continues. Then the servers are asked what happened, and a
  * fresh device of the new account decrypts the old history. Then the security scans: the page talked only to the two
  * homeservers and its host, and kept no password, token, recovery key or room key anywhere (storage, console). Every
- * screen is recorded (light and dark, aria snapshot) and scanned with axe; a last test does a whole dry run by
+ * screen is recorded (light, dark and high-contrast, aria snapshot) and scanned with axe; a last test does a whole dry run by
  * keyboard alone. (The sign-in methods other servers offer
  * — single sign-on, OAuth 2.0, a code — and their waits are driven in tests/signIn.)
  */
@@ -416,6 +416,6 @@ test("keyboard only: sign in, review, a dry run and back to the plan, with visib
     expect(await page.getByRole("checkbox", { name: "Hand the keys over without checking" }).isChecked()).toBe(false);
 });
 
-test("axe finds no violations on any screen, in the light or the dark theme", () => {
+test("axe finds no violations on any screen, in the light, dark or either high-contrast theme", () => {
     expect(violations).toEqual([]);
 });

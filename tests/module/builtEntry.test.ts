@@ -64,6 +64,8 @@ test("through the real ModuleLoader, the built entry registers its page, entry, 
     expect(recorded.previews[0]("/migrate", "!room")).toBe(true); // shown, to explain what is missing
     expect(recorded.previews[0]("hello /migrate", "!room")).toBe(false);
     expect(recorded.translations["entry|label"]).toEqual({ en: "Migrate account", de: "Konto umziehen" });
+    // The page's strings come with the page chunk, not at Element's start-up.
+    expect(recorded.translations["review|heading"]).toBeUndefined();
 });
 
 test("options turn the space-panel entry and composer preview off", async () => {
@@ -88,9 +90,11 @@ test("an invalid config disables the module with one clear log line and does not
     expect(String(errors[0][0])).toMatch(/disabled: .*allowed_target_servers/);
 });
 
-test("the entry file holds no matrix-js-sdk or crypto code (they load when a migration starts)", () => {
+test("the entry file holds no matrix-js-sdk or crypto code and none of the page's strings (they load later)", () => {
     const source = readFileSync(ENTRY, "utf8");
     const sdkMarkers = ["matrix_sdk_crypto_wasm", "Multiple matrix-js-sdk entrypoints", "/_matrix/client/"];
     expect(sdkMarkers.filter((marker) => source.includes(marker))).toEqual([]);
+    // Nor the page's strings (a review heading, in both languages).
+    expect(["Review the plan", "Den Plan prüfen"].filter((text) => source.includes(text))).toEqual([]);
     expect(/export\s*\{[^}]*as default/.test(source)).toBe(true);
 });
