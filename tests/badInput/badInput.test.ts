@@ -18,7 +18,7 @@ import { currentBed } from "../bed/jestGlobal.ts";
 import { PROJECT_ROOT } from "../bed/paths.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { openMigrationPage } from "../signIn/support.ts";
+import { giveKeys, openMigrationPage } from "../signIn/support.ts";
 import { BAD_INPUT_CASES } from "./cases.ts";
 import {
     type CliContext,
@@ -30,17 +30,15 @@ import {
     runForRooms,
 } from "./cliRunner.ts";
 import {
-    FOREIGN_BACKUP_KEY,
+    FOREIGN_BACKUP,
     buildBadInputAccount,
     installBackupVersion,
     oldBackupSessionsInJoinedRooms,
 } from "./fixture.ts";
-import { MEGOLM_BACKUP_ALGORITHM } from "../../src/keys/backupCrypto.ts";
 import {
     type PageContext,
     type PageRoomRun,
     expectPageRoom,
-    giveKeys,
     pageRunForRooms,
     reopenMigrationPage,
     runPageCase,
@@ -105,10 +103,7 @@ describe("the CLI", () => {
     test("keys go to a backup that failed verification only with explicit consent (--trust-new-backup), read back from the server", async () => {
         const { t } = ctx;
         await (rooms ??= runForRooms(ctx));
-        const foreign = await installBackupVersion(t.aliceNew, {
-            algorithm: MEGOLM_BACKUP_ALGORITHM,
-            auth_data: { public_key: FOREIGN_BACKUP_KEY },
-        });
+        const foreign = await installBackupVersion(t.aliceNew, FOREIGN_BACKUP);
         try {
             // Without its recovery key and without consent, the run goes on and hands nothing to that backup.
             const keys = { MIGRATE_OLD_RECOVERY_KEY: t.demo.recoveryKeys.alice };
@@ -166,10 +161,7 @@ describe("the Element page (headless Chromium)", () => {
     test("keys go to a backup that failed verification only after ticking “Hand the keys over without checking”, read back from the server", async () => {
         const { t } = ctx;
         await (rooms ??= pageRunForRooms(ctx));
-        const foreign = await installBackupVersion(t.aliceNew, {
-            algorithm: MEGOLM_BACKUP_ALGORITHM,
-            auth_data: { public_key: FOREIGN_BACKUP_KEY },
-        });
+        const foreign = await installBackupVersion(t.aliceNew, FOREIGN_BACKUP);
         const page: Page = ctx.page;
         try {
             await reopenMigrationPage(ctx);

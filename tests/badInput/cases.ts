@@ -14,7 +14,7 @@ import type { BedDescription } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { getAccountData, setAccountData } from "../engine/scenario.ts";
 import { type CliCase, type CliContext, fixtureArgs, fixturePasswords, plainBase, plainTokens } from "./cliRunner.ts";
-import { FOREIGN_BACKUP_KEY, installBackupVersion } from "./fixture.ts";
+import { FOREIGN_BACKUP, installBackupVersion } from "./fixture.ts";
 import { type PageCase, type PageContext, expectNoChange, reopenMigrationPage, toReview } from "./pageRunner.ts";
 import { cliServerDown, pageServerDown } from "./serverDown.ts";
 import { cliTwoRuns, pageTwoTabs } from "./twoRuns.ts";
@@ -64,7 +64,6 @@ async function newerJournal(actor: Parameters<typeof getAccountData>[0]) {
 }
 
 const malformedBackup = { algorithm: MEGOLM_BACKUP_ALGORITHM, auth_data: {} };
-const foreignBackup = { algorithm: MEGOLM_BACKUP_ALGORITHM, auth_data: { public_key: FOREIGN_BACKUP_KEY } };
 
 export const BAD_INPUT_CASES: BadInputCase[] = [
     {
@@ -533,7 +532,7 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
         cli: {
             kind: "refused",
             input: async (ctx) => {
-                const foreign = await installBackupVersion(ctx.t.aliceNew, foreignBackup);
+                const foreign = await installBackupVersion(ctx.t.aliceNew, FOREIGN_BACKUP);
                 ctxBackup.set(ctx, foreign);
                 return {
                     args: fixtureArgs(ctx, ["--yes"]),
@@ -550,7 +549,7 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
         page: {
             kind: "start",
             setup: async (ctx) => {
-                const foreign = await installBackupVersion(ctx.t.aliceNew, foreignBackup);
+                const foreign = await installBackupVersion(ctx.t.aliceNew, FOREIGN_BACKUP);
                 ctxBackup.set(ctx, foreign);
                 return foreign.remove;
             },

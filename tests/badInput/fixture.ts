@@ -7,6 +7,7 @@
  * - the proofs, read from the servers: each room's state before and after (`roomState`, `stateChanges`), the key
  *   backups (`installBackupVersion`), the tool's sessions in the device lists (`toolSessions`).
  */
+import { MEGOLM_BACKUP_ALGORITHM } from "../../src/keys/backupCrypto.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
@@ -94,8 +95,14 @@ export interface InstalledBackup {
     remove(): Promise<void>;
 }
 
-/** A public key nobody holds the private key of: what a malicious server could put in place of the account's own. */
-export const FOREIGN_BACKUP_KEY = "qmBDXqMTmV3qAvF9EXhiETxyHW3OSrgh4ExcEQMrnBc";
+/**
+ * A key backup whose public key nobody holds the private key of: what a malicious server could put in place of the
+ * account's own.
+ */
+export const FOREIGN_BACKUP = {
+    algorithm: MEGOLM_BACKUP_ALGORITHM,
+    auth_data: { public_key: "qmBDXqMTmV3qAvF9EXhiETxyHW3OSrgh4ExcEQMrnBc" },
+};
 
 /**
  * Puts a new key backup version in place for `owner` (it becomes the current one), as another client — or a malicious

@@ -11,6 +11,7 @@ import { type LoggedRequest, changesIn, logMark, requestsSince } from "../bed/ac
 import type { Homeserver } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
 import { unsafeLeaves } from "../proof/migrationState.ts";
+import { giveKeys } from "../signIn/support.ts";
 import { type RoomCase, expectStateKept } from "./cliRunner.ts";
 import { type BadInputAccount, roomState } from "./fixture.ts";
 
@@ -120,11 +121,6 @@ export async function toReview(ctx: PageContext): Promise<void> {
     await page.getByRole("textbox", { name: "Password of the new account" }).fill(t.demo.users.aliceNew.password);
     await page.getByRole("button", { name: "Sign in to the new account" }).click();
     await heading(page, "Review the plan").waitFor({ timeout: 30_000 });
-}
-
-export async function giveKeys(page: Page, keys: { old?: string; new?: string }): Promise<void> {
-    await page.getByRole("textbox", { name: "Recovery key of the old account (optional)" }).fill(keys.old ?? "");
-    await page.getByRole("textbox", { name: "Recovery key of the new account" }).fill(keys.new ?? "");
 }
 
 /**

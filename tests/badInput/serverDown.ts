@@ -11,7 +11,7 @@ import { openBrowserPage } from "../browser/chromium.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { getState } from "../engine/scenario.ts";
 import { unsafeLeaves } from "../proof/migrationState.ts";
-import { findNewAccount, openMigrationPage } from "../signIn/support.ts";
+import { openMigrationPage, signInWithPassword } from "../signIn/support.ts";
 import type { CliContext } from "./cliRunner.ts";
 import { type SmallAccount, smallAccount } from "./fixture.ts";
 import type { PageContext } from "./pageRunner.ts";
@@ -84,10 +84,7 @@ export async function pageServerDown(ctx: PageContext): Promise<void> {
     try {
         await openMigrationPage(page, host.url, { userId: s.alice.userId, password: s.alice.password });
         // The person gives the new server's address: here, the proxy in front of it.
-        await findNewAccount(page, s.aliceNew.userId, server.proxy.baseUrl);
-        await page.getByRole("textbox", { name: "Password of the new account" }).fill(s.aliceNew.password);
-        await page.getByRole("button", { name: "Sign in to the new account" }).click();
-        await page.getByRole("heading", { name: "Review the plan", exact: true }).waitFor({ timeout: 30_000 });
+        await signInWithPassword(page, s.aliceNew, server.proxy.baseUrl);
         // Without leaving the old rooms here (the CLI's case shows the leave gate through the outage): one wait, not two.
         await page.getByRole("button", { name: "Start migration" }).click();
         await page.getByText(/a server is not answering; trying again/).waitFor({ timeout: 30_000 });

@@ -12,7 +12,7 @@ import { startFaultProxy } from "../bed/faultProxy.ts";
 import { openBrowserPage } from "../browser/chromium.ts";
 import { runCli, startCli } from "../cli/cliProcess.ts";
 import { getState } from "../engine/scenario.ts";
-import { findNewAccount, openMigrationPage } from "../signIn/support.ts";
+import { openMigrationPage, signInToContinue, signInWithPassword } from "../signIn/support.ts";
 import type { CliContext } from "./cliRunner.ts";
 import { type SmallAccount, smallAccount } from "./fixture.ts";
 import { type PageContext, expectNoChange } from "./pageRunner.ts";
@@ -93,10 +93,7 @@ export async function pageTwoTabs(ctx: PageContext): Promise<void> {
     const { page: first, context } = await openBrowserPage();
     try {
         await openMigrationPage(first, host.url, { userId: s.alice.userId, password: s.alice.password });
-        await findNewAccount(first, s.aliceNew.userId, bed.b.baseUrl);
-        await first.getByRole("textbox", { name: "Password of the new account" }).fill(s.aliceNew.password);
-        await first.getByRole("button", { name: "Sign in to the new account" }).click();
-        await first.getByRole("heading", { name: "Review the plan", exact: true }).waitFor({ timeout: 30_000 });
+        await signInWithPassword(first, s.aliceNew, bed.b.baseUrl);
         await first.getByRole("button", { name: "Start migration" }).click();
         await first.getByRole("button", { name: "Pause" }).click();
         await first.getByText("Paused", { exact: true }).waitFor();
@@ -107,11 +104,7 @@ export async function pageTwoTabs(ctx: PageContext): Promise<void> {
         await offer.waitFor({ timeout: 30_000 });
         await offer.click();
         // Continuing, the account is the journal's (its field is read-only); its server's address is asked for.
-        await second.getByRole("button", { name: "Continue", exact: true }).click();
-        await second.getByRole("textbox", { name: "Its homeserver address" }).fill(bed.b.baseUrl);
-        await second.getByRole("button", { name: "Continue", exact: true }).click();
-        await second.getByRole("textbox", { name: "Password of the new account" }).fill(s.aliceNew.password);
-        await second.getByRole("button", { name: "Sign in to the new account" }).click();
+        await signInToContinue(second, bed.b.baseUrl, s.aliceNew.password);
         await second.getByText("Continuing an interrupted migration").waitFor({ timeout: 30_000 });
 
         const mark = logMark([bed.a, bed.b]);

@@ -41,15 +41,17 @@ export async function requestsSince(servers: Homeserver[], mark: Map<string, num
 /** Requests that are not changes though not GETs: a session signed in or out, and POSTs that only read. */
 const NOT_A_CHANGE = /\/(login|logout|keys\/query|user\/[^/]+\/filter)$/;
 
+/** Whether a client request (method, and path with or without its query) can change something on a homeserver. */
+export function isChange(method: string, path: string): boolean {
+    return method !== "GET" && method !== "OPTIONS" && !NOT_A_CHANGE.test(path.split("?")[0]!);
+}
+
 /**
  * The requests among `requests` that change something on a server, made by one of `users` (by any signed-in user
  * when omitted); federation between the servers is not a user's and is left out.
  */
 export function changesIn(requests: LoggedRequest[], users?: string[]): LoggedRequest[] {
     return requests.filter(
-        (r) =>
-            (users ? users.includes(r.user) : r.user.startsWith("@")) &&
-            r.method !== "GET" &&
-            !NOT_A_CHANGE.test(r.path.split("?")[0]!),
+        (r) => (users ? users.includes(r.user) : r.user.startsWith("@")) && isChange(r.method, r.path),
     );
 }

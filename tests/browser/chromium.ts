@@ -2,7 +2,7 @@
  * Headless Chromium for browser tests: Debian's `chromium` driven by playwright-core (tools that download their own
  * browser cannot work on these machines). Every browser launched here is closed by `closeBrowsers()`; Playwright
  * also kills it if the test process dies. Each browser records what its pages (popups included) send and log, for the
- * security scans: every request, the tokens it saw, the console (`network`), and what a page keeps (`pageStorage`).
+ * security scans: every request, the tokens it saw, the console (`network`), and what a page keeps (`pageLeftovers`).
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -114,11 +114,12 @@ export async function openBrowserPage(): Promise<{
 }
 
 /**
- * What a page of this origin keeps: each localStorage and sessionStorage entry, and every record of every IndexedDB
- * database (binary values as base64 and as Latin-1 text, so a secret stored as bytes is found too), as text by place.
+ * What a page of this origin keeps and its browser logged, as text by place: each localStorage and sessionStorage
+ * entry, every record of every IndexedDB database (binary values as base64 and as Latin-1 text, so a secret stored as
+ * bytes is found too), and the console of every page (`network.console`).
  */
-export function pageStorage(page: Page): Promise<Record<string, string>> {
-    return page.evaluate(async () => {
+export async function pageLeftovers(page: Page, network: BrowserRecord): Promise<Record<string, string>> {
+    const storage = await page.evaluate(async () => {
         const places: Record<string, string> = {};
         for (const [name, store] of [
             ["localStorage", localStorage],
@@ -159,6 +160,7 @@ export function pageStorage(page: Page): Promise<Record<string, string>> {
         }
         return places;
     });
+    return { ...storage, "the console": network.console.join("\n") };
 }
 
 export async function closeBrowsers(): Promise<void> {

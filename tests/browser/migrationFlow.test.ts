@@ -24,6 +24,7 @@ import {
     seedDemoAccounts,
 } from "../fixtures/demoAccounts.ts";
 import { decryptedBodies, freshDeviceFromRecoveryKey } from "../keys/history.ts";
+import { giveKeys } from "../signIn/support.ts";
 import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { recoveryKeySecrets, secretsFound, tokenSecrets } from "../bed/secretScan.ts";
 import {
@@ -32,7 +33,7 @@ import {
     closeBrowsers,
     contactedOrigins,
     openBrowserPage,
-    pageStorage,
+    pageLeftovers,
 } from "./chromium.ts";
 import { type AxeViolation, recordScreen } from "./screens.ts";
 
@@ -109,12 +110,7 @@ const focusedName = () =>
         return (el?.getAttribute("aria-label") ?? el?.labels?.[0]?.textContent ?? el?.textContent ?? "").trim();
     });
 
-async function giveRecoveryKeys(): Promise<void> {
-    await page
-        .getByRole("textbox", { name: "Recovery key of the old account (optional)" })
-        .fill(demo.recoveryKeys.alice);
-    await page.getByRole("textbox", { name: "Recovery key of the new account" }).fill(demo.recoveryKeys.aliceNew);
-}
+const giveRecoveryKeys = () => giveKeys(page, { old: demo.recoveryKeys.alice, new: demo.recoveryKeys.aliceNew });
 
 beforeAll(async () => {
     const bed = currentBed();
@@ -345,7 +341,7 @@ test("security scan: the page talked only to the two homeservers and its host, a
         ...newAccountTokens,
         ...Object.fromEntries(roomKeys.map((key, i) => [`room key ${i + 1}`, key])),
     };
-    const places = { ...(await pageStorage(page)), "the console": network.console.join("\n") };
+    const places = await pageLeftovers(page, network);
     expect(Object.keys(places).some((p) => p.startsWith("IndexedDB "))).toBe(true);
     expect(secretsFound(places, secrets)).toEqual([]);
     // Element's own session (the old account's token) is where the host keeps it, as Element keeps its own — nowhere else.

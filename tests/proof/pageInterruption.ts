@@ -15,10 +15,11 @@ import { performance } from "node:perf_hooks";
 import type { BrowserContext, Page, Request } from "playwright-core";
 
 import type { HostServer } from "../../host/server.ts";
+import { isChange } from "../bed/accessLog.ts";
 import { stopAllClients } from "../bed/clients.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
 import { openBrowserPage } from "../browser/chromium.ts";
-import { openMigrationPage } from "../signIn/support.ts";
+import { giveKeys, openMigrationPage, signInToContinue, signInWithPassword } from "../signIn/support.ts";
 import { differences } from "./interruption.ts";
 import { migrationState, unsafeLeaves } from "./migrationState.ts";
 import { type TrialAccount, buildTrialAccount } from "./trialAccount.ts";
@@ -37,32 +38,15 @@ export interface PageTwin {
 function isMigrationWrite(request: Request, servers: string[]): boolean {
     const url = new URL(request.url());
     return (
-        request.method() !== "GET" &&
-        request.method() !== "OPTIONS" &&
         servers.includes(url.origin) &&
-        !/\/(login|logout|keys\/query|keys\/upload|filter)$/.test(url.pathname)
+        isChange(request.method(), url.pathname) &&
+        !url.pathname.endsWith("/keys/upload")
     );
 }
 
 const heading = (page: Page, name: string) => page.getByRole("heading", { name, exact: true });
 
-async function signInNewAccount(page: Page, t: TrialAccount, bed: BedDescription): Promise<void> {
-    const homeserver = page.getByRole("textbox", { name: "Its homeserver address" });
-    await page.getByRole("button", { name: "Continue", exact: true }).click();
-    await homeserver.waitFor();
-    await homeserver.fill(bed.b.baseUrl);
-    await page.getByRole("button", { name: "Continue", exact: true }).click();
-    await page.getByRole("textbox", { name: "Password of the new account" }).fill(t.demo.users.aliceNew.password);
-    await page.getByRole("button", { name: "Sign in to the new account" }).click();
-    await heading(page, "Review the plan").waitFor({ timeout: 60_000 });
-}
-
-async function giveRecoveryKeys(page: Page, t: TrialAccount): Promise<void> {
-    await page
-        .getByRole("textbox", { name: "Recovery key of the old account (optional)" })
-        .fill(t.demo.recoveryKeys.alice);
-    await page.getByRole("textbox", { name: "Recovery key of the new account" }).fill(t.demo.recoveryKeys.aliceNew);
-}
+const bothRecoveryKeys = (t: TrialAccount) => ({ old: t.demo.recoveryKeys.alice, new: t.demo.recoveryKeys.aliceNew });
 
 /**
  * From Element's migration page: the new account signed in, the CLI trials' choices (leave the old rooms, tell
@@ -75,8 +59,7 @@ async function startRun(
     bed: BedDescription,
     closeAt?: number,
 ): Promise<{ writes: number; closed: boolean }> {
-    await page.getByRole("textbox", { name: "New account", exact: true }).fill(t.demo.users.aliceNew.userId);
-    await signInNewAccount(page, t, bed);
+    await signInWithPassword(page, t.demo.users.aliceNew, bed.b.baseUrl);
     await page
         .getByRole("checkbox", {
             name: "Leave each old room once the new account is safely in it (with its admin rights and keys)",
@@ -87,7 +70,7 @@ async function startRun(
             name: "Tell people: add “(moved to …)” to the old display name and post a short note in each direct chat",
         })
         .check();
-    await giveRecoveryKeys(page, t);
+    await giveKeys(page, bothRecoveryKeys(t));
     const servers = [new URL(bed.a.baseUrl).origin, new URL(bed.b.baseUrl).origin];
     let writes = 0;
     let closing: Promise<void> | undefined;
@@ -176,9 +159,9 @@ export async function pageInterruptionTrial(
         await offer.waitFor({ timeout: 60_000 });
         const offerText = (await again.getByText(/stopped after \d+ of \d+ rooms/).textContent()) ?? undefined;
         await offer.click();
-        await signInNewAccount(again, t, bed);
+        await signInToContinue(again, bed.b.baseUrl, t.demo.users.aliceNew.password);
         await again.getByText("Continuing an interrupted migration").waitFor();
-        await giveRecoveryKeys(again, t);
+        await giveKeys(again, bothRecoveryKeys(t));
         await again.getByRole("button", { name: "Continue migration" }).click();
         await heading(again, "Done").waitFor({ timeout: 180_000 });
         await again.getByRole("button", { name: "Finish" }).click();

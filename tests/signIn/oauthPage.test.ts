@@ -21,7 +21,7 @@ import {
     closeBrowsers,
     contactedOrigins,
     openBrowserPage,
-    pageStorage,
+    pageLeftovers,
 } from "../browser/chromium.ts";
 import { type AxeViolation, recordScreen } from "../browser/screens.ts";
 import {
@@ -133,7 +133,7 @@ test("OAuth 2.0 authorization code + PKCE in a popup (MAS stand-in, real Synapse
     const tokens = tokenSecrets(network.tokens, [origin(standIn.issuer), origin(mas.hs.baseUrl)]);
     // Refreshed along the way: several access tokens and refresh tokens.
     expect(Object.keys(tokens).length).toBeGreaterThan(2);
-    const places = { ...(await pageStorage(page)), "the console": network.console.join("\n") };
+    const places = await pageLeftovers(page, network);
     expect(secretsFound(places, tokens)).toEqual([]);
 });
 

@@ -13,7 +13,7 @@ import { type RegisteredUser, registerUser, uniqueLocalpart } from "../bed/homes
 import { currentBed } from "../bed/jestGlobal.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
 import { type AxeViolation, recordScreen } from "../browser/screens.ts";
-import { findNewAccount, openMigrationPage, planReview, smallOldAccount } from "./support.ts";
+import { openMigrationPage, signInWithPassword, smallOldAccount } from "./support.ts";
 
 let host: HostServer;
 let standIn: ApprovalStandIn | undefined;
@@ -64,10 +64,7 @@ async function setUpRecoveryThroughStandIn(
     );
     const { page } = await openBrowserPage();
     await openMigrationPage(page, host.url, small.alice);
-    await findNewAccount(page, neu.userId, standIn.url);
-    await page.getByRole("textbox", { name: "Password of the new account" }).fill(neu.password);
-    await page.getByRole("button", { name: "Sign in to the new account" }).click();
-    await planReview(page);
+    await signInWithPassword(page, neu, standIn.url);
     await page.getByRole("radio", { name: "Set up recovery here" }).check();
     await page.getByRole("button", { name: "Set up recovery", exact: true }).click();
     await page.getByTestId("migration-recovery-approval").waitFor({ timeout: 30_000 });

@@ -33,7 +33,7 @@ import {
     closeBrowsers,
     contactedOrigins,
     openBrowserPage,
-    pageStorage,
+    pageLeftovers,
 } from "../browser/chromium.ts";
 import { type AxeViolation, recordScreen } from "../browser/screens.ts";
 import {
@@ -201,7 +201,7 @@ describe("in the module's page (Chromium, real popups)", () => {
         );
         const tokens = tokenSecrets(network.tokens, [new URL(sso.hs.baseUrl).origin]);
         expect(Object.keys(tokens).length).toBeGreaterThan(0);
-        const places = { ...(await pageStorage(page)), "the console": network.console.join("\n") };
+        const places = await pageLeftovers(page, network);
         expect(secretsFound(places, { ...tokens, "the old account's password": small.alice.password })).toEqual([]);
     });
 

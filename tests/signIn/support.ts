@@ -109,6 +109,41 @@ export async function findNewAccount(page: Page, newUserId: string, homeserverUr
     await methods.waitFor();
 }
 
+/** Signs the new account in with its password (its server found first, as `findNewAccount`), up to the plan review. */
+export async function signInWithPassword(
+    page: Page,
+    neu: { userId: string; password: string },
+    homeserverUrl: string,
+): Promise<void> {
+    await findNewAccount(page, neu.userId, homeserverUrl);
+    await givePassword(page, neu.password);
+}
+
+/**
+ * Continuing a run from the journal, the account field holds the journal's account (read-only): Continue, give its
+ * server's address, sign in with the password, up to the plan review.
+ */
+export async function signInToContinue(page: Page, homeserverUrl: string, password: string): Promise<void> {
+    const homeserver = page.getByRole("textbox", { name: "Its homeserver address" });
+    await page.getByRole("button", { name: "Continue", exact: true }).click();
+    await homeserver.waitFor();
+    await homeserver.fill(homeserverUrl);
+    await page.getByRole("button", { name: "Continue", exact: true }).click();
+    await givePassword(page, password);
+}
+
+async function givePassword(page: Page, password: string): Promise<void> {
+    await page.getByRole("textbox", { name: "Password of the new account" }).fill(password);
+    await page.getByRole("button", { name: "Sign in to the new account" }).click();
+    await page.getByRole("heading", { name: "Review the plan", exact: true }).waitFor({ timeout: 60_000 });
+}
+
+/** Types the recovery keys into the plan review's keys panel (an absent one leaves its field empty). */
+export async function giveKeys(page: Page, keys: { old?: string; new?: string }): Promise<void> {
+    await page.getByRole("textbox", { name: "Recovery key of the old account (optional)" }).fill(keys.old ?? "");
+    await page.getByRole("textbox", { name: "Recovery key of the new account" }).fill(keys.new ?? "");
+}
+
 /** Clicks a sign-in button that opens a popup, and returns the popup. */
 export async function clickForPopup(page: Page, name: string | RegExp): Promise<Page> {
     const popup = page.waitForEvent("popup");
