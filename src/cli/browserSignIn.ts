@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 
 import type { BrowserSignIn, DeviceGrantPrompt } from "../sessions/oauth.ts";
+import { checkServerUrl } from "../sessions/serverUrl.ts";
 import { SignInError } from "../sessions/signInError.ts";
 import { terminalSafe } from "./terminalText.ts";
 
@@ -16,12 +17,24 @@ export interface LoopbackBrowser extends BrowserSignIn {
     close(): Promise<void>;
 }
 
+/**
+ * The environment the browser starts with: this process's, without the `MIGRATE_*` variables — the secrets (tokens,
+ * passwords, recovery keys, the key file's passphrase) are not the browser's, nor any helper it starts.
+ */
+export function browserEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+    return Object.fromEntries(Object.entries(env).filter(([name]) => !/^MIGRATE_/i.test(name)));
+}
+
+/** The command that opens a URL in the system browser here. */
+export function browserCommand(): string {
+    return process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+}
+
 /** Opens the system browser when a person is at this terminal; failure is fine (the URL is printed). */
 function openSystemBrowser(url: string): void {
     if (!process.stdout.isTTY || process.env.CI) return;
-    const command = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
     try {
-        spawn(command, [url], { stdio: "ignore", detached: true })
+        spawn(browserCommand(), [url], { stdio: "ignore", detached: true, env: browserEnvironment() })
             .on("error", () => undefined)
             .unref();
     } catch {
@@ -29,13 +42,19 @@ function openSystemBrowser(url: string): void {
     }
 }
 
-export function showSignInUrl(err: NodeJS.WritableStream, url: string): void {
+/**
+ * Shows the server's page to the person: only an https (or loopback http) address, else a SignInError ("unsafe-url")
+ * and nothing is printed or opened.
+ */
+export function showSignInUrl(err: NodeJS.WritableStream, url: string, what = "its sign-in page"): void {
+    checkServerUrl(url, what);
     // The address comes from the server: shown with control characters neutralised.
     err.write(`Sign in at: ${terminalSafe(url)}\n`);
     openSystemBrowser(url);
 }
 
 export function showDeviceCode(err: NodeJS.WritableStream, prompt: DeviceGrantPrompt): void {
+    checkServerUrl(prompt.verificationUri, "its approval page (verification_uri)");
     showSignInUrl(err, prompt.verificationUriComplete ?? prompt.verificationUri);
     err.write(
         `  (or open ${terminalSafe(prompt.verificationUri)} on any device and enter the code ${terminalSafe(prompt.userCode)}; it is valid for ${Math.round((prompt.expiresAt - Date.now()) / 60000)} min)\n`,
@@ -88,7 +107,13 @@ export async function startLoopbackBrowser(
                     clearTimeout(timer);
                     resolve(params);
                 };
-                showSignInUrl(err, url);
+                try {
+                    showSignInUrl(err, url);
+                } catch (e) {
+                    clearTimeout(timer);
+                    deliver = undefined;
+                    reject(e as Error);
+                }
             });
         },
         close: () =>

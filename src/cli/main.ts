@@ -15,6 +15,7 @@ import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
 import type { SignedInSession } from "../sessions/session.ts";
 import { SignInError, checkTarget, isSignInError, sessionFromAccessToken, signIn } from "../sessions/signIn.ts";
 import { snapshotFromSync } from "../sessions/snapshots.ts";
+import { checkedRedirects } from "../sessions/serverUrl.ts";
 import { retryingFetch } from "../sessions/transientRetry.ts";
 import { KeysError } from "../keys/errors.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
@@ -198,7 +199,8 @@ export async function main(argv: string[]): Promise<number> {
     // run itself). The CLI is its own process: every request made here goes through this fetch.
     let preparing = true;
     const plainFetch = globalThis.fetch;
-    globalThis.fetch = retryingFetch(plainFetch, { active: () => preparing });
+    // Redirects only to https (or loopback http), never https → http (Node's fetch would): also matrix-js-sdk's requests.
+    globalThis.fetch = retryingFetch(checkedRedirects(plainFetch), { active: () => preparing });
     try {
         let opts: CliOptions;
         try {

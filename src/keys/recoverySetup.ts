@@ -11,6 +11,7 @@
  * cross-signing identity unless that secret storage holds its private keys.
  */
 import type { MatrixHttp } from "../sessions/matrixHttp.ts";
+import { checkServerUrl } from "../sessions/serverUrl.ts";
 import type { SignedInSession } from "../sessions/session.ts";
 import { type BackupVersion, accountData, currentBackup, opensSecretStorage } from "./backups.ts";
 import { KeysError } from "./errors.ts";
@@ -273,7 +274,8 @@ export async function uploadWithApproval(
     if (!approval) refuse("run this where you can approve it, or set up recovery in Element.");
     const oauthUrl = asked.params?.["m.oauth"]?.url ?? asked.params?.["org.matrix.cross_signing_reset"]?.url;
     if ((stages.has("m.oauth") || stages.has("org.matrix.cross_signing_reset")) && oauthUrl) {
-        approval!.openPage(oauthUrl);
+        // The server's page is opened or shown as a link: only an https (or loopback http) address.
+        approval!.openPage(checkServerUrl(oauthUrl, "its approval page (m.oauth)"));
         return retryUntilApproved(() => makeRequest(null), approval!.signal);
     }
     if (stages.has("m.login.password")) {
@@ -300,7 +302,10 @@ export async function uploadWithApproval(
     }
     if (stages.has("m.login.sso") && asked.session) {
         approval!.openPage(
-            `${baseUrl}/_matrix/client/v3/auth/m.login.sso/fallback/web?session=${encodeURIComponent(asked.session)}`,
+            checkServerUrl(
+                `${baseUrl}/_matrix/client/v3/auth/m.login.sso/fallback/web?session=${encodeURIComponent(asked.session)}`,
+                "its single sign-on approval page",
+            ),
         );
         return retryUntilApproved(() => makeRequest({ session: asked.session }), approval!.signal);
     }

@@ -233,3 +233,67 @@ test("the offer lists OAuth 2.0 first, then each single sign-on provider, then t
         { kind: "token" },
     ]);
 });
+
+test("issue 15.1: OAuth 2.0 metadata naming a javascript: sign-in page (or any address that is not https / loopback http) is refused whole, before anything signs in", async () => {
+    const base = "https://hs.example";
+    const good = {
+        issuer: "https://auth.example/",
+        authorization_endpoint: "https://auth.example/authorize",
+        token_endpoint: "https://auth.example/token",
+        registration_endpoint: "https://auth.example/register",
+        revocation_endpoint: "https://auth.example/revoke",
+        device_authorization_endpoint: "https://auth.example/device",
+        account_management_uri: "https://auth.example/account",
+    };
+    for (const [field, value] of [
+        ["authorization_endpoint", "javascript:window.opener.mxMatrixClientPeg"],
+        ["issuer", "data:text/html,x"],
+        ["token_endpoint", "http://auth.example/token"],
+        ["registration_endpoint", "file:///etc/passwd"],
+        ["revocation_endpoint", "element://x"],
+        ["device_authorization_endpoint", "javascript:alert(1)"],
+        ["account_management_uri", "javascript:alert(1)"],
+    ] as const) {
+        const asked: string[] = [];
+        const fetchFn = tableFetch(
+            {
+                [`${base}/_matrix/client/v1/auth_metadata`]: { ...good, [field]: value },
+                [`${base}/_matrix/client/v3/login`]: { flows: [{ type: "m.login.password" }] },
+            },
+            asked,
+        );
+        await expect(discoverSignIn("@me:hs.example", base, { fetchFn })).rejects.toMatchObject({
+            code: "unsafe-url",
+            message: expect.stringContaining("this tool will not open"),
+        });
+        expect(asked.every((u) => u.startsWith(base))).toBe(true);
+    }
+});
+
+test("issue 15.2: a homeserver that redirects discovery to plain http away from loopback is not followed — nothing reaches that address", async () => {
+    let reached = 0;
+    const elsewhere = await serve((_req, res) => {
+        reached++;
+        json(res, 200, VERSIONS);
+    });
+    const port = new URL(elsewhere).port;
+    // 0.0.0.0 reaches this machine, but it is not a loopback address: to this tool it is plain http on the network.
+    const url = await serve((req, res) => res.writeHead(302, { Location: `http://0.0.0.0:${port}${req.url}` }).end());
+    await expect(checkHomeserver(url)).rejects.toMatchObject({
+        code: "unreachable",
+        message: expect.stringMatching(
+            /redirected to http:\/\/0\.0\.0\.0:\d+\/_matrix\/client\/versions, which is not followed/,
+        ),
+    });
+    expect(reached).toBe(0);
+    // The same redirect to loopback http is followed.
+    const fine = await serve((req, res) => res.writeHead(302, { Location: `${elsewhere}${req.url}` }).end());
+    await expect(checkHomeserver(fine)).resolves.toBe(fine);
+    expect(reached).toBe(1);
+});
+
+test("issue 15.2: *.localhost is not loopback: a homeserver there over plain http is refused", async () => {
+    await expect(checkHomeserver("http://matrix.localhost:8008")).rejects.toMatchObject({
+        code: "insecure-homeserver",
+    });
+});

@@ -7,7 +7,10 @@
  * enforce either (nor https), which is why this is hand-written.
  */
 import { parseUserId } from "../engine/userId.ts";
+import { checkServerUrl, checkedRedirects, isLoopbackHost } from "./serverUrl.ts";
 import { SignInError } from "./signInError.ts";
+
+export { isLoopbackHost } from "./serverUrl.ts";
 
 /** Discovery answers are small JSON documents; anything bigger is not what we asked for. */
 export const DISCOVERY_MAX_BYTES = 64 * 1024;
@@ -28,12 +31,6 @@ export interface LimitedResponse {
     json: Record<string, unknown> | undefined;
 }
 
-/** Loopback hosts may use plain http (tests, local servers); everything else must be https. */
-export function isLoopbackHost(hostname: string): boolean {
-    const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-    return host === "localhost" || host.endsWith(".localhost") || /^127(?:\.\d{1,3}){3}$/.test(host) || host === "::1";
-}
-
 /**
  * GET a small JSON document with a timeout and a size cap. Network failures and timeouts become SignInErrors
  * ("unreachable" / "not-answering"); HTTP errors are returned for the caller to judge.
@@ -46,7 +43,11 @@ export async function getJsonLimited(url: string, opts: DiscoveryOptions = {}): 
     let text: string;
     let response: Response;
     try {
-        response = await (opts.fetchFn ?? defaultFetch)(url, { signal, headers: { Accept: "application/json" } });
+        // A redirect is followed only to an https address (or http on loopback), never from https to http.
+        response = await checkedRedirects(opts.fetchFn ?? defaultFetch)(url, {
+            signal,
+            headers: { Accept: "application/json" },
+        });
         text = await readLimited(response, maxBytes);
     } catch (e) {
         if (signal.aborted) {
@@ -261,6 +262,28 @@ function identityProviders(flow: Record<string, unknown>): IdentityProvider[] {
         }));
 }
 
+/** The addresses of the OAuth 2.0 metadata this tool fetches, opens or shows, with what each is for. */
+const METADATA_URLS: Record<string, string> = {
+    issuer: "its OAuth 2.0 issuer",
+    authorization_endpoint: "its sign-in page (OAuth 2.0 authorization endpoint)",
+    token_endpoint: "its OAuth 2.0 token endpoint",
+    registration_endpoint: "its OAuth 2.0 client registration",
+    revocation_endpoint: "its OAuth 2.0 sign-out (revocation endpoint)",
+    device_authorization_endpoint: "its sign-in with a code (device authorization endpoint)",
+    account_management_uri: "its account page",
+};
+
+/**
+ * The server's OAuth 2.0 metadata, refused whole when any address in it is not https (or loopback http): a server
+ * that names a `javascript:` sign-in page is not signed in at, by any method.
+ */
+function checkedAuthMetadata(metadata: AuthMetadata): AuthMetadata {
+    for (const [field, what] of Object.entries(METADATA_URLS)) {
+        if (metadata[field] !== undefined) checkServerUrl(metadata[field], what);
+    }
+    return metadata;
+}
+
 /**
  * Asks the server how its accounts sign in. Order: OAuth 2.0 when offered (the spec's recommendation), then single
  * sign-on (one entry per identity provider), then password; an access token is always possible, last.
@@ -284,7 +307,7 @@ export async function discoverSignIn(
         typeof m.authorization_endpoint === "string" &&
         typeof m.token_endpoint === "string"
     ) {
-        authMetadata = m as AuthMetadata;
+        authMetadata = checkedAuthMetadata(m as AuthMetadata);
         const grants = Array.isArray(m.grant_types_supported) ? m.grant_types_supported : [];
         methods.push({
             kind: "oauth",

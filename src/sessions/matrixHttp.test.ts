@@ -147,3 +147,17 @@ describe("requests", () => {
         expect(encodeQuery({})).toBe("");
     });
 });
+
+test("issue 15.2: a homeserver answering with a redirect from https to http gets nothing sent there — not the request, not the token", async () => {
+    const { http, requests } = serverAnswering(
+        () =>
+            new Response(null, {
+                status: 307,
+                headers: { Location: "http://127.0.0.1:1/_matrix/client/v3/account/whoami" },
+            }),
+    );
+    const e = await errorOf(http.request("GET", "/account/whoami"));
+    expect(e.httpStatus).toBe(0);
+    expect(e.message).toMatch(/redirected to http:\/\/127\.0\.0\.1:1\/.*which is not followed/);
+    expect(requests.map((r) => r.url)).toEqual(["https://hs.example/_matrix/client/v3/account/whoami"]);
+});

@@ -4,6 +4,8 @@
  * tested by `errcode`/`httpStatus`, never `instanceof` across bundles).
  */
 
+import { checkedRedirects } from "./serverUrl.ts";
+
 export type Method = "GET" | "PUT" | "POST" | "DELETE";
 
 export interface RequestOptions {
@@ -86,6 +88,8 @@ export function encodeQuery(query: RequestOptions["query"]): string {
 }
 
 export class MatrixHttp {
+    private readonly fetchFn: typeof fetch;
+
     /**
      * @param baseUrl the homeserver's client API base URL
      * @param accessToken a token, or a getter so a host that refreshes its token (Element with OAuth) is followed
@@ -93,11 +97,13 @@ export class MatrixHttp {
     public constructor(
         public readonly baseUrl: string,
         private readonly accessToken?: string | (() => string | null | undefined),
-        private readonly fetchFn: typeof fetch = (...args) => globalThis.fetch(...args),
+        fetchFn: typeof fetch = (...args) => globalThis.fetch(...args),
         /** For requests that give none of their own. */
         private readonly defaultTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
     ) {
         this.baseUrl = baseUrl.replace(/\/+$/, "");
+        // A redirect is followed only to https (or loopback http), never from https to http: a token must not go there.
+        this.fetchFn = checkedRedirects(fetchFn);
     }
 
     private token(): string | undefined {

@@ -5,6 +5,7 @@
  * the module's browser hand-off and to a refreshing session.
  */
 import type { AuthMetadata } from "./discovery.ts";
+import { checkServerUrl } from "./serverUrl.ts";
 import { RefreshingTokens, type SignedInSession, type TokenSet, oauthSession } from "./session.ts";
 import { SignInError } from "./signInError.ts";
 
@@ -14,8 +15,11 @@ export interface BrowserSignIn {
     redirectUri: string;
     /** "fragment" keeps a code out of server logs; a loopback HTTP server only sees "query". */
     responseMode: "query" | "fragment";
-    /** Shows `url` to the person; resolves with the parameters the browser came back with. */
-    open(url: string): Promise<URLSearchParams>;
+    /**
+     * Shows `url` (checked: https, or http on loopback) to the person; resolves with the parameters the browser came
+     * back with — an answer carrying this attempt's `state`, where the front end can tell answers apart.
+     */
+    open(url: string, state: string): Promise<URLSearchParams>;
 }
 
 export interface OAuthClientInfo {
@@ -118,7 +122,8 @@ export async function signInWithAuthorizationCode(
     const oauth = new sdk.OAuth2(valid, { clientId });
     const state = randomState();
     const url = await oauth.generateAuthorizationCodeGrantUrl(state, browser.redirectUri, browser.responseMode);
-    const back = await browser.open(url);
+    // Built from the checked metadata; checked again as what is actually opened.
+    const back = await browser.open(checkServerUrl(url, "its sign-in page"), state);
     if (back.get("state") !== state)
         throw new SignInError(
             "idp-refused",
@@ -170,10 +175,16 @@ export async function signInWithDeviceGrant(
     const grant = await oauth.startDeviceAuthorizationGrant().catch((e: Error) => {
         throw new SignInError("unsupported-sign-in", `The server did not start a sign-in with a code (${e.message}).`);
     });
+    // The person is sent to these pages (a link, the CLI's browser): checked before anything of them is shown.
+    const verificationUri = checkServerUrl(grant.verification_uri, "its approval page (verification_uri)");
+    const verificationUriComplete =
+        grant.verification_uri_complete === undefined
+            ? undefined
+            : checkServerUrl(grant.verification_uri_complete, "its approval page (verification_uri_complete)");
     onCode({
         userCode: grant.user_code,
-        verificationUri: grant.verification_uri,
-        verificationUriComplete: grant.verification_uri_complete,
+        verificationUri,
+        verificationUriComplete,
         expiresAt: Date.now() + grant.expires_in * 1000,
     });
     const waiting = oauth.waitForDeviceAuthorizationGrant(grant);

@@ -7,6 +7,7 @@
 import type { AccountSession } from "../engine/context.ts";
 import type { SignInMethodKind } from "./discovery.ts";
 import { MatrixHttp } from "./matrixHttp.ts";
+import { checkedRedirects } from "./serverUrl.ts";
 import { SignInError } from "./signInError.ts";
 
 export interface SignedInSession extends AccountSession {
@@ -35,7 +36,8 @@ export interface TokenEndpoint {
     revoke(tokens: TokenSet): Promise<void>;
 }
 
-const baseFetch: typeof fetch = (...args) => globalThis.fetch(...args);
+// Redirects only to https (or loopback http), never from https to http: the token goes with them.
+const baseFetch: typeof fetch = checkedRedirects((...args) => globalThis.fetch(...args));
 
 function withBearer(init: RequestInit | undefined, token: string): RequestInit {
     const headers = new Headers(init?.headers);

@@ -15,6 +15,7 @@ import {
     signInWithAuthorizationCode,
     signInWithDeviceGrant,
 } from "./oauth.ts";
+import { checkServerUrl } from "./serverUrl.ts";
 import { type SignedInSession, tokenSession } from "./session.ts";
 import { SignInError, isSignInError } from "./signInError.ts";
 
@@ -177,7 +178,7 @@ async function ssoLogin(
     const redirect = new URL(browser.redirectUri);
     redirect.searchParams.set("state", state);
     const url = `${baseUrl}/_matrix/client/v3/login/sso/redirect${idpId ? `/${encodeURIComponent(idpId)}` : ""}?redirectUrl=${encodeURIComponent(redirect.href)}`;
-    const back = await browser.open(url);
+    const back = await browser.open(checkServerUrl(url, "its single sign-on page"), state);
     if (back.get("state") !== state)
         throw new SignInError(
             "idp-refused",

@@ -9,6 +9,8 @@ export type SignInErrorCode =
     | "not-a-homeserver"
     | "no-well-known"
     | "insecure-homeserver"
+    /** The server gave an address (sign-in, approval page, redirect) that is not https or loopback http. */
+    | "unsafe-url"
     | "wrong-password"
     | "expired-token"
     /** An access token the person gave is not (or no longer) valid. */

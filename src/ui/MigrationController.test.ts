@@ -57,7 +57,6 @@ function setUp(journal?: unknown) {
         navigate: jest.fn(),
         isClosed: jest.fn(() => false),
         close: jest.fn(),
-        isSource: jest.fn(() => true),
     } satisfies SignInWindow;
     const runtime = {
         discover: jest.fn(async () => offer),

@@ -9,6 +9,7 @@ import { Button, Form, Heading, InlineSpinner, Text } from "@vector-im/compound-
 import PopOutIcon from "@vector-im/compound-design-tokens/assets/web/icons/pop-out";
 
 import type { Translate } from "../i18n/index.ts";
+import { isSafeServerUrl } from "../sessions/serverUrl.ts";
 import type { ApprovalAsk } from "./MigrationController.ts";
 import { SecretInput } from "./SecretInput.tsx";
 
@@ -68,7 +69,7 @@ export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryAppro
                         {cancel}
                     </div>
                 </Form.Root>
-            ) : (
+            ) : isSafeServerUrl(ask.url) ? (
                 <>
                     <Text size="sm">{t("approval|page_intro")}</Text>
                     <div className="mx_AccountMigration_row">
@@ -90,6 +91,12 @@ export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryAppro
                         <Text size="sm">{t("approval|page_waiting")}</Text>
                     </div>
                 </>
+            ) : (
+                // Never a link to an address that is not https (or loopback http); the runtime refuses those first.
+                <div className="mx_AccountMigration_row">
+                    <Text size="sm">{t("error|unsafe-url")}</Text>
+                    {cancel}
+                </div>
             )}
         </section>
     );

@@ -8,6 +8,7 @@ import { Button, Heading, InlineSpinner, Text } from "@vector-im/compound-web";
 import PopOutIcon from "@vector-im/compound-design-tokens/assets/web/icons/pop-out";
 
 import type { Translate } from "../i18n/index.ts";
+import { isSafeServerUrl } from "../sessions/serverUrl.ts";
 import type { SignInWait } from "./MigrationController.ts";
 
 export interface SignInWaitingProps {
@@ -28,6 +29,8 @@ function Waiting({ children }: { children: React.ReactNode }): React.JSX.Element
 export function SignInWaiting({ t, wait, onCancel }: SignInWaitingProps): React.JSX.Element {
     const headingId = useId();
     const prompt = wait.kind === "device" ? wait.prompt : undefined;
+    // The server's address becomes a link only when it is https (or http on loopback): never a `javascript:` href.
+    const approvalPage = [prompt?.verificationUriComplete, prompt?.verificationUri].find(isSafeServerUrl);
     return (
         <section
             className="mx_AccountMigration_stack"
@@ -55,19 +58,21 @@ export function SignInWaiting({ t, wait, onCancel }: SignInWaitingProps): React.
                                 {prompt.userCode}
                             </span>
                         </div>
-                        <div>
-                            <Button
-                                as="a"
-                                kind="primary"
-                                size="md"
-                                Icon={PopOutIcon}
-                                href={prompt.verificationUriComplete ?? prompt.verificationUri}
-                                target="_blank"
-                                rel="noopener noreferrer"
-                            >
-                                {t("approval|open_page")}
-                            </Button>
-                        </div>
+                        {approvalPage && (
+                            <div>
+                                <Button
+                                    as="a"
+                                    kind="primary"
+                                    size="md"
+                                    Icon={PopOutIcon}
+                                    href={approvalPage}
+                                    target="_blank"
+                                    rel="noopener noreferrer"
+                                >
+                                    {t("approval|open_page")}
+                                </Button>
+                            </div>
+                        )}
                         <Text size="sm" className="mx_AccountMigration_secondary">
                             {t("signin|device_elsewhere", { url: prompt.verificationUri })}
                         </Text>

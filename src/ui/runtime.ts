@@ -23,14 +23,12 @@ export interface NewAccountTarget {
 
 /**
  * A popup the page opened synchronously in the click handler (browsers block popups opened later), for the server's
- * sign-in or approval pages. Element's own tab never navigates away.
+ * sign-in or approval pages. Element's own tab never navigates away; the popup has no handle on it.
  */
 export interface SignInWindow {
     navigate(url: string): void;
     isClosed(): boolean;
     close(): void;
-    /** True when a message event came from this window (only it may answer). */
-    isSource(source: unknown): boolean;
 }
 
 /** The person's choice on the sign-in step, with what that method needs. The password is used for one request. */

@@ -239,8 +239,8 @@ test("recovery under single sign-on (real Synapse + real OpenID provider): a fir
     try {
         const browser = {
             ...loopback,
-            open: async (url: string) => {
-                const back = loopback.open(url);
+            open: async (url: string, state: string) => {
+                const back = loopback.open(url, state);
                 await page.goto(url);
                 await signInAtProvider(page, neu.localpart);
                 return back;
