@@ -15,7 +15,15 @@ import { runCli } from "../cli/cliProcess.ts";
 import { getAccountData, setAccountData } from "../engine/scenario.ts";
 import { type CliCase, type CliContext, fixtureArgs, fixturePasswords, plainBase, plainTokens } from "./cliRunner.ts";
 import { FOREIGN_BACKUP, installBackupVersion } from "./fixture.ts";
-import { type PageCase, type PageContext, expectNoChange, reopenMigrationPage, toReview } from "./pageRunner.ts";
+import { DISCOVERY_ONLY, HIJACK_MARK, type HostileServer, startHostileOAuthServer } from "./hostileServer.ts";
+import {
+    type PageCase,
+    type PageContext,
+    expectNoChange,
+    reopenMigrationPage,
+    runPageCase,
+    toReview,
+} from "./pageRunner.ts";
 import { cliServerDown, pageServerDown } from "./serverDown.ts";
 import { cliTwoRuns, pageTwoTabs } from "./twoRuns.ts";
 
@@ -610,7 +618,70 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
         cli: { kind: "custom", run: cliServerDown },
         page: { kind: "custom", run: pageServerDown },
     },
+    // Issue 15: a hostile homeserver or room admin.
+    {
+        name: "a new homeserver whose OAuth 2.0 sign-in page is a javascript: address",
+        sees: "“gave an address that is not safe to open”; nothing was opened or signed in",
+        proof: "no change; no window opened, the script never ran, that server was only asked how to sign in",
+        cli: {
+            kind: "refused",
+            input: async (ctx) => {
+                const hostile = await startHostileOAuthServer();
+                hostileServers.set(ctx, hostile);
+                return {
+                    args: [
+                        ...[
+                            "--old-homeserver",
+                            ctx.plain.alice.homeserver.baseUrl,
+                            "--new-homeserver",
+                            hostile.baseUrl,
+                        ],
+                        ...["--new-user", `@someone:${hostile.serverName}`, "--new-sign-in", "oauth"],
+                    ],
+                    env: { MIGRATE_OLD_ACCESS_TOKEN: ctx.plain.alice.accessToken },
+                    cleanup: hostile.close,
+                };
+            },
+            message:
+                /The server gave an address for its sign-in page \(OAuth 2\.0 authorization endpoint\) that this tool will not open: “javascript:/,
+            notShown: ["Sign in at:"],
+            unchanged: async (ctx) => expectOnlyDiscovery(hostileServers.get(ctx)!),
+        },
+        page: { kind: "custom", run: pageHostileSignIn },
+    },
 ];
+
+/**
+ * The hostile sign-in on the page: the account on that server is refused with a clear message as soon as its server
+ * names the javascript: page — no sign-in button for it, no window opened, the script's mark nowhere, nothing asked of
+ * that server beyond how to sign in, and no change on A or B.
+ */
+async function pageHostileSignIn(ctx: PageContext): Promise<void> {
+    const hostile = await startHostileOAuthServer();
+    try {
+        const windows = ctx.context.pages().length;
+        await runPageCase(ctx, {
+            kind: "account",
+            newUserId: () => `@someone:${hostile.serverName}`,
+            homeserver: () => hostile.baseUrl,
+            message:
+                "The new account's server gave an address that is not safe to open (only https addresses are used), so this page refused it. Nothing was opened or signed in.",
+        });
+        expect(await ctx.page.getByTestId("migration-sign-in-methods").count()).toBe(0);
+        expect(ctx.context.pages().length).toBe(windows);
+        expect(await ctx.page.title()).not.toBe(HIJACK_MARK);
+        expectOnlyDiscovery(hostile);
+    } finally {
+        await hostile.close();
+    }
+}
+
+function expectOnlyDiscovery(hostile: HostileServer): void {
+    expect(hostile.requests.filter((r) => !DISCOVERY_ONLY.test(r))).toEqual([]);
+    expect(hostile.requests).toContain("GET /_matrix/client/v1/auth_metadata");
+}
+
+const hostileServers = new WeakMap<CliContext | PageContext, HostileServer>();
 
 /** What a case set up for its checks, per front end's context (a case runs once per front end). */
 const ctxJournal = new WeakMap<CliContext | PageContext, Awaited<ReturnType<typeof newerJournal>>>();

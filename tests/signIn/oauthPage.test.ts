@@ -101,6 +101,9 @@ test("OAuth 2.0 authorization code + PKCE in a popup (MAS stand-in, real Synapse
     await record("sign-in-methods-oauth", { [neu.userId]: "@neu:server-mas" });
     const refreshesBefore = standIn.refreshes();
     const popup = await clickForPopup(page, `Continue with ${mas.hs.serverName}`);
+    // Issue 15.1: the server's page gets no handle on Element's window (no script through it, no tabnabbing).
+    await popup.waitForURL((url) => url.href.startsWith(standIn.issuer));
+    expect(await popup.evaluate(() => window.opener === null)).toBe(true);
     // While the popup is open, the page waits for it (and can stop waiting).
     await page
         .getByTestId("migration-sign-in-waiting")
