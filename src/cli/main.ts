@@ -3,13 +3,13 @@
  * accounts (secrets from the environment, or single sign-on / OAuth 2.0 in a browser), reads the old account with one
  * /sync, shows the plan, asks, runs, reports.
  */
-import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 
 import { readJournalDocument } from "../engine/context.ts";
 import { NewerJournalError } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
+import { Scheduler } from "../engine/scheduler.ts";
 import { type SignInMethod, checkHomeserver, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
 import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
 import type { SignedInSession } from "../sessions/session.ts";
@@ -23,6 +23,7 @@ import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
 import type { ServerApproval } from "../keys/recoverySetup.ts";
 import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from "./args.ts";
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
+import { writePrivateFile } from "./privateFile.ts";
 import { progressOutput } from "./progress.ts";
 import { MigrationRunningError, type RunLock, takeRunLock } from "./runLock.ts";
 import { terminalSafe } from "./terminalText.ts";
@@ -31,6 +32,8 @@ import { terminalSafe } from "./terminalText.ts";
 class InputError extends Error {}
 
 const DEVICE_NAME = "Account migration (CLI)";
+/** Signing out on Ctrl-C gets this long before the tool exits anyway. */
+const SIGN_OUT_ON_STOP_MS = 15_000;
 
 function env(name: string): string | undefined {
     const v = process.env[name];
@@ -183,6 +186,8 @@ export function printSummary(report: MigrationReport, out: Pick<NodeJS.WriteStre
 
 async function confirm(question: string): Promise<boolean> {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
+    // Ctrl-C at the question stops the tool like anywhere else (readline would only pause its input).
+    rl.on("SIGINT", () => process.kill(process.pid, "SIGINT"));
     try {
         return /^y(es)?$/i.test((await rl.question(question)).trim());
     } finally {
@@ -198,6 +203,25 @@ export async function main(argv: string[]): Promise<number> {
     // Until the run starts, reads that a flaky network or a busy server fail are tried again (the scheduler paces the
     // run itself). The CLI is its own process: every request made here goes through this fetch.
     let preparing = true;
+    // Ctrl-C or SIGTERM: no new request starts, the sessions this tool signed in are signed out (both sides), the lock
+    // is released, and the tool exits 130. A stopped migration continues where it stopped when started again.
+    let stopping = false;
+    let cleaned: Promise<void> | undefined;
+    const cleanUp = () =>
+        (cleaned ??= (async () => {
+            for (const s of sessions.filter((x) => x.temporary)) await s.signOut().catch(() => undefined);
+            lock?.release();
+        })());
+    const onSignal = () => {
+        if (stopping) return;
+        stopping = true;
+        err.write("\nStopping: signing out this tool's sessions. Run the same command again to continue.\n");
+        void Promise.race([cleanUp(), new Promise((r) => setTimeout(r, SIGN_OUT_ON_STOP_MS))]).finally(() =>
+            process.exit(130),
+        );
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     const plainFetch = globalThis.fetch;
     // Redirects only to https (or loopback http), never https → http (Node's fetch would): also matrix-js-sdk's requests.
     globalThis.fetch = retryingFetch(checkedRedirects(plainFetch), { active: () => preparing });
@@ -248,22 +272,30 @@ export async function main(argv: string[]): Promise<number> {
         // Asked only when the new backup exists and cannot be verified (and someone is there to answer).
         const askConsent = () => confirm(`${UNVERIFIED_BACKUP_RISK}\nHand the keys to that backup anyway? [y/N] `);
         const trustUnverified = opts.trustNewBackup || (!opts.yes && process.stdin.isTTY === true && askConsent);
-        const keys = await prepareKeyHandover({
+        const keyInput = {
             old,
             new: { ...neu, baseUrl: newBase },
             oldRecoveryKey: env("MIGRATE_OLD_RECOVERY_KEY"),
             newRecoveryKey: env("MIGRATE_NEW_RECOVERY_KEY"),
             trustUnverifiedNewBackup: trustUnverified,
-            setUpNewBackup: opts.setUpNewBackup ? { session: neu, approval: cliApproval(err) } : undefined,
             dryRun: opts.dryRun,
+        };
+        const setUp = { session: neu, approval: cliApproval(err) };
+        // --set-up-new-backup sets nothing up before the person agreed to the run: first only the checks (a dry run
+        // says what it would do), the set-up itself after the question.
+        let keys = await prepareKeyHandover({
+            ...keyInput,
+            setUpNewBackup: opts.dryRun && opts.setUpNewBackup ? setUp : undefined,
         });
         for (const note of keys.notes) writeLine(err, `Note: ${note}`);
-        if (keys.createdRecoveryKey) {
-            err.write(
-                `\nRecovery was set up for ${neu.userId}. Its recovery key, shown only this once — store it safely:\n\n    ${keys.createdRecoveryKey}\n\n`,
-            );
-        }
-        if ("unavailable" in keys.target) writeLine(err, `Encrypted history: ${keys.target.unavailable}`);
+        const setUpLater =
+            opts.setUpNewBackup &&
+            !opts.dryRun &&
+            "unavailable" in keys.target &&
+            keys.target.reason.key === "reason|keys-no-new-backup";
+        if (setUpLater)
+            writeLine(err, `Encrypted history: recovery will be set up for ${neu.userId} when the migration starts.`);
+        else if ("unavailable" in keys.target) writeLine(err, `Encrypted history: ${keys.target.unavailable}`);
 
         err.write(`Reading ${old.userId}'s rooms and settings…\n`);
         const snapshot = await snapshotFromSync(old.http, old.userId);
@@ -283,6 +315,16 @@ export async function main(argv: string[]): Promise<number> {
             }
         }
 
+        if (setUpLater) {
+            keys = await prepareKeyHandover({ ...keyInput, trustUnverifiedNewBackup: false, setUpNewBackup: setUp });
+            if (keys.createdRecoveryKey) {
+                err.write(
+                    `\nRecovery was set up for ${neu.userId}. Its recovery key, shown only this once — store it safely:\n\n    ${keys.createdRecoveryKey}\n\n`,
+                );
+            }
+            if ("unavailable" in keys.target) writeLine(err, `Encrypted history: ${keys.target.unavailable}`);
+        }
+
         if (opts.keyFile) {
             const encrypted = plan.rooms.filter((r) => r.selected && r.encrypted).map((r) => r.roomId);
             const file = await exportKeyFile({
@@ -291,7 +333,7 @@ export async function main(argv: string[]): Promise<number> {
                 oldBackup: keys.oldBackup,
                 passphrase: keyFilePassphrase!,
             });
-            writeFileSync(opts.keyFile, file.text, { mode: 0o600 });
+            writePrivateFile(opts.keyFile, file.text);
             err.write(
                 `Wrote ${file.sessions} room key(s) to ${opts.keyFile} (import it in Element: Settings → Encryption → Import keys).\n`,
             );
@@ -299,6 +341,13 @@ export async function main(argv: string[]): Promise<number> {
 
         const progress = progressOutput(err);
         preparing = false;
+        // Once stopping, a request the scheduler would start next never starts (the process exits after signing out).
+        const scheduler = new (class extends Scheduler {
+            public override run<T>(name: Parameters<Scheduler["run"]>[0], request: () => Promise<T>): Promise<T> {
+                const never = () => new Promise<T>(() => undefined);
+                return stopping ? never() : super.run(name, () => (stopping ? never() : request()));
+            }
+        })();
         const report = await runMigration(
             plan,
             snapshot,
@@ -308,12 +357,13 @@ export async function main(argv: string[]): Promise<number> {
                 onProgress: progress.onProgress,
                 onWait: progress.onWait,
                 keys: keys.handover,
+                scheduler,
             },
         );
         progress.end();
         printSummary(report, err);
         if (opts.reportFile) {
-            writeFileSync(opts.reportFile, JSON.stringify(report, null, 2) + "\n");
+            writePrivateFile(opts.reportFile, JSON.stringify(report, null, 2) + "\n");
             err.write(`Report written to ${opts.reportFile}\n`);
         }
         return reportExitCode(report);
@@ -333,8 +383,9 @@ export async function main(argv: string[]): Promise<number> {
         for (const line of `Migration stopped: ${detail}`.split("\n")) writeLine(err, line);
         return 1;
     } finally {
-        for (const s of sessions.filter((x) => x.temporary)) await s.signOut();
-        lock?.release();
+        await cleanUp();
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
         globalThis.fetch = plainFetch;
     }
 }

@@ -1,0 +1,23 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { writePrivateFile } from "./privateFile.ts";
+
+const dir = mkdtempSync(path.join(tmpdir(), "migrate-private-file-"));
+
+test("issue 15.5: a new file is written 0600", () => {
+    const file = path.join(dir, "new.json");
+    writePrivateFile(file, "{}\n");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8")).toBe("{}\n");
+});
+
+test("issue 15.5: a file that existed world-readable is 0600 afterwards, with only the new content", () => {
+    const file = path.join(dir, "existing.txt");
+    writeFileSync(file, "old content that is longer than the new one", { mode: 0o644 });
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    writePrivateFile(file, "new");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8")).toBe("new");
+});
