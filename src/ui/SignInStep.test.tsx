@@ -8,7 +8,7 @@
  */
 import { jest } from "@jest/globals";
 import React from "react";
-import { fireEvent, render as renderBare, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, render as renderBare, screen, within } from "@testing-library/react";
 import { TooltipProvider } from "@vector-im/compound-web";
 
 import { englishTranslate } from "../i18n/index.ts";
@@ -286,4 +286,37 @@ test("recovery approval: the password for one request (field emptied, focused fi
     fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
     expect(onCancel).toHaveBeenCalled();
     expect(screen.getByTestId("migration-recovery-approval")).toBeTruthy();
+});
+
+test("issue 15.1: a server's address that is not https (or loopback http) never becomes a link — not the approval page of a code, not a recovery approval page", () => {
+    renderStep({
+        offer: offer(ALL_METHODS),
+        wait: {
+            kind: "device",
+            prompt: {
+                userCode: "ABCD-EFGH",
+                verificationUri: "javascript:alert(document.domain)",
+                verificationUriComplete: "data:text/html,<script>alert(1)</script>",
+                expiresAt: Date.now() + 60_000,
+            },
+        },
+    });
+    expect(screen.getByTestId("migration-device-code").textContent).toBe("ABCD-EFGH");
+    expect(screen.queryAllByRole("link")).toEqual([]);
+    cleanup();
+    render(
+        <RecoveryApproval
+            t={englishTranslate}
+            ask={{ kind: "page", url: "javascript:alert(document.domain)" }}
+            onPassword={jest.fn()}
+            onCancel={jest.fn()}
+        />,
+    );
+    expect(screen.queryAllByRole("link")).toEqual([]);
+    expect(document.querySelector("[href^='javascript:']")).toBeNull();
+    expect(
+        screen.getByText(
+            "The new account's server gave an address that is not safe to open (only https addresses are used), so this page refused it. Nothing was opened or signed in.",
+        ),
+    ).toBeTruthy();
 });
