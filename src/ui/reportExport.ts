@@ -4,41 +4,68 @@ import type { RoomPlan } from "../engine/plan.ts";
 import type { Translate, TranslationKey } from "../i18n/index.ts";
 import { REPORT_GROUPS, adminRequests, resultReasons } from "./planGroups.ts";
 
-/** Markdown-significant characters in names the servers control are escaped, so a room name cannot restyle the file. */
-const escape = (text: string): string => text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
+/**
+ * Text as inline Markdown that renders as exactly that text. Room names, reasons and the admin messages quoting them
+ * come from servers and room admins: no line break (nor anything an editor or renderer may take for one), heading,
+ * list, quote, table, code, emphasis, link, image, autolink or HTML may come of them. Line separators and other
+ * control characters become spaces, `&`, `<` and `>` entities, and every other ASCII punctuation character is
+ * backslash-escaped (CommonMark lets any of them be; escaping `:` and `.` also keeps GFM from linking bare addresses).
+ */
+export function escapeMarkdown(text: string): string {
+    return (
+        text
+            // eslint-disable-next-line no-control-regex -- control characters are what this removes
+            .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+            .replace(/[!-%'-/:;=?@[-`{-~]/g, "\\$&")
+            .replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]!)
+    );
+}
+
+/** Text as an inline code span (its content is literal): fenced by more backticks than it holds in a row. */
+function markdownCode(text: string): string {
+    // eslint-disable-next-line no-control-regex -- control characters are what this removes
+    const line = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ");
+    const fence = "`".repeat(Math.max(0, ...(line.match(/`+/g) ?? []).map((run) => run.length)) + 1);
+    return `${fence} ${line} ${fence}`;
+}
 
 export function reportMarkdown(t: Translate, report: MigrationReport, plan: { rooms: RoomPlan[] }): string {
-    const lines = [`# ${report.dryRun ? t("report|dry_heading") : t("report|heading")}`, ""];
-    lines.push(t("report|accounts", { oldUser: report.oldUser, newUser: report.newUser }), "");
+    // Every line's text is escaped whole, the module's own words included (they hold no Markdown): what a server
+    // chose is interpolated into them, and escaping the whole line leaves no parameter out.
+    const text = escapeMarkdown;
+    const lines = [`# ${text(report.dryRun ? t("report|dry_heading") : t("report|heading"))}`, ""];
+    lines.push(text(t("report|accounts", { oldUser: report.oldUser, newUser: report.newUser })), "");
     const keys = report.keys;
     if (keys)
         lines.push(
-            t("report|keys", {
-                found: keys.sessionsFound,
-                handedOver: keys.sessionsUploaded,
-                missing: keys.sessionsMissing,
-            }),
+            text(
+                t("report|keys", {
+                    found: keys.sessionsFound,
+                    handedOver: keys.sessionsUploaded,
+                    missing: keys.sessionsMissing,
+                }),
+            ),
             "",
         );
     for (const group of REPORT_GROUPS) {
         const rooms = report.rooms.filter((r) => r.outcome === group);
         if (!rooms.length) continue;
-        lines.push(`## ${t(`report|group_${group}` as TranslationKey)} (${rooms.length})`, "");
+        lines.push(`## ${text(t(`report|group_${group}` as TranslationKey))} (${rooms.length})`, "");
         for (const r of rooms) {
             const reasons = resultReasons(t, r);
             lines.push(
-                `- **${escape(r.name)}** (\`${r.roomId}\`)${reasons.length ? `: ${escape(reasons.join(" "))}` : ""}`,
+                `- **${text(r.name).trim()}** (${markdownCode(r.roomId)})${reasons.length ? `: ${text(reasons.join(" "))}` : ""}`,
             );
         }
         lines.push("");
     }
     const requests = adminRequests(t, report, plan);
     if (requests.length) {
-        lines.push(`## ${t("report|admin_requests")}`, "");
-        for (const r of requests) lines.push(`### ${escape(r.room)}`, "", `> ${r.message}`, "");
+        lines.push(`## ${text(t("report|admin_requests"))}`, "");
+        for (const r of requests) lines.push(`### ${text(r.room)}`, "", `> ${text(r.message)}`, "");
     }
     if (report.errors.length) {
-        lines.push(`## ${t("report|errors_title")}`, "", ...report.errors.map((e) => `- ${escape(e)}`), "");
+        lines.push(`## ${text(t("report|errors_title"))}`, "", ...report.errors.map((e) => `- ${text(e)}`), "");
     }
     return lines.join("\n");
 }
