@@ -8,43 +8,50 @@
  * Server names are ASCII (the spec's grammar) and compared case-insensitively, as Synapse does.
  */
 export function matchGlob(glob: string, name: string): { matched: boolean; steps: number } {
-    let steps = 0;
-    const g = asciiLower(glob);
+    // The glob is read where it lies (a room admin's may be 64 KiB): no lower-cased copy, no split.
     const n = asciiLower(name);
-    steps += g.length + n.length;
-    // The parts between stars; each matches a fixed number of characters (`?` is any one of them).
-    const parts = g.split("*");
-    steps += parts.length;
-    const fixed = parts.reduce((sum, p) => sum + p.length, 0);
+    let steps = glob.length + n.length;
+    let fixed = 0;
+    for (let i = 0; i < glob.length; i++) if (glob.charCodeAt(i) !== STAR) fixed++;
     if (fixed > n.length) return { matched: false, steps };
-    // Compares a part with the name at `at` (the caller keeps it within the name).
-    const partAt = (part: string, at: number): boolean => {
-        for (let i = 0; i < part.length; i++) {
+    // Compares glob[from, to) with the name at `at` (the caller keeps it within the name); `?` is any one character.
+    const partAt = (from: number, to: number, at: number): boolean => {
+        for (let i = from; i < to; i++) {
             steps++;
-            if (part[i] !== "?" && part[i] !== n[at + i]) return false;
+            const c = glob.charCodeAt(i);
+            if (c !== QUESTION && foldAscii(c) !== n.charCodeAt(at + i - from)) return false;
         }
         return true;
     };
-    if (parts.length === 1) return { matched: g.length === n.length && partAt(g, 0), steps };
+    const firstStar = glob.indexOf("*");
+    if (firstStar < 0) return { matched: glob.length === n.length && partAt(0, glob.length, 0), steps };
     // Anchored at both ends: the part before the first star, and the part after the last one.
-    const first = parts[0]!;
-    const last = parts[parts.length - 1]!;
-    if (!partAt(first, 0) || !partAt(last, n.length - last.length)) return { matched: false, steps };
+    const lastStar = glob.lastIndexOf("*");
+    const lastLength = glob.length - lastStar - 1;
+    if (!partAt(0, firstStar, 0) || !partAt(lastStar + 1, glob.length, n.length - lastLength))
+        return { matched: false, steps };
     // Each part in between at its leftmost place after the previous one: that leaves the most room for the rest, so
     // if any placement matches this one does; no choice is ever revisited.
-    let from = first.length;
-    const end = n.length - last.length;
-    for (let p = 1; p < parts.length - 1; p++) {
-        const part = parts[p]!;
-        if (!part) continue;
+    let from = firstStar;
+    const end = n.length - lastLength;
+    steps += lastStar - firstStar; // reading the parts in between
+    for (let i = firstStar + 1; i < lastStar; i++) {
+        if (glob.charCodeAt(i) === STAR) continue;
+        let next = i;
+        while (glob.charCodeAt(next) !== STAR) next++;
+        const length = next - i;
         let at = from;
-        while (at + part.length <= end && !partAt(part, at)) at++;
-        if (at + part.length > end) return { matched: false, steps };
-        from = at + part.length;
+        while (at + length <= end && !partAt(i, next, at)) at++;
+        if (at + length > end) return { matched: false, steps };
+        from = at + length;
+        i = next;
     }
     return { matched: true, steps };
 }
 
+const STAR = 42;
+const QUESTION = 63;
+const foldAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
 const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
 
 /** The host part of a server name: ACLs ignore the port. */
