@@ -5,7 +5,7 @@
  *   npm run bench [-- --port-base P] [--quick]
  *
  * Builds the module, then runs, one after another (each starts its own two Synapse servers and stops them):
- * bench/bundle.ts, bench/keys.ts, bench/plan.ts, and bench/migration.ts twice — the 429 path (both servers with
+ * bench/bundle.ts, bench/keys.ts, bench/plan.ts, bench/aclPlan.ts (no servers), and bench/migration.ts twice — the 429 path (both servers with
  * Synapse's default limits, rates × 50) and the 502 path (the old server lets its users invite freely, so only the
  * new server's invite limit binds, rates × 25). `--quick` makes every run smaller (for trying the script, not for
  * figures). Each figure carries the 1-minute load average before and after it was measured: on a shared machine
@@ -17,6 +17,7 @@ import { cpus, loadavg } from "node:os";
 import path from "node:path";
 
 import { PROJECT_ROOT } from "../tests/bed/paths.ts";
+import { benchAclPlan } from "./aclPlan.ts";
 import { benchBundle } from "./bundle.ts";
 import { benchKeys } from "./keys.ts";
 import { benchMigration } from "./migration.ts";
@@ -107,6 +108,20 @@ results[`plan_requests_${planRooms}`] = {
     goal: "0",
     rooms_planned: plan.result.roomsPlanned,
     load_avg: plan.load,
+};
+
+const acl = await measured("Planning with hostile server ACLs (bench/aclPlan.ts)", async () =>
+    benchAclPlan({ rooms: planRooms, repeat: quick ? 3 : 9, newServer: "127.0.0.1:8449" }),
+);
+results[`acl_plan_ratio_${planRooms}`] = {
+    value: round(acl.result.ratio),
+    goal: "≈ 1 (as fast as without them)",
+    without_acl_ms: round(acl.result.withoutAclMs, 1),
+    ordinary_acl_ms: round(acl.result.ordinaryAclMs, 1),
+    hostile_acl_ms: round(acl.result.hostileAclMs, 1),
+    largest_glob_ms: round(acl.result.largestAclMs, 1),
+    same_plan: acl.result.samePlan,
+    load_avg: acl.load,
 };
 
 const path429 = await measured("Migration, the 429 path (bench/migration.ts)", () =>
@@ -201,6 +216,13 @@ const rows: Array<[string, string, string, string]> = [
         `runs ${plan.result.runsMs.map((x) => x.toFixed(0)).join(", ")} ms`,
     ],
     [`plan_requests_${planRooms}`, String(plan.result.requests), "0", `${plan.result.roomsPlanned} rooms planned`],
+    [
+        `acl_plan_ratio_${planRooms}`,
+        String(results[`acl_plan_ratio_${planRooms}`]!.value),
+        "≈ 1",
+        `${acl.result.hostileAclMs.toFixed(0)} ms with issue 15's globs in every room vs ${acl.result.withoutAclMs.toFixed(0)} ms without; ` +
+            `${acl.result.largestAclMs.toFixed(0)} ms with a 60,000-character glob too`,
+    ],
     [
         "keys_vs_rust",
         String(results.keys_vs_rust.value),
