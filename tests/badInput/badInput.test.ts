@@ -153,6 +153,7 @@ describe("the Element page (headless Chromium)", () => {
         async (_name, c) => {
             if (c.kind === "room") await expectPageRoom(ctx, await (rooms ??= pageRunForRooms(ctx)), c);
             else if (c.kind === "custom") await c.run(ctx);
+            else if (c.kind === "report") await c.run(ctx, await (rooms ??= pageRunForRooms(ctx)));
             else await runPageCase(ctx, c);
         },
         180_000,

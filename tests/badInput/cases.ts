@@ -5,6 +5,8 @@
  * cases follow one person through the steps: the account, signing in, the plan, the run, the report). The README's
  * table lists the same cases; a test checks it does.
  */
+import { readFileSync } from "node:fs";
+
 import { JOURNAL_EVENT_TYPE } from "../../src/engine/journal.ts";
 import { MEGOLM_BACKUP_ALGORITHM } from "../../src/keys/backupCrypto.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
@@ -13,12 +15,21 @@ import { registerUser, startExtraHomeserver, uniqueLocalpart } from "../bed/home
 import type { BedDescription } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { getAccountData, setAccountData } from "../engine/scenario.ts";
-import { type CliCase, type CliContext, fixtureArgs, fixturePasswords, plainBase, plainTokens } from "./cliRunner.ts";
-import { FOREIGN_BACKUP, installBackupVersion } from "./fixture.ts";
+import {
+    type CliCase,
+    type CliContext,
+    expectStateKept,
+    fixtureArgs,
+    fixturePasswords,
+    plainBase,
+    plainTokens,
+} from "./cliRunner.ts";
+import { FOREIGN_BACKUP, HOSTILE_ACL_ROOM_NAME, MARKDOWN_ROOM_NAME, installBackupVersion } from "./fixture.ts";
 import { DISCOVERY_ONLY, HIJACK_MARK, type HostileServer, startHostileOAuthServer } from "./hostileServer.ts";
 import {
     type PageCase,
     type PageContext,
+    type PageRoomRun,
     expectNoChange,
     reopenMigrationPage,
     runPageCase,
@@ -456,6 +467,12 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
         page: { kind: "custom", run: pageTwoTabs },
     },
     {
+        name: "a room's server ACL with backtracking globs",
+        sees: "the plan, as without them: the room is to move",
+        proof: "no change while planning; the plan shows at once, the room's row in “To move”",
+        page: { kind: "custom", run: pageBacktrackingAcl },
+    },
+    {
         name: "no right to invite",
         sees: "needs action: “may not invite anyone to …”, with a message for an admin",
         proof: "room kept",
@@ -532,6 +549,12 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
         proof: "room kept; its successor moves",
         cli: { kind: "room", room: "tombstoned", outcome: "skipped", reason: /replaced by a newer room/, changes: [] },
         page: { kind: "room", room: "tombstoned", group: "Skipped", reason: /replaced by a newer room/, changes: [] },
+    },
+    {
+        name: "a room named in Markdown (a line break, a heading, a link)",
+        sees: "needs action, the name as text: in the report and in the exported Markdown (no heading, no link)",
+        proof: "room kept; the Markdown file has only the report's own headings, no link and no HTML",
+        page: { kind: "report", run: pageMarkdownReport },
     },
     {
         name: "backup key mismatch (the new backup is not the one its recovery key vouches for)",
@@ -674,6 +697,59 @@ async function pageHostileSignIn(ctx: PageContext): Promise<void> {
     } finally {
         await hostile.close();
     }
+}
+
+/**
+ * A room admin's backtracking server ACL globs (issue 15; as RegExps they froze the tab for 29 s): the plan shows as
+ * without them — within the usual wait for the plan — and the room is to move; planning changed nothing.
+ */
+async function pageBacktrackingAcl(ctx: PageContext): Promise<void> {
+    await reopenMigrationPage(ctx);
+    const mark = logMark([ctx.bed.a, ctx.bed.b]);
+    await toReview(ctx);
+    const row = ctx.page
+        .getByRole("region", { name: "To move", exact: true })
+        .getByRole("listitem")
+        .filter({ hasText: HOSTILE_ACL_ROOM_NAME });
+    expect(await row.count()).toBe(1);
+    await expectNoChange(ctx.t.alice.userId, [ctx.bed.a, ctx.bed.b], mark);
+}
+
+/**
+ * The room named in Markdown, after the page's run: its row in the report shows the name as text (no link), and the
+ * downloaded Markdown report names it only as escaped text — every heading the report's own, no link, image or HTML,
+ * the admin message's quote of the name on one line.
+ */
+async function pageMarkdownReport(ctx: PageContext, run: PageRoomRun): Promise<void> {
+    const { page, t } = ctx;
+    const shown = MARKDOWN_ROOM_NAME.replace(/\n/g, " ");
+    const row = page
+        .getByRole("region", { name: "Needs action", exact: true })
+        .getByRole("listitem")
+        .filter({ hasText: shown });
+    expect(await row.count()).toBe(1);
+    expect(await row.locator("a, h1, h2, h3, h4, h5, h6").count()).toBe(0);
+    const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download as Markdown" }).click(),
+    ]);
+    const markdown = readFileSync(await download.path(), "utf8");
+    const lines = markdown.split("\n");
+    // The headings are the report's own: its title, its groups, and one per admin request (each a room's name).
+    const headings = lines.filter((l) => /^ {0,3}#/.test(l));
+    expect(headings.filter((h) => !/^(# |## |### )/.test(h))).toEqual([]);
+    expect(headings.filter((h) => /^#{1,2} .*Injected/.test(h))).toEqual([]);
+    const escapedName = "Room \\# Injected heading \\[click here\\]\\(https\\:\\/\\/evil\\.example\\)";
+    expect(lines).toContain(`### ${escapedName}`);
+    expect(lines.filter((l) => l.startsWith("- **") && l.includes(escapedName))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith("> ") && l.includes(`“${escapedName}”`))).toHaveLength(1);
+    // Nothing of the room's making: no link, image, autolink or HTML anywhere, no line that starts with its text.
+    expect(markdown).not.toMatch(/(^|[^\\])\]\(|https?:\/\/|<[a-z]/i);
+    expect(lines.filter((l) => /^(\[click|# Injected)/.test(l))).toEqual([]);
+    // And the room itself kept as it was.
+    const id = t.blocked.markdownName;
+    expectStateKept(run.before[id]!, run.after[id]!, [], t.aliceNew.userId, t.alice.userId);
+    expect(run.unsafe).toEqual([]);
 }
 
 function expectOnlyDiscovery(hostile: HostileServer): void {

@@ -2,7 +2,8 @@
  * What the bad-input table (cases.ts) works on, and how it proves nothing changed:
  * - `buildBadInputAccount`: the trial account (real encrypted history, key backups and recovery on both sides) plus a
  *   room of each kind that cannot move (no right to invite, the new account banned, a server ACL, `m.federate: false`,
- *   a tombstoned room) and a room version 12 room the old account created (a creator's power stays with it);
+ *   a tombstoned room), a room version 12 room the old account created (a creator's power stays with it), and what a
+ *   hostile room admin makes (issue 15): a room named in Markdown, and one whose server ACL has backtracking globs;
  * - `smallAccount`: an old account with a few public rooms, for runs that must be cut short or run twice;
  * - the proofs, read from the servers: each room's state before and after (`roomState`, `stateChanges`), the key
  *   backups (`installBackupVersion`), the tool's sessions in the device lists (`toolSessions`).
@@ -11,7 +12,14 @@ import { MEGOLM_BACKUP_ALGORITHM } from "../../src/keys/backupCrypto.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
-import { type Actor, type BlockedRooms, createBlockedRooms, createRoom } from "../engine/scenario.ts";
+import {
+    type Actor,
+    BACKTRACKING_GLOBS,
+    type BlockedRooms,
+    createBlockedRooms,
+    createRoom,
+    join,
+} from "../engine/scenario.ts";
 import type { MigratedAccount } from "../proof/migrationState.ts";
 import { type TrialAccount, buildTrialAccount } from "../proof/trialAccount.ts";
 
@@ -19,16 +27,48 @@ export interface BadInputAccount extends TrialAccount {
     blocked: BlockedRooms & {
         /** Room version 12, created by the old account: it moves, but the old account stays its creator. */
         creatorOnly: string;
+        /**
+         * bob's room named in Markdown (MARKDOWN_ROOM_NAME), where the old account may not invite: the report lists it
+         * and quotes its name in the message for an admin.
+         */
+        markdownName: string;
     };
+    /** The old account's room whose server ACL denies backtracking globs (and a name no server has): it moves. */
+    hostileAcl: string;
 }
+
+/** A room name a room admin wrote to restyle the report: a line break, a heading and a link. */
+export const MARKDOWN_ROOM_NAME = "Room\n# Injected heading\n[click here](https://evil.example)";
+export const HOSTILE_ACL_ROOM_NAME = "Backtracking globs";
 
 export async function buildBadInputAccount(bed: BedDescription): Promise<BadInputAccount> {
     const t = await buildTrialAccount(bed);
+    const markdownName = await createRoom(t.bob, {
+        name: MARKDOWN_ROOM_NAME,
+        preset: "private_chat",
+        room_version: "10",
+        invite: [t.alice.userId],
+        power_level_content_override: { invite: 50 },
+    });
+    await join(t.alice, markdownName);
     const blocked = {
         ...(await createBlockedRooms(bed, t.alice, t.bob, t.aliceNew.userId)),
         creatorOnly: await createRoom(t.alice, { name: "Alice's club", preset: "private_chat", room_version: "12" }),
+        markdownName,
     };
-    return { ...t, rooms: { ...t.rooms, ...blocked }, blocked };
+    const hostileAcl = await createRoom(t.alice, {
+        name: HOSTILE_ACL_ROOM_NAME,
+        preset: "private_chat",
+        room_version: "10",
+        initial_state: [
+            {
+                type: "m.room.server_acl",
+                state_key: "",
+                content: { allow: ["*"], deny: [...BACKTRACKING_GLOBS, "evil.example"], allow_ip_literals: true },
+            },
+        ],
+    });
+    return { ...t, rooms: { ...t.rooms, ...blocked, hostileAcl }, blocked, hostileAcl };
 }
 
 /** Each server's admin, and a user registered on a server (with its password and a session). */

@@ -55,7 +55,9 @@ export type PageCase =
           unchanged?(ctx: PageContext): Promise<void>;
       }
     | (Omit<RoomCase, "outcome"> & { group: "Needs action" | "Skipped" | "Moved" })
-    | { kind: "custom"; run(ctx: PageContext): Promise<void> };
+    | { kind: "custom"; run(ctx: PageContext): Promise<void> }
+    /** A check of the report of the page's one run of the fixture (the run is made first if no room case made it). */
+    | { kind: "report"; run(ctx: PageContext, run: PageRoomRun): Promise<void> };
 
 const heading = (page: Page, name: string) => page.getByRole("heading", { name, exact: true });
 
@@ -136,7 +138,10 @@ export async function expectNoChange(
     expect(changesIn(await requestsSince(servers, mark)).filter((r) => !elementsOwn(r))).toEqual([]);
 }
 
-export async function runPageCase(ctx: PageContext, c: Exclude<PageCase, { kind: "room" | "custom" }>): Promise<void> {
+export async function runPageCase(
+    ctx: PageContext,
+    c: Exclude<PageCase, { kind: "room" | "custom" | "report" }>,
+): Promise<void> {
     const { page, bed } = ctx;
     let servers = [bed.a, bed.b];
     switch (c.kind) {
