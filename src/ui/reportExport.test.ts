@@ -27,6 +27,13 @@ const HOSTILE_NAMES = [
     "Tab\there\u0000nul\u0085nel\u000bvt\u000cff",
 ];
 
+describe("escapeMarkdown, bidirectional overrides", () => {
+    test("show as a replacement character instead of reordering the name", () => {
+        expect(escapeMarkdown("Invoice \u202Efdp.exe")).toBe("Invoice \uFFFDfdp\\.exe");
+        expect(escapeMarkdown("a\u2066b\u2069c\u200fd")).toBe("a\uFFFDb\uFFFDc\uFFFDd");
+    });
+});
+
 /** A room where the old account may not invite: it needs an admin, whose message quotes the room's name. */
 function lockedRoom(roomId: string, name: string): RoomSource {
     return {

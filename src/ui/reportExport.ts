@@ -8,14 +8,17 @@ import { REPORT_GROUPS, adminRequests, resultReasons } from "./planGroups.ts";
  * Text as inline Markdown that renders as exactly that text. Room names, reasons and the admin messages quoting them
  * come from servers and room admins: no line break (nor anything an editor or renderer may take for one), heading,
  * list, quote, table, code, emphasis, link, image, autolink or HTML may come of them. Line separators and other
- * control characters become spaces, `&`, `<` and `>` entities, and every other ASCII punctuation character is
- * backslash-escaped (CommonMark lets any of them be; escaping `:` and `.` also keeps GFM from linking bare addresses).
+ * control characters become spaces, bidirectional overrides U+FFFD, `&`, `<` and `>` entities, and every other ASCII
+ * punctuation character is backslash-escaped (CommonMark lets any of them be; escaping `:` and `.` also keeps GFM from
+ * linking bare addresses).
  */
 export function escapeMarkdown(text: string): string {
     return (
         text
             // eslint-disable-next-line no-control-regex -- control characters are what this removes
             .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+            // Bidirectional overrides would reorder what the reader sees (as in the CLI: a visible replacement).
+            .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "\uFFFD")
             .replace(/[!-%'-/:;=?@[-`{-~]/g, "\\$&")
             .replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]!)
     );
