@@ -25,7 +25,7 @@ import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
 import { writePrivateFile } from "./privateFile.ts";
 import { progressOutput } from "./progress.ts";
-import { MigrationRunningError, type RunLock, takeRunLock } from "./runLock.ts";
+import { MigrationRunningError, type RunLock, RunLockUnsafeError, takeRunLock } from "./runLock.ts";
 import { terminalSafe } from "./terminalText.ts";
 
 /** Bad input: nothing was changed. */
@@ -373,7 +373,8 @@ export async function main(argv: string[]): Promise<number> {
             isSignInError(e) ||
             e instanceof KeysError ||
             e instanceof NewerJournalError ||
-            e instanceof MigrationRunningError
+            e instanceof MigrationRunningError ||
+            e instanceof RunLockUnsafeError
         ) {
             writeLine(err, (e as Error).message);
             err.write("Nothing was changed.\n");
