@@ -6,7 +6,7 @@
  */
 import type { AccountSession } from "../engine/context.ts";
 import type { SignInMethodKind } from "./discovery.ts";
-import { MatrixHttp } from "./matrixHttp.ts";
+import { ERROR_BODY_LIMIT, MatrixHttp, readCapped } from "./matrixHttp.ts";
 import { checkedRedirects } from "./serverUrl.ts";
 import { SignInError } from "./signInError.ts";
 
@@ -102,9 +102,9 @@ export class RefreshingTokens {
         const sent = this.tokens.accessToken;
         const response = await this.fetchFn(input, withBearer(init, sent));
         if (response.status !== 401 || !this.tokens.refreshToken || this.ended) return response;
-        const body = (await response
-            .clone()
-            .json()
+        // An error body, read up to a cap (a server must not fill memory through it).
+        const body = (await readCapped(response.clone(), ERROR_BODY_LIMIT)
+            .then((text) => JSON.parse(text) as unknown)
             .catch(() => undefined)) as { errcode?: string } | undefined;
         if (body?.errcode !== "M_UNKNOWN_TOKEN") return response;
         // Another request may have refreshed meanwhile.
