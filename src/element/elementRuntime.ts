@@ -66,8 +66,18 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
     if (!oldUserId) throw new Error("Element's client is not signed in");
     const old: AccountSession = {
         userId: oldUserId,
-        // A getter: Element may refresh its access token while a long migration runs.
-        http: new MatrixHttp(client.getHomeserverUrl(), () => client.getAccessToken()),
+        // A getter: Element may refresh its access token while a long migration runs. When the server calls the token
+        // we sent unknown and Element still holds it, one request through Element's own client lets it refresh (its
+        // http layer does that on M_UNKNOWN_TOKEN); the request is then repeated once with the token it holds now.
+        http: new MatrixHttp(
+            client.getHomeserverUrl(),
+            () => client.getAccessToken(),
+            undefined,
+            undefined,
+            async () => {
+                await client.whoami();
+            },
+        ),
         inviteSharingHistory: async (roomId, userId) => {
             try {
                 await client.invite(roomId, userId);

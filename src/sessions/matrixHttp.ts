@@ -164,6 +164,11 @@ export class MatrixHttp {
         fetchFn: typeof fetch = (...args) => globalThis.fetch(...args),
         /** For requests that give none of their own. */
         private readonly defaultTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+        /**
+         * With a token getter: asks the host to renew its token (Element's client refreshes on its own requests) when
+         * the server called the token we sent unknown and the getter still gives that same one.
+         */
+        private readonly renewToken?: () => Promise<void>,
     ) {
         this.baseUrl = baseUrl.replace(/\/+$/, "");
         // A redirect is followed only to https (or loopback http), never from https to http: a token must not go there.
@@ -180,9 +185,24 @@ export class MatrixHttp {
         path: string,
         opts: RequestOptions = {},
     ): Promise<T> {
+        const sent = this.token();
+        try {
+            return await this.send<T>(method, path, opts, sent);
+        } catch (e) {
+            // The host (Element) renews its token while a migration runs: a 401 for the token we sent is repeated
+            // once with the host's current one. A fixed token (ours, or the user's) is not retried.
+            if (!(e instanceof MatrixRequestError) || e.httpStatus !== 401 || e.errcode !== "M_UNKNOWN_TOKEN") throw e;
+            if (typeof this.accessToken !== "function" || !sent) throw e;
+            if (this.token() === sent) await this.renewToken?.().catch(() => undefined);
+            const current = this.token();
+            if (!current || current === sent) throw e;
+            return this.send<T>(method, path, opts, current);
+        }
+    }
+
+    private async send<T>(method: Method, path: string, opts: RequestOptions, token: string | undefined): Promise<T> {
         const url = `${this.baseUrl}${opts.prefix ?? "/_matrix/client/v3"}${path}${encodeQuery(opts.query)}`;
         const headers: Record<string, string> = { ...opts.headers };
-        const token = this.token();
         if (token) headers.Authorization = `Bearer ${token}`;
         let body: BodyInit | undefined;
         if (opts.body instanceof Uint8Array || (typeof Blob !== "undefined" && opts.body instanceof Blob)) {
