@@ -236,15 +236,8 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             if (!s?.temporary) return;
             sessions.delete(account.userId);
             void endRecoverySetup(s);
-            // A normal request is cancelled with the page; `keepalive` lets this one finish after the tab is gone. An
-            // OAuth 2.0 session is also revoked, as far as the page lives to send it.
-            void fetch(`${s.baseUrl}/_matrix/client/v3/logout`, {
-                method: "POST",
-                keepalive: true,
-                headers: { "Authorization": `Bearer ${s.accessToken()}`, "Content-Type": "application/json" },
-                body: "{}",
-            }).catch(() => undefined);
-            if (s.method === "oauth") void s.signOut();
+            // Requests with `keepalive`, which outlive the tab: a logout, and for OAuth 2.0 the token revocation too.
+            s.signOutOnPageHide();
         },
     };
 
