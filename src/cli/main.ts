@@ -6,7 +6,7 @@
 import { createInterface } from "node:readline/promises";
 
 import { readJournalDocument } from "../engine/context.ts";
-import { NewerJournalError } from "../engine/journal.ts";
+import { NewerJournalError, journalFor, runningElsewhere } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
 import { Scheduler } from "../engine/scheduler.ts";
@@ -266,7 +266,15 @@ export async function main(argv: string[]): Promise<number> {
         if (!opts.dryRun) lock = takeRunLock(old.userId, neu.userId);
 
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
-        await readJournalDocument(old);
+        const journalDoc = await readJournalDocument(old);
+        // The same migration under way on another device (an Element page, another machine's CLI): not run twice.
+        const elsewhere = opts.dryRun ? undefined : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId);
+        if (elsewhere)
+            throw new InputError(
+                `The migration from ${old.userId} to ${neu.userId} is running on another device (${elsewhere.deviceId}, ` +
+                    `last seen ${Math.max(0, Math.round(Date.now() / 1000 - elsewhere.heartbeatAt))} s ago). ` +
+                    "Let it finish there, or stop it: once it has been silent for 90 s it can be continued here.",
+            );
 
         // Keys: checked before anything changes, so a wrong recovery key stops here.
         // Asked only when the new backup exists and cannot be verified (and someone is there to answer).

@@ -7,7 +7,7 @@ import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js
 import type { MatrixClient } from "matrix-js-sdk/lib/matrix.js";
 
 import { type AccountSession, readJournalDocument } from "../engine/context.ts";
-import { JOURNAL_EVENT_TYPE, journalFor, withJournal } from "../engine/journal.ts";
+import { JOURNAL_EVENT_TYPE, journalFor, runningElsewhere, withJournal } from "../engine/journal.ts";
 import { runMigration } from "../engine/migration.ts";
 import { Scheduler } from "../engine/scheduler.ts";
 import { buildPlan } from "../engine/plan.ts";
@@ -66,6 +66,7 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
     if (!oldUserId) throw new Error("Element's client is not signed in");
     const old: AccountSession = {
         userId: oldUserId,
+        deviceId: client.getDeviceId() ?? undefined,
         // A getter: Element may refresh its access token while a long migration runs. When the server calls the token
         // we sent unknown and Element still holds it, one request through Element's own client lets it refresh (its
         // http layer does that on M_UNKNOWN_TOKEN); the request is then repeated once with the token it holds now.
@@ -247,6 +248,15 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
         // Refuses a journal of a newer version of this tool rather than overwrite it.
         const doc = await readJournalDocument(old);
         const journal = journalFor(doc, plan.newUserId);
+        // Running on another device (or in the CLI) right now: not started here as well.
+        const elsewhere = runningElsewhere(journal, client.getDeviceId());
+        if (elsewhere)
+            throw Object.assign(
+                new Error(
+                    `The migration to ${plan.newUserId} is running on another device (${elsewhere.deviceId}); nothing was changed.`,
+                ),
+                { code: "running-on-another-device" },
+            );
         journal.choices = {
             rooms: plan.rooms.filter((r) => r.selected).map((r) => r.roomId),
             options: plan.options,
