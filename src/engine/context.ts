@@ -122,6 +122,8 @@ export class JournalWriter {
                 j.heartbeatDevice = deviceId;
             });
         beat();
+        // The first beat goes out at once (a page elsewhere should know from the start), the rest with the next flush.
+        void this.flush().catch(() => undefined);
         this.heartbeat = setInterval(beat, intervalMs);
         // The CLI must not stay alive for a heartbeat.
         (this.heartbeat as { unref?(): void }).unref?.();
