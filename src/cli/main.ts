@@ -6,7 +6,7 @@
 import { createInterface } from "node:readline/promises";
 
 import { readJournalDocument } from "../engine/context.ts";
-import { NewerJournalError } from "../engine/journal.ts";
+import { NewerJournalError, journalFor, runningElsewhere } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
 import { Scheduler } from "../engine/scheduler.ts";
@@ -25,7 +25,7 @@ import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
 import { writePrivateFile } from "./privateFile.ts";
 import { progressOutput } from "./progress.ts";
-import { MigrationRunningError, type RunLock, takeRunLock } from "./runLock.ts";
+import { MigrationRunningError, type RunLock, RunLockUnsafeError, takeRunLock } from "./runLock.ts";
 import { terminalSafe } from "./terminalText.ts";
 
 /** Bad input: nothing was changed. */
@@ -266,7 +266,15 @@ export async function main(argv: string[]): Promise<number> {
         if (!opts.dryRun) lock = takeRunLock(old.userId, neu.userId);
 
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
-        await readJournalDocument(old);
+        const journalDoc = await readJournalDocument(old);
+        // The same migration under way on another device (an Element page, another machine's CLI): not run twice.
+        const elsewhere = opts.dryRun ? undefined : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId);
+        if (elsewhere)
+            throw new InputError(
+                `The migration from ${old.userId} to ${neu.userId} is running on another device (${elsewhere.deviceId}, ` +
+                    `last seen ${Math.max(0, Math.round(Date.now() / 1000 - elsewhere.heartbeatAt))} s ago). ` +
+                    "Let it finish there, or stop it: once it has been silent for 90 s it can be continued here.",
+            );
 
         // Keys: checked before anything changes, so a wrong recovery key stops here.
         // Asked only when the new backup exists and cannot be verified (and someone is there to answer).
@@ -373,7 +381,8 @@ export async function main(argv: string[]): Promise<number> {
             isSignInError(e) ||
             e instanceof KeysError ||
             e instanceof NewerJournalError ||
-            e instanceof MigrationRunningError
+            e instanceof MigrationRunningError ||
+            e instanceof RunLockUnsafeError
         ) {
             writeLine(err, (e as Error).message);
             err.write("Nothing was changed.\n");

@@ -7,7 +7,7 @@ import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js
 import type { MatrixClient } from "matrix-js-sdk/lib/matrix.js";
 
 import { type AccountSession, readJournalDocument } from "../engine/context.ts";
-import { JOURNAL_EVENT_TYPE, journalFor, withJournal } from "../engine/journal.ts";
+import { JOURNAL_EVENT_TYPE, journalFor, runningElsewhere, withJournal } from "../engine/journal.ts";
 import { runMigration } from "../engine/migration.ts";
 import { Scheduler } from "../engine/scheduler.ts";
 import { buildPlan } from "../engine/plan.ts";
@@ -66,8 +66,19 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
     if (!oldUserId) throw new Error("Element's client is not signed in");
     const old: AccountSession = {
         userId: oldUserId,
-        // A getter: Element may refresh its access token while a long migration runs.
-        http: new MatrixHttp(client.getHomeserverUrl(), () => client.getAccessToken()),
+        deviceId: client.getDeviceId() ?? undefined,
+        // A getter: Element may refresh its access token while a long migration runs. When the server calls the token
+        // we sent unknown and Element still holds it, one request through Element's own client lets it refresh (its
+        // http layer does that on M_UNKNOWN_TOKEN); the request is then repeated once with the token it holds now.
+        http: new MatrixHttp(
+            client.getHomeserverUrl(),
+            () => client.getAccessToken(),
+            undefined,
+            undefined,
+            async () => {
+                await client.whoami();
+            },
+        ),
         inviteSharingHistory: async (roomId, userId) => {
             try {
                 await client.invite(roomId, userId);
@@ -226,15 +237,8 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             if (!s?.temporary) return;
             sessions.delete(account.userId);
             void endRecoverySetup(s);
-            // A normal request is cancelled with the page; `keepalive` lets this one finish after the tab is gone. An
-            // OAuth 2.0 session is also revoked, as far as the page lives to send it.
-            void fetch(`${s.baseUrl}/_matrix/client/v3/logout`, {
-                method: "POST",
-                keepalive: true,
-                headers: { "Authorization": `Bearer ${s.accessToken()}`, "Content-Type": "application/json" },
-                body: "{}",
-            }).catch(() => undefined);
-            if (s.method === "oauth") void s.signOut();
+            // Requests with `keepalive`, which outlive the tab: a logout, and for OAuth 2.0 the token revocation too.
+            s.signOutOnPageHide();
         },
     };
 
@@ -244,6 +248,15 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
         // Refuses a journal of a newer version of this tool rather than overwrite it.
         const doc = await readJournalDocument(old);
         const journal = journalFor(doc, plan.newUserId);
+        // Running on another device (or in the CLI) right now: not started here as well.
+        const elsewhere = runningElsewhere(journal, client.getDeviceId());
+        if (elsewhere)
+            throw Object.assign(
+                new Error(
+                    `The migration to ${plan.newUserId} is running on another device (${elsewhere.deviceId}); nothing was changed.`,
+                ),
+                { code: "running-on-another-device" },
+            );
         journal.choices = {
             rooms: plan.rooms.filter((r) => r.selected).map((r) => r.roomId),
             options: plan.options,

@@ -102,6 +102,7 @@ export function registerEntryPoints(api: Api, config: ModuleConfig, t: Translate
         t,
         // The module API's profile where the host has it; Element's client otherwise (older hosts).
         oldUserId: () => api.profile?.value?.userId ?? getLoggedInClient()?.getUserId() ?? null,
+        oldDeviceId: () => getLoggedInClient()?.getDeviceId() ?? null,
         defaultOptions: { leaveOldRooms: config.leave_old_rooms_default, movedNotice: config.moved_notice_default },
         async loadRuntime() {
             const client = getLoggedInClient();

@@ -3,7 +3,7 @@
  * "moved" display name. Each merges into what the new account already has — nothing of the new account's is
  * overwritten — and does nothing when run again.
  */
-import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
+import { BodyTooLargeError, orIfNotFound, readBodyCapped, seg } from "../sessions/matrixHttp.ts";
 import { isNeverCopied } from "./accountDataPolicy.ts";
 import type { AccountSession, MigrationContext } from "./context.ts";
 import { nowSeconds } from "./journal.ts";
@@ -68,6 +68,9 @@ export async function copyProfile(ctx: MigrationContext, oldProfile: Profile): P
     return changed;
 }
 
+/** An avatar is a small picture; a server offering more than this is not sending one, and it is not downloaded. */
+export const AVATAR_MAX_BYTES = 10 * 1024 * 1024;
+
 /** Downloads a file with the old account (authenticated media) and uploads it with the new one. */
 async function copyMedia(ctx: MigrationContext, mxc: string): Promise<string> {
     const match = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
@@ -79,7 +82,16 @@ async function copyMedia(ctx: MigrationContext, mxc: string): Promise<string> {
             raw: true,
         }),
     );
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    let bytes: Uint8Array;
+    try {
+        bytes = await readBodyCapped(response, AVATAR_MAX_BYTES);
+    } catch (e) {
+        if (e instanceof BodyTooLargeError)
+            throw new Error(
+                `The old account's avatar is larger than ${AVATAR_MAX_BYTES / 1024 / 1024} MiB; it was not copied (set a smaller one on the new account)`,
+            );
+        throw e;
+    }
     const type = response.headers.get("Content-Type") ?? "application/octet-stream";
     const uploaded = await ctx.write<{ content_uri: string }>("new:media", neu, "POST", "/upload", {
         prefix: "/_matrix/media/v3",

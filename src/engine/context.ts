@@ -1,6 +1,7 @@
 /** What every step of a running migration shares: the two accounts, the scheduler, the journal, progress. */
 import { type MatrixHttp, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import {
+    HEARTBEAT_INTERVAL_MS,
     JOURNAL_EVENT_TYPE,
     type JournalDocument,
     type MigrationJournal,
@@ -16,6 +17,8 @@ import type { BucketName, Scheduler } from "./scheduler.ts";
 export interface AccountSession {
     userId: string;
     http: MatrixHttp;
+    /** This session's device, where known: the journal's heartbeat names it (see `runningElsewhere`). */
+    deviceId?: string;
     /**
      * Invites while sharing the room's encrypted history with the invitee's devices (MSC4268), when this side runs
      * crypto (Element's client). Used in addition to the key backup, never instead of it.
@@ -86,6 +89,7 @@ export class JournalWriter {
     private dirty = false;
     private flushing: Promise<void> | null = null;
     private timer: ReturnType<typeof setTimeout> | null = null;
+    private heartbeat: ReturnType<typeof setInterval> | null = null;
 
     public constructor(
         private readonly old: AccountSession,
@@ -104,6 +108,36 @@ export class JournalWriter {
         this.journal.updatedAt = nowSeconds();
         this.dirty = true;
         if (!this.dryRun && !this.timer) this.timer = setTimeout(() => void this.flush().catch(() => undefined), 1000);
+    }
+
+    /**
+     * Says in the journal, now and every `intervalMs`, that this run is under way on `deviceId`: a page elsewhere
+     * then shows it as running, not as interrupted. Not in a dry run (which writes nothing).
+     */
+    public startHeartbeat(deviceId: string, intervalMs = HEARTBEAT_INTERVAL_MS): void {
+        if (this.dryRun || this.heartbeat) return;
+        const beat = () =>
+            this.update((j) => {
+                j.heartbeatAt = nowSeconds();
+                j.heartbeatDevice = deviceId;
+            });
+        beat();
+        // The first beat goes out at once (a page elsewhere should know from the start), the rest with the next flush.
+        void this.flush().catch(() => undefined);
+        this.heartbeat = setInterval(beat, intervalMs);
+        // The CLI must not stay alive for a heartbeat.
+        (this.heartbeat as { unref?(): void }).unref?.();
+    }
+
+    /** The run ends (finished or stopped): the heartbeat goes, with the next flush. */
+    public stopHeartbeat(): void {
+        if (!this.heartbeat) return;
+        clearInterval(this.heartbeat);
+        this.heartbeat = null;
+        this.update((j) => {
+            delete j.heartbeatAt;
+            delete j.heartbeatDevice;
+        });
     }
 
     public async flush(): Promise<void> {

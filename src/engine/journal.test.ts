@@ -1,11 +1,15 @@
 import {
+    HEARTBEAT_FRESH_MS,
     JOURNAL_EVENT_TYPE,
     type MigrationJournal,
     NewerJournalError,
     checkJournalFormat,
     journalFor,
+    readRunChoices,
+    runningElsewhere,
     withJournal,
 } from "./journal.ts";
+import { DEFAULT_OPTIONS } from "./plan.ts";
 
 const NEW = "@new:new.example";
 const OTHER_NEW = "@other:elsewhere.example";
@@ -94,4 +98,130 @@ describe("a journal written by a newer version of this tool", () => {
             expect(() => checkJournalFormat(doc)).not.toThrow();
         },
     );
+});
+
+describe("issue 15.7: restored choices are type-checked", () => {
+    const options = {
+        leaveOldRooms: true,
+        movedNotice: false,
+        copyDefaultPushRuleChanges: true,
+        acceptMissingKeys: [],
+    };
+
+    test("well-formed choices are read back as they were written", () => {
+        const choices = {
+            rooms: ["!a:old.example", "!b:old.example"],
+            options: { ...options, acceptMissingKeys: ["!a:old.example"] },
+            settings: ["im.vector.web.settings"],
+        };
+        expect(readRunChoices(choices)).toEqual(choices);
+        const read = journalFor({ version: 1, migrations: { [NEW]: journal({}, { choices }) } }, NEW);
+        expect(read.choices).toEqual(choices);
+    });
+
+    test("a string where the list of rooms whose losses were accepted belongs accepts nothing (not every room)", () => {
+        const everyRoom = "!a:old.example !b:old.example";
+        const choices = {
+            rooms: ["!a:old.example"],
+            options: { ...options, acceptMissingKeys: everyRoom },
+            settings: [],
+        };
+        // On the string, `includes` is a substring test: it "accepted" each room's losses.
+        expect(everyRoom.includes("!b:old.example")).toBe(true);
+        const read = journalFor({ version: 1, migrations: { [NEW]: journal({}, { choices } as never) } }, NEW);
+        expect(read.choices!.options.acceptMissingKeys).toEqual([]);
+        expect(read.choices!.options.acceptMissingKeys.includes("!b:old.example")).toBe(false);
+    });
+
+    test.each([
+        ["rooms as a string", { rooms: "!a:old.example", options, settings: [] }],
+        ["rooms missing", { options, settings: [] }],
+        ["choices as a string", "all"],
+        ["choices null", null],
+    ])("%s: no choices to restore", (_what, choices) => {
+        expect(readRunChoices(choices)).toBeUndefined();
+        const read = journalFor({ version: 1, migrations: { [NEW]: journal({}, { choices } as never) } }, NEW);
+        expect(read.choices).toBeUndefined();
+    });
+
+    test("options missing or malformed are the plan's defaults", () => {
+        expect(readRunChoices({ rooms: [] })!.options).toEqual(DEFAULT_OPTIONS);
+    });
+
+    test("entries that are not room ids, settings that are not a list, options that are not booleans: dropped", () => {
+        expect(
+            readRunChoices({
+                rooms: ["!a:old.example", 7, { roomId: "!b" }, null],
+                options: {
+                    leaveOldRooms: "yes",
+                    movedNotice: 1,
+                    copyDefaultPushRuleChanges: true,
+                    acceptMissingKeys: ["!a:old.example", 3],
+                    extra: true,
+                },
+                settings: "im.vector.web.settings",
+            }),
+        ).toEqual({
+            rooms: ["!a:old.example"],
+            options: {
+                leaveOldRooms: false,
+                movedNotice: false,
+                copyDefaultPushRuleChanges: true,
+                acceptMissingKeys: ["!a:old.example"],
+            },
+            settings: [],
+        });
+        expect(readRunChoices({ rooms: [], options: "leave" })).toEqual({
+            rooms: [],
+            options: {
+                leaveOldRooms: false,
+                movedNotice: false,
+                copyDefaultPushRuleChanges: false,
+                acceptMissingKeys: [],
+            },
+            settings: [],
+        });
+    });
+});
+
+describe("issue 15.7: a migration running elsewhere, by its heartbeat", () => {
+    const now = 1_800_000_000_000;
+    const beat = (secondsAgo: number, device = "OTHERDEVICE", extra: Partial<MigrationJournal> = {}) =>
+        journal({}, { heartbeatAt: now / 1000 - secondsAgo, heartbeatDevice: device, ...extra });
+
+    test("a heartbeat fresher than 90 s from another device: running elsewhere", () => {
+        expect(HEARTBEAT_FRESH_MS).toBe(90_000);
+        expect(runningElsewhere(beat(5), "MYDEVICE", now)).toEqual({
+            deviceId: "OTHERDEVICE",
+            heartbeatAt: now / 1000 - 5,
+        });
+        expect(runningElsewhere(beat(89), "MYDEVICE", now)).toBeDefined();
+        // Our own device id unknown: a fresh heartbeat still means someone runs it.
+        expect(runningElsewhere(beat(5), undefined, now)).toBeDefined();
+    });
+
+    test("stale (90 s or more), our own device, finished, or no heartbeat at all: not running elsewhere", () => {
+        expect(runningElsewhere(beat(90), "MYDEVICE", now)).toBeUndefined();
+        expect(runningElsewhere(beat(3600), "MYDEVICE", now)).toBeUndefined();
+        expect(runningElsewhere(beat(5, "MYDEVICE"), "MYDEVICE", now)).toBeUndefined();
+        expect(runningElsewhere(beat(5, "OTHERDEVICE", { finishedAt: now / 1000 }), "MYDEVICE", now)).toBeUndefined();
+        expect(runningElsewhere(journal({}), "MYDEVICE", now)).toBeUndefined();
+    });
+
+    test("a heartbeat from a clock far in the future does not hold the migration forever", () => {
+        expect(runningElsewhere(beat(-30), "MYDEVICE", now)).toBeDefined();
+        expect(runningElsewhere(beat(-86_400), "MYDEVICE", now)).toBeUndefined();
+    });
+
+    test("a malformed heartbeat is dropped when the journal is read", () => {
+        const doc = {
+            version: 1,
+            migrations: { [NEW]: journal({}, { heartbeatAt: "soon", heartbeatDevice: 5 } as never) },
+        };
+        const read = journalFor(doc, NEW);
+        expect(read).not.toHaveProperty("heartbeatAt");
+        expect(read).not.toHaveProperty("heartbeatDevice");
+        const fresh = journalFor({ version: 1, migrations: { [NEW]: beat(5) } }, NEW);
+        expect(runningElsewhere(fresh, "MYDEVICE", now)).toBeDefined();
+    });
 });

@@ -61,6 +61,13 @@ export interface MigrationJournal {
     startedAt: number;
     updatedAt: number;
     finishedAt?: number;
+    /**
+     * While a run is under way, the running side writes this every HEARTBEAT_INTERVAL_MS (unix seconds), with the
+     * old account's device it runs on: another page (another device, or this one while the CLI runs) then knows the
+     * migration is running elsewhere rather than interrupted. Removed when the run ends.
+     */
+    heartbeatAt?: number;
+    heartbeatDevice?: string;
     rooms: Record<string, RoomJournal>;
     account: AccountJournal;
     /** Filled by the key hand-over (see src/keys). */
@@ -73,6 +80,65 @@ export interface JournalDocument {
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** How often a running migration says so in the journal, and how long that counts (three missed beats). */
+export const HEARTBEAT_INTERVAL_MS = 30_000;
+export const HEARTBEAT_FRESH_MS = 90_000;
+
+const isString = (v: unknown): v is string => typeof v === "string";
+const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter(isString) : undefined);
+
+/**
+ * The choices restored from a journal, type-checked: the journal is read back from account data, which anything of
+ * the old account's (another version, another client, a hand edit) may have written. A list that is not a list is
+ * not taken as one — `"!"` as `acceptMissingKeys` would otherwise make `includes` a substring test that accepts every
+ * room's losses. Without a list of rooms there are no choices to restore; an option that is not a boolean is off.
+ */
+export function readRunChoices(raw: unknown): RunChoices | undefined {
+    if (!raw || typeof raw !== "object") return undefined;
+    const c = raw as Record<string, unknown>;
+    const rooms = strings(c.rooms);
+    if (!rooms) return undefined;
+    const o = (c.options && typeof c.options === "object" ? c.options : {}) as Record<string, unknown>;
+    const flag = (key: "leaveOldRooms" | "movedNotice" | "copyDefaultPushRuleChanges") =>
+        typeof o[key] === "boolean" ? o[key] : false; // every option is off by default (plan.ts DEFAULT_OPTIONS)
+    return {
+        rooms,
+        options: {
+            leaveOldRooms: flag("leaveOldRooms"),
+            movedNotice: flag("movedNotice"),
+            copyDefaultPushRuleChanges: flag("copyDefaultPushRuleChanges"),
+            acceptMissingKeys: strings(o.acceptMissingKeys) ?? [],
+        },
+        settings: strings(c.settings) ?? [],
+    };
+}
+
+/** A run that is going on right now on another device (or in the CLI): its heartbeat, and where it beats. */
+export interface RunningElsewhere {
+    deviceId: string;
+    /** Unix seconds. */
+    heartbeatAt: number;
+}
+
+/**
+ * Whether this journal's migration is running elsewhere now: not finished, a heartbeat fresher than
+ * HEARTBEAT_FRESH_MS (a beat from the future — another clock — counts within the same margin), from a device that is
+ * not `ourDeviceId`.
+ */
+export function runningElsewhere(
+    journal: Pick<MigrationJournal, "finishedAt" | "heartbeatAt" | "heartbeatDevice">,
+    ourDeviceId: string | null | undefined,
+    nowMs = Date.now(),
+): RunningElsewhere | undefined {
+    const { heartbeatAt, heartbeatDevice } = journal;
+    if (journal.finishedAt !== undefined) return undefined;
+    if (typeof heartbeatAt !== "number" || !Number.isFinite(heartbeatAt) || !isString(heartbeatDevice))
+        return undefined;
+    if (Math.abs(nowMs - heartbeatAt * 1000) >= HEARTBEAT_FRESH_MS) return undefined;
+    if (heartbeatDevice === ourDeviceId) return undefined;
+    return { deviceId: heartbeatDevice, heartbeatAt };
+}
 
 /** The journal's document is of a format newer than this tool knows: reading it as ours would overwrite it. */
 export class NewerJournalError extends Error {
@@ -101,8 +167,22 @@ export function emptyJournal(): MigrationJournal {
 export function journalFor(doc: unknown, newUserId: string): MigrationJournal {
     const d = doc as Partial<JournalDocument> | undefined;
     const existing = d?.version === 1 ? d.migrations?.[newUserId] : undefined;
-    if (!existing || typeof existing !== "object" || typeof existing.rooms !== "object") return emptyJournal();
-    return { ...emptyJournal(), ...existing, account: { ...existing.account }, rooms: { ...existing.rooms } };
+    if (!existing || typeof existing !== "object" || !existing.rooms || typeof existing.rooms !== "object")
+        return emptyJournal();
+    const journal: MigrationJournal = {
+        ...emptyJournal(),
+        ...existing,
+        account: { ...existing.account },
+        rooms: { ...existing.rooms },
+    };
+    const choices = readRunChoices(existing.choices);
+    if (choices) journal.choices = choices;
+    else delete journal.choices;
+    if (typeof journal.heartbeatAt !== "number" || !isString(journal.heartbeatDevice)) {
+        delete journal.heartbeatAt;
+        delete journal.heartbeatDevice;
+    }
+    return journal;
 }
 
 export function withJournal(doc: unknown, newUserId: string, journal: MigrationJournal): JournalDocument {

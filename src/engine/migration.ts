@@ -180,148 +180,158 @@ export async function runMigration(
         });
     }
 
-    // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
-    // assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the
-    // new server is not in yet: 10, then one per 100 s).
-    const planned = plan.rooms.flatMap(plannedRequests);
-    const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
-    scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
-    scheduler.expect(
-        "new:join",
-        count("new:join"),
-        serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 },
-    );
-    scheduler.expect("old:state", count("old:state"));
-
-    // The profile goes first: rooms then see the new account with its name and avatar from its first event.
-    let profileChanges: string[] = [];
+    // Under way: the journal says so every 30 s (a page elsewhere shows it as running, not as interrupted), until
+    // the run ends however it ends.
+    if (sides.old.deviceId) journal.startHeartbeat(sides.old.deviceId);
     try {
-        profileChanges = await copyProfile(ctx, profileBeforeMove(oldProfile, sides.new.userId));
-    } catch (e) {
-        errors.push(`Profile: ${describeError(e)}`);
-    }
-
-    // Every room's result is a promise known before any pipeline starts, so a room restricted to a space can wait for
-    // that space whatever order the plan lists them in; pipelines start parents first.
-    const resultOf = new Map<string, { promise: Promise<RoomResult>; resolve(r: RoomResult): void }>();
-    for (const room of plan.rooms) {
-        let resolve!: (r: RoomResult) => void;
-        resultOf.set(room.roomId, { promise: new Promise<RoomResult>((r) => (resolve = r)), resolve });
-    }
-    const spaceJoined = async (spaceId: string) => {
-        return (await resultOf.get(spaceId)?.promise)?.newAccountJoined === true;
-    };
-
-    // What a room carries beyond itself is on the new account before the old account leaves it: its entry in
-    // m.direct (merged as soon as the room is confirmed, one merge at a time) and its notification rules (the
-    // account-wide copy). Left for later, a run stopped in between would lose them: a resumed run plans only the
-    // rooms the old account is still in.
-    const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
-    const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) =>
-        chosenIds.has(id),
-    );
-    pushRules.catch((e: unknown) => errors.push(`Notification rules: ${describeError(e)}`));
-    let direct = 0;
-    let directQueue: Promise<unknown> = Promise.resolve();
-    const markDirect = (room: RoomPlan) => {
-        const marked = directQueue.then(() =>
-            mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]),
+        // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
+        // assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the
+        // new server is not in yet: 10, then one per 100 s).
+        const planned = plan.rooms.flatMap(plannedRequests);
+        const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
+        scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
+        scheduler.expect(
+            "new:join",
+            count("new:join"),
+            serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 },
         );
-        directQueue = marked.catch(() => undefined);
-        return marked.then((added) => void (direct += added));
-    };
-    const beforeLeaving = async () => {
-        try {
-            await pushRules;
-        } catch (e) {
-            throw new Error(`the notification rules were not copied, so the old account stays (${describeError(e)})`);
-        }
-    };
-    for (const room of parentsFirst(plan.rooms)) {
-        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then(
-            (result) => {
-                if (room.selected && (room.status === "ready" || room.status === "already")) {
-                    roomsDone++;
-                    ctx.progress("confirm", `${room.name}: done`, room);
-                }
-                resultOf.get(room.roomId)!.resolve(result);
-            },
-            (e: unknown) => {
-                // migrateRoom turns every failure into the room's outcome; should anything escape, the run still ends.
-                errors.push(`${room.name}: ${describeError(e)}`);
-                resultOf.get(room.roomId)!.resolve({
-                    roomId: room.roomId,
-                    name: room.name,
-                    kind: room.kind,
-                    outcome: "failed",
-                    reasons: [],
-                    reason: describeError(e),
-                    steps: [],
-                    invited: false,
-                    newAccountJoined: false,
-                    left: false,
-                });
-            },
-        );
-    }
+        scheduler.expect("old:state", count("old:state"));
 
-    const accountWork = (async () => {
-        const out = { pushRules: await pushRules.catch(() => 0), ignored: 0, settings: [] as string[] };
+        // The profile goes first: rooms then see the new account with its name and avatar from its first event.
+        let profileChanges: string[] = [];
         try {
-            out.ignored = await mergeIgnoredUsers(ctx, snapshot.accountData["m.ignored_user_list"]);
+            profileChanges = await copyProfile(ctx, profileBeforeMove(oldProfile, sides.new.userId));
         } catch (e) {
-            errors.push(`Ignored users: ${describeError(e)}`);
+            errors.push(`Profile: ${describeError(e)}`);
         }
-        try {
-            out.settings = await copyOptionalAccountData(
-                ctx,
-                snapshot.accountData,
-                plan.optionalAccountData.filter((o) => o.scope === "account" && o.selected).map((o) => o.type),
+
+        // Every room's result is a promise known before any pipeline starts, so a room restricted to a space can wait for
+        // that space whatever order the plan lists them in; pipelines start parents first.
+        const resultOf = new Map<string, { promise: Promise<RoomResult>; resolve(r: RoomResult): void }>();
+        for (const room of plan.rooms) {
+            let resolve!: (r: RoomResult) => void;
+            resultOf.set(room.roomId, { promise: new Promise<RoomResult>((r) => (resolve = r)), resolve });
+        }
+        const spaceJoined = async (spaceId: string) => {
+            return (await resultOf.get(spaceId)?.promise)?.newAccountJoined === true;
+        };
+
+        // What a room carries beyond itself is on the new account before the old account leaves it: its entry in
+        // m.direct (merged as soon as the room is confirmed, one merge at a time) and its notification rules (the
+        // account-wide copy). Left for later, a run stopped in between would lose them: a resumed run plans only the
+        // rooms the old account is still in.
+        const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
+        const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) =>
+            chosenIds.has(id),
+        );
+        pushRules.catch((e: unknown) => errors.push(`Notification rules: ${describeError(e)}`));
+        let direct = 0;
+        let directQueue: Promise<unknown> = Promise.resolve();
+        const markDirect = (room: RoomPlan) => {
+            const marked = directQueue.then(() =>
+                mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]),
             );
-        } catch (e) {
-            errors.push(`Settings: ${describeError(e)}`);
+            directQueue = marked.catch(() => undefined);
+            return marked.then((added) => void (direct += added));
+        };
+        const beforeLeaving = async () => {
+            try {
+                await pushRules;
+            } catch (e) {
+                throw new Error(
+                    `the notification rules were not copied, so the old account stays (${describeError(e)})`,
+                );
+            }
+        };
+        for (const room of parentsFirst(plan.rooms)) {
+            void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then(
+                (result) => {
+                    if (room.selected && (room.status === "ready" || room.status === "already")) {
+                        roomsDone++;
+                        ctx.progress("confirm", `${room.name}: done`, room);
+                    }
+                    resultOf.get(room.roomId)!.resolve(result);
+                },
+                (e: unknown) => {
+                    // migrateRoom turns every failure into the room's outcome; should anything escape, the run still ends.
+                    errors.push(`${room.name}: ${describeError(e)}`);
+                    resultOf.get(room.roomId)!.resolve({
+                        roomId: room.roomId,
+                        name: room.name,
+                        kind: room.kind,
+                        outcome: "failed",
+                        reasons: [],
+                        reason: describeError(e),
+                        steps: [],
+                        invited: false,
+                        newAccountJoined: false,
+                        left: false,
+                    });
+                },
+            );
         }
-        return out;
-    })();
 
-    const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!.promise));
-    const account = await accountWork;
+        const accountWork = (async () => {
+            const out = { pushRules: await pushRules.catch(() => 0), ignored: 0, settings: [] as string[] };
+            try {
+                out.ignored = await mergeIgnoredUsers(ctx, snapshot.accountData["m.ignored_user_list"]);
+            } catch (e) {
+                errors.push(`Ignored users: ${describeError(e)}`);
+            }
+            try {
+                out.settings = await copyOptionalAccountData(
+                    ctx,
+                    snapshot.accountData,
+                    plan.optionalAccountData.filter((o) => o.scope === "account" && o.selected).map((o) => o.type),
+                );
+            } catch (e) {
+                errors.push(`Settings: ${describeError(e)}`);
+            }
+            return out;
+        })();
 
-    let moved = false;
-    if (plan.options.movedNotice) {
+        const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!.promise));
+        const account = await accountWork;
+
+        let moved = false;
+        if (plan.options.movedNotice) {
+            try {
+                await markOldDisplayNameMoved(ctx, oldProfile);
+                moved = true;
+            } catch (e) {
+                errors.push(`“Moved” display name: ${describeError(e)}`);
+            }
+        }
+
+        let keys: KeysReport | undefined;
+        if (options.keys) {
+            try {
+                keys = await options.keys.finish(ctx);
+            } catch (e) {
+                errors.push(`Key hand-over: ${describeError(e)}`);
+            }
+        }
+        journal.stopHeartbeat();
+        journal.update((j) => (j.finishedAt = nowSeconds()));
         try {
-            await markOldDisplayNameMoved(ctx, oldProfile);
-            moved = true;
+            await journal.flush();
         } catch (e) {
-            errors.push(`“Moved” display name: ${describeError(e)}`);
+            errors.push(`Saving progress: ${describeError(e)}`);
         }
+        return finishReport({
+            rooms,
+            profile: profileChanges,
+            direct,
+            pushRules: account.pushRules,
+            ignored: account.ignored,
+            settings: account.settings,
+            moved,
+            invitesSent: rooms.filter((r) => r.invited).length,
+            keys,
+        });
+    } finally {
+        journal.stopHeartbeat();
     }
-
-    let keys: KeysReport | undefined;
-    if (options.keys) {
-        try {
-            keys = await options.keys.finish(ctx);
-        } catch (e) {
-            errors.push(`Key hand-over: ${describeError(e)}`);
-        }
-    }
-    journal.update((j) => (j.finishedAt = nowSeconds()));
-    try {
-        await journal.flush();
-    } catch (e) {
-        errors.push(`Saving progress: ${describeError(e)}`);
-    }
-    return finishReport({
-        rooms,
-        profile: profileChanges,
-        direct,
-        pushRules: account.pushRules,
-        ignored: account.ignored,
-        settings: account.settings,
-        moved,
-        invitesSent: rooms.filter((r) => r.invited).length,
-        keys,
-    });
 
     function finishReport(parts: {
         rooms: RoomResult[];

@@ -19,11 +19,20 @@ export interface RequestOptions {
     signal?: AbortSignal;
     /** Give up when the whole answer has not arrived after this long (default 60 s; a full /sync takes longer). */
     timeoutMs?: number;
+    /** The largest successful answer read (default RESPONSE_BODY_LIMIT); a bigger one fails, unread. Not for `raw`. */
+    maxBytes?: number;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** Error bodies are read up to this size: enough for any Matrix error, not a way to flood memory. */
 export const ERROR_BODY_LIMIT = 64 * 1024;
+/**
+ * Successful JSON answers are read up to this size. Matrix API answers are far smaller (the one big answer, the CLI's
+ * full-state /sync, asks for more); a server sending more is not answering what was asked, and must not fill memory.
+ */
+export const RESPONSE_BODY_LIMIT = 32 * 1024 * 1024;
+
+const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 
 export class MatrixRequestError extends Error {
     public constructor(
@@ -52,6 +61,61 @@ export class MatrixRequestError extends Error {
     public get isRateLimited(): boolean {
         return this.httpStatus === 429 || this.errcode === "M_LIMIT_EXCEEDED";
     }
+}
+
+/** A successful answer larger than the request's cap: it was not read beyond the cap (httpStatus is the server's). */
+export class ResponseTooLargeError extends MatrixRequestError {
+    public constructor(
+        method: Method,
+        path: string,
+        httpStatus: number,
+        public readonly limitBytes: number,
+    ) {
+        super(method, path, httpStatus, undefined, undefined, undefined, undefined);
+        this.message = `${method} ${path}: the server's answer is larger than ${mib(limitBytes)}, far more than this request needs; it was not read`;
+    }
+}
+
+/** The body was larger than the cap (thrown by `readBodyCapped`; MatrixHttp turns it into ResponseTooLargeError). */
+export class BodyTooLargeError extends Error {
+    public constructor(public readonly limitBytes: number) {
+        super(`the answer is larger than ${mib(limitBytes)}; it was not read`);
+        this.name = "BodyTooLargeError";
+    }
+}
+
+/**
+ * Reads a whole body of at most `limit` bytes, or fails with BodyTooLargeError as soon as it is known to be bigger
+ * (a declared Content-Length, or the bytes read so far): the rest is never downloaded or buffered.
+ */
+export async function readBodyCapped(response: Response, limit: number): Promise<Uint8Array> {
+    const declared = Number(response.headers.get("Content-Length") ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new BodyTooLargeError(limit);
+    }
+    if (!response.body) return new Uint8Array(0);
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+        for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            size += value.byteLength;
+            if (size > limit) throw new BodyTooLargeError(limit);
+            chunks.push(value);
+        }
+    } finally {
+        await reader.cancel().catch(() => undefined);
+    }
+    const all = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+        all.set(chunk, offset);
+        offset += chunk.byteLength;
+    }
+    return all;
 }
 
 export function isMatrixRequestError(e: unknown): e is MatrixRequestError {
@@ -100,6 +164,11 @@ export class MatrixHttp {
         fetchFn: typeof fetch = (...args) => globalThis.fetch(...args),
         /** For requests that give none of their own. */
         private readonly defaultTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+        /**
+         * With a token getter: asks the host to renew its token (Element's client refreshes on its own requests) when
+         * the server called the token we sent unknown and the getter still gives that same one.
+         */
+        private readonly renewToken?: () => Promise<void>,
     ) {
         this.baseUrl = baseUrl.replace(/\/+$/, "");
         // A redirect is followed only to https (or loopback http), never from https to http: a token must not go there.
@@ -116,9 +185,24 @@ export class MatrixHttp {
         path: string,
         opts: RequestOptions = {},
     ): Promise<T> {
+        const sent = this.token();
+        try {
+            return await this.send<T>(method, path, opts, sent);
+        } catch (e) {
+            // The host (Element) renews its token while a migration runs: a 401 for the token we sent is repeated
+            // once with the host's current one. A fixed token (ours, or the user's) is not retried.
+            if (!(e instanceof MatrixRequestError) || e.httpStatus !== 401 || e.errcode !== "M_UNKNOWN_TOKEN") throw e;
+            if (typeof this.accessToken !== "function" || !sent) throw e;
+            if (this.token() === sent) await this.renewToken?.().catch(() => undefined);
+            const current = this.token();
+            if (!current || current === sent) throw e;
+            return this.send<T>(method, path, opts, current);
+        }
+    }
+
+    private async send<T>(method: Method, path: string, opts: RequestOptions, token: string | undefined): Promise<T> {
         const url = `${this.baseUrl}${opts.prefix ?? "/_matrix/client/v3"}${path}${encodeQuery(opts.query)}`;
         const headers: Record<string, string> = { ...opts.headers };
-        const token = this.token();
         if (token) headers.Authorization = `Bearer ${token}`;
         let body: BodyInit | undefined;
         if (opts.body instanceof Uint8Array || (typeof Blob !== "undefined" && opts.body instanceof Blob)) {
@@ -148,8 +232,12 @@ export class MatrixHttp {
         try {
             response = await this.fetchFn(url, { method, headers, body, signal });
             if (response.ok && opts.raw) return response as T;
-            text = response.ok ? await response.text() : await readCapped(response, ERROR_BODY_LIMIT);
+            text = response.ok
+                ? new TextDecoder().decode(await readBodyCapped(response, opts.maxBytes ?? RESPONSE_BODY_LIMIT))
+                : await readCapped(response, ERROR_BODY_LIMIT);
         } catch (e) {
+            if (e instanceof BodyTooLargeError)
+                throw new ResponseTooLargeError(method, path, response!.status, e.limitBytes);
             throw failed(e);
         }
         let json: Record<string, unknown> | undefined;

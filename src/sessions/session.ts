@@ -6,7 +6,7 @@
  */
 import type { AccountSession } from "../engine/context.ts";
 import type { SignInMethodKind } from "./discovery.ts";
-import { MatrixHttp } from "./matrixHttp.ts";
+import { ERROR_BODY_LIMIT, MatrixHttp, readCapped } from "./matrixHttp.ts";
 import { checkedRedirects } from "./serverUrl.ts";
 import { SignInError } from "./signInError.ts";
 
@@ -22,6 +22,11 @@ export interface SignedInSession extends AccountSession {
     fetch: typeof fetch;
     /** Signs the session out (OAuth 2.0: revokes its tokens, which removes the device). Never throws. */
     signOut(): Promise<void>;
+    /**
+     * The same, for a page that is going away: requests sent with `keepalive`, which outlive the page (a normal one is
+     * cancelled with it). Nothing to wait for; never throws.
+     */
+    signOutOnPageHide(): void;
 }
 
 export interface TokenSet {
@@ -34,6 +39,8 @@ export interface TokenSet {
 export interface TokenEndpoint {
     refresh(refreshToken: string): Promise<TokenSet>;
     revoke(tokens: TokenSet): Promise<void>;
+    /** Revocation requests that outlive the page (`keepalive`); sent, not awaited. */
+    revokeOnPageHide?(tokens: TokenSet): void;
 }
 
 // Redirects only to https (or loopback http), never from https to http: the token goes with them.
@@ -102,9 +109,9 @@ export class RefreshingTokens {
         const sent = this.tokens.accessToken;
         const response = await this.fetchFn(input, withBearer(init, sent));
         if (response.status !== 401 || !this.tokens.refreshToken || this.ended) return response;
-        const body = (await response
-            .clone()
-            .json()
+        // An error body, read up to a cap (a server must not fill memory through it).
+        const body = (await readCapped(response.clone(), ERROR_BODY_LIMIT)
+            .then((text) => JSON.parse(text) as unknown)
             .catch(() => undefined)) as { errcode?: string } | undefined;
         if (body?.errcode !== "M_UNKNOWN_TOKEN") return response;
         // Another request may have refreshed meanwhile.
@@ -112,12 +119,29 @@ export class RefreshingTokens {
         return this.fetchFn(input, withBearer(init, this.tokens.accessToken));
     };
 
+    /** Revokes with requests that outlive the page; the tokens are not used again here. */
+    public revokeOnPageHide(): void {
+        if (this.ended) return;
+        this.ended = true;
+        this.endpoint.revokeOnPageHide?.(this.tokens);
+    }
+
     public async revoke(): Promise<void> {
         if (this.ended) return;
         this.ended = true;
         await this.inflight?.catch(() => undefined);
         await this.endpoint.revoke(this.tokens);
     }
+}
+
+/** POST /logout with `keepalive`: it finishes after the page is gone. */
+function logoutOnPageHide(fetchFn: typeof fetch, baseUrl: string, accessToken: string): void {
+    void fetchFn(`${baseUrl.replace(/\/+$/, "")}/_matrix/client/v3/logout`, {
+        method: "POST",
+        keepalive: true,
+        headers: { "Authorization": `Bearer ${accessToken}`, "Content-Type": "application/json" },
+        body: "{}",
+    }).catch(() => undefined);
 }
 
 /** A session on a plain access token (password, SSO login token, or one the user gave). */
@@ -144,6 +168,11 @@ export function tokenSession(
             signedOut = true;
             await http.request("POST", "/logout", { body: {} }).catch(() => undefined);
         },
+        signOutOnPageHide() {
+            if (signedOut) return;
+            signedOut = true;
+            logoutOnPageHide(fetchFn, fields.baseUrl, fields.accessToken);
+        },
     };
 }
 
@@ -159,5 +188,11 @@ export function oauthSession(
         accessToken: () => tokens.current(),
         fetch: tokens.fetch,
         signOut: () => tokens.revoke().catch(() => undefined),
+        signOutOnPageHide() {
+            // The homeserver's logout (as for any session), and the revocation that ends an OAuth 2.0 session at its
+            // authorization server — both with keepalive: a normal revocation would die with the page.
+            logoutOnPageHide(baseFetch, fields.baseUrl, tokens.current());
+            tokens.revokeOnPageHide();
+        },
     };
 }

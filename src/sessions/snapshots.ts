@@ -65,11 +65,16 @@ interface SyncResponse {
     };
 }
 
+/** The CLI's one full-state /sync may be large (every member of every room); beyond this it is not read. */
+export const SNAPSHOT_SYNC_LIMIT = 256 * 1024 * 1024;
+
 export async function snapshotFromSync(http: MatrixHttp, userId: string): Promise<AccountSnapshot> {
     const sync = await http.request<SyncResponse>("GET", "/sync", {
         query: { filter: snapshotFilter(), full_state: true, timeout: 0, set_presence: "offline" },
         // Building the full state of every room can take a server minutes for a large account.
         timeoutMs: 300_000,
+        // Every member of every room: big for a large account, but still bounded.
+        maxBytes: SNAPSHOT_SYNC_LIMIT,
     });
     const rooms: RoomSource[] = [];
     for (const [roomId, room] of Object.entries(sync.rooms?.join ?? {})) {

@@ -7,6 +7,8 @@
  * answer was lost may have happened (a sign-in would leave a session nobody can sign out).
  */
 
+import { ERROR_BODY_LIMIT, readCapped } from "./matrixHttp.ts";
+
 export interface RetryOptions {
     /** Attempts in all (default 5). */
     attempts?: number;
@@ -22,9 +24,8 @@ const MAX_RATE_LIMIT_WAIT_MS = 60_000;
 async function retryAfterMs(response: Response): Promise<number | undefined> {
     const header = Number(response.headers.get("Retry-After"));
     if (Number.isFinite(header) && header >= 0 && response.headers.has("Retry-After")) return header * 1000;
-    const body = (await response
-        .clone()
-        .json()
+    const body = (await readCapped(response.clone(), ERROR_BODY_LIMIT)
+        .then((text) => JSON.parse(text) as unknown)
         .catch(() => undefined)) as { retry_after_ms?: unknown } | undefined;
     return typeof body?.retry_after_ms === "number" ? body.retry_after_ms : undefined;
 }

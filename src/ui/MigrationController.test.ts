@@ -50,7 +50,7 @@ const plan = {
 /** Rejects like the runtime does (a SignInError / KeysError carries a code). */
 const failure = (code: string) => Object.assign(new Error(`runtime says ${code}`), { code });
 
-function setUp(journal?: unknown) {
+function setUp(journal?: unknown, oldDeviceId = "THISDEVICE") {
     let finishRun!: (r: MigrationReport) => void;
     let callbacks!: RunCallbacks;
     const popup = {
@@ -80,6 +80,7 @@ function setUp(journal?: unknown) {
     const host = {
         t: englishTranslate,
         oldUserId: () => "@old:a.example",
+        oldDeviceId: () => oldDeviceId,
         defaultOptions: {},
         loadRuntime: async () => runtime as unknown as MigrationRuntime,
         openSignInWindow: jest.fn((): SignInWindow | null => popup),
@@ -441,4 +442,92 @@ test("the journal's unfinished migrations (with their choices) are offered; fini
     ).toEqual([{ newUserId: "@new:b.example", startedAt: 1, roomsDone: 1, choices }]);
     expect(unfinishedRuns({ version: 2 })).toEqual([]);
     expect(unfinishedRuns("nonsense")).toEqual([]);
+});
+
+test("issue 15.7: a journal whose accepted losses are a string (not a list) accepts no room's losses when continued", async () => {
+    const choices = {
+        rooms: ["!a", "!b"],
+        options: { ...options, leaveOldRooms: true, acceptMissingKeys: "!a !b" },
+        settings: "x",
+    };
+    const { controller } = setUp({
+        version: 1,
+        migrations: { [account.userId]: { startedAt: 1, updatedAt: 2, rooms: {}, account: {}, choices } },
+    });
+    const [run] = controller.getState().unfinished;
+    expect(run.choices.options.acceptMissingKeys).toEqual([]);
+    controller.continueRun(run);
+    await controller.findAccount({ newUserId: account.userId });
+    controller.signInWith({ method: "password", password: "pw" });
+    await tick();
+    const stage = stageOf(controller);
+    if (stage.name !== "review") throw new Error(`still ${stage.name}`);
+    expect(stage.plan.options.acceptMissingKeys).toEqual([]);
+    // On the string, `includes(roomId)` was a substring test: true for both rooms.
+    expect(stage.plan.rooms.every((r) => !stage.plan.options.acceptMissingKeys.includes(r.roomId))).toBe(true);
+    expect(stage.plan.options.leaveOldRooms).toBe(true);
+});
+
+test("issue 15.7: a journal whose rooms are a string is not offered to continue", () => {
+    expect(
+        unfinishedRuns({
+            version: 1,
+            migrations: {
+                [account.userId]: {
+                    startedAt: 1,
+                    updatedAt: 2,
+                    rooms: {},
+                    account: {},
+                    choices: { rooms: "!a", options, settings: [] },
+                },
+            },
+        }),
+    ).toEqual([]);
+});
+
+describe("issue 15.7: a migration running on another device (its heartbeat in the journal)", () => {
+    const choices = { rooms: ["!a", "!b"], options, settings: [] };
+    const journalBeating = (secondsAgo: number, device: string) => ({
+        version: 1,
+        migrations: {
+            [account.userId]: {
+                startedAt: 1,
+                updatedAt: 2,
+                rooms: { "!a": { c: 0 } },
+                account: {},
+                choices,
+                heartbeatAt: Math.floor(Date.now() / 1000) - secondsAgo,
+                heartbeatDevice: device,
+            },
+        },
+    });
+
+    afterEach(() => jest.useRealTimers());
+
+    test("is shown as running elsewhere and cannot be continued here", () => {
+        const { controller } = setUp(journalBeating(10, "CLIDEVICE"));
+        const [run] = controller.getState().unfinished;
+        expect(run.elsewhere).toMatchObject({ deviceId: "CLIDEVICE" });
+        controller.continueRun(run);
+        expect(stageOf(controller)).toEqual({ name: "sign-in" });
+    });
+
+    test("its own heartbeat (this device) or a stale one is an interrupted migration, offered to continue", () => {
+        expect(setUp(journalBeating(10, "THISDEVICE")).controller.getState().unfinished[0].elsewhere).toBeUndefined();
+        const stale = setUp(journalBeating(120, "CLIDEVICE")).controller;
+        const [run] = stale.getState().unfinished;
+        expect(run.elsewhere).toBeUndefined();
+        stale.continueRun(run);
+        expect(stageOf(stale)).toMatchObject({ continuing: run });
+    });
+
+    test("once its heartbeat stops, the page offers to continue by itself (no new journal needed)", () => {
+        jest.useFakeTimers({ now: Date.now() });
+        const { controller } = setUp(journalBeating(10, "CLIDEVICE"));
+        expect(controller.getState().unfinished[0].elsewhere).toBeDefined();
+        jest.advanceTimersByTime(70_000);
+        expect(controller.getState().unfinished[0].elsewhere).toBeDefined();
+        jest.advanceTimersByTime(15_000);
+        expect(controller.getState().unfinished[0].elsewhere).toBeUndefined();
+    });
 });

@@ -8,7 +8,14 @@
  * holds a lock of the browser's (tabLock.ts): another tab of the same Element cannot start the same migration meanwhile.
  */
 import type { ProgressEvent } from "../engine/context.ts";
-import type { JournalDocument, RunChoices } from "../engine/journal.ts";
+import {
+    type JournalDocument,
+    HEARTBEAT_FRESH_MS,
+    type RunChoices,
+    type RunningElsewhere,
+    journalFor,
+    runningElsewhere,
+} from "../engine/journal.ts";
 import type { MigrationReport } from "../engine/migration.ts";
 import type { MigrationPlan } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
@@ -34,6 +41,8 @@ export interface UnfinishedRun {
     startedAt: number;
     roomsDone: number;
     choices: RunChoices;
+    /** Its heartbeat is fresh and from another device (or the CLI): it is running there, not interrupted. */
+    elsewhere?: RunningElsewhere;
 }
 
 /** The person's choice among the offered sign-in methods; a password or token is on its way to its one request. */
@@ -92,18 +101,30 @@ export interface ControllerState {
     approval?: ApprovalAsk;
 }
 
-/** Reads unfinished migrations from the journal document (anything malformed is ignored). */
-export function unfinishedRuns(doc: unknown): UnfinishedRun[] {
+/**
+ * Reads unfinished migrations from the journal document: each entry type-checked (anything malformed is ignored, and
+ * so are choices that are not what they claim to be); one with a fresh heartbeat from another device than
+ * `ourDeviceId` is marked as running elsewhere.
+ */
+export function unfinishedRuns(doc: unknown, ourDeviceId?: string | null, nowMs = Date.now()): UnfinishedRun[] {
     const d = doc as Partial<JournalDocument> | undefined;
     if (d?.version !== 1 || typeof d.migrations !== "object" || !d.migrations) return [];
-    return Object.entries(d.migrations)
-        .filter(([, j]) => j && typeof j === "object" && !j.finishedAt && j.choices && Array.isArray(j.choices.rooms))
-        .map(([newUserId, j]) => ({
-            newUserId,
-            startedAt: j.startedAt,
-            roomsDone: Object.values(j.rooms ?? {}).filter((r) => r?.c !== undefined).length,
-            choices: j.choices!,
-        }));
+    return Object.keys(d.migrations).flatMap((newUserId) => {
+        const raw = d.migrations![newUserId] as unknown;
+        if (!raw || typeof raw !== "object" || (raw as { finishedAt?: unknown }).finishedAt) return [];
+        const j = journalFor(d, newUserId);
+        if (!j.choices) return [];
+        const elsewhere = runningElsewhere(j, ourDeviceId, nowMs);
+        return [
+            {
+                newUserId,
+                startedAt: j.startedAt,
+                roomsDone: Object.values(j.rooms).filter((r) => r && typeof r === "object" && r.c !== undefined).length,
+                choices: j.choices,
+                ...(elsewhere ? { elsewhere } : {}),
+            },
+        ];
+    });
 }
 
 /** The plan as the user chose it before: the same rooms, options and settings. */
@@ -132,14 +153,17 @@ export class MigrationController {
     private cancelWait: (() => void) | null = null;
     /** Answers the server's request for approval (a password, or null: cancelled). */
     private answerApproval: ((password: string | null) => void) | null = null;
+    /** Looks again once a run shown as running elsewhere has gone silent (its heartbeat is then stale). */
+    private staleCheck: ReturnType<typeof setTimeout> | null = null;
 
     public constructor(private readonly host: PageHost) {
         this.state = {
             stage: { name: "sign-in" },
             busy: false,
             keyChoices: {},
-            unfinished: unfinishedRuns(host.readJournal()),
+            unfinished: [],
         };
+        this.state.unfinished = this.readUnfinished();
         window.addEventListener("pagehide", this.onPageHide);
         // Element may sync the journal after the page opened (a fresh start): offer to continue once it arrives.
         host.watchJournal(() => this.refreshUnfinished());
@@ -174,13 +198,27 @@ export class MigrationController {
         }
     }
 
+    /** The journal's unfinished runs; re-read when one running elsewhere would go stale without a new heartbeat. */
+    private readUnfinished(): UnfinishedRun[] {
+        const runs = unfinishedRuns(this.host.readJournal(), this.host.oldDeviceId?.());
+        if (this.staleCheck) clearTimeout(this.staleCheck);
+        this.staleCheck = null;
+        const beats = runs.flatMap((r) => (r.elsewhere ? [r.elsewhere.heartbeatAt * 1000] : []));
+        if (beats.length) {
+            const wait = Math.max(0, Math.min(...beats) + HEARTBEAT_FRESH_MS - Date.now()) + 1000;
+            this.staleCheck = setTimeout(() => this.refreshUnfinished(), wait);
+        }
+        return runs;
+    }
+
     /** Re-reads the journal (the page opened again); only while nothing is under way. */
     public refreshUnfinished(): void {
-        if (this.state.stage.name === "sign-in" && !this.state.busy)
-            this.set({ unfinished: unfinishedRuns(this.host.readJournal()) });
+        if (this.state.stage.name === "sign-in" && !this.state.busy) this.set({ unfinished: this.readUnfinished() });
     }
 
     public continueRun(run: UnfinishedRun | undefined): void {
+        // A run going on elsewhere is not continued here as well (the page says where it runs instead).
+        if (run?.elsewhere) return;
         if (this.state.stage.name === "sign-in" && !this.state.stage.wait)
             this.set({ stage: { name: "sign-in", continuing: run }, error: undefined });
     }
@@ -449,7 +487,7 @@ export class MigrationController {
         this.signedIn = null;
         this.set({ stage: { name: "sign-in" }, keyChoices: {}, newRecoveryKeyToSave: undefined, error: undefined });
         if (account && this.runtime) await this.runtime.signOut(account).catch(() => undefined);
-        this.set({ unfinished: unfinishedRuns(this.host.readJournal()) });
+        this.set({ unfinished: this.readUnfinished() });
     }
 
     public copyText(text: string): Promise<void> {

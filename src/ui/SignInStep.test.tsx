@@ -230,6 +230,19 @@ test("while a code waits for approval: the code, a link to approve it, where els
     expect(p.onCancelWait).toHaveBeenCalled();
 });
 
+test("issue 15.7: an unfinished migration running on another device is said to be running there, with no Continue", () => {
+    const p = renderStep({}, { unfinished: [{ ...run, elsewhere: { deviceId: "CLIDEVICE", heartbeatAt: 1 } }] });
+    const notice = screen.getByTestId("migration-running-elsewhere");
+    expect(notice.textContent).toContain("A migration is running on another device");
+    expect(notice.textContent).toContain(
+        "Moving to @me:hs.example is running right now on another device or in the command-line tool (3 of 4 rooms so far).",
+    );
+    expect(screen.queryByRole("button", { name: "Continue moving to @me:hs.example" })).toBeNull();
+    expect(screen.queryByText("A migration was interrupted")).toBeNull();
+    p.rerender({ ...p, unfinished: [run] });
+    expect(screen.getByRole("button", { name: "Continue moving to @me:hs.example" })).toBeTruthy();
+});
+
 test("continuing an interrupted migration: the journal's account, locked; another account only by leaving the continuation", () => {
     const p = renderStep({ continuing: run });
     expect(screen.getByRole("heading", { name: "Continue moving to @me:hs.example" })).toBeTruthy();

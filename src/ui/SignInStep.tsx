@@ -148,24 +148,40 @@ export function SignInStep(props: SignInStepProps): React.JSX.Element {
             {phase === "account" && !continuing && <Text>{t("page|intro", { oldUser: oldUserId })}</Text>}
             {phase === "account" &&
                 !continuing &&
-                unfinished.map((run) => (
-                    <Alert
-                        key={run.newUserId}
-                        type="info"
-                        title={t("signin|unfinished_title")}
-                        actions={
-                            <Button kind="primary" size="md" onClick={() => onContinue(run)}>
-                                {t("signin|continue", { newUser: run.newUserId })}
-                            </Button>
-                        }
-                    >
-                        {t("signin|unfinished", {
-                            newUser: run.newUserId,
-                            done: run.roomsDone,
-                            total: run.choices.rooms.length,
-                        })}
-                    </Alert>
-                ))}
+                unfinished.map((run) =>
+                    run.elsewhere ? (
+                        // Running on another device now: said so, with nothing here to start it a second time.
+                        <Alert
+                            key={run.newUserId}
+                            type="info"
+                            title={t("signin|running_elsewhere_title")}
+                            data-testid="migration-running-elsewhere"
+                        >
+                            {t("signin|running_elsewhere", {
+                                newUser: run.newUserId,
+                                done: run.roomsDone,
+                                total: run.choices.rooms.length,
+                            })}
+                        </Alert>
+                    ) : (
+                        <Alert
+                            key={run.newUserId}
+                            type="info"
+                            title={t("signin|unfinished_title")}
+                            actions={
+                                <Button kind="primary" size="md" onClick={() => onContinue(run)}>
+                                    {t("signin|continue", { newUser: run.newUserId })}
+                                </Button>
+                            }
+                        >
+                            {t("signin|unfinished", {
+                                newUser: run.newUserId,
+                                done: run.roomsDone,
+                                total: run.choices.rooms.length,
+                            })}
+                        </Alert>
+                    ),
+                )}
             {phase === "account" && continuing && <Text>{t("signin|continue_intro")}</Text>}
             {!offer ? (
                 <AccountForm

@@ -20,6 +20,8 @@ export interface PageHost {
     t: Translate;
     /** The logged-in (old) account, or null while Element has no client yet. */
     oldUserId(): string | null;
+    /** Element's device of the old account (a journal heartbeat from another one means "running elsewhere"). */
+    oldDeviceId?(): string | null;
     defaultOptions: Partial<MigrationOptions>;
     loadRuntime(): Promise<MigrationRuntime>;
     /**

@@ -191,9 +191,11 @@ test("running the same migration again changes nothing", async () => {
         old: s.alice,
         new: s.newAccount,
     });
-    // Only the old account's own journal is written; nothing in any room, nothing on the new account.
+    // Only the old account's own journal is written (its heartbeat as the run starts, then its end); nothing in any
+    // room, nothing on the new account.
     const writes = (await requestsSince([bed.a, bed.b], mark)).filter((r) => r.method !== "GET");
-    expect(writes.map((w) => `${w.method} ${w.path}`)).toEqual([
+    expect(writes.length).toBeLessThanOrEqual(2);
+    expect([...new Set(writes.map((w) => `${w.method} ${w.path}`))]).toEqual([
         `PUT /_matrix/client/v3/user/${s.alice.userId}/account_data/io.github.matrix_account_migration.journal`,
     ]);
     expect(again.invitesSent).toBe(0);
