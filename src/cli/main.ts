@@ -268,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
         const journalDoc = await readJournalDocument(old);
         // The same migration under way on another device (an Element page, another machine's CLI): not run twice.
-        const elsewhere = opts.dryRun ? undefined : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId);
+        const elsewhere = opts.dryRun ? undefined : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId, Date.now(), lock?.runner);
         if (elsewhere)
             throw new InputError(
                 `The migration from ${old.userId} to ${neu.userId} is running on another device (${elsewhere.deviceId}, ` +
@@ -366,6 +366,7 @@ export async function main(argv: string[]): Promise<number> {
                 onWait: progress.onWait,
                 keys: keys.handover,
                 scheduler,
+                heartbeatRunner: lock?.runner,
             },
         );
         progress.end();

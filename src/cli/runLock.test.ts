@@ -57,6 +57,18 @@ test("a free lock is taken, held with this pid, and released; nothing else is le
     expect(readdirSync(dir)).toEqual([]);
 });
 
+test("the lock's runner name, written with the journal's heartbeat, is the same each time for one migration only", () => {
+    const first = takeRunLock(OLD, NEW, dir);
+    first.release();
+    const again = takeRunLock(OLD, NEW, dir);
+    again.release();
+    const other = takeRunLock(OLD, "@someone-else:example.org", dir);
+    other.release();
+    expect(again.runner).toBe(first.runner);
+    expect(other.runner).not.toBe(first.runner);
+    expect(first.runner).toMatch(/^cli:[0-9a-f]{16}$/);
+});
+
 test("a lock held by a live process is refused with that process's pid, and left as it is", async () => {
     const other = otherProcess();
     try {

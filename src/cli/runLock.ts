@@ -32,7 +32,7 @@ import {
     unlinkSync,
     writeSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 
 /** Another process runs this migration right now; nothing was changed by this one. */
@@ -53,6 +53,11 @@ export class MigrationRunningError extends Error {
 
 export interface RunLock {
     file: string;
+    /**
+     * This machine's lock of this migration, as the journal's heartbeat names it: whoever holds the lock knows a
+     * fresh beat under this name is from a run of the same machine that is gone (killed, the machine rebooted).
+     */
+    runner: string;
     /** Removes the lock if this process still holds it. Never throws. */
     release(): void;
 }
@@ -202,6 +207,7 @@ export function takeRunLock(oldUserId: string, newUserId: string, dir = tmpdir()
                 linkSync(mine, file);
                 return {
                     file,
+                    runner: `cli:${createHash("sha256").update(`${hostname()}\n${file}`).digest("hex").slice(0, 16)}`,
                     release() {
                         if (readHolder(file)?.pid !== process.pid) return;
                         try {

@@ -114,12 +114,13 @@ export class JournalWriter {
      * Says in the journal, now and every `intervalMs`, that this run is under way on `deviceId`: a page elsewhere
      * then shows it as running, not as interrupted. Not in a dry run (which writes nothing).
      */
-    public startHeartbeat(deviceId: string, intervalMs = HEARTBEAT_INTERVAL_MS): void {
+    public startHeartbeat(deviceId: string, runner?: string, intervalMs = HEARTBEAT_INTERVAL_MS): void {
         if (this.dryRun || this.heartbeat) return;
         const beat = () =>
             this.update((j) => {
                 j.heartbeatAt = nowSeconds();
                 j.heartbeatDevice = deviceId;
+                if (runner) j.heartbeatRunner = runner;
             });
         beat();
         // The first beat goes out at once (a page elsewhere should know from the start), the rest with the next flush.
@@ -137,6 +138,7 @@ export class JournalWriter {
         this.update((j) => {
             delete j.heartbeatAt;
             delete j.heartbeatDevice;
+            delete j.heartbeatRunner;
         });
     }
 

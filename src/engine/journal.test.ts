@@ -208,6 +208,15 @@ describe("issue 15.7: a migration running elsewhere, by its heartbeat", () => {
         expect(runningElsewhere(journal({}), "MYDEVICE", now)).toBeUndefined();
     });
 
+    test("a fresh beat under our own runner (this machine's CLI lock, now ours) is a run that is gone", () => {
+        const cli = beat(5, "KILLEDRUN", { heartbeatRunner: "cli:1234" });
+        expect(runningElsewhere(cli, "NEWDEVICE", now, "cli:1234")).toBeUndefined();
+        // Another machine's CLI, the page (no runner), or a caller that names none: still running elsewhere.
+        expect(runningElsewhere(cli, "NEWDEVICE", now, "cli:5678")).toBeDefined();
+        expect(runningElsewhere(cli, "NEWDEVICE", now)).toBeDefined();
+        expect(runningElsewhere(beat(5, "ELEMENT"), "NEWDEVICE", now, "cli:1234")).toBeDefined();
+    });
+
     test("a heartbeat from a clock far in the future does not hold the migration forever", () => {
         expect(runningElsewhere(beat(-30), "MYDEVICE", now)).toBeDefined();
         expect(runningElsewhere(beat(-86_400), "MYDEVICE", now)).toBeUndefined();

@@ -68,6 +68,12 @@ export interface MigrationJournal {
      */
     heartbeatAt?: number;
     heartbeatDevice?: string;
+    /**
+     * Which kind of run beats, where the device alone cannot tell: the CLI names its machine's lock here (see
+     * src/cli/runLock.ts). A CLI run killed and started again signs in as another device, but holding that lock it
+     * knows the beat is its dead predecessor's, and continues at once.
+     */
+    heartbeatRunner?: string;
     rooms: Record<string, RoomJournal>;
     account: AccountJournal;
     /** Filled by the key hand-over (see src/keys). */
@@ -124,12 +130,13 @@ export interface RunningElsewhere {
 /**
  * Whether this journal's migration is running elsewhere now: not finished, a heartbeat fresher than
  * HEARTBEAT_FRESH_MS (a beat from the future — another clock — counts within the same margin), from a device that is
- * not `ourDeviceId`.
+ * not `ourDeviceId`, by a runner that is not `ourRunner` (a CLI holding this machine's lock of the migration).
  */
 export function runningElsewhere(
-    journal: Pick<MigrationJournal, "finishedAt" | "heartbeatAt" | "heartbeatDevice">,
+    journal: Pick<MigrationJournal, "finishedAt" | "heartbeatAt" | "heartbeatDevice" | "heartbeatRunner">,
     ourDeviceId: string | null | undefined,
     nowMs = Date.now(),
+    ourRunner?: string,
 ): RunningElsewhere | undefined {
     const { heartbeatAt, heartbeatDevice } = journal;
     if (journal.finishedAt !== undefined) return undefined;
@@ -137,6 +144,7 @@ export function runningElsewhere(
         return undefined;
     if (Math.abs(nowMs - heartbeatAt * 1000) >= HEARTBEAT_FRESH_MS) return undefined;
     if (heartbeatDevice === ourDeviceId) return undefined;
+    if (ourRunner !== undefined && journal.heartbeatRunner === ourRunner) return undefined;
     return { deviceId: heartbeatDevice, heartbeatAt };
 }
 
@@ -182,6 +190,7 @@ export function journalFor(doc: unknown, newUserId: string): MigrationJournal {
         delete journal.heartbeatAt;
         delete journal.heartbeatDevice;
     }
+    if (!isString(journal.heartbeatRunner)) delete journal.heartbeatRunner;
     return journal;
 }
 

@@ -41,6 +41,8 @@ export interface RunOptions {
     onWait?(notice: WaitNotice): void;
     scheduler?: Scheduler;
     keys?: KeyHandover;
+    /** Written with the journal's heartbeat (see MigrationJournal.heartbeatRunner). */
+    heartbeatRunner?: string;
 }
 
 export interface MigrationReport {
@@ -182,7 +184,7 @@ export async function runMigration(
 
     // Under way: the journal says so every 30 s (a page elsewhere shows it as running, not as interrupted), until
     // the run ends however it ends.
-    if (sides.old.deviceId) journal.startHeartbeat(sides.old.deviceId);
+    if (sides.old.deviceId) journal.startHeartbeat(sides.old.deviceId, options.heartbeatRunner);
     try {
         // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
         // assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the

@@ -19,7 +19,7 @@ test("the journal writer beats while a run is under way, naming its device, and 
     const newUserId = "@somebody:new.example";
     const writer = new JournalWriter({ userId: old.userId, http: old.http }, newUserId, new Scheduler(), false);
     await writer.load();
-    writer.startHeartbeat("RUNNINGDEVICE", 400);
+    writer.startHeartbeat("RUNNINGDEVICE", undefined, 400);
     await new Promise((r) => setTimeout(r, 1_600));
     const first = await journalOf(old, newUserId);
     expect(first.heartbeatDevice).toBe("RUNNINGDEVICE");
@@ -44,7 +44,7 @@ test("a dry run writes no heartbeat", async () => {
     const old = await actor(currentBed().a, "dry-beat");
     const writer = new JournalWriter({ userId: old.userId, http: old.http }, "@x:new.example", new Scheduler(), true);
     await writer.load();
-    writer.startHeartbeat("DEVICE", 100);
+    writer.startHeartbeat("DEVICE", undefined, 100);
     await new Promise((r) => setTimeout(r, 1_300));
     expect(await getAccountData(old, JOURNAL_EVENT_TYPE)).toBeUndefined();
 });
