@@ -62,9 +62,10 @@ Options:
   --set-up-new-backup      set up recovery and a key backup for the new account if it has none
                            (needs MIGRATE_NEW_PASSWORD; prints the new recovery key once)
   --trust-new-backup       hand keys to the new account's backup without its recovery key (see --help risk)
-  --accept-missing-keys ROOM_ID[,ROOM_ID…]
-                           with --leave-old-rooms: leave these rooms even though some of their keys are not in
-                           the new backup (the report of an earlier run names them); never needed otherwise
+  --accept-losses ROOM_ID[,ROOM_ID…]  (also --accept-missing-keys)
+                           with --leave-old-rooms: leave these rooms even though the new account can't see or
+                           can't decrypt some of their messages (the plan and the report name them and how many);
+                           those messages stay with the old account. Never needed otherwise
   --yes                    do not ask for confirmation
   -h, --help               this help
 
@@ -98,7 +99,8 @@ const OPTIONS = {
     "old-idp": { type: "string" },
     "report": { type: "string" },
     "key-file": { type: "string" },
-    "accept-missing-keys": { type: "string" },
+    "accept-missing-keys": { type: "string", multiple: true },
+    "accept-losses": { type: "string", multiple: true },
     "dry-run": { type: "boolean", default: false },
     "leave-old-rooms": { type: "boolean", default: false },
     "moved-notice": { type: "boolean", default: false },
@@ -128,10 +130,14 @@ export function parseArgs(argv: string[]): CliOptions {
         movedNotice: values["moved-notice"],
         setUpNewBackup: values["set-up-new-backup"],
         trustNewBackup: values["trust-new-backup"],
-        acceptMissingKeys: values["accept-missing-keys"]
-            ?.split(",")
-            .map((v) => v.trim())
-            .filter(Boolean),
+        // One list for both kinds of loss (keys, history a room hides from newcomers); each flag may be repeated.
+        acceptMissingKeys:
+            values["accept-missing-keys"] || values["accept-losses"]
+                ? [...(values["accept-missing-keys"] ?? []), ...(values["accept-losses"] ?? [])]
+                      .flatMap((v) => v.split(","))
+                      .map((v) => v.trim())
+                      .filter(Boolean)
+                : undefined,
         yes: values.yes,
         help: values.help,
     };

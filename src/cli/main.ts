@@ -8,6 +8,7 @@ import { createInterface } from "node:readline/promises";
 import { readJournalDocument } from "../engine/context.ts";
 import { NewerJournalError } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
+import { historyLosses, previewPlanHistory } from "../engine/history.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
 import { Scheduler } from "../engine/scheduler.ts";
 import { type SignInMethod, checkHomeserver, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
@@ -175,6 +176,25 @@ export function printSummary(report: MigrationReport, out: Pick<NodeJS.WriteStre
     for (const r of [...by("migrated"), ...by("already")].filter((x) => x.reason && x.outcome !== "already"))
         writeLine(out, `  · ${r.name}: ${r.reason}`);
     for (const e of report.errors) writeLine(out, `  ✗ ${e}`);
+    // The audit: what the new account can see and decrypt of what the old account sees, room by room.
+    const audited = report.rooms.filter((r) => r.history);
+    if (audited.length) {
+        const sum = (f: (h: NonNullable<(typeof audited)[number]["history"]>) => number) =>
+            audited.reduce((n, r) => n + f(r.history!), 0);
+        const sampled = audited.filter((r) => r.history!.method === "sampled").length;
+        writeLine(
+            out,
+            `History: the old account sees ${sum((h) => h.oldSees)} messages in ${audited.length} rooms; the new account sees ` +
+                `${sum((h) => h.newSees)} and can decrypt ${sum((h) => h.newCanDecrypt)}; ${sum((h) => h.notVisible)} not visible, ` +
+                `${sum((h) => h.noKey)} without key${sampled ? ` (${sampled} rooms sampled, not counted exactly)` : ""}.`,
+        );
+        for (const r of audited.filter((x) => historyLosses(x.history!) > 0))
+            writeLine(
+                out,
+                `  ${r.left ? "·" : "!"} ${r.name} (${r.roomId}): ${r.history!.notVisible} not visible, ${r.history!.noKey} without key` +
+                    `${r.left ? " — left anyway, as you accepted" : ""}`,
+            );
+    }
     const keys = report.keys;
     if (keys) {
         writeLine(
@@ -299,11 +319,15 @@ export async function main(argv: string[]): Promise<number> {
 
         err.write(`Reading ${old.userId}'s rooms and settings…\n`);
         const snapshot = await snapshotFromSync(old.http, old.userId);
-        const plan = buildPlan(snapshot, neu.userId, {
-            leaveOldRooms: opts.leaveOldRooms,
-            movedNotice: opts.movedNotice,
-            acceptMissingKeys: opts.acceptMissingKeys ?? [],
-        });
+        err.write("Reading which history each room hides from newcomers…\n");
+        const plan = await previewPlanHistory(
+            buildPlan(snapshot, neu.userId, {
+                leaveOldRooms: opts.leaveOldRooms,
+                movedNotice: opts.movedNotice,
+                acceptMissingKeys: opts.acceptMissingKeys ?? [],
+            }),
+            (path, query) => old.http.request("GET", path, { query }),
+        );
         printPlan(plan, err);
 
         if (!opts.dryRun && !opts.yes) {

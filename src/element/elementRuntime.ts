@@ -10,6 +10,7 @@ import { type AccountSession, readJournalDocument } from "../engine/context.ts";
 import { JOURNAL_EVENT_TYPE, journalFor, withJournal } from "../engine/journal.ts";
 import { runMigration } from "../engine/migration.ts";
 import { Scheduler } from "../engine/scheduler.ts";
+import { previewPlanHistory } from "../engine/history.ts";
 import { buildPlan } from "../engine/plan.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { keySituation, openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
@@ -147,7 +148,10 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
         },
 
         async plan(account, options) {
-            return buildPlan(snapshot(), session(account).userId, options);
+            // What each room hides from newcomers: read as the old account before anything changes.
+            return previewPlanHistory(buildPlan(snapshot(), session(account).userId, options), (path, query) =>
+                old.http.request("GET", path, { query }),
+            );
         },
 
         async keyStatus(account) {
