@@ -1,4 +1,11 @@
-import { type HistoryGet, compareViews, hiddenPeriods, previewHiddenHistory, visibilityOf } from "./history.ts";
+import {
+    type HistoryGet,
+    auditHistory,
+    compareViews,
+    hiddenPeriods,
+    previewHiddenHistory,
+    visibilityOf,
+} from "./history.ts";
 
 describe("issue 16.1: hidden periods from the visibility changes", () => {
     test("a room `invited` from its creation hides everything so far", () => {
@@ -69,5 +76,33 @@ describe("the preview reads a hostile server within bounds", () => {
         const hidden = await previewHiddenHistory(get, "!r:x", "joined");
         expect(hidden?.periods.length).toBeGreaterThan(0);
         expect(calls).toBeLessThan(40);
+    });
+});
+
+describe("issue 16.2: the audit over two fake views", () => {
+    const page = (events: Array<Record<string, unknown>>) => ({ chunk: events, end: undefined });
+    test("plain messages need no key; encrypted ones need their session in the new backup", async () => {
+        const all = [
+            { event_id: "$p", type: "m.room.message", content: { body: "hi" } },
+            { event_id: "$e1", type: "m.room.encrypted", content: { session_id: "s1" } },
+            { event_id: "$e2", type: "m.room.encrypted", content: { session_id: "s2" } },
+            { event_id: "$e3", type: "m.room.encrypted", content: {} },
+        ];
+        const getOld: HistoryGet = async <T>() => page(all) as T;
+        const getNew: HistoryGet = async <T>(path: string) =>
+            (path === "/room_keys/version"
+                ? { version: "7" }
+                : path.startsWith("/room_keys/keys/")
+                  ? { sessions: { s1: {} } }
+                  : page(all.slice(0, 2).concat(all.slice(3)))) as T;
+        expect(await auditHistory(getOld, getNew, "!r:x")).toEqual({
+            oldSees: 4,
+            newSees: 3,
+            newCanDecrypt: 2,
+            notVisible: 1,
+            noKey: 1,
+            method: "exact",
+            backupVersion: "7",
+        });
     });
 });

@@ -217,9 +217,10 @@ async function seenMessages(get: HistoryGet, roomId: string, limit: number, samp
     const events = new Map<string, string>();
     const add = (e: RawEvent) => {
         if (typeof e.event_id !== "string" || typeof e.type !== "string" || !MESSAGE_TYPES.includes(e.type)) return;
-        const session = e.type === "m.room.encrypted" ? contentOf(e).session_id : "";
-        // An encrypted event without a session id can't be decrypted by anyone: it keeps a marker no backup holds.
-        events.set(e.event_id, typeof session === "string" ? session || "\u0000none" : "\u0000none");
+        if (e.type !== "m.room.encrypted") return void events.set(e.event_id, "");
+        // An encrypted event without a session id can't be decrypted by anyone: it gets a marker no backup holds.
+        const session = contentOf(e).session_id;
+        events.set(e.event_id, typeof session === "string" && session ? session : "\u0000none");
     };
     let from: string | undefined;
     let complete = false;
