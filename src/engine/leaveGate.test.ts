@@ -175,3 +175,11 @@ describe("issue 16.3: the gate uses the history audit", () => {
         expect(evaluateLeaveGate(facts({ history: sampled })).open).toBe(true);
     });
 });
+
+test("issue 16.3: where the key check already keeps the old account, its reasons speak for the missing keys", () => {
+    const keys: RoomKeyCheck = { existing: 3, present: 0, missing: 3, reasons: [reason("keys-no-new-backup")] };
+    const history: HistoryAudit = { ...allVisible, newCanDecrypt: 0, noKey: 5 };
+    expect(evaluateLeaveGate(facts({ encrypted: true, keys, history })).reasons).toEqual([
+        reason("keys-no-new-backup"),
+    ]);
+});

@@ -57,22 +57,24 @@ export function evaluateLeaveGate(f: LeaveFacts): GateDecision {
         const oldLevel = f.onOldServer.oldLevel === CREATOR ? "creator" : f.onOldServer.oldLevel;
         why.push(reason("stayed-level-lower", { newLevel, oldLevel }));
     }
+    const before = why.length;
     if (f.encrypted) {
         if (!f.keys) why.push(reason("stayed-no-key-handover"));
         else if ((f.keys.existing === null || f.keys.missing > 0) && !f.lossesAccepted) why.push(...f.keys.reasons);
     }
-    why.push(...historyReasons(f));
+    why.push(...historyReasons(f, why.length > before));
     return { open: why.length === 0, reasons: why };
 }
 
-function historyReasons(f: LeaveFacts): Reason[] {
+/** `keysSaid`: the key check already closed the gate, and its reasons say why keys are missing better than a count. */
+function historyReasons(f: LeaveFacts, keysSaid: boolean): Reason[] {
     const audit = f.history;
     if ("error" in audit) return [reason("stayed-history-not-audited", { error: audit.error })];
     if (f.lossesAccepted) return [];
     const why: Reason[] = [];
     if (audit.notVisible > 0)
         why.push(reason("stayed-history-not-visible", { count: audit.notVisible, total: audit.oldSees }));
-    if (audit.noKey > 0) why.push(reason("stayed-history-no-key", { count: audit.noKey }));
+    if (audit.noKey > 0 && !keysSaid) why.push(reason("stayed-history-no-key", { count: audit.noKey }));
     // A sample proves nothing about the pages it skipped: the plan's finding stands.
     if (!historyLosses(audit) && audit.method === "sampled" && f.blockers.some((b) => b.code === "hidden-history"))
         why.push(reason("stayed-history-sampled"));
