@@ -22,6 +22,8 @@ export interface CliOptions {
     reportFile?: string;
     yes: boolean;
     keyFile?: string;
+    /** A directory for the messages a newcomer won't see (JSON + HTML per room), written before anything changes. */
+    exportHiddenHistory?: string;
     setUpNewBackup: boolean;
     trustNewBackup: boolean;
     /** Rooms (ids) the old account may leave although some of their keys are not handed over. */
@@ -59,6 +61,11 @@ Options:
   --moved-notice           add "(moved to …)" to the old display name and a note in each direct chat
   --report FILE            write a JSON report
   --key-file FILE          also write the old account's room keys as an encrypted key file (Element's format)
+  --export-hidden-history DIR
+                           first write each chosen room's messages the new account will never see (the room
+                           shows members only what was sent after they were invited or joined) to DIR, as JSON
+                           and HTML, decrypted with MIGRATE_OLD_RECOVERY_KEY; at most 500,000 messages per room.
+                           Also with --dry-run. The report names the files
   --set-up-new-backup      set up recovery and a key backup for the new account if it has none
                            (needs MIGRATE_NEW_PASSWORD; prints the new recovery key once)
   --trust-new-backup       hand keys to the new account's backup without its recovery key (see --help risk)
@@ -99,6 +106,7 @@ const OPTIONS = {
     "old-idp": { type: "string" },
     "report": { type: "string" },
     "key-file": { type: "string" },
+    "export-hidden-history": { type: "string" },
     "accept-missing-keys": { type: "string", multiple: true },
     "accept-losses": { type: "string", multiple: true },
     "dry-run": { type: "boolean", default: false },
@@ -125,6 +133,7 @@ export function parseArgs(argv: string[]): CliOptions {
         oldIdp: values["old-idp"],
         reportFile: values.report,
         keyFile: values["key-file"],
+        exportHiddenHistory: values["export-hidden-history"],
         dryRun: values["dry-run"],
         leaveOldRooms: values["leave-old-rooms"],
         movedNotice: values["moved-notice"],

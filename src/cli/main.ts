@@ -24,6 +24,7 @@ import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
 import type { ServerApproval } from "../keys/recoverySetup.ts";
 import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from "./args.ts";
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
+import { exportHiddenHistoryFiles } from "./historyExportFiles.ts";
 import { writePrivateFile } from "./privateFile.ts";
 import { progressOutput } from "./progress.ts";
 import { MigrationRunningError, type RunLock, takeRunLock } from "./runLock.ts";
@@ -195,6 +196,11 @@ export function printSummary(report: MigrationReport, out: Pick<NodeJS.WriteStre
                     `${r.left ? " — left anyway, as you accepted" : ""}`,
             );
     }
+    if (report.historyExports?.length) {
+        const kept = report.historyExports.reduce((n, e) => n + e.messages, 0);
+        writeLine(out, `Kept before the migration: ${kept} messages the new account can't see, in:`);
+        for (const e of report.historyExports) writeLine(out, `  ${e.name}: ${e.files.join(", ")}`);
+    }
     const keys = report.keys;
     if (keys) {
         writeLine(
@@ -363,6 +369,17 @@ export async function main(argv: string[]): Promise<number> {
             );
         }
 
+        // What stays behind is written before anything changes (the old account leaves nothing before it).
+        const historyExports = opts.exportHiddenHistory
+            ? await exportHiddenHistoryFiles({
+                  dir: opts.exportHiddenHistory,
+                  plan,
+                  old,
+                  oldBackup: keys.oldBackup,
+                  err,
+              })
+            : undefined;
+
         const progress = progressOutput(err);
         preparing = false;
         // Once stopping, a request the scheduler would start next never starts (the process exits after signing out).
@@ -372,7 +389,7 @@ export async function main(argv: string[]): Promise<number> {
                 return stopping ? never() : super.run(name, () => (stopping ? never() : request()));
             }
         })();
-        const report = await runMigration(
+        const ran = await runMigration(
             plan,
             snapshot,
             { old, new: neu },
@@ -384,6 +401,7 @@ export async function main(argv: string[]): Promise<number> {
                 scheduler,
             },
         );
+        const report: MigrationReport = historyExports ? { ...ran, historyExports } : ran;
         progress.end();
         printSummary(report, err);
         if (opts.reportFile) {

@@ -342,3 +342,14 @@ export function exportFileBase(roomId: string): string {
     const readable = roomId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100);
     return `hidden-history-${readable}-${hash.toString(16).padStart(8, "0")}`;
 }
+
+/** One room's export, as the report names it. */
+export interface HistoryExportRecord {
+    roomId: string;
+    name: string;
+    /** The files written (JSON, then HTML): paths in the CLI, download names in the page. */
+    files: string[];
+    messages: number;
+    undecryptable: number;
+    truncated: boolean;
+}
