@@ -5,11 +5,13 @@
  */
 import React, { useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Alert, Button, CheckboxInput, Form, Heading, Text } from "@vector-im/compound-web";
+import DownloadIcon from "@vector-im/compound-design-tokens/assets/web/icons/download";
 
 import type { MigrationPlan, RoomPlan } from "../engine/plan.ts";
 import { invitesNeeded } from "../engine/plan.ts";
 import { type Translate, hasTranslation } from "../i18n/index.ts";
-import type { UnfinishedRun } from "./MigrationController.ts";
+import type { HistoryExportState, UnfinishedRun } from "./MigrationController.ts";
+import { HistoryExportPanel } from "./HistoryExportPanel.tsx";
 import {
     PLAN_GROUPS,
     type PlanGroup,
@@ -40,6 +42,9 @@ export interface PlanReviewProps {
     displayName(roomId: string, userId: string): string | undefined;
     copyText(text: string): Promise<void>;
     onRun(dryRun: boolean): void;
+    /** Saves what stays behind: of these rooms, or of every chosen one. */
+    onExportHistory?(roomIds?: string[]): void;
+    historyExport?: HistoryExportState;
 }
 
 const BADGES: Record<PlanGroup, "default" | "grey" | "blue" | "green" | "red"> = {
@@ -79,13 +84,18 @@ export function PlanReview({
     displayName,
     copyText,
     onRun,
+    onExportHistory,
+    historyExport,
 }: PlanReviewProps): React.JSX.Element {
     const [filter, setFilter] = useState("");
     // The latest plan for callbacks that rows keep (rows are memoised and must not re-render for other rooms).
-    const latest = useRef({ plan, onChange });
+    const latest = useRef({ plan, onChange, onExportHistory, busy });
     useLayoutEffect(() => {
-        latest.current = { plan, onChange };
+        latest.current = { plan, onChange, onExportHistory, busy };
     });
+    const exportRoom = useCallback((roomId: string) => {
+        if (!latest.current.busy) latest.current.onExportHistory?.([roomId]);
+    }, []);
     const setRooms = useCallback((selectedFor: (room: RoomPlan) => boolean | undefined) => {
         const p = latest.current.plan;
         latest.current.onChange({
@@ -133,6 +143,7 @@ export function PlanReview({
                         copyText={copyText}
                         lossesAccepted={accepted}
                         onAcceptLosses={acceptLosses}
+                        onExport={onExportHistory ? exportRoom : undefined}
                     />
                 ),
             };
@@ -315,6 +326,16 @@ export function PlanReview({
                 )}
             </Form.Root>
 
+            {onExportHistory && (
+                <HistoryExportPanel
+                    t={t}
+                    plan={plan}
+                    busy={busy}
+                    state={historyExport}
+                    onExport={() => onExportHistory()}
+                />
+            )}
+
             {keys}
             {error && <ErrorNotice t={t} error={error} />}
 
@@ -342,12 +363,14 @@ function RoomPlanDetails({
     copyText,
     lossesAccepted,
     onAcceptLosses,
+    onExport,
 }: {
     t: Translate;
     room: RoomPlan;
     copyText(text: string): Promise<void>;
     lossesAccepted: boolean;
     onAcceptLosses(roomId: string, accepted: boolean): void;
+    onExport?(roomId: string): void;
 }): React.JSX.Element {
     const blockers = room.blockers.filter((b) => !isCreatorNote(b));
     const hidden = room.blockers.find(isHiddenHistory);
@@ -386,6 +409,13 @@ function RoomPlanDetails({
                         {acceptLabel}
                     </Text>
                 </label>
+            )}
+            {onExport && room.hiddenHistory && (
+                <div>
+                    <Button kind="tertiary" size="md" Icon={DownloadIcon} onClick={() => onExport(room.roomId)}>
+                        {t("review|export_history_room")}
+                    </Button>
+                </div>
             )}
         </>
     );
