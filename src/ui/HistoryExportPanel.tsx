@@ -3,7 +3,7 @@
  * them all (JSON and a page to read), the export's progress, and what was saved.
  */
 import React from "react";
-import { Alert, Button, Text } from "@vector-im/compound-web";
+import { Button, Heading, Text } from "@vector-im/compound-web";
 import DownloadIcon from "@vector-im/compound-design-tokens/assets/web/icons/download";
 
 import { EXPORT_MESSAGE_LIMIT } from "../engine/historyExport.ts";
@@ -30,7 +30,10 @@ export function HistoryExportPanel({
     const progress = state?.progress;
     const last = state?.lastFiles && state.saved.filter((r) => state.lastFiles!.some((f) => r.files.includes(f)));
     return (
-        <Alert type="info" title={t("review|export_history_title")}>
+        <section className="mx_AccountMigration_stack" aria-labelledby="mx_AccountMigration_exportHeading">
+            <Heading as="h3" size="sm" weight="semibold" id="mx_AccountMigration_exportHeading">
+                {t("review|export_history_title")}
+            </Heading>
             <div className="mx_AccountMigration_stack">
                 <Text size="sm">{t("review|export_history_note", { count, rooms: rooms.length })}</Text>
                 <div>
@@ -67,6 +70,6 @@ export function HistoryExportPanel({
                           : ""}
                 </Text>
             </div>
-        </Alert>
+        </section>
     );
 }
