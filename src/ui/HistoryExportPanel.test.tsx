@@ -7,10 +7,12 @@ import React from "react";
 import { fireEvent, render as renderBare, screen, within } from "@testing-library/react";
 import { TooltipProvider } from "@vector-im/compound-web";
 
+import type { MigrationReport } from "../engine/migration.ts";
 import { buildPlan, type MigrationPlan, withHiddenHistory } from "../engine/plan.ts";
 import { englishTranslate } from "../i18n/index.ts";
 import type { HistoryExportState } from "./MigrationController.ts";
 import { PlanReview } from "./PlanReview.tsx";
+import { reportMarkdown } from "./reportExport.ts";
 
 const OLD = "@old:a.example";
 
@@ -102,5 +104,42 @@ test("issue 16.4: when done, the files and counts are named", () => {
     });
     expect(screen.getByRole("status").textContent).toBe(
         "Saved 37 messages of 1 rooms: hidden-history.json, hidden-history.html. 2 of them could not be decrypted by this session; they are listed with their ids.",
+    );
+});
+
+test("issue 16.4: the report (page and Markdown) names what was kept and where", () => {
+    const report = {
+        version: 1,
+        oldUser: OLD,
+        newUser: "@new:b.example",
+        dryRun: false,
+        startedAt: "",
+        finishedAt: "",
+        invitesSent: 0,
+        rooms: [],
+        pendingInvites: [],
+        account: {
+            profile: [],
+            directChatsMarked: 0,
+            pushRuleChanges: 0,
+            ignoredUsersAdded: 0,
+            settingsCopied: [],
+            movedName: false,
+        },
+        historyExports: [
+            {
+                roomId: "!a:a.example",
+                name: "Room A",
+                files: ["hidden-history.json", "hidden-history.html"],
+                messages: 37,
+                undecryptable: 0,
+                truncated: false,
+            },
+        ],
+        waits: {},
+        errors: [],
+    } satisfies MigrationReport;
+    expect(reportMarkdown(englishTranslate, report, { rooms: [] })).toContain(
+        "Kept before the migration: 37 messages the new account can't see, from 1 rooms, in hidden\\-history\\.json, hidden\\-history\\.html\\.",
     );
 });

@@ -140,6 +140,15 @@ export function ReportView({
                     })}
                 </Text>
             )}
+            {report.historyExports && report.historyExports.length > 0 && (
+                <Text>
+                    {t("report|history_kept", {
+                        count: report.historyExports.reduce((n, e) => n + e.messages, 0),
+                        rooms: report.historyExports.length,
+                        files: [...new Set(report.historyExports.flatMap((e) => e.files))].join(", "),
+                    })}
+                </Text>
+            )}
             {report.errors.length > 0 && (
                 <div role="alert">
                     <Alert type="critical" title={t("report|errors_title")}>
