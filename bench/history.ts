@@ -45,7 +45,9 @@ function counting(http: Http): { get: HistoryGet; count(): number } {
             const r = await http.request<T>("GET", path, { query });
             if (process.env.HISTORY_BENCH_DEBUG && path.endsWith("/messages")) {
                 const page = r as { chunk?: unknown[]; end?: string };
-                console.error(`${http.baseUrl} ${String(query?.dir)} ${page.chunk?.length} end=${page.end !== undefined}`);
+                console.error(
+                    `${http.baseUrl} ${String(query?.dir)} ${page.chunk?.length} end=${page.end !== undefined}`,
+                );
             }
             return r;
         },
