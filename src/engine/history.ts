@@ -24,8 +24,6 @@ const VISIBILITY_PAGES = 10;
 export const PREVIEW_COUNT_LIMIT = 1000;
 /** Messages compared by event id per room in the audit; beyond it the audit samples. */
 export const AUDIT_EXACT_LIMIT = 2000;
-/** The oldest page each side reads in a sampled audit. */
-const SAMPLE_OLDEST = 250;
 const PAGE = 250;
 
 export type Visibility = "world_readable" | "shared" | "invited" | "joined";
@@ -120,7 +118,8 @@ export async function previewHiddenHistory(
         const events = eventsOf(page);
         newestFirst.push(...events.filter(isVisibilityChange));
         const next = tokenOf(page);
-        if (!events.length || !next || next === from) break;
+        // An empty page with an `end` is not the end (the server may be filtering or backfilling): only no `end` is.
+        if (!next || next === from) break;
         from = next;
     }
     const changes = newestFirst
@@ -179,7 +178,7 @@ async function countMessagesInPeriod(
             if (count >= limit) return { count, more: true };
         }
         const next = tokenOf(page);
-        if (!events.length || !next || next === from) return { count, more: false };
+        if (!next || next === from) return { count, more: false };
         from = next;
     }
     return { count, more: true };
@@ -197,8 +196,9 @@ export interface HistoryAudit {
     /** Encrypted, seen by the new account, and their session is not in the new account's backup. */
     noKey: number;
     /**
-     * exact: every message of the room, up to AUDIT_EXACT_LIMIT. sampled: the newest AUDIT_EXACT_LIMIT and the oldest
-     * page each side sees; an old message not found among the new account's pages counts as not visible.
+     * exact: every message the old account sees, when that is at most AUDIT_EXACT_LIMIT. sampled: the newest
+     * AUDIT_EXACT_LIMIT of them; what is older is judged by the room's visibility changes (the plan's preview), and
+     * the gate stays closed where those hide anything. An old message not found on the new side counts as not visible.
      */
     method: "exact" | "sampled";
     /** The new backup version read back (undefined: the new account has no backup). */
@@ -208,38 +208,61 @@ export interface HistoryAudit {
 interface Seen {
     /** Event id → megolm session id (empty string for unencrypted). */
     events: Map<string, string>;
+    /** The server said there is nothing older (no `end`). */
     complete: boolean;
+    /** The token of the last page asked for: asking again from it makes a server that is backfilling fetch more. */
+    lastFrom?: string;
 }
 
-/** Messages one account sees, newest first, up to `limit` (then also the oldest page when `sampleOldest`). */
-async function seenMessages(get: HistoryGet, roomId: string, limit: number, sampleOldest: boolean): Promise<Seen> {
+function addMessage(events: Map<string, string>, e: RawEvent): void {
+    if (typeof e.event_id !== "string" || typeof e.type !== "string" || !MESSAGE_TYPES.includes(e.type)) return;
+    if (e.type !== "m.room.encrypted") return void events.set(e.event_id, "");
+    // An encrypted event without a session id can't be decrypted by anyone: it gets a marker no backup holds.
+    const session = contentOf(e).session_id;
+    events.set(e.event_id, typeof session === "string" && session ? session : "\u0000none");
+}
+
+/** Messages one account sees, newest first, until `limit` of them are in `into` (starting at `from`). */
+async function seenMessages(
+    get: HistoryGet,
+    roomId: string,
+    limit: number,
+    into = new Map<string, string>(),
+    start?: string,
+): Promise<Seen> {
     const path = `/rooms/${seg(roomId)}/messages`;
-    const events = new Map<string, string>();
-    const add = (e: RawEvent) => {
-        if (typeof e.event_id !== "string" || typeof e.type !== "string" || !MESSAGE_TYPES.includes(e.type)) return;
-        if (e.type !== "m.room.encrypted") return void events.set(e.event_id, "");
-        // An encrypted event without a session id can't be decrypted by anyone: it gets a marker no backup holds.
-        const session = contentOf(e).session_id;
-        events.set(e.event_id, typeof session === "string" && session ? session : "\u0000none");
-    };
-    let from: string | undefined;
-    let complete = false;
-    for (let pages = 0; pages <= limit / PAGE + 1 && events.size < limit; pages++) {
+    let from = start;
+    // A server may answer with short pages (e.g. while it backfills a room it just joined): the page bound allows
+    // for that, the event bound keeps the cost.
+    const maxPages = 4 * Math.ceil(limit / PAGE) + 4;
+    for (let pages = 0; pages < maxPages && into.size < limit; pages++) {
         const page = await get<Page>(path, { dir: "b", limit: PAGE, from, filter: filterOf(MESSAGE_TYPES) });
-        const chunk = eventsOf(page);
-        chunk.forEach(add);
+        for (const e of eventsOf(page)) addMessage(into, e);
         const next = tokenOf(page);
-        if (!chunk.length || !next || next === from) {
-            complete = true;
-            break;
-        }
+        // An empty page with an `end` is not the end (the server may be filtering or backfilling): only no `end` is.
+        if (!next || next === from) return { events: into, complete: true, lastFrom: from };
         from = next;
     }
-    if (!complete && sampleOldest) {
-        const page = await get<Page>(path, { dir: "f", limit: SAMPLE_OLDEST, filter: filterOf(MESSAGE_TYPES) });
-        eventsOf(page).forEach(add);
+    return { events: into, complete: false, lastFrom: from };
+}
+
+/**
+ * The new account's view, until it holds every message of `old` it can see. A server that joined the room a moment
+ * ago backfills it from the others a page at a time and may say "nothing older" before it has (Synapse does): it is
+ * asked again from where it stopped, for as long as that brings more, bounded.
+ */
+async function newAccountView(get: HistoryGet, roomId: string, old: Map<string, string>, limit: number): Promise<Seen> {
+    const view = await seenMessages(get, roomId, limit);
+    const unmatched = () => [...old.keys()].some((id) => !view.events.has(id));
+    for (let stalls = 0, asks = 0; stalls < 2 && asks < 4 * Math.ceil(limit / 100) && unmatched(); asks++) {
+        if (view.events.size >= limit) break;
+        const before = view.events.size;
+        const more = await seenMessages(get, roomId, limit, view.events, view.lastFrom);
+        view.complete = more.complete;
+        view.lastFrom = more.lastFrom;
+        stalls = view.events.size > before ? 0 : stalls + 1;
     }
-    return { events, complete };
+    return view;
 }
 
 /** Session ids the new account's backup holds for a room, read from its server now. */
@@ -289,15 +312,10 @@ export async function auditHistory(
     roomId: string,
     backupVersion?: string,
 ): Promise<HistoryAudit> {
-    const old = await seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT, true);
-    // The new account sees at most what the old one does (plus what was sent since): a little more room finds the
-    // same newest window.
-    const neu = await seenMessages(
-        getNew,
-        roomId,
-        old.complete ? AUDIT_EXACT_LIMIT * 2 : AUDIT_EXACT_LIMIT + PAGE,
-        !old.complete,
-    );
+    const old = await seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT);
+    // The new account sees at most what the old one does, plus what was sent since: a little more room finds the same
+    // range. Sampled (the old account sees more than the limit): the newest AUDIT_EXACT_LIMIT are compared.
+    const neu = await newAccountView(getNew, roomId, old.events, AUDIT_EXACT_LIMIT + 2 * PAGE);
     const backup = await backedUpSessions(getNew, roomId, backupVersion);
     return {
         ...compareViews(old.events, neu.events, backup.sessions),
