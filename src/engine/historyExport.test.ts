@@ -202,3 +202,23 @@ test("file names are made of the room id only, safe, and distinct", () => {
     expect(exportFileBase("!a_b.org")).not.toBe(a);
     expect(exportFileBase("!../../etc:x")).not.toContain("/");
 });
+
+test("an empty page with a new end token is not the end of the period", async () => {
+    const pages: Record<string, { chunk: unknown[]; end?: string }> = {
+        start: { chunk: [], end: "p1" },
+        p1: { chunk: [msg("$m1", "after the gap")], end: "p2" },
+        p2: { chunk: [] },
+    };
+    const get: HistoryGet = async <T>(_path: string, query?: Record<string, string | number | undefined>) =>
+        pages[String(query?.from ?? "start")] as T;
+    const bodies: string[] = [];
+    await exportRoomHistory(get, { roomId: "!r:x", name: "R", periods: [{ visibility: "joined", ongoing: true }] }, [
+        {
+            beginRoom: () => undefined,
+            message: (m) => void bodies.push(m.content.body as string),
+            endRoom: () => undefined,
+            finish: () => undefined,
+        },
+    ]);
+    expect(bodies).toEqual(["after the gap"]);
+});

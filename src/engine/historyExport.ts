@@ -102,8 +102,10 @@ async function* periodMessages(
         from = context.end;
     }
     let count = 0;
-    // Each page holds at least one event or the loop ends; the page bound keeps a hostile server from stalling it.
-    for (let pages = 0; pages <= limit / PAGE + 1; pages++) {
+    // Short or empty pages are allowed for (a server filtering or backfilling); the page bound keeps a hostile server
+    // from stalling it.
+    const maxPages = 4 * Math.ceil(limit / PAGE) + 4;
+    for (let pages = 0; pages < maxPages; pages++) {
         const page = await get<{ chunk?: unknown; end?: unknown }>(`/rooms/${seg(roomId)}/messages`, {
             dir: "f",
             limit: PAGE,
@@ -120,7 +122,8 @@ async function* periodMessages(
             yield e as RawTimelineEvent & { event_id: string; type: string };
         }
         const next = typeof page.end === "string" ? page.end : undefined;
-        if (!chunk.length || !next || next === from) return { more: false };
+        // An empty page with an `end` is not the end: only no `end` (or the same one again) is.
+        if (!next || next === from) return { more: false };
         from = next;
     }
     return { more: true };
