@@ -190,18 +190,25 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             return exportKeyFile({ old, roomIds, local: client.getCrypto(), oldBackup, passphrase });
         },
 
-        async exportHiddenHistory(plan, roomIds, words, onProgress) {
+        async exportHiddenHistory(plan, roomIds, choices, words, onProgress) {
             const wanted = roomIds ? new Set(roomIds) : undefined;
             const rooms = plan.rooms
                 .filter((r) => r.hiddenHistory && (wanted ? wanted.has(r.roomId) : r.selected))
                 .map((r) => ({ roomId: r.roomId, name: r.name, periods: r.hiddenHistory!.periods }));
+            // The old backup, for keys Element's session lacks: opened with the old recovery key or the session's key.
+            const backup = await openOldBackup(
+                { old, oldCrypto: client.getCrypto(), oldRecoveryKey: choices.oldRecoveryKey },
+                [],
+            ).catch(() => undefined);
+            const get = <T>(path: string, query?: Record<string, string | number | undefined>) =>
+                old.http.request<T>("GET", path, { query });
             const json = blobCollector("application/json");
             const html = blobCollector("text/html");
             const summaries = await exportRoomsHistory(
-                (path, query) => old.http.request("GET", path, { query }),
+                get,
                 rooms,
                 [new JsonHistoryWriter(json.out, { exportedBy: oldUserId! }), new HtmlHistoryWriter(html.out, words)],
-                { decryptor: elementEventDecryptor(client), onProgress },
+                { decryptor: elementEventDecryptor(client, backup && { ...backup, get }), onProgress },
             );
             const base = rooms.length === 1 ? exportFileBase(rooms[0]!.roomId) : "hidden-history";
             const files = [

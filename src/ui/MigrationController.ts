@@ -405,7 +405,7 @@ export class MigrationController {
         const saved = this.state.historyExport?.saved ?? [];
         this.set({ historyExport: { saved } });
         const result = await this.act((rt) =>
-            rt.exportHiddenHistory(stage.plan, roomIds, exportWords(this.host.t), (progress) =>
+            rt.exportHiddenHistory(stage.plan, roomIds, this.state.keyChoices, exportWords(this.host.t), (progress) =>
                 this.set({ historyExport: { saved, progress } }),
             ),
         );

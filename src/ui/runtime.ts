@@ -104,6 +104,7 @@ export interface MigrationRuntime {
     exportHiddenHistory(
         plan: MigrationPlan,
         roomIds: string[] | undefined,
+        choices: KeyChoices,
         words: HtmlWords,
         onProgress: (progress: ExportProgress) => void,
     ): Promise<HiddenHistoryExport>;
