@@ -25,7 +25,7 @@ import type { ServerApproval } from "../keys/recoverySetup.ts";
 import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from "./args.ts";
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
 import { exportHiddenHistoryFiles } from "./historyExportFiles.ts";
-import { writePrivateFile } from "./privateFile.ts";
+import { makePrivateDirectory, writePrivateFile } from "./privateFile.ts";
 import { progressOutput } from "./progress.ts";
 import { MigrationRunningError, type RunLock, takeRunLock } from "./runLock.ts";
 import { terminalSafe } from "./terminalText.ts";
@@ -262,6 +262,14 @@ export async function main(argv: string[]): Promise<number> {
         if (opts.help) {
             out.write(`${USAGE}\n`);
             return 0;
+        }
+        // The export's directory is made (or found) first, so a wrong path stops before anything changes.
+        if (opts.exportHiddenHistory) {
+            try {
+                makePrivateDirectory(opts.exportHiddenHistory);
+            } catch (e) {
+                throw new InputError(`--export-hidden-history: ${e instanceof Error ? e.message : String(e)}`);
+            }
         }
         const keyFilePassphrase = env("MIGRATE_KEY_FILE_PASSPHRASE");
         if (opts.keyFile && !keyFilePassphrase)
