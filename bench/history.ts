@@ -27,7 +27,7 @@ export interface HistoryCost {
     preview: { requests: number; seconds: number };
     audit: { requests: number; seconds: number; methods: Record<string, number>; notVisible: number; oldSees: number };
     /** The same audit again: the new server has backfilled the rooms by now (the first audit paid for that). */
-    auditAgain: { requests: number; seconds: number };
+    auditAgain: { requests: number; seconds: number; notVisible: number };
 }
 
 export interface HistoryFigures {
@@ -133,7 +133,7 @@ async function measure(bed: Bed, tag: string, rooms: number, messages: number): 
     const auditSeconds = (performance.now() - t) / 1000;
     const [oldAgain, newAgain] = [counting(built.old), counting(built.neu)];
     t = performance.now();
-    await pool(
+    const again = await pool(
         built.roomIds.map((id) => () => auditHistory(oldAgain.get, newAgain.get, id)),
         4,
     );
@@ -152,12 +152,16 @@ async function measure(bed: Bed, tag: string, rooms: number, messages: number): 
             notVisible: audits.reduce((n, a) => n + a.notVisible, 0),
             oldSees: audits.reduce((n, a) => n + a.oldSees, 0),
         },
-        auditAgain: { requests: oldAgain.count() + newAgain.count(), seconds: againSeconds },
+        auditAgain: {
+            requests: oldAgain.count() + newAgain.count(),
+            seconds: againSeconds,
+            notVisible: again.reduce((n, a) => n + a.notVisible, 0),
+        },
     };
     console.log(
         `  preview: ${cost.preview.requests} requests, ${previewSeconds.toFixed(2)} s; audit: ${cost.audit.requests} requests, ` +
             `${auditSeconds.toFixed(2)} s (${JSON.stringify(methods)}, ${cost.audit.oldSees} compared, ${cost.audit.notVisible} not visible); ` +
-            `again: ${cost.auditAgain.requests} requests, ${againSeconds.toFixed(2)} s`,
+            `again: ${cost.auditAgain.requests} requests, ${againSeconds.toFixed(2)} s, ${cost.auditAgain.notVisible} not visible`,
     );
     return cost;
 }

@@ -187,7 +187,11 @@ results.history_audit = {
     requests: h.account.audit.requests,
     methods: h.account.audit.methods,
     not_visible_found: h.account.audit.notVisible,
-    again_after_backfill: { seconds: round(h.account.auditAgain.seconds, 1), requests: h.account.auditAgain.requests },
+    again_after_backfill: {
+        seconds: round(h.account.auditAgain.seconds, 1),
+        requests: h.account.auditAgain.requests,
+        not_visible_found: h.account.auditAgain.notVisible,
+    },
     preview: { seconds: round(h.account.preview.seconds, 2), requests: h.account.preview.requests },
     big_room: {
         messages: h.bigRoom.messagesPerRoom,
