@@ -142,6 +142,21 @@ describe("command-line arguments", () => {
         expect(parseArgs(required).acceptMissingKeys).toBeUndefined();
     });
 
+    test("issue 16.3: --accept-losses is the same list (keys and hidden history), and either flag may repeat", () => {
+        const required = ["--old-homeserver", "https://old.example", "--new-user", "@new:new.example"];
+        expect(
+            parseArgs([
+                ...required,
+                "--accept-losses",
+                "!a:old.example",
+                "--accept-missing-keys",
+                "!b:old.example",
+                "--accept-losses",
+                "!c:old.example,!d:old.example",
+            ]).acceptMissingKeys,
+        ).toEqual(["!b:old.example", "!a:old.example", "!c:old.example", "!d:old.example"]);
+    });
+
     test.each([["--help"], ["-h"]])("%s needs no other flag", (flag) => {
         expect(parseArgs([flag]).help).toBe(true);
     });

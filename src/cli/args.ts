@@ -22,6 +22,8 @@ export interface CliOptions {
     reportFile?: string;
     yes: boolean;
     keyFile?: string;
+    /** A directory for the messages a newcomer won't see (JSON + HTML per room), written before anything changes. */
+    exportHiddenHistory?: string;
     setUpNewBackup: boolean;
     trustNewBackup: boolean;
     /** Rooms (ids) the old account may leave although some of their keys are not handed over. */
@@ -59,12 +61,18 @@ Options:
   --moved-notice           add "(moved to …)" to the old display name and a note in each direct chat
   --report FILE            write a JSON report
   --key-file FILE          also write the old account's room keys as an encrypted key file (Element's format)
+  --export-hidden-history DIR
+                           first write each chosen room's messages the new account will never see (the room
+                           shows members only what was sent after they were invited or joined) to DIR, as JSON
+                           and HTML, decrypted with MIGRATE_OLD_RECOVERY_KEY; at most 500,000 messages per room.
+                           Also with --dry-run. The report names the files
   --set-up-new-backup      set up recovery and a key backup for the new account if it has none
                            (needs MIGRATE_NEW_PASSWORD; prints the new recovery key once)
   --trust-new-backup       hand keys to the new account's backup without its recovery key (see --help risk)
-  --accept-missing-keys ROOM_ID[,ROOM_ID…]
-                           with --leave-old-rooms: leave these rooms even though some of their keys are not in
-                           the new backup (the report of an earlier run names them); never needed otherwise
+  --accept-losses ROOM_ID[,ROOM_ID…]  (also --accept-missing-keys)
+                           with --leave-old-rooms: leave these rooms even though the new account can't see or
+                           can't decrypt some of their messages (the plan and the report name them and how many);
+                           those messages stay with the old account. Never needed otherwise
   --yes                    do not ask for confirmation
   -h, --help               this help
 
@@ -98,7 +106,9 @@ const OPTIONS = {
     "old-idp": { type: "string" },
     "report": { type: "string" },
     "key-file": { type: "string" },
-    "accept-missing-keys": { type: "string" },
+    "export-hidden-history": { type: "string" },
+    "accept-missing-keys": { type: "string", multiple: true },
+    "accept-losses": { type: "string", multiple: true },
     "dry-run": { type: "boolean", default: false },
     "leave-old-rooms": { type: "boolean", default: false },
     "moved-notice": { type: "boolean", default: false },
@@ -123,15 +133,20 @@ export function parseArgs(argv: string[]): CliOptions {
         oldIdp: values["old-idp"],
         reportFile: values.report,
         keyFile: values["key-file"],
+        exportHiddenHistory: values["export-hidden-history"],
         dryRun: values["dry-run"],
         leaveOldRooms: values["leave-old-rooms"],
         movedNotice: values["moved-notice"],
         setUpNewBackup: values["set-up-new-backup"],
         trustNewBackup: values["trust-new-backup"],
-        acceptMissingKeys: values["accept-missing-keys"]
-            ?.split(",")
-            .map((v) => v.trim())
-            .filter(Boolean),
+        // One list for both kinds of loss (keys, history a room hides from newcomers); each flag may be repeated.
+        acceptMissingKeys:
+            values["accept-missing-keys"] || values["accept-losses"]
+                ? [...(values["accept-missing-keys"] ?? []), ...(values["accept-losses"] ?? [])]
+                      .flatMap((v) => v.split(","))
+                      .map((v) => v.trim())
+                      .filter(Boolean)
+                : undefined,
         yes: values.yes,
         help: values.help,
     };

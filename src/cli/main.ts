@@ -8,6 +8,7 @@ import { createInterface } from "node:readline/promises";
 import { readJournalDocument } from "../engine/context.ts";
 import { NewerJournalError, journalFor, runningElsewhere } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
+import { historyLosses, previewPlanHistory } from "../engine/history.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
 import { Scheduler } from "../engine/scheduler.ts";
 import { type SignInMethod, checkHomeserver, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
@@ -23,7 +24,8 @@ import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
 import type { ServerApproval } from "../keys/recoverySetup.ts";
 import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from "./args.ts";
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
-import { writePrivateFile } from "./privateFile.ts";
+import { exportHiddenHistoryFiles } from "./historyExportFiles.ts";
+import { makePrivateDirectory, writePrivateFile } from "./privateFile.ts";
 import { progressOutput } from "./progress.ts";
 import { MigrationRunningError, type RunLock, RunLockUnsafeError, takeRunLock } from "./runLock.ts";
 import { terminalSafe } from "./terminalText.ts";
@@ -175,6 +177,30 @@ export function printSummary(report: MigrationReport, out: Pick<NodeJS.WriteStre
     for (const r of [...by("migrated"), ...by("already")].filter((x) => x.reason && x.outcome !== "already"))
         writeLine(out, `  · ${r.name}: ${r.reason}`);
     for (const e of report.errors) writeLine(out, `  ✗ ${e}`);
+    // The audit: what the new account can see and decrypt of what the old account sees, room by room.
+    const audited = report.rooms.filter((r) => r.history);
+    if (audited.length) {
+        const sum = (f: (h: NonNullable<(typeof audited)[number]["history"]>) => number) =>
+            audited.reduce((n, r) => n + f(r.history!), 0);
+        const sampled = audited.filter((r) => r.history!.method === "sampled").length;
+        writeLine(
+            out,
+            `History: the old account sees ${sum((h) => h.oldSees)} messages in ${audited.length} rooms; the new account sees ` +
+                `${sum((h) => h.newSees)} and can decrypt ${sum((h) => h.newCanDecrypt)}; ${sum((h) => h.notVisible)} not visible, ` +
+                `${sum((h) => h.noKey)} without key${sampled ? ` (${sampled} rooms sampled, not counted exactly)` : ""}.`,
+        );
+        for (const r of audited.filter((x) => historyLosses(x.history!) > 0))
+            writeLine(
+                out,
+                `  ${r.left ? "·" : "!"} ${r.name} (${r.roomId}): ${r.history!.notVisible} not visible, ${r.history!.noKey} without key` +
+                    `${r.left ? " — left anyway, as you accepted" : ""}`,
+            );
+    }
+    if (report.historyExports?.length) {
+        const kept = report.historyExports.reduce((n, e) => n + e.messages, 0);
+        writeLine(out, `Kept before the migration: ${kept} messages the new account can't see, in:`);
+        for (const e of report.historyExports) writeLine(out, `  ${e.name}: ${e.files.join(", ")}`);
+    }
     const keys = report.keys;
     if (keys) {
         writeLine(
@@ -237,6 +263,14 @@ export async function main(argv: string[]): Promise<number> {
             out.write(`${USAGE}\n`);
             return 0;
         }
+        // The export's directory is made (or found) first, so a wrong path stops before anything changes.
+        if (opts.exportHiddenHistory) {
+            try {
+                makePrivateDirectory(opts.exportHiddenHistory);
+            } catch (e) {
+                throw new InputError(`--export-hidden-history: ${e instanceof Error ? e.message : String(e)}`);
+            }
+        }
         const keyFilePassphrase = env("MIGRATE_KEY_FILE_PASSPHRASE");
         if (opts.keyFile && !keyFilePassphrase)
             throw new InputError("--key-file needs its passphrase in MIGRATE_KEY_FILE_PASSPHRASE.");
@@ -268,7 +302,9 @@ export async function main(argv: string[]): Promise<number> {
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
         const journalDoc = await readJournalDocument(old);
         // The same migration under way on another device (an Element page, another machine's CLI): not run twice.
-        const elsewhere = opts.dryRun ? undefined : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId, Date.now(), lock?.runner);
+        const elsewhere = opts.dryRun
+            ? undefined
+            : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId, Date.now(), lock?.runner);
         if (elsewhere)
             throw new InputError(
                 `The migration from ${old.userId} to ${neu.userId} is running on another device (${elsewhere.deviceId}, ` +
@@ -307,11 +343,15 @@ export async function main(argv: string[]): Promise<number> {
 
         err.write(`Reading ${old.userId}'s rooms and settings…\n`);
         const snapshot = await snapshotFromSync(old.http, old.userId);
-        const plan = buildPlan(snapshot, neu.userId, {
-            leaveOldRooms: opts.leaveOldRooms,
-            movedNotice: opts.movedNotice,
-            acceptMissingKeys: opts.acceptMissingKeys ?? [],
-        });
+        err.write("Reading which history each room hides from newcomers…\n");
+        const plan = await previewPlanHistory(
+            buildPlan(snapshot, neu.userId, {
+                leaveOldRooms: opts.leaveOldRooms,
+                movedNotice: opts.movedNotice,
+                acceptMissingKeys: opts.acceptMissingKeys ?? [],
+            }),
+            (path, query) => old.http.request("GET", path, { query }),
+        );
         printPlan(plan, err);
 
         if (!opts.dryRun && !opts.yes) {
@@ -347,6 +387,17 @@ export async function main(argv: string[]): Promise<number> {
             );
         }
 
+        // What stays behind is written before anything changes (the old account leaves nothing before it).
+        const historyExports = opts.exportHiddenHistory
+            ? await exportHiddenHistoryFiles({
+                  dir: opts.exportHiddenHistory,
+                  plan,
+                  old,
+                  oldBackup: keys.oldBackup,
+                  err,
+              })
+            : undefined;
+
         const progress = progressOutput(err);
         preparing = false;
         // Once stopping, a request the scheduler would start next never starts (the process exits after signing out).
@@ -356,7 +407,7 @@ export async function main(argv: string[]): Promise<number> {
                 return stopping ? never() : super.run(name, () => (stopping ? never() : request()));
             }
         })();
-        const report = await runMigration(
+        const ran = await runMigration(
             plan,
             snapshot,
             { old, new: neu },
@@ -369,6 +420,7 @@ export async function main(argv: string[]): Promise<number> {
                 heartbeatRunner: lock?.runner,
             },
         );
+        const report: MigrationReport = historyExports ? { ...ran, historyExports } : ran;
         progress.end();
         printSummary(report, err);
         if (opts.reportFile) {

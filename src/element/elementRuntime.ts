@@ -10,6 +10,14 @@ import { type AccountSession, readJournalDocument } from "../engine/context.ts";
 import { JOURNAL_EVENT_TYPE, journalFor, runningElsewhere, withJournal } from "../engine/journal.ts";
 import { runMigration } from "../engine/migration.ts";
 import { Scheduler } from "../engine/scheduler.ts";
+import { previewPlanHistory } from "../engine/history.ts";
+import {
+    HtmlHistoryWriter,
+    JsonHistoryWriter,
+    type TextOut,
+    exportFileBase,
+    exportRoomsHistory,
+} from "../engine/historyExport.ts";
 import { buildPlan } from "../engine/plan.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { keySituation, openOldBackup, prepareKeyHandover } from "../keys/prepare.ts";
@@ -25,6 +33,7 @@ import type { SignedInSession } from "../sessions/session.ts";
 import { type SignInRequest, checkTarget, signIn } from "../sessions/signIn.ts";
 import { type SyncedClient, snapshotFromClient } from "../sessions/snapshots.ts";
 import type { MigrationRuntime, NewAccountHandle } from "../ui/runtime.ts";
+import { elementEventDecryptor } from "./historyDecryptor.ts";
 import { popupBrowser } from "./signInWindow.ts";
 
 const DEVICE_NAME = "Account migration (Element)";
@@ -158,7 +167,10 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
         },
 
         async plan(account, options) {
-            return buildPlan(snapshot(), session(account).userId, options);
+            // What each room hides from newcomers: read as the old account before anything changes.
+            return previewPlanHistory(buildPlan(snapshot(), session(account).userId, options), (path, query) =>
+                old.http.request("GET", path, { query }),
+            );
         },
 
         async keyStatus(account) {
@@ -187,6 +199,42 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             );
             const roomIds = plan.rooms.filter((r) => r.selected && r.encrypted).map((r) => r.roomId);
             return exportKeyFile({ old, roomIds, local: client.getCrypto(), oldBackup, passphrase });
+        },
+
+        async exportHiddenHistory(plan, roomIds, choices, words, onProgress) {
+            const wanted = roomIds ? new Set(roomIds) : undefined;
+            const rooms = plan.rooms
+                .filter((r) => r.hiddenHistory && (wanted ? wanted.has(r.roomId) : r.selected))
+                .map((r) => ({ roomId: r.roomId, name: r.name, periods: r.hiddenHistory!.periods }));
+            // The old backup, for keys Element's session lacks: opened with the old recovery key or the session's key.
+            const backup = await openOldBackup(
+                { old, oldCrypto: client.getCrypto(), oldRecoveryKey: choices.oldRecoveryKey },
+                [],
+            ).catch(() => undefined);
+            const get = <T>(path: string, query?: Record<string, string | number | undefined>) =>
+                old.http.request<T>("GET", path, { query });
+            const json = blobCollector("application/json");
+            const html = blobCollector("text/html");
+            const summaries = await exportRoomsHistory(
+                get,
+                rooms,
+                [new JsonHistoryWriter(json.out, { exportedBy: oldUserId! }), new HtmlHistoryWriter(html.out, words)],
+                { decryptor: elementEventDecryptor(client, backup && { ...backup, get }), onProgress },
+            );
+            const base = rooms.length === 1 ? exportFileBase(rooms[0]!.roomId) : "hidden-history";
+            const files = [
+                { name: `${base}.json`, blob: json.blob() },
+                { name: `${base}.html`, blob: html.blob() },
+            ];
+            return {
+                files,
+                rooms: rooms.map((r) => ({
+                    roomId: r.roomId,
+                    name: r.name,
+                    files: files.map((f) => f.name),
+                    ...summaries.get(r.roomId)!,
+                })),
+            };
         },
 
         async run(account, plan, choices, callbacks) {
@@ -265,4 +313,27 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
         delete journal.finishedAt;
         await old.http.request("PUT", path, { body: withJournal(doc, plan.newUserId, journal) });
     }
+}
+
+/**
+ * Text gathered into a Blob as it comes: every thousand pieces become one Blob part, which the browser may keep out of
+ * the page's memory (a large room is never one string).
+ */
+function blobCollector(type: string): { out: TextOut; blob(): Blob } {
+    const parts: Blob[] = [];
+    let pending: string[] = [];
+    const seal = () => {
+        if (pending.length) parts.push(new Blob(pending));
+        pending = [];
+    };
+    return {
+        out: (chunk) => {
+            pending.push(chunk);
+            if (pending.length >= 1000) seal();
+        },
+        blob: () => {
+            seal();
+            return new Blob(parts, { type });
+        },
+    };
 }

@@ -30,8 +30,8 @@ function openPage(): void {
 }
 
 /** Offers text as a file download (the report, the key file, a recovery key). */
-function downloadFile(name: string, text: string, type: string): void {
-    const url = URL.createObjectURL(new Blob([text], { type }));
+function downloadFile(name: string, content: string | Blob, type: string): void {
+    const url = URL.createObjectURL(typeof content === "string" ? new Blob([content], { type }) : content);
     const a = document.createElement("a");
     a.href = url;
     a.download = name;

@@ -1,3 +1,4 @@
+import type { HistoryAudit } from "./history.ts";
 import type { RoomKeyCheck } from "./keyHandover.ts";
 import { type LeaveFacts, evaluateLeaveGate } from "./leaveGate.ts";
 import { reportExitCode, type MigrationReport } from "./migration.ts";
@@ -5,6 +6,7 @@ import type { Blocker } from "./plan.ts";
 import { CREATOR } from "./powerLevels.ts";
 import { reason } from "./reasons.ts";
 
+const allVisible: HistoryAudit = { oldSees: 5, newSees: 5, newCanDecrypt: 5, notVisible: 0, noKey: 0, method: "exact" };
 const allKeys: RoomKeyCheck = { existing: 15, present: 15, missing: 0, backupVersion: "3", reasons: [] };
 
 function facts(over: Partial<LeaveFacts> = {}): LeaveFacts {
@@ -14,6 +16,7 @@ function facts(over: Partial<LeaveFacts> = {}): LeaveFacts {
         onOldServer: { membership: "join", newLevel: 100, oldLevel: 100, server: "old.example" },
         encrypted: false,
         lossesAccepted: false,
+        history: allVisible,
         ...over,
     };
 }
@@ -127,4 +130,56 @@ describe("issue 7.19: exit codes", () => {
     test("a failed room: 1", () => {
         expect(reportExitCode(report([{ outcome: "failed" }, { outcome: "needs-action" }]))).toBe(1);
     });
+});
+
+describe("issue 16.3: the gate uses the history audit", () => {
+    const hiddenBlocker = {
+        code: "hidden-history",
+        blocks: "leave",
+        messageKey: "hidden-history-invited",
+        params: { count: 5 },
+        reason: "",
+    } as Blocker;
+
+    test("messages the new account cannot see keep the old account, with how many of how many", () => {
+        const history = { ...allVisible, newSees: 0, newCanDecrypt: 0, notVisible: 5 };
+        const decision = evaluateLeaveGate(facts({ history, blockers: [hiddenBlocker] }));
+        expect(decision).toEqual({
+            open: false,
+            reasons: [reason("stayed-history-not-visible", { count: 5, total: 5 })],
+        });
+    });
+
+    test("encrypted messages the new account sees without a key in its backup keep the old account", () => {
+        const history = { ...allVisible, newCanDecrypt: 3, noKey: 2 };
+        expect(keysOf(evaluateLeaveGate(facts({ encrypted: true, keys: allKeys, history })))).toEqual([
+            "reason|stayed-history-no-key",
+        ]);
+    });
+
+    test("the person's acceptance of the room's named loss opens the gate; the plan's foretelling alone never closes it", () => {
+        const history = { ...allVisible, notVisible: 2, newSees: 3, newCanDecrypt: 3 };
+        expect(evaluateLeaveGate(facts({ history, lossesAccepted: true, blockers: [hiddenBlocker] })).open).toBe(true);
+        // The audit found everything visible (e.g. the new account was invited before those messages): it leaves.
+        expect(evaluateLeaveGate(facts({ blockers: [hiddenBlocker] })).open).toBe(true);
+    });
+
+    test("an audit that could not be made, or a sample where the plan found hidden history, keeps the old account", () => {
+        expect(keysOf(evaluateLeaveGate(facts({ history: { error: "timeout" }, lossesAccepted: true })))).toEqual([
+            "reason|stayed-history-not-audited",
+        ]);
+        const sampled = { ...allVisible, method: "sampled" as const };
+        expect(keysOf(evaluateLeaveGate(facts({ history: sampled, blockers: [hiddenBlocker] })))).toEqual([
+            "reason|stayed-history-sampled",
+        ]);
+        expect(evaluateLeaveGate(facts({ history: sampled })).open).toBe(true);
+    });
+});
+
+test("issue 16.3: where the key check already keeps the old account, its reasons speak for the missing keys", () => {
+    const keys: RoomKeyCheck = { existing: 3, present: 0, missing: 3, reasons: [reason("keys-no-new-backup")] };
+    const history: HistoryAudit = { ...allVisible, newCanDecrypt: 0, noKey: 5 };
+    expect(evaluateLeaveGate(facts({ encrypted: true, keys, history })).reasons).toEqual([
+        reason("keys-no-new-backup"),
+    ]);
 });

@@ -5,11 +5,14 @@
  * - its level, as both servers see it, is at least the old account's level read now;
  * - nothing in the plan blocks leaving (e.g. a creator's power, which cannot be handed over);
  * - in an encrypted room, every key that exists (the old session's, and every session the old backup lists) is in
- *   the new account's backup as read back now — or the user accepted the named losses for this room.
+ *   the new account's backup as read back now — or the user accepted the named losses for this room;
+ * - the history audit (history.ts), made as both accounts now, finds no message the old account sees that the new one
+ *   cannot see or cannot decrypt — or the user accepted that room's named loss.
  * `evaluateLeaveGate` is the rule, as data in and reasons out; `readLeaveFacts` gathers the facts.
  */
 import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import type { AccountSession, MigrationContext } from "./context.ts";
+import { type HistoryAudit, historyLosses } from "./history.ts";
 import type { RoomKeyCheck } from "./keyHandover.ts";
 import type { Blocker, RoomPlan } from "./plan.ts";
 import { CREATOR, type PowerLevelsView, powerLevelsOf } from "./powerLevels.ts";
@@ -28,8 +31,10 @@ export interface LeaveFacts {
     encrypted: boolean;
     /** This run's read-back of the room's keys; undefined when no key hand-over ran. */
     keys?: RoomKeyCheck;
-    /** The user accepted, by name, that this room's missing keys stay behind. */
+    /** The user accepted, by name, that this room's missing keys and unreadable history stay behind. */
     lossesAccepted: boolean;
+    /** The history audit read now, or why it could not be made. */
+    history: HistoryAudit | { error: string };
 }
 
 export interface GateDecision {
@@ -40,7 +45,8 @@ export interface GateDecision {
 
 export function evaluateLeaveGate(f: LeaveFacts): GateDecision {
     const why: Reason[] = [];
-    for (const b of f.blockers.filter((x) => x.blocks === "leave"))
+    // Hidden history is decided by the audit below, which the user can accept; the plan only foretold it.
+    for (const b of f.blockers.filter((x) => x.blocks === "leave" && x.code !== "hidden-history"))
         why.push({ key: `blocker|${b.messageKey}`, params: b.params });
     if (f.onNewServer.membership !== "join") why.push(reason("stayed-not-joined-new"));
     if (f.onOldServer.membership !== "join")
@@ -51,11 +57,28 @@ export function evaluateLeaveGate(f: LeaveFacts): GateDecision {
         const oldLevel = f.onOldServer.oldLevel === CREATOR ? "creator" : f.onOldServer.oldLevel;
         why.push(reason("stayed-level-lower", { newLevel, oldLevel }));
     }
+    const before = why.length;
     if (f.encrypted) {
         if (!f.keys) why.push(reason("stayed-no-key-handover"));
         else if ((f.keys.existing === null || f.keys.missing > 0) && !f.lossesAccepted) why.push(...f.keys.reasons);
     }
+    why.push(...historyReasons(f, why.length > before));
     return { open: why.length === 0, reasons: why };
+}
+
+/** `keysSaid`: the key check already closed the gate, and its reasons say why keys are missing better than a count. */
+function historyReasons(f: LeaveFacts, keysSaid: boolean): Reason[] {
+    const audit = f.history;
+    if ("error" in audit) return [reason("stayed-history-not-audited", { error: audit.error })];
+    if (f.lossesAccepted) return [];
+    const why: Reason[] = [];
+    if (audit.notVisible > 0)
+        why.push(reason("stayed-history-not-visible", { count: audit.notVisible, total: audit.oldSees }));
+    if (audit.noKey > 0 && !keysSaid) why.push(reason("stayed-history-no-key", { count: audit.noKey }));
+    // A sample proves nothing about the pages it skipped: the plan's finding stands.
+    if (!historyLosses(audit) && audit.method === "sampled" && f.blockers.some((b) => b.code === "hidden-history"))
+        why.push(reason("stayed-history-sampled"));
+    return why;
 }
 
 /** A state event read with `format=event` (so the create event's sender, a v12 creator, is known). */
@@ -92,6 +115,7 @@ export async function readLeaveFacts(
     ctx: MigrationContext,
     room: RoomPlan,
     keys: RoomKeyCheck | undefined,
+    history: LeaveFacts["history"],
 ): Promise<LeaveFacts> {
     const { old, new: neu } = ctx.sides;
     const onOld = async () => {
@@ -122,5 +146,6 @@ export async function readLeaveFacts(
         encrypted: room.encrypted,
         keys,
         lossesAccepted: ctx.plan.options.acceptMissingKeys.includes(room.roomId),
+        history,
     };
 }

@@ -23,6 +23,7 @@ import {
     type StepName,
 } from "./context.ts";
 import { nowSeconds } from "./journal.ts";
+import type { HistoryExportRecord } from "./historyExport.ts";
 import type { KeyHandover, KeysReport } from "./keyHandover.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
 import type { RuleSet } from "./pushRules.ts";
@@ -64,6 +65,8 @@ export interface MigrationReport {
         movedName: boolean;
     };
     keys?: KeysReport;
+    /** What was kept of the history the new account won't see, written before anything changed (historyExport.ts). */
+    historyExports?: HistoryExportRecord[];
     /** Time spent waiting on servers' limits, by bucket (ms). */
     waits: Record<string, number>;
     errors: string[];

@@ -14,6 +14,7 @@ import { CREATOR, canGrantLevel, powerLevelsOf } from "./powerLevels.ts";
 import { aclAllowsServer } from "./serverAcl.ts";
 import { type AccountSnapshot, RoomState } from "./snapshot.ts";
 import { serverNameOf } from "./userId.ts";
+import type { HiddenHistory } from "./history.ts";
 import { type TranslationKey, englishTranslate, hasTranslation } from "../i18n/index.ts";
 
 export type RoomKind = "dm" | "space" | "public" | "group";
@@ -27,7 +28,8 @@ export type BlockerCode =
     | "server-acl-denies"
     | "not-federated"
     | "creator-power"
-    | "tombstoned";
+    | "tombstoned"
+    | "hidden-history";
 
 export interface Blocker {
     code: BlockerCode;
@@ -69,6 +71,8 @@ export interface RoomPlan {
     /** Room-level account data to copy (m.tag first), by type. */
     roomAccountData: Record<string, Record<string, unknown>>;
     historyVisibility: string;
+    /** What a newcomer won't see of this room's history (read by previewPlanHistory; undefined: nothing, or not read). */
+    hiddenHistory?: HiddenHistory;
     selected: boolean;
 }
 
@@ -94,8 +98,9 @@ export interface MigrationOptions {
     /** Also copy changes the user made to the server's default notification rules (off: defaults untouched). */
     copyDefaultPushRuleChanges: boolean;
     /**
-     * Rooms the old account may leave although some of their keys are not in the new backup: losses the user saw
-     * named in the report and accepted explicitly. Empty by default.
+     * Rooms the old account may leave although the audit finds messages the new account cannot see or cannot decrypt
+     * (messages the room hides from newcomers, keys not in the new backup): losses the user saw named and accepted
+     * explicitly. Empty by default. (The name is from when it covered keys only.)
      */
     acceptMissingKeys: string[];
 }
@@ -422,4 +427,27 @@ export function buildPlan(
 /** How many invites running this plan would send (the scarce resource: see the scheduler). */
 export function invitesNeeded(plan: MigrationPlan): number {
     return plan.rooms.filter((r) => r.selected && r.status === "ready" && r.route === "invite").length;
+}
+
+/**
+ * Adds what the preview found to the plan: the hidden history, and a blocker saying it in words. The blocker stops
+ * leaving only through the audit (leaveGate.ts), so a person can accept the named loss.
+ */
+export function withHiddenHistory(plan: MigrationPlan, found: ReadonlyMap<string, HiddenHistory>): MigrationPlan {
+    const rooms = plan.rooms.map((room) => {
+        const hidden = found.get(room.roomId);
+        if (!hidden || (hidden.count === 0 && !hidden.atLeast)) return room;
+        const ongoing = hidden.periods.find((p) => p.ongoing)?.visibility ?? "earlier";
+        const messageKey = `hidden-history-${ongoing}${hidden.atLeast ? "-many" : ""}` as BlockerMessageKey;
+        const params = { room: quoteRoom(room), count: hidden.count };
+        return {
+            ...room,
+            hiddenHistory: hidden,
+            blockers: [
+                ...room.blockers.filter((b) => b.code !== "hidden-history"),
+                makeBlocker("hidden-history", "leave", messageKey, params),
+            ],
+        };
+    });
+    return { ...plan, rooms };
 }

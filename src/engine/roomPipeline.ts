@@ -3,6 +3,7 @@
  * the room's line in the report with its reasons. migration.ts runs one of these per room, side by side.
  */
 import type { MigrationContext } from "./context.ts";
+import { type HistoryAudit, auditHistory, historyLosses } from "./history.ts";
 import type { KeyHandover, RoomKeyCheck } from "./keyHandover.ts";
 import { evaluateLeaveGate, readLeaveFacts } from "./leaveGate.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
@@ -93,7 +94,7 @@ function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string
     if (room.kind === "dm") steps.push("direct");
     if (room.encrypted) steps.push("keys");
     if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
-    if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave"))
+    if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave" && b.code !== "hidden-history"))
         steps.push("leave if the gate opens");
     return steps;
 }
@@ -106,6 +107,14 @@ export function dryRunRoomResult(room: RoomPlan, plan: MigrationPlan): RoomResul
     if (room.status === "already") return finish(base, "already", [reason("already", params)]);
     const partial = room.blockers.find((b) => b.blocks === "power");
     if (partial) return finish(base, "needs-action", blockerReasons(room, ["power"]), partial.adminMessage);
+    // History the room hides from newcomers: the old account would stay, unless the person accepted that loss.
+    const hidden = room.blockers.find((b) => b.code === "hidden-history");
+    if (hidden && plan.options.leaveOldRooms) {
+        const said = { key: `blocker|${hidden.messageKey}`, params: hidden.params } as Reason;
+        if (!plan.options.acceptMissingKeys.includes(room.roomId))
+            return finish(base, "needs-action", [reason("dry-run", params), said]);
+        return finish(base, "migrated", [reason("dry-run", params), said]);
+    }
     return finish(base, "migrated", [reason("dry-run", params)]);
 }
 
@@ -197,7 +206,21 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             }
             steps.push(`keys ${check.present} of ${check.existing ?? "unknown"}`);
         }
+        // The proof of what the new account can read here, as both accounts see the room now.
+        let history: HistoryAudit | { error: string };
+        try {
+            const get =
+                (side: "old" | "new") =>
+                <T>(path: string, query?: Record<string, string | number | undefined>) =>
+                    ctx.read<T>(`${side}:read`, ctx.sides[side], path, { query });
+            history = await auditHistory(get("old"), get("new"), room.roomId, keys?.backupVersion);
+            base.history = history;
+            steps.push(`history ${history.newSees} of ${history.oldSees} visible, ${history.noKey} without key`);
+        } catch (e) {
+            history = { error: describeError(e) };
+        }
         const lossesAccepted = ctx.plan.options.acceptMissingKeys.includes(room.roomId);
+        const lostMessages = "error" in history ? 0 : historyLosses(history);
         const keyProblem = keys !== undefined && (keys.existing === null || keys.missing > 0);
 
         const notes: Reason[] = [];
@@ -215,7 +238,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             await run.beforeLeaving?.();
             let gate;
             try {
-                gate = evaluateLeaveGate(await readLeaveFacts(ctx, room, keys));
+                gate = evaluateLeaveGate(await readLeaveFacts(ctx, room, keys, history));
             } catch (e) {
                 gate = { open: false, reasons: [reason("stayed-not-read", { error: describeError(e) })] };
             }
@@ -235,7 +258,14 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             keyProblem && !lossesAccepted && !stayed.length ? [reason("keys-room", params), ...keys!.reasons] : [];
         const accepted =
             keyProblem && lossesAccepted ? [reason("keys-losses-accepted", { ...params, missing: keys!.missing })] : [];
-        const extra = [...stayed, ...keyReasons, ...accepted, ...notes];
+        // Messages that stay behind matter only when the old account was to leave: staying, it keeps them.
+        const historyBlocked = ctx.plan.options.leaveOldRooms && lostMessages > 0 && !lossesAccepted;
+        const historyNote = historyBlocked
+            ? [reason("history-stays-behind", { ...params, count: lostMessages, roomId: room.roomId })]
+            : ctx.plan.options.leaveOldRooms && lostMessages > 0
+              ? [reason("history-losses-accepted", { ...params, count: lostMessages })]
+              : [];
+        const extra = [...stayed, ...keyReasons, ...accepted, ...historyNote, ...notes];
         if (confirmed.level < wanted) {
             if (powerBlocker)
                 return finish(
@@ -249,7 +279,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
                 ...extra,
             ]);
         }
-        if (keyProblem && !lossesAccepted) return finish(base, "needs-action", extra);
+        if ((keyProblem && !lossesAccepted) || historyBlocked) return finish(base, "needs-action", extra);
         // Read right before leaving: the new account's level is now lower than the old account's — someone must act.
         if (stayed.some((r) => r.key === "reason|stayed-level-lower")) return finish(base, "needs-action", extra);
         if (room.status === "already" || !changed)

@@ -7,6 +7,7 @@
 import { isMatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import { isNeverCopied } from "./accountDataPolicy.ts";
 import type { MigrationContext } from "./context.ts";
+import type { HistoryAudit } from "./history.ts";
 import { nowSeconds } from "./journal.ts";
 import type { RoomPlan } from "./plan.ts";
 import type { Reason } from "./reasons.ts";
@@ -31,6 +32,8 @@ export interface RoomResult {
     /** The new account's membership was confirmed (whatever else still needs action). */
     newAccountJoined: boolean;
     left: boolean;
+    /** The history audit (history.ts), made once the new account was confirmed in the room. */
+    history?: HistoryAudit;
 }
 
 /**

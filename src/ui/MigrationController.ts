@@ -8,6 +8,8 @@
  * holds a lock of the browser's (tabLock.ts): another tab of the same Element cannot start the same migration meanwhile.
  */
 import type { ProgressEvent } from "../engine/context.ts";
+import type { ExportProgress, HistoryExportRecord, HtmlWords } from "../engine/historyExport.ts";
+import type { Translate } from "../i18n/index.ts";
 import {
     type JournalDocument,
     HEARTBEAT_FRESH_MS,
@@ -99,6 +101,32 @@ export interface ControllerState {
     unfinished: UnfinishedRun[];
     /** The new account's server asks for approval while recovery is set up (until answered or cancelled). */
     approval?: ApprovalAsk;
+    /** The export of what stays behind: its progress while it runs, then what it saved (named in the report). */
+    historyExport?: HistoryExportState;
+}
+
+export interface HistoryExportState {
+    progress?: ExportProgress;
+    /** Every room exported on this page so far, with the files it went to. */
+    saved: HistoryExportRecord[];
+    /** The files of the last export. */
+    lastFiles?: string[];
+}
+
+/** The words of the exported HTML page, in the person's language. */
+export function exportWords(t: Translate): HtmlWords {
+    return {
+        lang: t("export|lang"),
+        title: t("export|title"),
+        intro: t("export|intro"),
+        undecryptable: t("export|undecryptable"),
+        noText: (type) => t("export|no_text", { type }),
+        summary: (s) =>
+            (s.undecryptable
+                ? t("export|summary_undecryptable", { count: s.messages, failed: s.undecryptable })
+                : t("export|summary", { count: s.messages })) +
+            (s.truncated ? ` ${t("export|summary_truncated", { count: s.messages })}` : ""),
+    };
 }
 
 /**
@@ -405,6 +433,31 @@ export class MigrationController {
         return file.sessions;
     }
 
+    /**
+     * Saves the messages the new account won't see — of one room, or of every chosen room — as two downloads (JSON and
+     * HTML), decrypted by Element's session. Busy while it runs: nothing starts (and no room is left) meanwhile.
+     */
+    public async exportHiddenHistory(roomIds?: string[]): Promise<void> {
+        const stage = this.state.stage;
+        if (stage.name !== "review" || this.state.busy) return;
+        const saved = this.state.historyExport?.saved ?? [];
+        this.set({ historyExport: { saved } });
+        const result = await this.act((rt) =>
+            rt.exportHiddenHistory(stage.plan, roomIds, this.state.keyChoices, exportWords(this.host.t), (progress) =>
+                this.set({ historyExport: { saved, progress } }),
+            ),
+        );
+        if (!result) return void this.set({ historyExport: { saved } });
+        for (const f of result.files) this.host.saveFile(f.name, f.blob, f.blob.type);
+        const done = new Set(result.rooms.map((r) => r.roomId));
+        this.set({
+            historyExport: {
+                saved: [...saved.filter((r) => !done.has(r.roomId)), ...result.rooms],
+                lastFiles: result.files.map((f) => f.name),
+            },
+        });
+    }
+
     public start(dryRun: boolean): void {
         const stage = this.state.stage;
         if (stage.name !== "review" || this.state.busy || this.state.newRecoveryKeyToSave) return;
@@ -439,14 +492,17 @@ export class MigrationController {
             this.host.showProgress(null);
             // On an error before the run could start (e.g. a wrong recovery key), back to the plan as it was.
             if (!report) this.setStage(stage);
-            else
+            else {
+                // What was saved on this page before the run, named in its report.
+                const kept = this.state.historyExport?.saved;
                 this.setStage({
                     name: "report",
                     account: stage.account,
                     plan: stage.plan,
                     keyStatus: stage.keyStatus,
-                    report,
+                    report: kept?.length ? { ...report, historyExports: kept } : report,
                 });
+            }
         });
     }
 
@@ -485,7 +541,13 @@ export class MigrationController {
     public async finish(): Promise<void> {
         const account = this.signedIn;
         this.signedIn = null;
-        this.set({ stage: { name: "sign-in" }, keyChoices: {}, newRecoveryKeyToSave: undefined, error: undefined });
+        this.set({
+            stage: { name: "sign-in" },
+            keyChoices: {},
+            newRecoveryKeyToSave: undefined,
+            error: undefined,
+            historyExport: undefined,
+        });
         if (account && this.runtime) await this.runtime.signOut(account).catch(() => undefined);
         this.set({ unfinished: this.readUnfinished() });
     }

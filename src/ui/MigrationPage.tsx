@@ -66,6 +66,8 @@ export function MigrationPage({ host, controller, initialNewUserId }: MigrationP
                 copyText={host.copyText}
                 onChange={(plan) => controller.changePlan(plan)}
                 onRun={(dryRun) => controller.start(dryRun)}
+                onExportHistory={(roomIds) => void controller.exportHiddenHistory(roomIds)}
+                historyExport={state.historyExport}
                 keys={
                     <KeysPanel
                         t={t}

@@ -7,7 +7,7 @@ import React from "react";
 import { fireEvent, render as renderBare, screen, within } from "@testing-library/react";
 import { TooltipProvider } from "@vector-im/compound-web";
 
-import { buildPlan, type MigrationPlan } from "../engine/plan.ts";
+import { buildPlan, type MigrationPlan, withHiddenHistory } from "../engine/plan.ts";
 import type { RoomSource } from "../engine/snapshot.ts";
 import { englishTranslate } from "../i18n/index.ts";
 import { KeysPanel, type KeysPanelProps } from "./KeysPanel.tsx";
@@ -214,4 +214,33 @@ test("keys: a recovery key made here is shown once, with copy and download, and 
     fireEvent.click(screen.getByRole("checkbox", { name: "I have saved my recovery key" }));
     fireEvent.click(screen.getByRole("button", { name: "Continue" }));
     expect(onSaved).toHaveBeenCalled();
+});
+
+test("issue 16.1/16.3: a room that hides its past says how many messages stay behind, is counted in its group, and offers “Leave anyway”", () => {
+    const hidden = withHiddenHistory(
+        plan(),
+        new Map([
+            [
+                "!admin:a.example",
+                {
+                    periods: [{ visibility: "invited" as const, fromEventId: "$v", ongoing: true }],
+                    count: 37,
+                    atLeast: false,
+                },
+            ],
+        ]),
+    );
+    const { onChange } = renderReview(hidden);
+    const move = screen.getByRole("region", { name: "To move" });
+    const row = within(move).getByText("Admin room").closest("li")!;
+    expect(row.textContent).toContain("Moves — 37 earlier messages stay with the old account");
+    expect(
+        within(move).getByText(/1 of these rooms show members only what was sent after they were invited/),
+    ).toBeTruthy();
+    fireEvent.click(within(row).getByRole("button", { name: /Show details/i }));
+    expect(row.textContent).toContain(
+        "The new account won't see the 37 messages sent here before it was invited: this room shows members only what was sent after they were invited.",
+    );
+    fireEvent.click(within(row).getByRole("checkbox", { name: "Leave anyway — 37 messages stay behind" }));
+    expect(onChange.mock.calls.at(-1)![0].options.acceptMissingKeys).toEqual(["!admin:a.example"]);
 });

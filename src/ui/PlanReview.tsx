@@ -4,18 +4,21 @@
  * primary action, kept in reach at the bottom of the screen.
  */
 import React, { useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { Alert, Button, Form, Heading, Text } from "@vector-im/compound-web";
+import { Alert, Button, CheckboxInput, Form, Heading, Text } from "@vector-im/compound-web";
+import DownloadIcon from "@vector-im/compound-design-tokens/assets/web/icons/download";
 
 import type { MigrationPlan, RoomPlan } from "../engine/plan.ts";
 import { invitesNeeded } from "../engine/plan.ts";
 import { type Translate, hasTranslation } from "../i18n/index.ts";
-import type { UnfinishedRun } from "./MigrationController.ts";
+import type { HistoryExportState, UnfinishedRun } from "./MigrationController.ts";
+import { HistoryExportPanel } from "./HistoryExportPanel.tsx";
 import {
     PLAN_GROUPS,
     type PlanGroup,
     blockerAdminMessage,
     blockerReason,
     isCreatorNote,
+    isHiddenHistory,
     planGroupOf,
     planStatus,
     roomDisplayName,
@@ -39,6 +42,9 @@ export interface PlanReviewProps {
     displayName(roomId: string, userId: string): string | undefined;
     copyText(text: string): Promise<void>;
     onRun(dryRun: boolean): void;
+    /** Saves what stays behind: of these rooms, or of every chosen one. */
+    onExportHistory?(roomIds?: string[]): void;
+    historyExport?: HistoryExportState;
 }
 
 const BADGES: Record<PlanGroup, "default" | "grey" | "blue" | "green" | "red"> = {
@@ -78,13 +84,18 @@ export function PlanReview({
     displayName,
     copyText,
     onRun,
+    onExportHistory,
+    historyExport,
 }: PlanReviewProps): React.JSX.Element {
     const [filter, setFilter] = useState("");
     // The latest plan for callbacks that rows keep (rows are memoised and must not re-render for other rooms).
-    const latest = useRef({ plan, onChange });
+    const latest = useRef({ plan, onChange, onExportHistory, busy });
     useLayoutEffect(() => {
-        latest.current = { plan, onChange };
+        latest.current = { plan, onChange, onExportHistory, busy };
     });
+    const exportRoom = useCallback((roomId: string) => {
+        if (!latest.current.busy) latest.current.onExportHistory?.([roomId]);
+    }, []);
     const setRooms = useCallback((selectedFor: (room: RoomPlan) => boolean | undefined) => {
         const p = latest.current.plan;
         latest.current.onChange({
@@ -100,19 +111,41 @@ export function PlanReview({
         [setRooms],
     );
 
+    // A room's named loss, accepted or not: the room object is renewed so its row (memoised by it) shows the change.
+    const acceptLosses = useCallback((roomId: string, accepted: boolean) => {
+        const p = latest.current.plan;
+        const others = p.options.acceptMissingKeys.filter((id) => id !== roomId);
+        latest.current.onChange({
+            ...p,
+            options: { ...p.options, acceptMissingKeys: accepted ? [...others, roomId] : others },
+            rooms: p.rooms.map((r) => (r.roomId === roomId ? { ...r } : r)),
+        });
+    }, []);
+
     // One row model per room object: unchanged rooms keep theirs, so their rows do not re-render.
     const [models] = useState(() => new WeakMap<RoomPlan, RoomRowModel>());
     const rowOf = (room: RoomPlan): RoomRowModel => {
         let model = models.get(room);
         if (!model) {
             const selectable = room.status === "ready" || room.status === "already";
+            // Accepting renews the room object, so this value is never stale for its model.
+            const accepted = plan.options.acceptMissingKeys.includes(room.roomId);
             model = {
                 roomId: room.roomId,
                 name: roomDisplayName(room, displayName),
                 status: planStatus(t, room),
                 selected: room.selected,
                 selectable,
-                details: () => <RoomPlanDetails t={t} room={room} copyText={copyText} />,
+                details: () => (
+                    <RoomPlanDetails
+                        t={t}
+                        room={room}
+                        copyText={copyText}
+                        lossesAccepted={accepted}
+                        onAcceptLosses={acceptLosses}
+                        onExport={onExportHistory ? exportRoom : undefined}
+                    />
+                ),
             };
             models.set(room, model);
         }
@@ -174,6 +207,7 @@ export function PlanReview({
                     );
                 const selectable = rooms.filter((r) => r.status === "ready" || r.status === "already");
                 const creatorRooms = rooms.filter((r) => r.blockers.some(isCreatorNote)).length;
+                const hiddenRooms = rooms.filter((r) => r.blockers.some(isHiddenHistory)).length;
                 return (
                     <RoomGroup
                         key={g}
@@ -196,10 +230,19 @@ export function PlanReview({
                         }
                         allSelected={selectable.length > 0 && selectable.every((r) => r.selected)}
                         note={
-                            creatorRooms > 0 ? (
-                                <Alert type="info" title={t("review|creator_title")}>
-                                    {t("review|creator_note", { count: creatorRooms })}
-                                </Alert>
+                            creatorRooms > 0 || hiddenRooms > 0 ? (
+                                <>
+                                    {creatorRooms > 0 && (
+                                        <Alert type="info" title={t("review|creator_title")}>
+                                            {t("review|creator_note", { count: creatorRooms })}
+                                        </Alert>
+                                    )}
+                                    {hiddenRooms > 0 && (
+                                        <Alert type="info" title={t("review|hidden_history_title")}>
+                                            {t("review|hidden_history_note", { count: hiddenRooms })}
+                                        </Alert>
+                                    )}
+                                </>
                             ) : undefined
                         }
                     />
@@ -283,6 +326,16 @@ export function PlanReview({
                 )}
             </Form.Root>
 
+            {onExportHistory && (
+                <HistoryExportPanel
+                    t={t}
+                    plan={plan}
+                    busy={busy}
+                    state={historyExport}
+                    onExport={() => onExportHistory()}
+                />
+            )}
+
             {keys}
             {error && <ErrorNotice t={t} error={error} />}
 
@@ -308,12 +361,27 @@ function RoomPlanDetails({
     t,
     room,
     copyText,
+    lossesAccepted,
+    onAcceptLosses,
+    onExport,
 }: {
     t: Translate;
     room: RoomPlan;
     copyText(text: string): Promise<void>;
+    lossesAccepted: boolean;
+    onAcceptLosses(roomId: string, accepted: boolean): void;
+    onExport?(roomId: string): void;
 }): React.JSX.Element {
     const blockers = room.blockers.filter((b) => !isCreatorNote(b));
+    const hidden = room.blockers.find(isHiddenHistory);
+    // The person's explicit, per-room acceptance of what stays behind if the old account leaves (the leave gate's
+    // only way past a loss): offered where one is named (hidden history) or possible (an encrypted room's keys).
+    const canAccept = room.selected && (room.status === "ready" || room.status === "already");
+    const acceptLabel = hidden
+        ? t("review|leave_anyway_history", hidden.params)
+        : room.encrypted
+          ? t("review|leave_anyway_keys")
+          : undefined;
     return (
         <>
             {room.kind === "dm" && room.dmPartners.length > 0 && (
@@ -329,6 +397,26 @@ function RoomPlanDetails({
                     </div>
                 );
             })}
+            {canAccept && acceptLabel && (
+                <label className="mx_AccountMigration_row">
+                    <CheckboxInput
+                        checked={lossesAccepted}
+                        onChange={(e: React.ChangeEvent<HTMLInputElement>) =>
+                            onAcceptLosses(room.roomId, e.currentTarget.checked)
+                        }
+                    />
+                    <Text as="span" size="sm">
+                        {acceptLabel}
+                    </Text>
+                </label>
+            )}
+            {onExport && room.hiddenHistory && (
+                <div>
+                    <Button kind="tertiary" size="md" Icon={DownloadIcon} onClick={() => onExport(room.roomId)}>
+                        {t("review|export_history_room")}
+                    </Button>
+                </div>
+            )}
         </>
     );
 }

@@ -67,6 +67,10 @@ export function ReportView({
     const keys = report.keys;
     const [copiedAll, setCopiedAll] = useState(false);
     const requests = useMemo(() => adminRequests(t, report, plan), [t, report, plan]);
+    // The history audit's totals (the rooms concerned are in "needs action", each with its reason).
+    const audited = report.rooms.filter((r) => r.history);
+    const sum = (f: (h: NonNullable<RoomResult["history"]>) => number) =>
+        audited.reduce((n, r) => n + f(r.history!), 0);
     const planById = useMemo(() => new Map(plan.rooms.map((r) => [r.roomId, r])), [plan]);
     const rowOf = (r: RoomResult): RoomRowModel => {
         const planned = planById.get(r.roomId);
@@ -85,6 +89,16 @@ export function ReportView({
                     ))}
                     {admin && <AdminMessage t={t} text={admin} copyText={copyText} />}
                     {keys?.perRoom[r.roomId] && <RoomKeys t={t} entry={keys.perRoom[r.roomId]} />}
+                    {r.history && (
+                        <Text size="sm">
+                            {t("report|room_history", {
+                                ...r.history,
+                                method: t(
+                                    r.history.method === "exact" ? "report|history_exact" : "report|history_sampled",
+                                ),
+                            })}
+                        </Text>
+                    )}
                 </>
             ),
         };
@@ -111,6 +125,27 @@ export function ReportView({
                         found: keys.sessionsFound,
                         handedOver: keys.sessionsUploaded,
                         missing: keys.sessionsMissing,
+                    })}
+                </Text>
+            )}
+            {audited.length > 0 && (
+                <Text>
+                    {t("report|history", {
+                        rooms: audited.length,
+                        oldSees: sum((h) => h.oldSees),
+                        newSees: sum((h) => h.newSees),
+                        newCanDecrypt: sum((h) => h.newCanDecrypt),
+                        notVisible: sum((h) => h.notVisible),
+                        noKey: sum((h) => h.noKey),
+                    })}
+                </Text>
+            )}
+            {report.historyExports && report.historyExports.length > 0 && (
+                <Text>
+                    {t("report|history_kept", {
+                        count: report.historyExports.reduce((n, e) => n + e.messages, 0),
+                        rooms: report.historyExports.length,
+                        files: [...new Set(report.historyExports.flatMap((e) => e.files))].join(", "),
                     })}
                 </Text>
             )}

@@ -40,6 +40,6 @@ export interface PageHost {
     /** The space-panel entry: a progress ring while a run is live, the plain icon otherwise. */
     showProgress(progress: EntryProgress | null): void;
     /** Offers a file to the user (a download in the browser). */
-    saveFile(name: string, text: string, type: string): void;
+    saveFile(name: string, content: string | Blob, type: string): void;
     copyText(text: string): Promise<void>;
 }

@@ -30,6 +30,8 @@ export const REPORT_GROUPS = ["needs-action", "failed", "migrated", "already", "
 
 /** The v12 creator note is said once per group, not on every row. */
 export const isCreatorNote = (b: Blocker): boolean => b.code === "creator-power";
+/** History the room hides from newcomers: counted once per group, and the row offers "Leave anyway". */
+export const isHiddenHistory = (b: Blocker): boolean => b.code === "hidden-history";
 
 export function blockerReason(t: Translate, b: Blocker): string {
     const key = `blocker|${b.messageKey}`;
@@ -45,6 +47,8 @@ export function blockerAdminMessage(t: Translate, b: Blocker): string | undefine
 /** One line: what will happen to the room. */
 export function planStatus(t: Translate, room: RoomPlan): string {
     const group = planGroupOf(room);
+    const hidden = room.blockers.find(isHiddenHistory);
+    if (group === "move" && hidden) return t("plan_status|hidden-history", hidden.params);
     const first = room.blockers.find(
         (b) => b.blocks === (group === "help" && room.status === "ready" ? "power" : "room"),
     );

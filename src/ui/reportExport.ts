@@ -50,6 +50,18 @@ export function reportMarkdown(t: Translate, report: MigrationReport, plan: { ro
             ),
             "",
         );
+    const kept = report.historyExports ?? [];
+    if (kept.length)
+        lines.push(
+            escape(
+                t("report|history_kept", {
+                    count: kept.reduce((n, e) => n + e.messages, 0),
+                    rooms: kept.length,
+                    files: [...new Set(kept.flatMap((e) => e.files))].join(", "),
+                }),
+            ),
+            "",
+        );
     for (const group of REPORT_GROUPS) {
         const rooms = report.rooms.filter((r) => r.outcome === group);
         if (!rooms.length) continue;

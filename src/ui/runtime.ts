@@ -4,6 +4,7 @@
  * file loads nothing.
  */
 import type { ProgressEvent } from "../engine/context.ts";
+import type { ExportProgress, HistoryExportRecord, HtmlWords } from "../engine/historyExport.ts";
 import type { MigrationReport } from "../engine/migration.ts";
 import type { MigrationOptions, MigrationPlan } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
@@ -96,6 +97,17 @@ export interface MigrationRuntime {
         passphrase: string,
         choices: KeyChoices,
     ): Promise<{ text: string; sessions: number }>;
+    /**
+     * The messages the new account won't see (the plan's hidden history), of the given rooms or of every chosen one,
+     * decrypted by the old session: one JSON and one HTML file (Blobs, built as the messages arrive).
+     */
+    exportHiddenHistory(
+        plan: MigrationPlan,
+        roomIds: string[] | undefined,
+        choices: KeyChoices,
+        words: HtmlWords,
+        onProgress: (progress: ExportProgress) => void,
+    ): Promise<HiddenHistoryExport>;
     run(
         account: NewAccountHandle,
         plan: MigrationPlan,
@@ -106,6 +118,12 @@ export interface MigrationRuntime {
     signOut(account: NewAccountHandle): Promise<void>;
     /** The same, for a page that is going away: one request that outlives the page (`fetch` with `keepalive`). */
     signOutOnPageHide(account: NewAccountHandle): void;
+}
+
+/** What the page downloads: the files, and per room what they hold. */
+export interface HiddenHistoryExport {
+    files: Array<{ name: string; blob: Blob }>;
+    rooms: HistoryExportRecord[];
 }
 
 /** Turns anything thrown below into a RuntimeError (stable code when there is one). */

@@ -1,0 +1,347 @@
+/**
+ * History a newcomer cannot see. A server shows a member only the messages whose `m.room.history_visibility`, in
+ * force when each was sent, allowed it: `invited` / `joined` periods stay hidden from an account invited later, keys
+ * or not. Two reads:
+ * - `previewHiddenHistory` (before anything changes, as the old account): the room's visibility changes — a
+ *   state-only read of the timeline — give the hidden periods, and the old account's messages in them are counted
+ *   (exactly up to PREVIEW_COUNT_LIMIT, else "at least").
+ * - `auditHistory` (after the new account joined, the proof): both accounts page the same timeline; by event id, what
+ *   the old account sees and the new one does not, and which encrypted messages the new account sees have no key in
+ *   its backup (read back from the server). Exact up to AUDIT_EXACT_LIMIT messages per room; above it "sampled".
+ * Server data is hostile: every page count is bounded, every field checked before use.
+ */
+import { seg } from "../sessions/matrixHttp.ts";
+import { type MigrationPlan, withHiddenHistory } from "./plan.ts";
+
+/** A GET as one account, paced by the caller. */
+export type HistoryGet = <T>(path: string, query?: Record<string, string | number | undefined>) => Promise<T>;
+
+export const MESSAGE_TYPES = ["m.room.message", "m.room.encrypted"];
+const VISIBILITY_TYPE = "m.room.history_visibility";
+/** Pages of visibility changes read per room (100 each): more changes than that are not a real room's. */
+const VISIBILITY_PAGES = 10;
+/** Messages counted per room in the preview; beyond it the count says "at least". */
+export const PREVIEW_COUNT_LIMIT = 1000;
+/** Messages compared by event id per room in the audit; beyond it the audit samples. */
+export const AUDIT_EXACT_LIMIT = 2000;
+const PAGE = 250;
+
+export type Visibility = "world_readable" | "shared" | "invited" | "joined";
+const KNOWN: ReadonlySet<string> = new Set(["world_readable", "shared", "invited", "joined"]);
+
+/** Unknown values count as `joined`, the strictest one (Synapse treats an unknown value like that too). */
+export function visibilityOf(value: unknown): Visibility {
+    return typeof value === "string" && KNOWN.has(value) ? (value as Visibility) : "joined";
+}
+
+export const hidesFromNewcomers = (v: Visibility): boolean => v === "invited" || v === "joined";
+
+export interface VisibilityChange {
+    eventId: string;
+    visibility: Visibility;
+}
+
+/** A stretch of the timeline a newcomer will not see: from a change (or the room's start) to the next change. */
+export interface HiddenPeriod {
+    visibility: "invited" | "joined";
+    /** The change that began it; undefined when it runs from the start of what the old account sees. */
+    fromEventId?: string;
+    /** Still in force now. */
+    ongoing: boolean;
+}
+
+/**
+ * The hidden periods from the visibility changes the old account sees, oldest first. `before` is the visibility in
+ * force before the first of them (from its `prev_content`; `shared` when the room had none, as the spec says).
+ */
+export function hiddenPeriods(changes: VisibilityChange[], before: Visibility, current: Visibility): HiddenPeriod[] {
+    const out: HiddenPeriod[] = [];
+    // Without any change seen, the current value has been in force throughout what the old account sees.
+    const first = changes.length ? before : current;
+    if (hidesFromNewcomers(first))
+        out.push({ visibility: first as HiddenPeriod["visibility"], ongoing: !changes.length });
+    changes.forEach((c, i) => {
+        if (hidesFromNewcomers(c.visibility))
+            out.push({
+                visibility: c.visibility as HiddenPeriod["visibility"],
+                fromEventId: c.eventId,
+                ongoing: i === changes.length - 1,
+            });
+    });
+    return out;
+}
+
+export interface HiddenHistory {
+    periods: HiddenPeriod[];
+    /** Messages the old account sees in those periods (at least this many when `atLeast`). */
+    count: number;
+    atLeast: boolean;
+}
+
+interface RawEvent {
+    event_id?: unknown;
+    type?: unknown;
+    state_key?: unknown;
+    content?: unknown;
+    unsigned?: { prev_content?: unknown };
+}
+interface Page {
+    chunk?: unknown;
+    end?: unknown;
+}
+
+function eventsOf(page: Page): RawEvent[] {
+    return Array.isArray(page.chunk)
+        ? (page.chunk as unknown[]).filter((e): e is RawEvent => typeof e === "object" && e !== null)
+        : [];
+}
+const tokenOf = (page: Page): string | undefined => (typeof page.end === "string" ? page.end : undefined);
+const contentOf = (e: RawEvent): Record<string, unknown> =>
+    typeof e.content === "object" && e.content !== null ? (e.content as Record<string, unknown>) : {};
+const isVisibilityChange = (e: RawEvent) => e.type === VISIBILITY_TYPE && e.state_key === "";
+const filterOf = (types: string[]) => JSON.stringify({ types, lazy_load_members: true });
+
+/**
+ * Which part of a room's history a newcomer invited now will not see, and how many of the old account's messages
+ * lie there. `current` is the room's visibility now (from the synced state). Undefined: nothing hidden.
+ */
+export async function previewHiddenHistory(
+    get: HistoryGet,
+    roomId: string,
+    current: string,
+): Promise<HiddenHistory | undefined> {
+    const path = `/rooms/${seg(roomId)}/messages`;
+    const newestFirst: RawEvent[] = [];
+    let from: string | undefined;
+    for (let pages = 0; pages < VISIBILITY_PAGES; pages++) {
+        const page = await get<Page>(path, { dir: "b", limit: 100, from, filter: filterOf([VISIBILITY_TYPE]) });
+        const events = eventsOf(page);
+        newestFirst.push(...events.filter(isVisibilityChange));
+        const next = tokenOf(page);
+        // An empty page with an `end` is not the end (the server may be filtering or backfilling): only no `end` is.
+        if (!next || next === from) break;
+        from = next;
+    }
+    const changes = newestFirst
+        .reverse()
+        .filter((e) => typeof e.event_id === "string")
+        .map((e) => ({ eventId: e.event_id as string, visibility: visibilityOf(contentOf(e).history_visibility) }));
+    const oldest = newestFirst[0];
+    const prev = oldest?.unsigned?.prev_content as Record<string, unknown> | undefined;
+    const before = prev && typeof prev === "object" ? visibilityOf(prev.history_visibility) : "shared";
+    const periods = hiddenPeriods(changes, before, visibilityOf(current));
+    if (!periods.length) return undefined;
+
+    let count = 0;
+    let atLeast = false;
+    for (const period of periods) {
+        const left = PREVIEW_COUNT_LIMIT - count;
+        if (left <= 0) {
+            atLeast = true;
+            break;
+        }
+        const counted = await countMessagesInPeriod(get, roomId, period, left);
+        count += counted.count;
+        atLeast ||= counted.more;
+    }
+    return { periods, count, atLeast };
+}
+
+/** Counts messages forward from a period's start until the next visibility change, at most `limit`. */
+async function countMessagesInPeriod(
+    get: HistoryGet,
+    roomId: string,
+    period: HiddenPeriod,
+    limit: number,
+): Promise<{ count: number; more: boolean }> {
+    let from: string | undefined;
+    if (period.fromEventId) {
+        const context = await get<{ end?: unknown }>(`/rooms/${seg(roomId)}/context/${seg(period.fromEventId)}`, {
+            limit: 0,
+        });
+        if (typeof context.end !== "string") return { count: 0, more: true };
+        from = context.end;
+    }
+    let count = 0;
+    // Each page holds at least one event, so this ends; the page bound keeps a hostile server from stalling it.
+    for (let pages = 0; pages <= limit / 100 + 1; pages++) {
+        const page = await get<Page>(`/rooms/${seg(roomId)}/messages`, {
+            dir: "f",
+            limit: 100,
+            from,
+            filter: filterOf([...MESSAGE_TYPES, VISIBILITY_TYPE]),
+        });
+        const events = eventsOf(page);
+        for (const e of events) {
+            if (isVisibilityChange(e)) return { count, more: false };
+            if (typeof e.type === "string" && MESSAGE_TYPES.includes(e.type)) count++;
+            if (count >= limit) return { count, more: true };
+        }
+        const next = tokenOf(page);
+        if (!next || next === from) return { count, more: false };
+        from = next;
+    }
+    return { count, more: true };
+}
+
+export interface HistoryAudit {
+    /** Messages (m.room.message, m.room.encrypted) the old account sees, in the range compared. */
+    oldSees: number;
+    /** Of those, the ones the new account sees too. */
+    newSees: number;
+    /** Of those the new account sees: unencrypted ones, and encrypted ones whose session is in its backup. */
+    newCanDecrypt: number;
+    /** The old account sees them, the new one does not. */
+    notVisible: number;
+    /** Encrypted, seen by the new account, and their session is not in the new account's backup. */
+    noKey: number;
+    /**
+     * exact: every message the old account sees, when that is at most AUDIT_EXACT_LIMIT. sampled: the newest
+     * AUDIT_EXACT_LIMIT of them; what is older is judged by the room's visibility changes (the plan's preview), and
+     * the gate stays closed where those hide anything. An old message not found on the new side counts as not visible.
+     */
+    method: "exact" | "sampled";
+    /** The new backup version read back (undefined: the new account has no backup). */
+    backupVersion?: string;
+}
+
+interface Seen {
+    /** Event id → megolm session id (empty string for unencrypted). */
+    events: Map<string, string>;
+    /** The server said there is nothing older (no `end`). */
+    complete: boolean;
+    /** The token of the last page asked for: asking again from it makes a server that is backfilling fetch more. */
+    lastFrom?: string;
+}
+
+function addMessage(events: Map<string, string>, e: RawEvent): void {
+    if (typeof e.event_id !== "string" || typeof e.type !== "string" || !MESSAGE_TYPES.includes(e.type)) return;
+    if (e.type !== "m.room.encrypted") return void events.set(e.event_id, "");
+    // An encrypted event without a session id can't be decrypted by anyone: it gets a marker no backup holds.
+    const session = contentOf(e).session_id;
+    events.set(e.event_id, typeof session === "string" && session ? session : "\u0000none");
+}
+
+/** Messages one account sees, newest first, until `limit` of them are in `into` (starting at `from`). */
+async function seenMessages(
+    get: HistoryGet,
+    roomId: string,
+    limit: number,
+    into = new Map<string, string>(),
+    start?: string,
+): Promise<Seen> {
+    const path = `/rooms/${seg(roomId)}/messages`;
+    let from = start;
+    // A server may answer with short pages (e.g. while it backfills a room it just joined): the page bound allows
+    // for that, the event bound keeps the cost.
+    const maxPages = 4 * Math.ceil(limit / PAGE) + 4;
+    for (let pages = 0; pages < maxPages && into.size < limit; pages++) {
+        const page = await get<Page>(path, { dir: "b", limit: PAGE, from, filter: filterOf(MESSAGE_TYPES) });
+        for (const e of eventsOf(page)) addMessage(into, e);
+        const next = tokenOf(page);
+        // An empty page with an `end` is not the end (the server may be filtering or backfilling): only no `end` is.
+        if (!next || next === from) return { events: into, complete: true, lastFrom: from };
+        from = next;
+    }
+    return { events: into, complete: false, lastFrom: from };
+}
+
+/**
+ * The new account's view, until it holds every message of `old` it can see. A server that joined the room a moment
+ * ago backfills it from the others a page at a time and may say "nothing older" before it has (Synapse does): it is
+ * asked again from where it stopped, for as long as that brings more, bounded.
+ */
+async function newAccountView(get: HistoryGet, roomId: string, old: Map<string, string>, limit: number): Promise<Seen> {
+    const view = await seenMessages(get, roomId, limit);
+    const unmatched = () => [...old.keys()].some((id) => !view.events.has(id));
+    for (let stalls = 0, asks = 0; stalls < 2 && asks < 4 * Math.ceil(limit / 100) && unmatched(); asks++) {
+        if (view.events.size >= limit) break;
+        const before = view.events.size;
+        const more = await seenMessages(get, roomId, limit, view.events, view.lastFrom);
+        view.complete = more.complete;
+        view.lastFrom = more.lastFrom;
+        stalls = view.events.size > before ? 0 : stalls + 1;
+    }
+    return view;
+}
+
+/** Session ids the new account's backup holds for a room, read from its server now. */
+export async function backedUpSessions(
+    getNew: HistoryGet,
+    roomId: string,
+    version: string | undefined,
+): Promise<{ version?: string; sessions: Set<string> }> {
+    let v = version;
+    if (!v) {
+        const info = await getNew<{ version?: unknown }>("/room_keys/version").catch(() => ({ version: undefined }));
+        v = typeof info.version === "string" ? info.version : undefined;
+    }
+    if (!v) return { sessions: new Set() };
+    const stored = await getNew<{ sessions?: unknown }>(`/room_keys/keys/${seg(roomId)}`, { version: v }).catch(() => ({
+        sessions: {},
+    }));
+    const sessions = typeof stored.sessions === "object" && stored.sessions !== null ? stored.sessions : {};
+    return { version: v, sessions: new Set(Object.keys(sessions)) };
+}
+
+/** Compares both accounts' views of one room (see HistoryAudit). Pure given the two views. */
+export function compareViews(
+    old: Map<string, string>,
+    neu: Map<string, string>,
+    backedUp: ReadonlySet<string>,
+): Omit<HistoryAudit, "method" | "backupVersion"> {
+    let newSees = 0;
+    let newCanDecrypt = 0;
+    let noKey = 0;
+    for (const [eventId, session] of old) {
+        if (!neu.has(eventId)) continue;
+        newSees++;
+        if (session === "" || backedUp.has(session)) newCanDecrypt++;
+        else noKey++;
+    }
+    return { oldSees: old.size, newSees, newCanDecrypt, notVisible: old.size - newSees, noKey };
+}
+
+/**
+ * The audit of one room, as both accounts see it now. `backupVersion`: the new backup this run verified (else the
+ * account's current one is read).
+ */
+export async function auditHistory(
+    getOld: HistoryGet,
+    getNew: HistoryGet,
+    roomId: string,
+    backupVersion?: string,
+): Promise<HistoryAudit> {
+    const old = await seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT);
+    // The new account sees at most what the old one does, plus what was sent since: a little more room finds the same
+    // range. Sampled (the old account sees more than the limit): the newest AUDIT_EXACT_LIMIT are compared.
+    const neu = await newAccountView(getNew, roomId, old.events, AUDIT_EXACT_LIMIT + 2 * PAGE);
+    const backup = await backedUpSessions(getNew, roomId, backupVersion);
+    return {
+        ...compareViews(old.events, neu.events, backup.sessions),
+        method: old.complete ? "exact" : "sampled",
+        ...(backup.version ? { backupVersion: backup.version } : {}),
+    };
+}
+
+/** Whether the audit found messages that stay behind. */
+export const historyLosses = (a: HistoryAudit): number => a.notVisible + a.noKey;
+
+/**
+ * The preview for every room the plan moves (not those the new account is in already: the audit tells there), four
+ * rooms at a time. A room whose preview fails gets none: the audit still decides before the old account leaves it.
+ */
+export async function previewPlanHistory(plan: MigrationPlan, get: HistoryGet): Promise<MigrationPlan> {
+    const rooms = plan.rooms.filter((r) => r.selected && r.status === "ready" && r.newMembership !== "join");
+    const found = new Map<string, HiddenHistory>();
+    let next = 0;
+    const worker = async () => {
+        while (next < rooms.length) {
+            const room = rooms[next++]!;
+            const hidden = await previewHiddenHistory(get, room.roomId, room.historyVisibility).catch(() => undefined);
+            if (hidden) found.set(room.roomId, hidden);
+        }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    return withHiddenHistory(plan, found);
+}
