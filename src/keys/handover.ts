@@ -6,13 +6,24 @@
  * sessions; only session ids are kept. What exists for a room is what the old session holds plus every session id
  * the old backup lists (listing needs no key, so keys that could not be read still count as existing); a room's keys
  * are "handed over" only when the new backup, read back at that moment, holds every one of them.
+ *
+ * A hand-over that stops part way (a listing refused, the export failing, an upload error) never makes a room look
+ * empty: a room whose keys were not all enumerated is unknown, and its gate stays closed. A key that cannot be backed
+ * up (malformed: the old backup's entries can be written by anyone who knows its public key) is counted as unreadable
+ * and the others go on.
  */
 import type { MigrationContext } from "../engine/context.ts";
 import type { KeyHandover, KeysReport, RoomKeyCheck, RoomKeysReport } from "../engine/keyHandover.ts";
 import type { RoomPlan } from "../engine/plan.ts";
 import { type Reason, inEnglish, reason } from "../engine/reasons.ts";
 import { isMatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
-import { BackupDecryptor, BackupEncryptor, type ExportedRoomKey, backupBatches } from "./backupCrypto.ts";
+import {
+    BackupDecryptor,
+    BackupEncryptor,
+    type ExportedRoomKey,
+    backupBatches,
+    roomKeyProblem,
+} from "./backupCrypto.ts";
 import type { BackupVersion } from "./backups.ts";
 import { KeysError } from "./errors.ts";
 import { type LocalRoomKeys, type OldAccountGet, localRoomKeys, oldBackupRoomKeys } from "./keySources.ts";
@@ -42,7 +53,11 @@ interface RoomTally {
     /** Keys in hand (local, or decrypted from the old backup). */
     obtained: Set<string>;
     undecryptable: Set<string>;
+    /** Keys (from either source) that cannot be backed up; a placeholder id where the key has none. */
+    malformed: Set<string>;
     uploaded: Set<string>;
+    /** The old backup's listing of this room was read in full. */
+    listedDone: boolean;
     /** The last read-back. */
     check?: RoomKeyCheck;
 }
@@ -52,13 +67,20 @@ const newTally = (): RoomTally => ({
     listed: new Set(),
     obtained: new Set(),
     undecryptable: new Set(),
+    malformed: new Set(),
     uploaded: new Set(),
+    listedDone: false,
 });
+
+const messageOf = (e: unknown): string => (isMatrixRequestError(e) || e instanceof Error ? e.message : String(e));
 
 export class BackupKeyHandover implements KeyHandover {
     private readonly rooms = new Map<string, RoomTally>();
     private finished: Promise<void> = Promise.resolve();
+    /** Why the hand-over stopped part way (the first error). */
     private failure?: string;
+    /** The old session's export was read to its end. */
+    private localDone = false;
     private fromLocal = 0;
     private fromOldBackup = 0;
 
@@ -70,20 +92,46 @@ export class BackupKeyHandover implements KeyHandover {
 
     public start(ctx: MigrationContext, rooms: RoomPlan[]): void {
         for (const room of rooms) this.rooms.set(room.roomId, newTally());
-        this.finished = this.handOver(ctx).catch((e) => {
-            this.failure = isMatrixRequestError(e) || e instanceof Error ? e.message : String(e);
-        });
+        this.finished = this.handOver(ctx).catch((e) => this.fail(e));
+    }
+
+    private fail(e: unknown): void {
+        this.failure ??= messageOf(e);
+    }
+
+    /** A key that cannot be backed up is counted for its room and skipped; true when it can go on. */
+    private wellFormed(key: ExportedRoomKey): boolean {
+        if (!roomKeyProblem(key)) return true;
+        const tally = this.rooms.get(key.room_id);
+        if (tally) {
+            const id = typeof key.session_id === "string" && key.session_id ? key.session_id : undefined;
+            tally.malformed.add(id ?? `(malformed ${tally.malformed.size + 1})`);
+        }
+        return false;
+    }
+
+    /** Every source of this room's keys was read to its end (else what exists is not known). */
+    private enumerated(tally: RoomTally): boolean {
+        return (!this.settings.local || this.localDone) && (!this.oldBackupVersion || tally.listedDone);
     }
 
     private async *sources(ctx: MigrationContext): AsyncGenerator<ExportedRoomKey> {
         const roomIds = new Set(this.rooms.keys());
+        // A source that fails stops only itself: the keys in hand still go, and the rooms it did not finish are
+        // unknown (see `enumerated`).
         if (this.settings.local) {
-            for await (const key of localRoomKeys(this.settings.local, roomIds)) {
-                const tally = this.rooms.get(key.room_id);
-                tally?.local.add(key.session_id);
-                tally?.obtained.add(key.session_id);
-                this.fromLocal++;
-                yield key;
+            try {
+                for await (const key of localRoomKeys(this.settings.local, roomIds)) {
+                    if (!this.wellFormed(key)) continue;
+                    const tally = this.rooms.get(key.room_id);
+                    tally?.local.add(key.session_id);
+                    tally?.obtained.add(key.session_id);
+                    this.fromLocal++;
+                    yield key;
+                }
+                this.localDone = true;
+            } catch (e) {
+                this.fail(e);
             }
         }
         const version = this.oldBackupVersion;
@@ -94,17 +142,24 @@ export class BackupKeyHandover implements KeyHandover {
         const hooks = {
             onListed: (roomId: string, ids: string[]) => {
                 const tally = this.rooms.get(roomId);
-                for (const id of ids) tally?.listed.add(id);
+                if (!tally) return;
+                for (const id of ids) tally.listed.add(id);
+                tally.listedDone = true;
             },
             onUndecryptable: (roomId: string, sessionId: string) =>
                 this.rooms.get(roomId)?.undecryptable.add(sessionId),
         };
-        for await (const key of oldBackupRoomKeys(get, { version, decryptor }, roomIds, hooks)) {
-            const tally = this.rooms.get(key.room_id);
-            // The old session's copy went first; the backup's may be the better one (lower first index): both go.
-            tally?.obtained.add(key.session_id);
-            this.fromOldBackup++;
-            yield key;
+        try {
+            for await (const key of oldBackupRoomKeys(get, { version, decryptor }, roomIds, hooks)) {
+                if (!this.wellFormed(key)) continue;
+                const tally = this.rooms.get(key.room_id);
+                // The old session's copy went first; the backup's may be the better one (lower first index): both go.
+                tally?.obtained.add(key.session_id);
+                this.fromOldBackup++;
+                yield key;
+            }
+        } catch (e) {
+            this.fail(e);
         }
     }
 
@@ -190,19 +245,28 @@ export class BackupKeyHandover implements KeyHandover {
         await this.finished;
         const tally = this.rooms.get(roomId) ?? newTally();
         const read = await this.readBack(ctx, roomId);
-        const knowsWhatExists = this.settings.local !== undefined || this.oldBackupVersion !== undefined;
-        const existing = new Set([...tally.local, ...tally.listed, ...tally.obtained]);
+        const hasSource = this.settings.local !== undefined || this.oldBackupVersion !== undefined;
+        const enumerated = this.enumerated(tally);
+        const knowsWhatExists = hasSource && enumerated;
+        const existing = new Set([...tally.local, ...tally.listed, ...tally.obtained, ...tally.malformed]);
         const missing = [...existing].filter((id) => !read.present.has(id));
         const reasons: Reason[] = [];
-        if (!knowsWhatExists) {
+        if (!hasSource) {
             reasons.push(reason("keys-unknown"));
+        } else if (!enumerated) {
+            // "0 keys found" here only means the hand-over stopped before it got to this room.
+            reasons.push(reason("keys-not-enumerated", { error: this.failure ?? "?" }));
         } else if (missing.length) {
             const total = existing.size;
-            const onlyListed = missing.filter((id) => !tally.obtained.has(id) && !tally.undecryptable.has(id)).length;
+            const malformed = missing.filter((id) => tally.malformed.has(id) && !tally.obtained.has(id)).length;
+            const onlyListed = missing.filter(
+                (id) => !tally.obtained.has(id) && !tally.undecryptable.has(id) && !tally.malformed.has(id),
+            ).length;
             const undecryptable = missing.filter((id) => tally.undecryptable.has(id)).length;
             const inHand = missing.filter((id) => tally.obtained.has(id)).length;
             if (onlyListed) reasons.push(reason("keys-only-in-old-backup", { missing: onlyListed, total }));
             if (undecryptable) reasons.push(reason("keys-undecryptable", { count: undecryptable }));
+            if (malformed) reasons.push(reason("keys-malformed", { count: malformed }));
             if (inHand) {
                 // Why keys this run held did not reach the new backup: the hand-over stopped, could not start, or the
                 // backup is not (or no longer) the one handed to.
@@ -236,6 +300,7 @@ export class BackupKeyHandover implements KeyHandover {
                 present: check.present,
                 missing: check.missing,
                 listedInOldBackup: tally.listed.size,
+                ...(tally.malformed.size ? { malformed: tally.malformed.size } : {}),
                 ...(check.existing === null ? { unknown: true } : {}),
                 reasons: check.reasons,
                 ...(check.reasons.length ? { why: inEnglish(check.reasons) } : {}),
@@ -257,6 +322,7 @@ export class BackupKeyHandover implements KeyHandover {
                 listedInOldBackup: sum((r) => r.listedInOldBackup),
             },
             ...(error ? { error } : {}),
+            ...(this.failure ? { handOverError: this.failure } : {}),
             ...(sessionsFound === 0 && !Object.values(perRoom).some((r) => r.unknown)
                 ? { note: "The old account holds no keys for the chosen encrypted rooms (nothing to hand over)." }
                 : {}),

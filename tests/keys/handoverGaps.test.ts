@@ -1,0 +1,176 @@
+/**
+ * Issue 16.5: the key side of the leave gate, found by a review — against the two real Synapse servers, real Rust
+ * crypto, the built CLI. Each test names the finding it covers.
+ */
+import { createCipheriv, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { buildPlan } from "../../src/engine/plan.ts";
+import { reportExitCode, runMigration } from "../../src/engine/migration.ts";
+import { prepareKeyHandover } from "../../src/keys/prepare.ts";
+import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
+import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
+import { startFaultProxy } from "../bed/faultProxy.ts";
+import { stopAllClients } from "../bed/clients.ts";
+import { currentBed } from "../bed/jestGlobal.ts";
+import { runCli } from "../cli/cliProcess.ts";
+import { DEMO_ENCRYPTED_ROOMS, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
+import { loginDevice } from "./history.ts";
+
+const workDir = mkdtempSync(path.join(tmpdir(), "migrate-gaps-"));
+
+afterEach(() => stopAllClients());
+
+interface ReportRoom {
+    roomId: string;
+    left: boolean;
+    outcome: string;
+    reasons: Array<{ key: string }>;
+}
+
+/** Unpadded base64 (the backup format's) from raw bytes. */
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64").replace(/=+$/, "");
+
+/**
+ * What anyone who knows a backup's public key — its homeserver, for one — can write into it: `plaintext` encrypted as
+ * the spec says (X25519 with an ephemeral key, HKDF-SHA-256, AES-256-CBC, the MAC over the empty message). Written
+ * here with node:crypto, independently of the code under test.
+ */
+function sealForBackup(plaintext: string, publicKeyBase64: string) {
+    const x = Buffer.from(publicKeyBase64, "base64").toString("base64url");
+    const backupKey = createPublicKey({ key: { kty: "OKP", crv: "X25519", x }, format: "jwk" });
+    const ephemeral = generateKeyPairSync("x25519");
+    const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: backupKey });
+    const bits = Buffer.from(hkdfSync("sha256", shared, Buffer.alloc(32), Buffer.alloc(0), 80));
+    const cipher = createCipheriv("aes-256-cbc", bits.subarray(0, 32), bits.subarray(64, 80));
+    const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+    const mac = createHmac("sha256", bits.subarray(32, 64)).update(Buffer.alloc(0)).digest().subarray(0, 8);
+    const ephemeralX = ephemeral.publicKey.export({ format: "jwk" }).x!;
+    return { ephemeral: b64(Buffer.from(ephemeralX, "base64url")), ciphertext: b64(ciphertext), mac: b64(mac) };
+}
+
+describe("issue 16.5a: a hand-over that stops part way", () => {
+    test("an old-backup listing refused for one room: that room and those not yet read stay (keys not enumerated), the keys in hand still go, exit 3", async () => {
+        const bed = currentBed();
+        const demo = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
+        // The old server refuses the listing of the second room the hand-over asks for (every attempt).
+        const asked: string[] = [];
+        let refused: string | undefined;
+        const proxy = await startFaultProxy(bed.a.baseUrl, (method, p) => {
+            const room = /^\/_matrix\/client\/v3\/room_keys\/keys\/(![^/?]+)/.exec(p)?.[1];
+            if (method !== "GET" || !room) return undefined;
+            if (!asked.includes(room)) asked.push(room);
+            if (asked.indexOf(room) === 1) refused = room;
+            return room === refused ? { kind: "error", status: 403 } : undefined;
+        });
+        const reportFile = path.join(workDir, "refused.json");
+        const result = await runCli(
+            [
+                ...["--old-homeserver", proxy.baseUrl, "--old-user", demo.users.alice.userId],
+                ...["--new-user", demo.users.aliceNew.userId, "--new-homeserver", bed.b.baseUrl],
+                ...["--yes", "--leave-old-rooms", "--report", reportFile],
+            ],
+            {
+                MIGRATE_OLD_PASSWORD: demo.users.alice.password,
+                MIGRATE_NEW_PASSWORD: demo.users.aliceNew.password,
+                MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice,
+                MIGRATE_NEW_RECOVERY_KEY: demo.recoveryKeys.aliceNew,
+            },
+        ).finally(() => proxy.close());
+        expect(refused).toBeDefined();
+        const report = JSON.parse(readFileSync(reportFile, "utf8"));
+        expect(report.keys.handOverError).toMatch(/Injected 403/);
+        expect(result.stderr).toMatch(/Room keys: .*Injected 403/);
+        expect(result.code).toBe(3);
+
+        const first = asked[0]!;
+        for (const name of DEMO_ENCRYPTED_ROOMS) {
+            const roomId = demo.rooms[name];
+            const room = (report.rooms as ReportRoom[]).find((r) => r.roomId === roomId)!;
+            const keys = report.keys.perRoom[roomId];
+            if (roomId === first) {
+                // Read before the refusal: its keys were handed over and read back.
+                expect({ name, missing: keys.missing, unknown: keys.unknown }).toEqual({
+                    name,
+                    missing: 0,
+                    unknown: undefined,
+                });
+                expect(keys.present).toBeGreaterThan(0);
+                continue;
+            }
+            // The refused room and every room after it: not "0 keys exist", but unknown — and the old account stays.
+            expect({ name, left: room.left, outcome: room.outcome, unknown: keys.unknown }).toEqual({
+                name,
+                left: false,
+                outcome: "needs-action",
+                unknown: true,
+            });
+            expect(room.reasons.map((r) => r.key)).toContain("reason|keys-not-enumerated");
+        }
+        const alice = new MatrixHttp(bed.a.baseUrl, (await loginDevice(bed.a, demo.users.alice, "check")).accessToken);
+        const joined = (await alice.request<{ joined_rooms: string[] }>("GET", "/joined_rooms")).joined_rooms;
+        for (const name of DEMO_ENCRYPTED_ROOMS.filter((n) => demo.rooms[n] !== first))
+            expect({ name, joined: joined.includes(demo.rooms[name]) }).toEqual({ name, joined: true });
+    });
+
+    test("a malformed key in the old backup (written by whoever knows its public key) is counted as unreadable; every other key moves", async () => {
+        const bed = currentBed();
+        const demo = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
+        const oldUser = await loginDevice(bed.a, demo.users.alice, "engine");
+        const newUser = await loginDevice(bed.b, demo.users.aliceNew, "engine");
+        const old = { userId: oldUser.userId, http: new MatrixHttp(bed.a.baseUrl, oldUser.accessToken) };
+        const neu = {
+            userId: newUser.userId,
+            http: new MatrixHttp(bed.b.baseUrl, newUser.accessToken),
+            baseUrl: bed.b.baseUrl,
+        };
+        // One entry in Book club's old backup that decrypts to a "room key" whose session key is not one.
+        const info = await old.http.request<{ version: string; auth_data: { public_key: string } }>(
+            "GET",
+            "/room_keys/version",
+        );
+        const hostile = JSON.stringify({
+            algorithm: "m.megolm.v1.aes-sha2",
+            sender_key: "x",
+            session_key: "not a session key",
+            sender_claimed_keys: {},
+            forwarding_curve25519_key_chain: [],
+        });
+        const bookClub = demo.rooms.bookClub;
+        await old.http.request("PUT", `/room_keys/keys/${seg(bookClub)}/hostileSession`, {
+            query: { version: info.version },
+            body: {
+                first_message_index: 0,
+                forwarded_count: 0,
+                is_verified: true,
+                session_data: sealForBackup(hostile, info.auth_data.public_key),
+            },
+        });
+
+        const prepared = await prepareKeyHandover({
+            old,
+            new: neu,
+            oldRecoveryKey: demo.recoveryKeys.alice,
+            newRecoveryKey: demo.recoveryKeys.aliceNew,
+        });
+        const snapshot = await snapshotFromSync(old.http, old.userId);
+        const report = await runMigration(
+            buildPlan(snapshot, neu.userId, { leaveOldRooms: true }),
+            snapshot,
+            { old, new: neu },
+            { keys: prepared.handover },
+        );
+        expect(report.keys!.handOverError).toBeUndefined();
+        expect(report.keys!.sessionsUploaded).toBe(demo.aliceMegolmSessions);
+        expect(report.keys!.sessionsMissing).toBe(1);
+        for (const name of DEMO_ENCRYPTED_ROOMS.filter((n) => n !== "bookClub"))
+            expect({ name, missing: report.keys!.perRoom[demo.rooms[name]]!.missing }).toEqual({ name, missing: 0 });
+        expect(report.keys!.perRoom[bookClub]).toMatchObject({ missing: 1, malformed: 1 });
+        const room = report.rooms.find((r) => r.roomId === bookClub)!;
+        expect(room).toMatchObject({ left: false, outcome: "needs-action" });
+        expect(room.reasons.map((r) => r.key)).toContain("reason|keys-malformed");
+        expect(reportExitCode(report)).toBe(3);
+    });
+});
