@@ -11,6 +11,10 @@
  * empty: a room whose keys were not all enumerated is unknown, and its gate stays closed. A key that cannot be backed
  * up (malformed: the old backup's entries can be written by anyone who knows its public key) is counted as unreadable
  * and the others go on.
+ *
+ * What the sources hold is not all that exists: a fresh session without a key backup holds nothing, yet the room's
+ * messages were encrypted with sessions that exist. So the gate also reads the session ids of the room's latest
+ * encrypted messages (as the old account sees them): one held by no source is a key the new account will not get.
  */
 import type { MigrationContext } from "../engine/context.ts";
 import type { KeyHandover, KeysReport, RoomKeyCheck, RoomKeysReport } from "../engine/keyHandover.ts";
@@ -32,6 +36,25 @@ import { type LocalRoomKeys, type OldAccountGet, localRoomKeys, oldBackupRoomKey
 export type BackupTrust = "recovery-key" | "created" | "consent";
 
 export type HandoverTarget = { backup: BackupVersion; trust: BackupTrust } | { unavailable: string; reason: Reason };
+
+/** How many of a room's latest encrypted events the gate reads for their session ids (two pages). */
+export const TIMELINE_SESSIONS_READ = 200;
+const TIMELINE_PAGE = 100;
+
+/** The megolm session ids a room's encrypted events name; events that name none readable are only counted. */
+export function timelineSessions(events: unknown[]): { sessions: Set<string>; unnamed: number } {
+    const sessions = new Set<string>();
+    let unnamed = 0;
+    for (const event of events) {
+        const e = event as { type?: unknown; content?: { session_id?: unknown } } | null;
+        if (typeof e !== "object" || e === null || e.type !== "m.room.encrypted") continue;
+        const id = e.content?.session_id;
+        // Bounded: a session id is 43 characters; anything far longer is not one.
+        if (typeof id === "string" && id.length > 0 && id.length <= 256) sessions.add(id);
+        else unnamed++;
+    }
+    return { sessions, unnamed };
+}
 
 export interface KeyHandoverSettings {
     /** The old session's own keys (Element's logged-in client, or a test client). */
@@ -58,6 +81,8 @@ interface RoomTally {
     uploaded: Set<string>;
     /** The old backup's listing of this room was read in full. */
     listedDone: boolean;
+    /** Session ids in the room's latest encrypted messages, and how many of those name none (read at the gate). */
+    seen?: { sessions: Set<string>; unnamed: number };
     /** The last read-back. */
     check?: RoomKeyCheck;
 }
@@ -241,32 +266,74 @@ export class BackupKeyHandover implements KeyHandover {
         return { present: new Set(Object.keys(stored.sessions ?? {})), version: expected, reasons: [] };
     }
 
+    /** The session ids of the room's latest encrypted events, as the old account sees them (bounded: two pages). */
+    private async readTimeline(ctx: MigrationContext, roomId: string): Promise<NonNullable<RoomTally["seen"]>> {
+        const events: unknown[] = [];
+        let from: string | undefined;
+        while (events.length < TIMELINE_SESSIONS_READ) {
+            const page = await ctx.read<{ chunk?: unknown; end?: unknown }>(
+                "old:read",
+                ctx.sides.old,
+                `/rooms/${seg(roomId)}/messages`,
+                {
+                    query: {
+                        dir: "b",
+                        limit: Math.min(TIMELINE_PAGE, TIMELINE_SESSIONS_READ - events.length),
+                        filter: JSON.stringify({ types: ["m.room.encrypted"] }),
+                        from,
+                    },
+                },
+            );
+            const chunk = Array.isArray(page.chunk) ? page.chunk : [];
+            events.push(...chunk.slice(0, TIMELINE_SESSIONS_READ - events.length));
+            if (!chunk.length || typeof page.end !== "string" || page.end === from) break;
+            from = page.end;
+        }
+        return timelineSessions(events);
+    }
+
     public async checkRoom(ctx: MigrationContext, roomId: string): Promise<RoomKeyCheck> {
         await this.finished;
         const tally = this.rooms.get(roomId) ?? newTally();
+        let timelineError: string | undefined;
+        const seen = await this.readTimeline(ctx, roomId).catch((e: unknown) => {
+            timelineError = messageOf(e);
+            return { sessions: new Set<string>(), unnamed: 0 };
+        });
+        tally.seen = seen;
         const read = await this.readBack(ctx, roomId);
         const hasSource = this.settings.local !== undefined || this.oldBackupVersion !== undefined;
-        const enumerated = this.enumerated(tally);
+        const enumerated = this.enumerated(tally) && !timelineError;
         const knowsWhatExists = hasSource && enumerated;
-        const existing = new Set([...tally.local, ...tally.listed, ...tally.obtained, ...tally.malformed]);
+        const held = new Set([...tally.local, ...tally.listed, ...tally.obtained, ...tally.malformed]);
+        // Sessions the room's messages use that no source holds: they exist, and the new account will not get them.
+        const seenNotHeld = [...seen.sessions].filter((id) => !held.has(id));
+        const existing = new Set([...held, ...seenNotHeld]);
         const missing = [...existing].filter((id) => !read.present.has(id));
         const reasons: Reason[] = [];
+        // Encrypted messages whose sessions are not named, and nothing known: "0 keys" would be a guess.
+        const unnamedOnly = existing.size === 0 && seen.unnamed > 0;
         if (!hasSource) {
             reasons.push(reason("keys-unknown"));
         } else if (!enumerated) {
             // "0 keys found" here only means the hand-over stopped before it got to this room.
-            reasons.push(reason("keys-not-enumerated", { error: this.failure ?? "?" }));
+            reasons.push(reason("keys-not-enumerated", { error: timelineError ?? this.failure ?? "?" }));
+        } else if (unnamedOnly) {
+            reasons.push(reason("keys-seen-not-held", { count: seen.unnamed }));
         } else if (missing.length) {
             const total = existing.size;
             const malformed = missing.filter((id) => tally.malformed.has(id) && !tally.obtained.has(id)).length;
+            const notHeld = missing.filter((id) => !held.has(id)).length;
             const onlyListed = missing.filter(
-                (id) => !tally.obtained.has(id) && !tally.undecryptable.has(id) && !tally.malformed.has(id),
+                (id) =>
+                    held.has(id) && !tally.obtained.has(id) && !tally.undecryptable.has(id) && !tally.malformed.has(id),
             ).length;
             const undecryptable = missing.filter((id) => tally.undecryptable.has(id)).length;
             const inHand = missing.filter((id) => tally.obtained.has(id)).length;
             if (onlyListed) reasons.push(reason("keys-only-in-old-backup", { missing: onlyListed, total }));
             if (undecryptable) reasons.push(reason("keys-undecryptable", { count: undecryptable }));
             if (malformed) reasons.push(reason("keys-malformed", { count: malformed }));
+            if (notHeld) reasons.push(reason("keys-seen-not-held", { count: notHeld }));
             if (inHand) {
                 // Why keys this run held did not reach the new backup: the hand-over stopped, could not start, or the
                 // backup is not (or no longer) the one handed to.
@@ -278,7 +345,7 @@ export class BackupKeyHandover implements KeyHandover {
             }
         }
         const check: RoomKeyCheck = {
-            existing: knowsWhatExists ? existing.size : null,
+            existing: knowsWhatExists && !unnamedOnly ? existing.size : null,
             present: existing.size - missing.length,
             missing: knowsWhatExists ? missing.length : 0,
             backupVersion: read.version,

@@ -13,10 +13,11 @@ import { prepareKeyHandover } from "../../src/keys/prepare.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
-import { stopAllClients } from "../bed/clients.ts";
+import { startClient, stopAllClients, waitForDecryptedMessage, waitForRoom } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { DEMO_ENCRYPTED_ROOMS, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
+import { type Actor, actor, createRoom, join } from "../engine/scenario.ts";
 import { loginDevice } from "./history.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-gaps-"));
@@ -172,5 +173,81 @@ describe("issue 16.5a: a hand-over that stops part way", () => {
         expect(room).toMatchObject({ left: false, outcome: "needs-action" });
         expect(room.reasons.map((r) => r.key)).toContain("reason|keys-malformed");
         expect(reportExitCode(report)).toBe(3);
+    });
+});
+
+/** A new account with a key backup it made itself (any public key), trusted by the person's consent. */
+async function newAccountWithBackup(): Promise<Actor & { baseUrl: string }> {
+    const bed = currentBed();
+    const neu = await actor(bed.b, "gapsnew");
+    const publicKey = generateKeyPairSync("x25519").publicKey.export({ format: "jwk" }).x!;
+    await neu.http.request("POST", "/room_keys/version", {
+        body: {
+            algorithm: "m.megolm_backup.v1.curve25519-aes-sha2",
+            auth_data: { public_key: b64(Buffer.from(publicKey, "base64url")) },
+        },
+    });
+    return { ...neu, baseUrl: bed.b.baseUrl };
+}
+
+const ENCRYPTED = [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }];
+
+describe("issue 16.5c: the sessions a room's messages use exist, whether or not this session holds them", () => {
+    test("a fresh session without a key backup: a room whose history it cannot read stays (keys seen, not held); a room whose keys it holds is left", async () => {
+        const bed = currentBed();
+        const [alice, bob] = await Promise.all([actor(bed.a, "gapsalice"), actor(bed.a, "gapsbob")]);
+        const [aliceC, bobC] = await Promise.all([startClient(alice), startClient(bob)]);
+        const talk = async (roomId: string) => {
+            await join(bob, roomId);
+            await Promise.all([waitForRoom(aliceC, roomId), waitForRoom(bobC, roomId)]);
+        };
+        // History from before this session: bob's messages, read by alice's earlier device.
+        const past = await createRoom(alice, {
+            name: "Past",
+            preset: "private_chat",
+            room_version: "10",
+            invite: [bob.userId],
+            initial_state: ENCRYPTED,
+        });
+        await talk(past);
+        for (const body of ["first from bob", "second from bob"]) await bobC.sendTextMessage(past, body);
+        await waitForDecryptedMessage(aliceC, past, "second from bob");
+
+        // Element signed in afresh, no key backup anywhere: the session holds none of that history.
+        const fresh = await startClient(await loginDevice(bed.a, alice, "Fresh Element"));
+        const present = await createRoom(alice, {
+            name: "Present",
+            preset: "private_chat",
+            room_version: "10",
+            invite: [bob.userId],
+            initial_state: ENCRYPTED,
+        });
+        await talk(present);
+        await waitForRoom(fresh, present);
+        await fresh.sendTextMessage(present, "sent from the fresh session");
+        await waitForDecryptedMessage(bobC, present, "sent from the fresh session");
+
+        const neu = await newAccountWithBackup();
+        const prepared = await prepareKeyHandover({
+            old: alice,
+            new: neu,
+            oldCrypto: fresh.getCrypto()!,
+            trustUnverifiedNewBackup: true,
+        });
+        const snapshot = await snapshotFromSync(alice.http, alice.userId);
+        const report = await runMigration(
+            buildPlan(snapshot, neu.userId, { leaveOldRooms: true }),
+            snapshot,
+            { old: alice, new: neu },
+            { keys: prepared.handover },
+        );
+        const pastResult = report.rooms.find((r) => r.roomId === past)!;
+        expect(pastResult).toMatchObject({ left: false, outcome: "needs-action" });
+        expect(pastResult.reasons.map((r) => r.key)).toContain("reason|keys-seen-not-held");
+        // bob's one outbound session: used in the room, held by no source.
+        expect(report.keys!.perRoom[past]).toMatchObject({ found: 1, present: 0, missing: 1 });
+        const presentResult = report.rooms.find((r) => r.roomId === present)!;
+        expect(presentResult).toMatchObject({ left: true, reasons: [] });
+        expect(report.keys!.perRoom[present]).toMatchObject({ found: 1, present: 1, missing: 0 });
     });
 });
