@@ -113,6 +113,14 @@ describe("the leave gate", () => {
     });
 });
 
+test("issue 16.5d: a direct chat missing from the new account's m.direct under its partner stays", () => {
+    expect(evaluateLeaveGate(facts({ notDirectFor: ["@bob:old.example"] }))).toEqual({
+        open: false,
+        reasons: [reason("stayed-not-direct", { partners: "@bob:old.example" })],
+    });
+    expect(evaluateLeaveGate(facts({ notDirectFor: [] })).open).toBe(true);
+});
+
 describe("issue 7.19: exit codes", () => {
     const report = (
         rooms: Array<{ outcome: MigrationReport["rooms"][number]["outcome"] }>,

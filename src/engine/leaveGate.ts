@@ -5,7 +5,9 @@
  * - its level, as both servers see it, is at least the old account's level read now;
  * - nothing in the plan blocks leaving (e.g. a creator's power, which cannot be handed over);
  * - in an encrypted room, every key that exists (the old session's, and every session the old backup lists) is in
- *   the new account's backup as read back now — or the user accepted the named losses for this room.
+ *   the new account's backup as read back now — or the user accepted the named losses for this room;
+ * - a direct chat is listed under its partner in the new account's m.direct, read back now (another client of the
+ *   new account writing m.direct from an older copy can drop the entry between the merge and the leave).
  * `evaluateLeaveGate` is the rule, as data in and reasons out; `readLeaveFacts` gathers the facts.
  */
 import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
@@ -30,6 +32,8 @@ export interface LeaveFacts {
     keys?: RoomKeyCheck;
     /** The user accepted, by name, that this room's missing keys stay behind. */
     lossesAccepted: boolean;
+    /** A direct chat's partners that the new account's m.direct, read now, does not list it under. */
+    notDirectFor?: string[];
 }
 
 export interface GateDecision {
@@ -51,6 +55,7 @@ export function evaluateLeaveGate(f: LeaveFacts): GateDecision {
         const oldLevel = f.onOldServer.oldLevel === CREATOR ? "creator" : f.onOldServer.oldLevel;
         why.push(reason("stayed-level-lower", { newLevel, oldLevel }));
     }
+    if (f.notDirectFor?.length) why.push(reason("stayed-not-direct", { partners: f.notDirectFor.join(", ") }));
     if (f.encrypted) {
         if (!f.keys) why.push(reason("stayed-no-key-handover"));
         else if ((f.keys.existing === null || f.keys.missing > 0) && !f.lossesAccepted) why.push(...f.keys.reasons);
@@ -84,6 +89,21 @@ async function livePowerLevels(ctx: MigrationContext, side: AccountSession, room
     return powerLevelsOf(new RoomState({ roomId, membership: "join", state, accountData: {} }));
 }
 
+/** The partners of a direct chat whose entry in the new account's m.direct (read now) lacks the room. */
+async function partnersNotListing(ctx: MigrationContext, room: RoomPlan): Promise<string[]> {
+    const neu = ctx.sides.new;
+    const partners = room.dmPartners.filter((p) => p !== neu.userId);
+    if (room.kind !== "dm" || !partners.length) return [];
+    const direct = await orIfNotFound(
+        ctx.read<Record<string, unknown>>("new:read", neu, `/user/${seg(neu.userId)}/account_data/m.direct`),
+        {},
+    );
+    return partners.filter((p) => {
+        const rooms = (direct as Record<string, unknown>)?.[p];
+        return !(Array.isArray(rooms) && rooms.includes(room.roomId));
+    });
+}
+
 /**
  * Reads the facts for the gate now. The old account's server may learn of the new account's join or level a moment
  * after the new server does (federation), so it is asked again for a few seconds before the answer counts.
@@ -111,9 +131,10 @@ export async function readLeaveFacts(
         (o) => o.membership === "join" && (o.newLevel >= o.oldLevel || o.oldLevel === CREATOR),
         10_000,
     );
-    const [membership, newPl] = await Promise.all([
+    const [membership, newPl, notDirectFor] = await Promise.all([
         liveMembership(ctx, "new", room.roomId),
         livePowerLevels(ctx, neu, room.roomId),
+        partnersNotListing(ctx, room),
     ]);
     return {
         blockers: room.blockers,
@@ -122,5 +143,6 @@ export async function readLeaveFacts(
         encrypted: room.encrypted,
         keys,
         lossesAccepted: ctx.plan.options.acceptMissingKeys.includes(room.roomId),
+        notDirectFor,
     };
 }

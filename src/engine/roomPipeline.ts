@@ -250,8 +250,10 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             ]);
         }
         if (keyProblem && !lossesAccepted) return finish(base, "needs-action", extra);
-        // Read right before leaving: the new account's level is now lower than the old account's — someone must act.
-        if (stayed.some((r) => r.key === "reason|stayed-level-lower")) return finish(base, "needs-action", extra);
+        // Read right before leaving: the new account's level is now lower than the old account's, or the direct chat
+        // is no longer marked as one for it — someone must act (a new run marks it again).
+        if (stayed.some((r) => r.key === "reason|stayed-level-lower" || r.key === "reason|stayed-not-direct"))
+            return finish(base, "needs-action", extra);
         if (room.status === "already" || !changed)
             return finish(base, "already", [reason("already", params), ...extra]);
         return finish(base, "migrated", extra);

@@ -17,7 +17,7 @@ import { startClient, stopAllClients, waitForDecryptedMessage, waitForRoom } fro
 import { currentBed } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { DEMO_ENCRYPTED_ROOMS, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
-import { type Actor, actor, createRoom, join } from "../engine/scenario.ts";
+import { type Actor, actor, createRoom, getAccountData, getState, join, setAccountData } from "../engine/scenario.ts";
 import { loginDevice } from "./history.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-gaps-"));
@@ -249,5 +249,72 @@ describe("issue 16.5c: the sessions a room's messages use exist, whether or not 
         const presentResult = report.rooms.find((r) => r.roomId === present)!;
         expect(presentResult).toMatchObject({ left: true, reasons: [] });
         expect(report.keys!.perRoom[present]).toMatchObject({ found: 1, present: 1, missing: 0 });
+    });
+});
+
+describe("issue 16.5d: a direct chat is left only while the new account's m.direct lists it", () => {
+    test("another client of the new account writes m.direct from an older copy right after the merge: the old account stays, and says why", async () => {
+        const bed = currentBed();
+        const [alice, bob, neu] = await Promise.all([
+            actor(bed.a, "dmalice"),
+            actor(bed.a, "dmbob"),
+            actor(bed.b, "dmnew"),
+        ]);
+        const dm = await createRoom(bob, {
+            preset: "trusted_private_chat",
+            is_direct: true,
+            room_version: "10",
+            invite: [alice.userId],
+        });
+        await join(alice, dm);
+        await setAccountData(alice, "m.direct", { [bob.userId]: [dm] });
+        // The new account's other client (Element, say) read m.direct before the migration and writes it back now.
+        const otherClient = new MatrixHttp(bed.b.baseUrl, (await loginDevice(bed.b, neu, "Element")).accessToken);
+        const staleCopy = { "@someone:elsewhere.example": ["!older:elsewhere.example"] };
+        const real = neu.http;
+        const racing = Object.create(real) as MatrixHttp;
+        let raced = false;
+        racing.request = async (method, p, opts) => {
+            const answer = await real.request(method, p, opts);
+            if (!raced && method === "PUT" && p.endsWith("/account_data/m.direct")) {
+                raced = true;
+                await otherClient.request("PUT", p, { body: staleCopy });
+            }
+            return answer as never;
+        };
+        const snapshot = await snapshotFromSync(alice.http, alice.userId);
+        const report = await runMigration(buildPlan(snapshot, neu.userId, { leaveOldRooms: true }), snapshot, {
+            old: alice,
+            new: { ...neu, http: racing },
+        });
+        expect(raced).toBe(true);
+        const room = report.rooms.find((r) => r.roomId === dm)!;
+        expect(room).toMatchObject({ kind: "dm", left: false, outcome: "needs-action", newAccountJoined: true });
+        expect(room.reasons).toContainEqual({ key: "reason|stayed-not-direct", params: { partners: bob.userId } });
+        expect((await getState(bob, dm, "m.room.member", alice.userId)).membership).toBe("join");
+    });
+
+    test("without a concurrent write, the same direct chat is left, listed under its partner", async () => {
+        const bed = currentBed();
+        const [alice, bob, neu] = await Promise.all([
+            actor(bed.a, "dmalice"),
+            actor(bed.a, "dmbob"),
+            actor(bed.b, "dmnew"),
+        ]);
+        const dm = await createRoom(bob, {
+            preset: "trusted_private_chat",
+            is_direct: true,
+            room_version: "10",
+            invite: [alice.userId],
+        });
+        await join(alice, dm);
+        await setAccountData(alice, "m.direct", { [bob.userId]: [dm] });
+        const snapshot = await snapshotFromSync(alice.http, alice.userId);
+        const report = await runMigration(buildPlan(snapshot, neu.userId, { leaveOldRooms: true }), snapshot, {
+            old: alice,
+            new: neu,
+        });
+        expect(report.rooms.find((r) => r.roomId === dm)).toMatchObject({ left: true, outcome: "migrated" });
+        expect(await getAccountData(neu, "m.direct")).toEqual({ [bob.userId]: [dm] });
     });
 });
