@@ -10,11 +10,15 @@ import path from "node:path";
 import { buildPlan } from "../../src/engine/plan.ts";
 import { reportExitCode, runMigration } from "../../src/engine/migration.ts";
 import { prepareKeyHandover } from "../../src/keys/prepare.ts";
+import { endRecoverySetup, neverDeletingBackups, setUpNewAccountRecovery } from "../../src/keys/recoverySetup.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
 import { startClient, stopAllClients, waitForDecryptedMessage, waitForRoom } from "../bed/clients.ts";
+import { startApprovalStandIn } from "../bed/approvalStandIn.ts";
+import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
+import { passwordSession } from "../bed/passwordSession.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { DEMO_ENCRYPTED_ROOMS, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
 import { type Actor, actor, createRoom, getAccountData, getState, join, setAccountData } from "../engine/scenario.ts";
@@ -176,17 +180,22 @@ describe("issue 16.5a: a hand-over that stops part way", () => {
     });
 });
 
+/** A random backup public key (unpadded base64), as a device that makes a backup would have. */
+const randomBackupKey = () =>
+    b64(Buffer.from(generateKeyPairSync("x25519").publicKey.export({ format: "jwk" }).x!, "base64url"));
+
+/** A key backup version made by one of the account's devices. */
+function newBackup(device: MatrixHttp): Promise<{ version: string }> {
+    return device.request("POST", "/room_keys/version", {
+        body: { algorithm: "m.megolm_backup.v1.curve25519-aes-sha2", auth_data: { public_key: randomBackupKey() } },
+    });
+}
+
 /** A new account with a key backup it made itself (any public key), trusted by the person's consent. */
 async function newAccountWithBackup(): Promise<Actor & { baseUrl: string }> {
     const bed = currentBed();
     const neu = await actor(bed.b, "gapsnew");
-    const publicKey = generateKeyPairSync("x25519").publicKey.export({ format: "jwk" }).x!;
-    await neu.http.request("POST", "/room_keys/version", {
-        body: {
-            algorithm: "m.megolm_backup.v1.curve25519-aes-sha2",
-            auth_data: { public_key: b64(Buffer.from(publicKey, "base64url")) },
-        },
-    });
+    await newBackup(neu.http);
     return { ...neu, baseUrl: bed.b.baseUrl };
 }
 
@@ -316,5 +325,67 @@ describe("issue 16.5d: a direct chat is left only while the new account's m.dire
         });
         expect(report.rooms.find((r) => r.roomId === dm)).toMatchObject({ left: true, outcome: "migrated" });
         expect(await getAccountData(neu, "m.direct")).toEqual({ [bob.userId]: [dm] });
+    });
+});
+
+describe("issue 16.5e: 'Set up recovery here' never deletes a key backup", () => {
+    test("a backup set up on another device while the approval is awaited is kept; the set-up stops with a clear error", async () => {
+        const bed = currentBed();
+        const neu = await registerUser(bed.b, uniqueLocalpart("approvewait"));
+        // A server that wants approval on its page; the person first sets up key storage on their phone, then approves.
+        const standIn = await startApprovalStandIn(bed.b.baseUrl, { kind: "page" });
+        const phone = new MatrixHttp(bed.b.baseUrl, (await loginDevice(bed.b, neu, "Phone")).accessToken);
+        const session = await passwordSession(standIn.url, neu);
+        let madeOnPhone: string | undefined;
+        let approved: Promise<unknown> = Promise.resolve();
+        try {
+            const attempt = setUpNewAccountRecovery(session.http, {
+                session,
+                approval: {
+                    askPassword: async () => null,
+                    openPage: (url) => {
+                        approved = (async () => {
+                            madeOnPhone = (await newBackup(phone)).version;
+                            await fetch(url);
+                        })();
+                    },
+                },
+            });
+            await expect(attempt).rejects.toMatchObject({
+                code: "backup_exists",
+                message: expect.stringMatching(/set up for .* elsewhere .*It was kept/),
+            });
+            await approved;
+        } finally {
+            await endRecoverySetup(session);
+            await session.signOut();
+            await standIn.close();
+        }
+        expect(standIn.pageVisits()).toBe(1);
+        expect(madeOnPhone).toBeDefined();
+        expect((await phone.request<{ version: string }>("GET", "/room_keys/version")).version).toBe(madeOnPhone);
+    });
+
+    test("the crypto session's requests to delete a backup version never leave the tool", async () => {
+        const passed: string[] = [];
+        let refused = 0;
+        const guarded = neverDeletingBackups(
+            async (input, init) => {
+                passed.push(`${init?.method ?? "GET"} ${String(input)}`);
+                return new Response("{}", { status: 200 });
+            },
+            () => refused++,
+        );
+        const answer = await guarded("https://hs.example/_matrix/client/v3/room_keys/version/7", { method: "DELETE" });
+        expect(answer.status).toBe(403);
+        await guarded("https://hs.example/_matrix/client/v3/room_keys/version", { method: "GET" });
+        await guarded("https://hs.example/_matrix/client/v3/room_keys/keys?version=7", { method: "PUT" });
+        expect({ refused, passed }).toEqual({
+            refused: 1,
+            passed: [
+                "GET https://hs.example/_matrix/client/v3/room_keys/version",
+                "PUT https://hs.example/_matrix/client/v3/room_keys/keys?version=7",
+            ],
+        });
     });
 });
