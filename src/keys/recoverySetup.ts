@@ -15,6 +15,7 @@
 import type { MatrixHttp } from "../sessions/matrixHttp.ts";
 import { checkServerUrl } from "../sessions/serverUrl.ts";
 import type { SignedInSession } from "../sessions/session.ts";
+import { isBackupPrivateKeyFor } from "./backupCrypto.ts";
 import { type BackupVersion, accountData, currentBackup, opensSecretStorage } from "./backups.ts";
 import { KeysError } from "./errors.ts";
 import { DEFAULT_KEY_EVENT_TYPE, decodeRecoveryKey, encodeRecoveryKey } from "./secretStorage.ts";
@@ -144,6 +145,17 @@ export async function setUpNewAccountRecovery(
         });
         const backup = await currentBackup(http);
         if (!backup) throw new KeysError("backup_missing", "The key backup was not created; nothing else was changed.");
+        // The backup the server now presents must be the one just made here (its key is in this crypto session): a
+        // server could present its own key instead, and read every room key handed to it.
+        const madeHere = await sdkCrypto.getSessionBackupPrivateKey();
+        if (!madeHere || !(await isBackupPrivateKeyFor(madeHere, backup.publicKey))) {
+            throw new KeysError(
+                "backup_key_mismatch",
+                `${userId}'s server presents a key backup (version ${backup.version}) that is not the one just created here: ` +
+                    "its key could be the server's own. No keys were handed to it. Check the new account in Element " +
+                    "(Settings → Encryption) before trusting that server with your keys.",
+            );
+        }
         await stopCrypto(crypto);
         return {
             backup,

@@ -389,3 +389,51 @@ describe("issue 16.5e: 'Set up recovery here' never deletes a key backup", () =>
         });
     });
 });
+
+describe("issue 16.5f: --set-up-new-backup hands keys only to the backup it just created", () => {
+    test("a server that presents another public key once the backup exists: a clear error, and no key is uploaded to it", async () => {
+        const bed = currentBed();
+        const demo = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
+        const fresh = await registerUser(bed.b, uniqueLocalpart("substituted"));
+        // A stand-in for a hostile new homeserver: once a backup is created, it presents its own key in its place.
+        const serverKey = randomBackupKey();
+        let created = false;
+        const uploads: string[] = [];
+        const proxy = await startFaultProxy(bed.b.baseUrl, (method, p) => {
+            const route = p.split("?")[0]!;
+            if (route.endsWith("/room_keys/version") && method === "POST") created = true;
+            if (route.includes("/room_keys/keys") && method === "PUT") uploads.push(p);
+            if (!created || method !== "GET" || !route.endsWith("/room_keys/version")) return undefined;
+            return {
+                kind: "rewrite",
+                body: (answer) => {
+                    const info = answer as { auth_data?: Record<string, unknown> };
+                    return { ...info, auth_data: { ...info.auth_data, public_key: serverKey } };
+                },
+            };
+        });
+        const reportFile = path.join(workDir, "substituted.json");
+        const result = await runCli(
+            [
+                ...["--old-homeserver", bed.a.baseUrl, "--old-user", demo.users.alice.userId],
+                ...["--new-user", fresh.userId, "--new-homeserver", proxy.baseUrl],
+                ...["--yes", "--set-up-new-backup", "--leave-old-rooms", "--report", reportFile],
+            ],
+            {
+                MIGRATE_OLD_PASSWORD: demo.users.alice.password,
+                MIGRATE_NEW_PASSWORD: fresh.password,
+                MIGRATE_OLD_RECOVERY_KEY: demo.recoveryKeys.alice,
+            },
+        ).finally(() => proxy.close());
+        expect(created).toBe(true);
+        expect(result.stderr).toMatch(/presents a key backup \(version \S+\) that is not the one just created here/);
+        expect(result.stderr).toMatch(/No room was changed and no key was handed over/);
+        expect(result.code).toBe(2);
+        expect(uploads).toEqual([]);
+        // Nothing ran: no report, and the old account is still in every room.
+        expect(() => readFileSync(reportFile)).toThrow();
+        const alice = new MatrixHttp(bed.a.baseUrl, (await loginDevice(bed.a, demo.users.alice, "check")).accessToken);
+        const joined = (await alice.request<{ joined_rooms: string[] }>("GET", "/joined_rooms")).joined_rooms;
+        for (const name of DEMO_ENCRYPTED_ROOMS) expect(joined).toContain(demo.rooms[name]);
+    });
+});
