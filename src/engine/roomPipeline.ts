@@ -2,6 +2,7 @@
  * What happens to one room, start to end: the steps of roomSteps.ts in order, the key read-back, the leave gate, and
  * the room's line in the report with its reasons. migration.ts runs one of these per room, side by side.
  */
+import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import type { MigrationContext } from "./context.ts";
 import type { KeyHandover, RoomKeyCheck } from "./keyHandover.ts";
 import { evaluateLeaveGate, readLeaveFacts } from "./leaveGate.ts";
@@ -124,6 +125,13 @@ export function plannedRequests(room: RoomPlan): BucketName[] {
     return planned;
 }
 
+/** Whether the room is encrypted now, as the old account's server has it. */
+async function encryptedNow(ctx: MigrationContext, roomId: string): Promise<boolean> {
+    const path = `/rooms/${seg(roomId)}/state/m.room.encryption/`;
+    const state = await orIfNotFound(ctx.read<Record<string, unknown>>("old:read", ctx.sides.old, path), null);
+    return state !== null;
+}
+
 /** Moves one room. Never throws: a failure becomes the room's outcome, with its reason. */
 export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: RoomPipelineRun): Promise<RoomResult> {
     const base = baseOf(room);
@@ -186,8 +194,10 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             steps.push("direct");
         }
 
+        // Encryption can be turned on after the plan was made (a run may wait hours): read it now, as the old account.
+        const encrypted = room.encrypted || (run.keys !== undefined && (await encryptedNow(ctx, room.roomId)));
         let keys: RoomKeyCheck | undefined;
-        if (room.encrypted && run.keys) {
+        if (encrypted && run.keys) {
             keys = await run.keys.checkRoom(ctx, room.roomId);
             const check = keys;
             if (check.existing !== null && check.missing === 0 && check.backupVersion) {
@@ -215,7 +225,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             await run.beforeLeaving?.();
             let gate;
             try {
-                gate = evaluateLeaveGate(await readLeaveFacts(ctx, room, keys));
+                gate = evaluateLeaveGate(await readLeaveFacts(ctx, { ...room, encrypted }, keys));
             } catch (e) {
                 gate = { open: false, reasons: [reason("stayed-not-read", { error: describeError(e) })] };
             }

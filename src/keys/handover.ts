@@ -15,6 +15,10 @@
  * What the sources hold is not all that exists: a fresh session without a key backup holds nothing, yet the room's
  * messages were encrypted with sessions that exist. So the gate also reads the session ids of the room's latest
  * encrypted messages (as the old account sees them): one held by no source is a key the new account will not get.
+ *
+ * The inventory is taken at the start, but a run can wait hours (invite limits): right before a room's gate, its
+ * old-backup listing is read again and what is new is handed over; a room that was not in the inventory (it turned
+ * encryption on meanwhile) is read from every source then.
  */
 import type { MigrationContext } from "../engine/context.ts";
 import type { KeyHandover, KeysReport, RoomKeyCheck, RoomKeysReport } from "../engine/keyHandover.ts";
@@ -79,8 +83,14 @@ interface RoomTally {
     /** Keys (from either source) that cannot be backed up; a placeholder id where the key has none. */
     malformed: Set<string>;
     uploaded: Set<string>;
-    /** The old backup's listing of this room was read in full. */
+    /** The old backup's listing of this room was read in full (the last time it was read). */
     listedDone: boolean;
+    /** The old session's export was read to its end for this room. */
+    localDone: boolean;
+    /** Why reading this room's keys again right before its gate failed (the room is then unknown). */
+    catchUpError?: string;
+    /** Why handing over the keys found right before its gate failed. */
+    uploadError?: string;
     /** Session ids in the room's latest encrypted messages, and how many of those name none (read at the gate). */
     seen?: { sessions: Set<string>; unnamed: number };
     /** The last read-back. */
@@ -95,6 +105,7 @@ const newTally = (): RoomTally => ({
     malformed: new Set(),
     uploaded: new Set(),
     listedDone: false,
+    localDone: false,
 });
 
 const messageOf = (e: unknown): string => (isMatrixRequestError(e) || e instanceof Error ? e.message : String(e));
@@ -104,10 +115,9 @@ export class BackupKeyHandover implements KeyHandover {
     private finished: Promise<void> = Promise.resolve();
     /** Why the hand-over stopped part way (the first error). */
     private failure?: string;
-    /** The old session's export was read to its end. */
-    private localDone = false;
     private fromLocal = 0;
     private fromOldBackup = 0;
+    private encryptorFor?: Promise<BackupEncryptor>;
 
     public constructor(private readonly settings: KeyHandoverSettings) {}
 
@@ -137,7 +147,31 @@ export class BackupKeyHandover implements KeyHandover {
 
     /** Every source of this room's keys was read to its end (else what exists is not known). */
     private enumerated(tally: RoomTally): boolean {
-        return (!this.settings.local || this.localDone) && (!this.oldBackupVersion || tally.listedDone);
+        return (
+            (!this.settings.local || tally.localDone) &&
+            (!this.oldBackupVersion || tally.listedDone) &&
+            tally.catchUpError === undefined
+        );
+    }
+
+    private oldBackupReader(ctx: MigrationContext) {
+        const opened = this.settings.oldBackup;
+        const get: OldAccountGet = (path, query) => ctx.read("old:read", ctx.sides.old, path, { query });
+        const hooks = {
+            onListed: (roomId: string, ids: string[]) => {
+                const tally = this.rooms.get(roomId);
+                if (!tally) return;
+                for (const id of ids) tally.listed.add(id);
+                tally.listedDone = true;
+            },
+            onUndecryptable: (roomId: string, sessionId: string) =>
+                this.rooms.get(roomId)?.undecryptable.add(sessionId),
+        };
+        return {
+            get,
+            hooks,
+            decryptor: opened ? BackupDecryptor.create(opened.privateKey) : Promise.resolve(undefined),
+        };
     }
 
     private async *sources(ctx: MigrationContext): AsyncGenerator<ExportedRoomKey> {
@@ -154,28 +188,17 @@ export class BackupKeyHandover implements KeyHandover {
                     this.fromLocal++;
                     yield key;
                 }
-                this.localDone = true;
+                for (const tally of this.rooms.values()) tally.localDone = true;
             } catch (e) {
                 this.fail(e);
             }
         }
         const version = this.oldBackupVersion;
         if (!version) return;
-        const opened = this.settings.oldBackup;
-        const decryptor = opened ? await BackupDecryptor.create(opened.privateKey) : undefined;
-        const get: OldAccountGet = (path, query) => ctx.read("old:read", ctx.sides.old, path, { query });
-        const hooks = {
-            onListed: (roomId: string, ids: string[]) => {
-                const tally = this.rooms.get(roomId);
-                if (!tally) return;
-                for (const id of ids) tally.listed.add(id);
-                tally.listedDone = true;
-            },
-            onUndecryptable: (roomId: string, sessionId: string) =>
-                this.rooms.get(roomId)?.undecryptable.add(sessionId),
-        };
+        const reader = this.oldBackupReader(ctx);
         try {
-            for await (const key of oldBackupRoomKeys(get, { version, decryptor }, roomIds, hooks)) {
+            const decryptor = await reader.decryptor;
+            for await (const key of oldBackupRoomKeys(reader.get, { version, decryptor }, roomIds, reader.hooks)) {
                 if (!this.wellFormed(key)) continue;
                 const tally = this.rooms.get(key.room_id);
                 // The old session's copy went first; the backup's may be the better one (lower first index): both go.
@@ -197,19 +220,27 @@ export class BackupKeyHandover implements KeyHandover {
         }
         const encryptor = await BackupEncryptor.create(target.backup.publicKey);
         ctx.progress("keys", `Handing room keys to ${ctx.sides.new.userId}'s key backup`);
-        for await (const batch of backupBatches(this.sources(ctx), encryptor, {
-            batchSize: this.settings.batchSize ?? 500,
-        })) {
+        await this.upload(ctx, target.backup, encryptor, this.sources(ctx));
+    }
+
+    /** Encrypts and uploads keys to the new backup in batches, noting each uploaded session for its room. */
+    private async upload(
+        ctx: MigrationContext,
+        backup: BackupVersion,
+        encryptor: BackupEncryptor,
+        keys: AsyncIterable<ExportedRoomKey> | Iterable<ExportedRoomKey>,
+    ): Promise<void> {
+        for await (const batch of backupBatches(keys, encryptor, { batchSize: this.settings.batchSize ?? 500 })) {
             try {
                 await ctx.write("new:keys", ctx.sides.new, "PUT", "/room_keys/keys", {
-                    query: { version: target.backup.version },
+                    query: { version: backup.version },
                     body: batch.body,
                 });
             } catch (e) {
                 if (isMatrixRequestError(e) && (e.errcode === "M_WRONG_ROOM_KEYS_VERSION" || e.httpStatus === 404)) {
                     throw new KeysError(
                         "backup_replaced",
-                        `${ctx.sides.new.userId}'s key backup (version ${target.backup.version}) was deleted or replaced during the migration. ` +
+                        `${ctx.sides.new.userId}'s key backup (version ${backup.version}) was deleted or replaced during the migration. ` +
                             "Nothing was lost: run the migration again to hand the keys to the new backup.",
                     );
                 }
@@ -224,11 +255,55 @@ export class BackupKeyHandover implements KeyHandover {
         ctx.journal.update(
             (j) =>
                 (j.keys = {
-                    backupVersion: target.backup.version,
+                    backupVersion: backup.version,
                     sessionsUploaded: this.uploadedCount(),
                     at: Math.floor(Date.now() / 1000),
                 }),
         );
+    }
+
+    /**
+     * Right before a room's gate: its old-backup listing read again (and, for a room the inventory did not have, the
+     * old session's keys too), and what is new handed over. A failure leaves the room unknown, never empty.
+     */
+    private async catchUp(ctx: MigrationContext, roomId: string, tally: RoomTally, fresh: boolean): Promise<void> {
+        const found: ExportedRoomKey[] = [];
+        const take = (key: ExportedRoomKey, from: "local" | "backup") => {
+            if (!this.wellFormed(key)) return;
+            if (from === "local") tally.local.add(key.session_id);
+            if (tally.obtained.has(key.session_id)) return;
+            tally.obtained.add(key.session_id);
+            if (from === "local") this.fromLocal++;
+            else this.fromOldBackup++;
+            found.push(key);
+        };
+        try {
+            if (fresh && this.settings.local) {
+                for await (const key of localRoomKeys(this.settings.local, new Set([roomId]))) take(key, "local");
+                tally.localDone = true;
+            }
+            const version = this.oldBackupVersion;
+            if (version) {
+                tally.listedDone = false;
+                const reader = this.oldBackupReader(ctx);
+                const decryptor = await reader.decryptor;
+                for await (const key of oldBackupRoomKeys(reader.get, { version, decryptor }, [roomId], reader.hooks))
+                    take(key, "backup");
+            }
+        } catch (e) {
+            tally.catchUpError = messageOf(e);
+        }
+        const target = this.settings.target;
+        if (!found.length || !("backup" in target) || ctx.dryRun) return;
+        try {
+            await this.upload(ctx, target.backup, await this.encryptor(target.backup), found);
+        } catch (e) {
+            tally.uploadError = messageOf(e);
+        }
+    }
+
+    private encryptor(backup: BackupVersion): Promise<BackupEncryptor> {
+        return (this.encryptorFor ??= BackupEncryptor.create(backup.publicKey));
     }
 
     private uploadedCount(): number {
@@ -294,7 +369,11 @@ export class BackupKeyHandover implements KeyHandover {
 
     public async checkRoom(ctx: MigrationContext, roomId: string): Promise<RoomKeyCheck> {
         await this.finished;
-        const tally = this.rooms.get(roomId) ?? newTally();
+        let tally = this.rooms.get(roomId);
+        const fresh = !tally;
+        if (!tally) this.rooms.set(roomId, (tally = newTally()));
+        // A dry run's inventory is seconds old: read again only a room it did not have.
+        if (fresh || !ctx.dryRun) await this.catchUp(ctx, roomId, tally, fresh);
         let timelineError: string | undefined;
         const seen = await this.readTimeline(ctx, roomId).catch((e: unknown) => {
             timelineError = messageOf(e);
@@ -317,7 +396,9 @@ export class BackupKeyHandover implements KeyHandover {
             reasons.push(reason("keys-unknown"));
         } else if (!enumerated) {
             // "0 keys found" here only means the hand-over stopped before it got to this room.
-            reasons.push(reason("keys-not-enumerated", { error: timelineError ?? this.failure ?? "?" }));
+            reasons.push(
+                reason("keys-not-enumerated", { error: tally.catchUpError ?? timelineError ?? this.failure ?? "?" }),
+            );
         } else if (unnamedOnly) {
             reasons.push(reason("keys-seen-not-held", { count: seen.unnamed }));
         } else if (missing.length) {
@@ -338,7 +419,8 @@ export class BackupKeyHandover implements KeyHandover {
                 // Why keys this run held did not reach the new backup: the hand-over stopped, could not start, or the
                 // backup is not (or no longer) the one handed to.
                 const target = this.settings.target;
-                if (this.failure) reasons.push(reason("keys-hand-over-failed", { error: this.failure }));
+                const failure = this.failure ?? tally.uploadError;
+                if (failure) reasons.push(reason("keys-hand-over-failed", { error: failure }));
                 else if ("reason" in target) reasons.push(target.reason);
                 else if (read.reasons.length) reasons.push(...read.reasons);
                 else reasons.push(reason("keys-not-in-new-backup", { missing: inHand, total }));

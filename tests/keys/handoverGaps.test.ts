@@ -9,19 +9,29 @@ import path from "node:path";
 
 import { buildPlan } from "../../src/engine/plan.ts";
 import { reportExitCode, runMigration } from "../../src/engine/migration.ts";
+import { encryptForBackup } from "../../src/keys/backupCrypto.ts";
 import { prepareKeyHandover } from "../../src/keys/prepare.ts";
 import { endRecoverySetup, neverDeletingBackups, setUpNewAccountRecovery } from "../../src/keys/recoverySetup.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
-import { startClient, stopAllClients, waitForDecryptedMessage, waitForRoom } from "../bed/clients.ts";
+import { startClient, stopAllClients, waitFor, waitForDecryptedMessage, waitForRoom } from "../bed/clients.ts";
 import { startApprovalStandIn } from "../bed/approvalStandIn.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { passwordSession } from "../bed/passwordSession.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { DEMO_ENCRYPTED_ROOMS, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
-import { type Actor, actor, createRoom, getAccountData, getState, join, setAccountData } from "../engine/scenario.ts";
+import {
+    type Actor,
+    actor,
+    createRoom,
+    getAccountData,
+    getState,
+    join,
+    sendState,
+    setAccountData,
+} from "../engine/scenario.ts";
 import { loginDevice } from "./history.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-gaps-"));
@@ -435,5 +445,91 @@ describe("issue 16.5f: --set-up-new-backup hands keys only to the backup it just
         const alice = new MatrixHttp(bed.a.baseUrl, (await loginDevice(bed.a, demo.users.alice, "check")).accessToken);
         const joined = (await alice.request<{ joined_rooms: string[] }>("GET", "/joined_rooms")).joined_rooms;
         for (const name of DEMO_ENCRYPTED_ROOMS) expect(joined).toContain(demo.rooms[name]);
+    });
+});
+
+describe("issue 16.5b: right before a room's gate, its keys are read again", () => {
+    test("a session created after the inventory is handed over, and a room that turned encryption on mid-run is checked", async () => {
+        const bed = currentBed();
+        const demo = await seedDemoAccounts(bed, () => undefined, randomDemoAccountSpecs());
+        const aliceDevice = await loginDevice(bed.a, demo.users.alice, "Element");
+        const alice: Actor = { ...aliceDevice, http: new MatrixHttp(bed.a.baseUrl, aliceDevice.accessToken) };
+        const bobDevice = await loginDevice(bed.a, demo.users.bob, "bob");
+        const bob: Actor = { ...bobDevice, http: new MatrixHttp(bed.a.baseUrl, bobDevice.accessToken) };
+        // A plain room bob runs, which he encrypts while the migration is under way.
+        const later = await createRoom(bob, { name: "Later", preset: "private_chat", invite: [alice.userId] });
+        await join(alice, later);
+        const aliceC = await startClient(aliceDevice);
+        const bookClub = demo.rooms.bookClub;
+        await Promise.all([waitForRoom(aliceC, bookClub), waitForRoom(aliceC, later)]);
+
+        const newDevice = await loginDevice(bed.b, demo.users.aliceNew, "engine");
+        const neu = {
+            userId: newDevice.userId,
+            http: new MatrixHttp(bed.b.baseUrl, newDevice.accessToken),
+            baseUrl: bed.b.baseUrl,
+        };
+        const oldBackup = await alice.http.request<{ version: string; auth_data: { public_key: string } }>(
+            "GET",
+            "/room_keys/version",
+        );
+        // After the inventory (its keys are being uploaded), alice's Element writes in Book club with a new session,
+        // bob turns encryption on in "Later" and alice writes there; Element backs both sessions up to the old backup.
+        const midRun: string[] = [];
+        const midRunSessions = async () => {
+            await aliceC.sendTextMessage(bookClub, "written while the migration waited");
+            await sendState(bob, later, "m.room.encryption", "", { algorithm: "m.megolm.v1.aes-sha2" });
+            await waitFor(aliceC, () => aliceC.getRoom(later)?.hasEncryptionStateEvent(), "encryption in Later");
+            await aliceC.sendTextMessage(later, "now encrypted");
+            const keys = (await aliceC.getCrypto()!.exportRoomKeys()).filter(
+                (k) => k.room_id === bookClub || k.room_id === later,
+            );
+            for (const key of keys) {
+                midRun.push(`${key.room_id} ${key.session_id}`);
+                await alice.http.request("PUT", `/room_keys/keys/${seg(key.room_id)}/${seg(key.session_id)}`, {
+                    query: { version: oldBackup.version },
+                    body: await encryptForBackup(key as never, oldBackup.auth_data.public_key),
+                });
+            }
+        };
+        const real = neu.http;
+        const hooked = Object.create(real) as MatrixHttp;
+        let inventoryUploaded = false;
+        hooked.request = async (method, p, opts) => {
+            if (!inventoryUploaded && method === "PUT" && p === "/room_keys/keys") {
+                inventoryUploaded = true;
+                await midRunSessions();
+            }
+            return real.request(method, p, opts);
+        };
+
+        const prepared = await prepareKeyHandover({
+            old: alice,
+            new: { ...neu, http: hooked },
+            oldRecoveryKey: demo.recoveryKeys.alice,
+            newRecoveryKey: demo.recoveryKeys.aliceNew,
+        });
+        const snapshot = await snapshotFromSync(alice.http, alice.userId);
+        const plan = buildPlan(snapshot, neu.userId, { leaveOldRooms: true });
+        expect(plan.rooms.find((r) => r.roomId === later)!.encrypted).toBe(false);
+        const report = await runMigration(
+            plan,
+            snapshot,
+            { old: alice, new: { ...neu, http: hooked } },
+            { keys: prepared.handover },
+        );
+        expect(midRun.map((k) => k.split(" ")[0]).sort()).toEqual([bookClub, later].sort());
+        // Both mid-run sessions are in the new account's backup, and each room's check counts them.
+        for (const entry of midRun) {
+            const [roomId, sessionId] = entry.split(" ") as [string, string];
+            await expect(
+                real.request("GET", `/room_keys/keys/${seg(roomId)}/${seg(sessionId)}`, {
+                    query: { version: demo.backupVersions.aliceNew },
+                }),
+            ).resolves.toMatchObject({ session_data: expect.any(Object) });
+        }
+        expect(report.keys!.perRoom[later]).toMatchObject({ found: 1, present: 1, missing: 0 });
+        expect(report.keys!.perRoom[bookClub]).toMatchObject({ missing: 0 });
+        expect(report.rooms.find((r) => r.roomId === later)!.steps).toContain("keys 1 of 1");
     });
 });
