@@ -364,7 +364,19 @@ export async function main(argv: string[]): Promise<number> {
         }
 
         if (setUpLater) {
-            keys = await prepareKeyHandover({ ...keyInput, trustUnverifiedNewBackup: false, setUpNewBackup: setUp });
+            try {
+                keys = await prepareKeyHandover({
+                    ...keyInput,
+                    trustUnverifiedNewBackup: false,
+                    setUpNewBackup: setUp,
+                });
+            } catch (e) {
+                // Recovery may be half set up by now: "nothing was changed" would not be true.
+                if (!(e instanceof KeysError)) throw e;
+                writeLine(err, e.message);
+                err.write("No room was changed and no key was handed over.\n");
+                return 2;
+            }
             if (keys.createdRecoveryKey) {
                 err.write(
                     `\nRecovery was set up for ${neu.userId}. Its recovery key, shown only this once — store it safely:\n\n    ${keys.createdRecoveryKey}\n\n`,

@@ -33,6 +33,8 @@ export interface KeysReport {
     trust: string | null;
     sources: { oldSession: number; oldBackup: number; listedInOldBackup: number };
     error?: string;
+    /** The hand-over stopped part way (the first error): the run needs the person, whatever the rooms say. */
+    handOverError?: string;
     note?: string;
     perRoom: Record<string, RoomKeysReport>;
 }
@@ -45,7 +47,9 @@ export interface RoomKeysReport {
     present: number;
     missing: number;
     listedInOldBackup: number;
-    /** True when no source of this room's keys could be read. */
+    /** Keys that cannot be backed up (malformed), counted as unreadable. */
+    malformed?: number;
+    /** True when no source of this room's keys could be read, or the hand-over stopped before it read them all. */
     unknown?: boolean;
     reasons: Reason[];
     /** The reasons in English (CLI, JSON). */

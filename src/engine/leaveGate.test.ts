@@ -47,6 +47,16 @@ describe("the leave gate", () => {
             expect(keysOf(evaluateLeaveGate(facts({ encrypted: true, keys })))).toEqual(["reason|keys-unknown"]);
         });
 
+        test("issue 16.5a: a room the hand-over stopped before enumerating is unknown, not empty: it stays", () => {
+            const keys: RoomKeyCheck = {
+                existing: null,
+                present: 0,
+                missing: 0,
+                reasons: [reason("keys-not-enumerated", { error: "M_FORBIDDEN" })],
+            };
+            expect(keysOf(evaluateLeaveGate(facts({ encrypted: true, keys })))).toEqual(["reason|keys-not-enumerated"]);
+        });
+
         test("without a key hand-over in this run, an encrypted room stays", () => {
             expect(keysOf(evaluateLeaveGate(facts({ encrypted: true })))).toEqual(["reason|stayed-no-key-handover"]);
         });
@@ -106,6 +116,14 @@ describe("the leave gate", () => {
     });
 });
 
+test("issue 16.5d: a direct chat missing from the new account's m.direct under its partner stays", () => {
+    expect(evaluateLeaveGate(facts({ notDirectFor: ["@bob:old.example"] }))).toEqual({
+        open: false,
+        reasons: [reason("stayed-not-direct", { partners: "@bob:old.example" })],
+    });
+    expect(evaluateLeaveGate(facts({ notDirectFor: [] })).open).toBe(true);
+});
+
 describe("issue 7.19: exit codes", () => {
     const report = (
         rooms: Array<{ outcome: MigrationReport["rooms"][number]["outcome"] }>,
@@ -125,6 +143,12 @@ describe("issue 7.19: exit codes", () => {
 
     test("a room that needs action (e.g. an encrypted room with missing keys): 3", () => {
         expect(reportExitCode(report([{ outcome: "migrated" }, { outcome: "needs-action" }]))).toBe(3);
+    });
+
+    test("issue 16.5a: a key hand-over that stopped part way: 3, even when every room looks done", () => {
+        expect(
+            reportExitCode(report([{ outcome: "migrated" }], { handOverError: "M_FORBIDDEN: refused", perRoom: {} })),
+        ).toBe(3);
     });
 
     test("a failed room: 1", () => {

@@ -8,6 +8,8 @@
  *   the new account's backup as read back now — or the user accepted the named losses for this room;
  * - the history audit (history.ts), made as both accounts now, finds no message the old account sees that the new one
  *   cannot see or cannot decrypt — or the user accepted that room's named loss.
+ * - a direct chat is listed under its partner in the new account's m.direct, read back now (another client of the
+ *   new account writing m.direct from an older copy can drop the entry between the merge and the leave).
  * `evaluateLeaveGate` is the rule, as data in and reasons out; `readLeaveFacts` gathers the facts.
  */
 import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
@@ -35,6 +37,8 @@ export interface LeaveFacts {
     lossesAccepted: boolean;
     /** The history audit read now, or why it could not be made. */
     history: HistoryAudit | { error: string };
+    /** A direct chat's partners that the new account's m.direct, read now, does not list it under. */
+    notDirectFor?: string[];
 }
 
 export interface GateDecision {
@@ -57,6 +61,7 @@ export function evaluateLeaveGate(f: LeaveFacts): GateDecision {
         const oldLevel = f.onOldServer.oldLevel === CREATOR ? "creator" : f.onOldServer.oldLevel;
         why.push(reason("stayed-level-lower", { newLevel, oldLevel }));
     }
+    if (f.notDirectFor?.length) why.push(reason("stayed-not-direct", { partners: f.notDirectFor.join(", ") }));
     const before = why.length;
     if (f.encrypted) {
         if (!f.keys) why.push(reason("stayed-no-key-handover"));
@@ -107,6 +112,21 @@ async function livePowerLevels(ctx: MigrationContext, side: AccountSession, room
     return powerLevelsOf(new RoomState({ roomId, membership: "join", state, accountData: {} }));
 }
 
+/** The partners of a direct chat whose entry in the new account's m.direct (read now) lacks the room. */
+async function partnersNotListing(ctx: MigrationContext, room: RoomPlan): Promise<string[]> {
+    const neu = ctx.sides.new;
+    const partners = room.dmPartners.filter((p) => p !== neu.userId);
+    if (room.kind !== "dm" || !partners.length) return [];
+    const direct = await orIfNotFound(
+        ctx.read<Record<string, unknown>>("new:read", neu, `/user/${seg(neu.userId)}/account_data/m.direct`),
+        {},
+    );
+    return partners.filter((p) => {
+        const rooms = (direct as Record<string, unknown>)?.[p];
+        return !(Array.isArray(rooms) && rooms.includes(room.roomId));
+    });
+}
+
 /**
  * Reads the facts for the gate now. The old account's server may learn of the new account's join or level a moment
  * after the new server does (federation), so it is asked again for a few seconds before the answer counts.
@@ -135,9 +155,10 @@ export async function readLeaveFacts(
         (o) => o.membership === "join" && (o.newLevel >= o.oldLevel || o.oldLevel === CREATOR),
         10_000,
     );
-    const [membership, newPl] = await Promise.all([
+    const [membership, newPl, notDirectFor] = await Promise.all([
         liveMembership(ctx, "new", room.roomId),
         livePowerLevels(ctx, neu, room.roomId),
+        partnersNotListing(ctx, room),
     ]);
     return {
         blockers: room.blockers,
@@ -147,5 +168,6 @@ export async function readLeaveFacts(
         keys,
         lossesAccepted: ctx.plan.options.acceptMissingKeys.includes(room.roomId),
         history,
+        notDirectFor,
     };
 }

@@ -75,11 +75,12 @@ export interface MigrationReport {
 /**
  * Exit status for the CLI: 0 all chosen rooms done, 3 finished but something needs the user (rooms blocked, or an
  * encrypted room whose keys are not all in the new backup — each such room is "needs-action"), 1 failures. A key
- * problem that touches no chosen encrypted room (e.g. no new backup, and nothing encrypted) needs nothing.
+ * problem that touches no chosen encrypted room (e.g. no new backup, and nothing encrypted) needs nothing; a key
+ * hand-over that stopped part way always needs the person (run it again).
  */
 export function reportExitCode(report: MigrationReport): 0 | 1 | 3 {
     if (report.errors.length || report.rooms.some((r) => r.outcome === "failed")) return 1;
-    if (report.rooms.some((r) => r.outcome === "needs-action")) return 3;
+    if (report.rooms.some((r) => r.outcome === "needs-action") || report.keys?.handOverError) return 3;
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * What happens to one room, start to end: the steps of roomSteps.ts in order, the key read-back, the leave gate, and
  * the room's line in the report with its reasons. migration.ts runs one of these per room, side by side.
  */
+import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import type { MigrationContext } from "./context.ts";
 import { type HistoryAudit, auditHistory, historyLosses } from "./history.ts";
 import type { KeyHandover, RoomKeyCheck } from "./keyHandover.ts";
@@ -133,6 +134,13 @@ export function plannedRequests(room: RoomPlan): BucketName[] {
     return planned;
 }
 
+/** Whether the room is encrypted now, as the old account's server has it. */
+async function encryptedNow(ctx: MigrationContext, roomId: string): Promise<boolean> {
+    const path = `/rooms/${seg(roomId)}/state/m.room.encryption/`;
+    const state = await orIfNotFound(ctx.read<Record<string, unknown>>("old:read", ctx.sides.old, path), null);
+    return state !== null;
+}
+
 /** Moves one room. Never throws: a failure becomes the room's outcome, with its reason. */
 export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: RoomPipelineRun): Promise<RoomResult> {
     const base = baseOf(room);
@@ -195,8 +203,10 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             steps.push("direct");
         }
 
+        // Encryption can be turned on after the plan was made (a run may wait hours): read it now, as the old account.
+        const encrypted = room.encrypted || (run.keys !== undefined && (await encryptedNow(ctx, room.roomId)));
         let keys: RoomKeyCheck | undefined;
-        if (room.encrypted && run.keys) {
+        if (encrypted && run.keys) {
             keys = await run.keys.checkRoom(ctx, room.roomId);
             const check = keys;
             if (check.existing !== null && check.missing === 0 && check.backupVersion) {
@@ -238,7 +248,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             await run.beforeLeaving?.();
             let gate;
             try {
-                gate = evaluateLeaveGate(await readLeaveFacts(ctx, room, keys, history));
+                gate = evaluateLeaveGate(await readLeaveFacts(ctx, { ...room, encrypted }, keys, history));
             } catch (e) {
                 gate = { open: false, reasons: [reason("stayed-not-read", { error: describeError(e) })] };
             }
@@ -280,8 +290,10 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             ]);
         }
         if ((keyProblem && !lossesAccepted) || historyBlocked) return finish(base, "needs-action", extra);
-        // Read right before leaving: the new account's level is now lower than the old account's — someone must act.
-        if (stayed.some((r) => r.key === "reason|stayed-level-lower")) return finish(base, "needs-action", extra);
+        // Read right before leaving: the new account's level is now lower than the old account's, or the direct chat
+        // is no longer marked as one for it — someone must act (a new run marks it again).
+        if (stayed.some((r) => r.key === "reason|stayed-level-lower" || r.key === "reason|stayed-not-direct"))
+            return finish(base, "needs-action", extra);
         if (room.status === "already" || !changed)
             return finish(base, "already", [reason("already", params), ...extra]);
         return finish(base, "migrated", extra);

@@ -96,7 +96,24 @@ function backupMac(macKey: Uint8Array): Uint8Array {
     return hmac(sha256, macKey, EMPTY).subarray(0, MAC_LENGTH);
 }
 
+/**
+ * Why a room key cannot be backed up (no ids, a session key that is not one), or undefined when it can. Keys come
+ * from the old session and from the old backup, whose entries anyone who knows its public key (the server) can write:
+ * one such key must be counted as unreadable, not stop every other key from moving.
+ */
+export function roomKeyProblem(session: ExportedRoomKey): string | undefined {
+    try {
+        checkExportedRoomKey(session);
+        firstMessageIndex(session.session_key);
+        return undefined;
+    } catch (e) {
+        return e instanceof Error ? e.message : String(e);
+    }
+}
+
 function checkExportedRoomKey(session: ExportedRoomKey): void {
+    if (typeof session !== "object" || session === null)
+        throw new KeysError("backup_malformed", "A room key to back up is not an object");
     for (const field of ["room_id", "session_id", "session_key"] as const) {
         if (typeof session[field] !== "string" || session[field] === "") {
             throw new KeysError("backup_malformed", `A room key to back up has no ${field}`);

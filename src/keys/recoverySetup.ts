@@ -8,11 +8,14 @@
  * It refuses to run where it could destroy something: matrix-js-sdk's "new key backup" path deletes existing backups,
  * and new cross-signing keys would replace an identity the user's other devices trust. So it runs only when the
  * account has no backup, either no secret storage at all or secret storage the given recovery key opens, and no
- * cross-signing identity unless that secret storage holds its private keys.
+ * cross-signing identity unless that secret storage holds its private keys. The approval may take minutes, in which
+ * the person may set up a backup on another device: so the account is checked again right before the backup is
+ * made, and the crypto session can never delete a backup version at all (its requests to do so are refused here).
  */
 import type { MatrixHttp } from "../sessions/matrixHttp.ts";
 import { checkServerUrl } from "../sessions/serverUrl.ts";
 import type { SignedInSession } from "../sessions/session.ts";
+import { isBackupPrivateKeyFor } from "./backupCrypto.ts";
 import { type BackupVersion, accountData, currentBackup, opensSecretStorage } from "./backups.ts";
 import { KeysError } from "./errors.ts";
 import { DEFAULT_KEY_EVENT_TYPE, decodeRecoveryKey, encodeRecoveryKey } from "./secretStorage.ts";
@@ -129,6 +132,8 @@ export async function setUpNewAccountRecovery(
             authUploadDeviceSigningKeys: (makeRequest) =>
                 uploadWithApproval(makeRequest, session.baseUrl, userId, input.approval),
         });
+        // Again, right before: the approval may have taken minutes, and matrix-js-sdk's new backup replaces every one.
+        await refuseIfChangedMeanwhile(http, userId, defaultKey?.key);
         await sdkCrypto.bootstrapSecretStorage({
             setupNewKeyBackup: true,
             createSecretStorageKey: async () => {
@@ -140,6 +145,17 @@ export async function setUpNewAccountRecovery(
         });
         const backup = await currentBackup(http);
         if (!backup) throw new KeysError("backup_missing", "The key backup was not created; nothing else was changed.");
+        // The backup the server now presents must be the one just made here (its key is in this crypto session): a
+        // server could present its own key instead, and read every room key handed to it.
+        const madeHere = await sdkCrypto.getSessionBackupPrivateKey();
+        if (!madeHere || !(await isBackupPrivateKeyFor(madeHere, backup.publicKey))) {
+            throw new KeysError(
+                "backup_key_mismatch",
+                `${userId}'s server presents a key backup (version ${backup.version}) that is not the one just created here: ` +
+                    "its key could be the server's own. No keys were handed to it. Check the new account in Element " +
+                    "(Settings → Encryption) before trusting that server with your keys.",
+            );
+        }
         await stopCrypto(crypto);
         return {
             backup,
@@ -151,8 +167,49 @@ export async function setUpNewAccountRecovery(
         };
     } catch (e) {
         unfinished.set(session, crypto);
+        if (crypto.deletionRefused) throw backupCreatedMeanwhile(userId);
         throw e;
     }
+}
+
+function backupCreatedMeanwhile(userId: string): KeysError {
+    return new KeysError(
+        "backup_exists",
+        `While this tool waited, a key backup was set up for ${userId} elsewhere (e.g. on another device). It was kept, ` +
+            "and recovery was not set up here: run the migration again to hand the keys to that backup (with its recovery key).",
+    );
+}
+
+/** The account gained a backup, or other secret storage, since the checks at the start: nothing more is done. */
+async function refuseIfChangedMeanwhile(http: MatrixHttp, userId: string, defaultKeyId: string | undefined) {
+    if (await currentBackup(http).catch(() => true)) throw backupCreatedMeanwhile(userId);
+    const now = await accountData<{ key?: string }>(http, userId, DEFAULT_KEY_EVENT_TYPE);
+    if (now?.key !== defaultKeyId) {
+        throw new KeysError(
+            "secret_storage_exists",
+            `While this tool waited, secret storage was set up for ${userId} elsewhere (e.g. on another device); recovery ` +
+                "was not set up here. Run the migration again with the new account's recovery key.",
+        );
+    }
+}
+
+/**
+ * The crypto session's fetch, minus deleting key backup versions: matrix-js-sdk's new backup first deletes every
+ * existing one, and one that appeared after the last check must survive that.
+ */
+export function neverDeletingBackups(fetchFn: typeof fetch, onRefused: () => void): typeof fetch {
+    return async (input, init) => {
+        const url = input instanceof Request ? input.url : String(input);
+        const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
+        if (method === "DELETE" && /\/room_keys\/version(\/|$)/.test(new URL(url).pathname)) {
+            onRefused();
+            return new Response(
+                JSON.stringify({ errcode: "M_FORBIDDEN", error: "This tool never deletes a key backup" }),
+                { status: 403, headers: { "Content-Type": "application/json" } },
+            );
+        }
+        return fetchFn(input, init);
+    };
 }
 
 /** What one attempt knows: the recovery key given (if any), and the key made for new secret storage. */
@@ -165,6 +222,8 @@ interface Attempt {
 interface CryptoSession {
     client: import("matrix-js-sdk/lib/matrix.js").MatrixClient;
     attempt: Attempt;
+    /** The crypto session tried to delete a key backup version (and was refused). */
+    deletionRefused?: boolean;
 }
 
 /**
@@ -188,8 +247,8 @@ async function startCrypto(session: RecoverySetupInput["session"], userId: strin
             userId,
             deviceId: session.deviceId,
             accessToken: session.accessToken(),
-            // The session's own fetch: an OAuth 2.0 token is refreshed for this client too.
-            fetchFn: session.fetch,
+            // The session's own fetch (an OAuth 2.0 token is refreshed for this client too), never deleting a backup.
+            fetchFn: neverDeletingBackups(session.fetch, () => (crypto.deletionRefused = true)),
             cryptoCallbacks: {
                 getSecretStorageKey: async ({ keys }) => {
                     for (const keyId of Object.keys(keys)) {

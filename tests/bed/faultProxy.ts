@@ -7,7 +7,8 @@
  *   client cannot know the change happened;
  * - `delay`: forwarded, and the answer held back this long before it is delivered (a stalled server);
  * - `stall`: accepted and never answered (a hung server or a black-holing middlebox);
- * - `rate-limit`: answered 429 M_LIMIT_EXCEEDED with that Retry-After, never forwarded.
+ * - `rate-limit`: answered 429 M_LIMIT_EXCEEDED with that Retry-After, never forwarded;
+ * - `rewrite`: forwarded, and the JSON answer replaced by what `body` makes of it (a hostile server's answer).
  * `decide` also sees each request's headers (a test can learn the access tokens a client used).
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from "node:http";
@@ -19,7 +20,8 @@ export type Fault =
     | { kind: "drop-answer" }
     | { kind: "delay"; ms: number }
     | { kind: "stall" }
-    | { kind: "rate-limit"; retryAfterMs: number };
+    | { kind: "rate-limit"; retryAfterMs: number }
+    | { kind: "rewrite"; body: (answer: unknown) => unknown };
 
 export interface FaultProxy {
     baseUrl: string;
@@ -88,6 +90,24 @@ export async function startFaultProxy(
                     // The server did the work; the client never hears of it.
                     answer.resume();
                     answer.on("end", () => req.socket.destroy());
+                    return;
+                }
+                if (fault?.kind === "rewrite") {
+                    const chunks: Buffer[] = [];
+                    answer.on("data", (c: Buffer) => chunks.push(c));
+                    answer.on("end", () => {
+                        const text = JSON.stringify(fault.body(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
+                        const {
+                            "content-length": _length,
+                            "transfer-encoding": _encoding,
+                            ...headers
+                        } = answer.headers;
+                        res.writeHead(answer.statusCode ?? 502, {
+                            ...headers,
+                            "content-length": Buffer.byteLength(text),
+                        });
+                        res.end(text);
+                    });
                     return;
                 }
                 const deliver = () => {
