@@ -140,6 +140,6 @@ test("issue 16.4: the report (page and Markdown) names what was kept and where",
         errors: [],
     } satisfies MigrationReport;
     expect(reportMarkdown(englishTranslate, report, { rooms: [] })).toContain(
-        "Kept before the migration: 37 messages the new account can't see, from 1 rooms, in hidden\\-history\\.json, hidden\\-history\\.html\\.",
+        "Kept before the migration\\: 37 messages the new account can\\'t see\\, from 1 rooms\\, in hidden\\-history\\.json\\, hidden\\-history\\.html\\.",
     );
 });

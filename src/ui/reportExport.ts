@@ -53,7 +53,7 @@ export function reportMarkdown(t: Translate, report: MigrationReport, plan: { ro
     const kept = report.historyExports ?? [];
     if (kept.length)
         lines.push(
-            escape(
+            text(
                 t("report|history_kept", {
                     count: kept.reduce((n, e) => n + e.messages, 0),
                     rooms: kept.length,
