@@ -11,7 +11,7 @@ import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { stopAllClients } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { type Rooms, seedHiddenHistoryRooms } from "../keys/hiddenRooms.ts";
-import { giveKeys } from "../signIn/support.ts";
+import { giveKeys, signInToElement } from "../signIn/support.ts";
 import { closeBrowsers, openBrowserPage } from "./chromium.ts";
 
 let host: HostServer;
@@ -27,11 +27,7 @@ beforeAll(async () => {
         },
     });
     ({ page } = await openBrowserPage());
-    await page.goto(host.url);
-    await page.getByLabel("Username").fill(seeded.alice.userId);
-    await page.getByLabel("Password").fill(seeded.alice.password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByTestId("host-user").waitFor({ timeout: 30_000 });
+    await signInToElement(page, host.url, seeded.alice);
 });
 
 afterAll(async () => {

@@ -10,31 +10,19 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { type MatrixClient, Preset } from "matrix-js-sdk";
-import { RustBackupManager } from "matrix-js-sdk/lib/rust-crypto/backup.js";
+import { Preset } from "matrix-js-sdk";
 
 import type { ExportedMessage } from "../../src/engine/historyExport.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
-import { startClient, stopAllClients, waitFor, waitForDecryptedMessage, waitForRoom } from "../bed/clients.ts";
-import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
+import { stopAllClients, waitForDecryptedMessage } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { SecretStorageKeys, countBackedUpSessions, setUpRecovery } from "../fixtures/demoAccounts.ts";
+import { ENCRYPTED, say, seedRoomsFromBob, visibility } from "./hiddenRooms.ts";
 
 const HOSTILE_NAME = "<img src=x onerror=alert(1)>";
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-export-"));
-const ENCRYPTION = { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } };
-const visibility = (v: string) => ({
-    type: "m.room.history_visibility",
-    state_key: "",
-    content: { history_visibility: v },
-});
 
 afterAll(() => stopAllClients());
-
-async function say(client: MatrixClient, roomId: string, lines: string[]): Promise<void> {
-    for (const line of lines) await client.sendTextMessage(roomId, line);
-}
 
 /** Event ids of the messages (plain or encrypted) an account sees in a room, oldest first. */
 async function messageIds(http: MatrixHttp, roomId: string): Promise<string[]> {
@@ -57,44 +45,12 @@ async function messageIds(http: MatrixHttp, roomId: string): Promise<string[]> {
 test("issue 16.4: --export-hidden-history writes, before any leave, exactly the messages the new account can't see, decrypted, as JSON and escaped HTML (0600), and the report names the files", async () => {
     const bed = currentBed();
     const started = Date.now();
-    const [alice, bob, aliceNew] = await Promise.all([
-        registerUser(bed.a, uniqueLocalpart("hx-alice")),
-        registerUser(bed.a, uniqueLocalpart("hx-bob"), { displayName: "Bob" }),
-        registerUser(bed.b, uniqueLocalpart("hx-alice-new")),
-    ]);
-    const delay = RustBackupManager.maxBackupLoopStartDelayMillis;
-    (RustBackupManager as unknown as { maxBackupLoopStartDelayMillis: number }).maxBackupLoopStartDelayMillis = 0;
-    let rooms: { secret: string; plain: string };
-    let recovery: { alice: string; aliceNew: string };
-    try {
-        const aliceKeys = new SecretStorageKeys();
-        const newKeys = new SecretStorageKeys();
-        const [aliceC, bobC, newC] = await Promise.all([
-            startClient(alice, { cryptoCallbacks: aliceKeys.callbacks }),
-            startClient(bob),
-            startClient(aliceNew, { cryptoCallbacks: newKeys.callbacks }),
-        ]);
-        const [aliceRecovery, newRecovery] = await Promise.all([
-            setUpRecovery(aliceC, alice),
-            setUpRecovery(newC, aliceNew),
-        ]);
-        recovery = { alice: aliceRecovery.recoveryKey, aliceNew: newRecovery.recoveryKey };
-        const make = async (opts: Parameters<MatrixClient["createRoom"]>[0]) => {
-            const { room_id: roomId } = await bobC.createRoom({ ...opts, invite: [alice.userId] });
-            await waitForRoom(aliceC, roomId, "invite");
-            await aliceC.joinRoom(roomId);
-            await waitFor(
-                bobC,
-                () => bobC.getRoom(roomId)?.getMember(alice.userId)?.membership === "join",
-                "bob to see alice joined",
-            );
-            return roomId;
-        };
-        rooms = {
+    const { alice, aliceNew, recovery, rooms } = await seedRoomsFromBob("hx", async ({ aliceC, bobC, make }) => {
+        const made = {
             secret: await make({
                 preset: Preset.PrivateChat,
                 name: HOSTILE_NAME,
-                initial_state: [ENCRYPTION, visibility("invited")],
+                initial_state: [ENCRYPTED, visibility("invited")],
             }),
             plain: await make({
                 preset: Preset.PrivateChat,
@@ -102,29 +58,19 @@ test("issue 16.4: --export-hidden-history writes, before any leave, exactly the 
                 initial_state: [visibility("joined")],
             }),
         };
-        await say(bobC, rooms.secret, ["secret 1", "<b>secret 2</b>"]);
-        await say(aliceC, rooms.secret, ["secret 3"]);
+        await say(bobC, made.secret, ["secret 1", "<b>secret 2</b>"]);
+        await say(aliceC, made.secret, ["secret 3"]);
         await bobC.sendStateEvent(
-            rooms.secret,
+            made.secret,
             "m.room.history_visibility" as never,
             { history_visibility: "shared" } as never,
         );
-        await say(bobC, rooms.secret, ["visible 4"]);
-        await say(bobC, rooms.plain, ["plain 1"]);
-        await say(aliceC, rooms.plain, ["plain 2"]);
-        await waitForDecryptedMessage(aliceC, rooms.secret, "visible 4");
-        const crypto = aliceC.getCrypto()!;
-        for (let i = 0; ; i++) {
-            const local = (await crypto.exportRoomKeys()).length;
-            if (local > 0 && (await countBackedUpSessions(aliceC, aliceRecovery.backupVersion)) === local) break;
-            if (i > 150) throw new Error("alice's backup did not catch up with her device");
-            await new Promise((r) => setTimeout(r, 200));
-        }
-    } finally {
-        await stopAllClients();
-        (RustBackupManager as unknown as { maxBackupLoopStartDelayMillis: number }).maxBackupLoopStartDelayMillis =
-            delay;
-    }
+        await say(bobC, made.secret, ["visible 4"]);
+        await say(bobC, made.plain, ["plain 1"]);
+        await say(aliceC, made.plain, ["plain 2"]);
+        await waitForDecryptedMessage(aliceC, made.secret, "visible 4");
+        return made;
+    });
     const aliceHttp = new MatrixHttp(bed.a.baseUrl, alice.accessToken);
     const oldSeesBefore = {
         secret: await messageIds(aliceHttp, rooms.secret),

@@ -26,22 +26,40 @@ export interface Rooms {
     shared: string;
 }
 
-async function say(client: MatrixClient, roomId: string, lines: string[]): Promise<void> {
+export const ENCRYPTED = ENCRYPTION;
+export { visibility };
+
+export async function say(client: MatrixClient, roomId: string, lines: string[]): Promise<void> {
     for (const line of lines) await client.sendTextMessage(roomId, line);
 }
 
-/** Bob makes the rooms and invites alice; each side's device holds every key, alice's backup holds hers. */
-export async function seedHiddenHistoryRooms(): Promise<{
+/** What `seedRoomsFromBob` hands the rooms' maker: both people's clients, and bob's room-making with alice joined. */
+export interface RoomMaker {
+    aliceC: MatrixClient;
+    bobC: MatrixClient;
+    bob: RegisteredUser;
+    make(opts: Parameters<MatrixClient["createRoom"]>[0]): Promise<string>;
+}
+
+/**
+ * Alice (old, on A), bob (on A) and alice's new account (on B), each with recovery and a key backup; `build` makes
+ * bob's rooms for alice. Afterwards alice's backup holds every session her device has (bob's and her own), and every
+ * client is stopped again.
+ */
+export async function seedRoomsFromBob<R>(
+    prefix: string,
+    build: (p: RoomMaker) => Promise<R>,
+): Promise<{
     alice: RegisteredUser;
     aliceNew: RegisteredUser;
     recovery: { alice: string; aliceNew: string };
-    rooms: Rooms;
+    rooms: R;
 }> {
     const bed = currentBed();
     const [alice, bob, aliceNew] = await Promise.all([
-        registerUser(bed.a, uniqueLocalpart("hh-alice")),
-        registerUser(bed.a, uniqueLocalpart("hh-bob"), { displayName: "Bob" }),
-        registerUser(bed.b, uniqueLocalpart("hh-alice-new")),
+        registerUser(bed.a, uniqueLocalpart(`${prefix}-alice`)),
+        registerUser(bed.a, uniqueLocalpart(`${prefix}-bob`), { displayName: "Bob" }),
+        registerUser(bed.b, uniqueLocalpart(`${prefix}-alice-new`)),
     ]);
     const delay = RustBackupManager.maxBackupLoopStartDelayMillis;
     (RustBackupManager as unknown as { maxBackupLoopStartDelayMillis: number }).maxBackupLoopStartDelayMillis = 0;
@@ -68,6 +86,35 @@ export async function seedHiddenHistoryRooms(): Promise<{
             );
             return roomId;
         };
+        const rooms = await build({ aliceC, bobC, bob, make });
+        const crypto = aliceC.getCrypto()!;
+        for (let i = 0; ; i++) {
+            const local = (await crypto.exportRoomKeys()).length;
+            if (local > 0 && (await countBackedUpSessions(aliceC, aliceRecovery.backupVersion)) === local) break;
+            if (i > 150) throw new Error("alice's backup did not catch up with her device");
+            await new Promise((r) => setTimeout(r, 200));
+        }
+        return {
+            alice,
+            aliceNew,
+            recovery: { alice: aliceRecovery.recoveryKey, aliceNew: newRecovery.recoveryKey },
+            rooms,
+        };
+    } finally {
+        await stopAllClients();
+        (RustBackupManager as unknown as { maxBackupLoopStartDelayMillis: number }).maxBackupLoopStartDelayMillis =
+            delay;
+    }
+}
+
+/** Bob makes the issue's rooms and invites alice; each side's device holds every key, alice's backup holds hers. */
+export function seedHiddenHistoryRooms(): Promise<{
+    alice: RegisteredUser;
+    aliceNew: RegisteredUser;
+    recovery: { alice: string; aliceNew: string };
+    rooms: Rooms;
+}> {
+    return seedRoomsFromBob("hh", async ({ aliceC, bobC, bob, make }) => {
         const [dm, group, mixed, shared] = await Promise.all([
             make({
                 preset: Preset.TrustedPrivateChat,
@@ -98,23 +145,6 @@ export async function seedHiddenHistoryRooms(): Promise<{
         ] as const)
             await waitForDecryptedMessage(aliceC, roomId, body);
         await aliceC.setAccountData("m.direct" as never, { [bob.userId]: [dm] } as never);
-        // Alice's backup holds every session her device has (bob's and her own).
-        const crypto = aliceC.getCrypto()!;
-        for (let i = 0; ; i++) {
-            const local = (await crypto.exportRoomKeys()).length;
-            if (local > 0 && (await countBackedUpSessions(aliceC, aliceRecovery.backupVersion)) === local) break;
-            if (i > 150) throw new Error("alice's backup did not catch up with her device");
-            await new Promise((r) => setTimeout(r, 200));
-        }
-        return {
-            alice,
-            aliceNew,
-            recovery: { alice: aliceRecovery.recoveryKey, aliceNew: newRecovery.recoveryKey },
-            rooms: { dm, group, mixed, shared },
-        };
-    } finally {
-        await stopAllClients();
-        (RustBackupManager as unknown as { maxBackupLoopStartDelayMillis: number }).maxBackupLoopStartDelayMillis =
-            delay;
-    }
+        return { dm, group, mixed, shared };
+    });
 }

@@ -80,8 +80,8 @@ export function localpartOf(userId: string): string {
     return userId.slice(1, userId.indexOf(":"));
 }
 
-/** The host page (the project's Element stand-in) signed in as `old`, showing the migration page. */
-export async function openMigrationPage(
+/** Signs the old account in to the host's Element (its own login form), and waits until Element has synced. */
+export async function signInToElement(
     page: Page,
     hostUrl: string,
     old: { userId: string; password: string },
@@ -91,6 +91,15 @@ export async function openMigrationPage(
     await page.getByLabel("Password").fill(old.password);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByTestId("host-user").waitFor({ timeout: 30_000 });
+}
+
+/** The host page (the project's Element stand-in) signed in as `old`, showing the migration page. */
+export async function openMigrationPage(
+    page: Page,
+    hostUrl: string,
+    old: { userId: string; password: string },
+): Promise<void> {
+    await signInToElement(page, hostUrl, old);
     await page.evaluate(() => (window.location.hash = "#/migrate-account"));
     await page.getByRole("heading", { name: "Sign in to the new account" }).waitFor();
 }
