@@ -268,7 +268,7 @@ async function seenMessages(
  * newcomer see. A server that joined a room a moment ago has only part of its history: Synapse backfills it from the
  * other servers a hundred events at a time, from the oldest events it knows, and answers "nothing older" when it
  * has none left there — though where the room's graph forks (people sending at once, several servers), whole
- * branches ABOVE that point are still missing. Asking again from where it stopped never finds those (measured on the
+ * branches ABOVE that point are still missing. Asking again from where it stopped does not find those (measured on the
  * bed: stuck at 21 of 300 missing); reading again from the newest does — Synapse fills the gaps it notices in the
  * pages it serves and, at the bottom, fetches the branches left over — and converged on the bed within ~30 s for a
  * room of 300 messages. Each re-read is a measurement as the new account on its own server, never an inference.
