@@ -25,7 +25,17 @@ export interface HistoryCost {
     messagesPerRoom: number;
     buildSeconds: number;
     preview: { requests: number; seconds: number };
-    audit: { requests: number; seconds: number; methods: Record<string, number>; notVisible: number; oldSees: number };
+    audit: {
+        requests: number;
+        seconds: number;
+        methods: Record<string, number>;
+        notVisible: number;
+        oldSees: number;
+        /** Re-reads of the new account's view the audit made while the new server backfilled, over all rooms. */
+        tries: number;
+        /** The most any one room needed. */
+        maxTries: number;
+    };
     /** The same audit again: the new server has backfilled the rooms by now (the first audit paid for that). */
     auditAgain: { requests: number; seconds: number; notVisible: number };
 }
@@ -151,6 +161,8 @@ async function measure(bed: Bed, tag: string, rooms: number, messages: number): 
             methods,
             notVisible: audits.reduce((n, a) => n + a.notVisible, 0),
             oldSees: audits.reduce((n, a) => n + a.oldSees, 0),
+            tries: audits.reduce((n, a) => n + a.tries, 0),
+            maxTries: Math.max(0, ...audits.map((a) => a.tries)),
         },
         auditAgain: {
             requests: oldAgain.count() + newAgain.count(),
@@ -160,7 +172,8 @@ async function measure(bed: Bed, tag: string, rooms: number, messages: number): 
     };
     console.log(
         `  preview: ${cost.preview.requests} requests, ${previewSeconds.toFixed(2)} s; audit: ${cost.audit.requests} requests, ` +
-            `${auditSeconds.toFixed(2)} s (${JSON.stringify(methods)}, ${cost.audit.oldSees} compared, ${cost.audit.notVisible} not visible); ` +
+            `${auditSeconds.toFixed(2)} s (${JSON.stringify(methods)}, ${cost.audit.oldSees} compared, ${cost.audit.notVisible} not visible, ` +
+            `${cost.audit.tries} re-reads, at most ${cost.audit.maxTries} in a room); ` +
             `again: ${cost.auditAgain.requests} requests, ${againSeconds.toFixed(2)} s, ${cost.auditAgain.notVisible} not visible`,
     );
     return cost;

@@ -1,9 +1,12 @@
 import {
     type HistoryGet,
+    HISTORY_RETRY_BUDGET_MS,
+    HISTORY_RETRY_WAITS_MS,
     auditHistory,
     compareViews,
     hiddenPeriods,
     previewHiddenHistory,
+    visibilityAtMessages,
     visibilityOf,
 } from "./history.ts";
 
@@ -103,6 +106,74 @@ describe("issue 16.2: the audit over two fake views", () => {
             noKey: 1,
             method: "exact",
             backupVersion: "7",
+            // No visibility change in view and no state readable: unknown visibility, so no re-read.
+            tries: 0,
         });
+    });
+});
+
+describe("issue 16: the audit asks the new server again while it backfills, only where visibility lets it", () => {
+    const msg = (id: string) => ({ event_id: id, type: "m.room.message", content: { body: id } });
+    const vis = (id: string, v: string, prev?: string) => ({
+        event_id: id,
+        type: "m.room.history_visibility",
+        state_key: "",
+        content: { history_visibility: v },
+        ...(prev ? { unsigned: { prev_content: { history_visibility: prev } } } : {}),
+    });
+    const fakeClock = () => {
+        let t = 0;
+        const slept: number[] = [];
+        return { slept, now: () => t, sleep: async (ms: number) => void (slept.push(ms), (t += ms)) };
+    };
+    // Newest first, as /messages dir=b answers.
+    const oldView = [msg("$m4"), msg("$m3"), vis("$v", "shared", "invited"), msg("$m2"), msg("$m1")];
+    const getOld: HistoryGet = async <T>() => ({ chunk: oldView }) as T;
+
+    test("the visibility in force at each message comes from the changes in view", () => {
+        const at = visibilityAtMessages(oldView, undefined);
+        expect(Object.fromEntries(at)).toEqual({ $m1: "invited", $m2: "invited", $m3: "shared", $m4: "shared" });
+        expect(Object.fromEntries(visibilityAtMessages([msg("$a")], "shared"))).toEqual({ $a: "shared" });
+        expect(visibilityAtMessages([msg("$a")], undefined).size).toBe(0);
+    });
+
+    test("a shared message the new server has not backfilled yet is found by a re-read from the newest", async () => {
+        let reads = 0;
+        const getNew: HistoryGet = async <T>(path: string) => {
+            if (path.startsWith("/room_keys")) throw new Error("no backup");
+            reads++;
+            // The first read lacks $m3 (backfill lag); from the second on the server has it.
+            return { chunk: reads === 1 ? [msg("$m4")] : [msg("$m4"), msg("$m3")] } as T;
+        };
+        const clock = fakeClock();
+        const audit = await auditHistory(getOld, getNew, "!r:x", undefined, clock);
+        expect(audit).toMatchObject({ oldSees: 4, newSees: 2, notVisible: 2, tries: 1 });
+        expect(clock.slept).toEqual([HISTORY_RETRY_WAITS_MS[0]]);
+    });
+
+    test("messages sent under `invited` are not asked for again: no wait", async () => {
+        const getNew: HistoryGet = async <T>(path: string) =>
+            (path.startsWith("/room_keys") ? { sessions: {} } : { chunk: [msg("$m4"), msg("$m3")] }) as T;
+        const clock = fakeClock();
+        const audit = await auditHistory(getOld, getNew, "!r:x", undefined, clock);
+        expect(audit).toMatchObject({ notVisible: 2, tries: 0 });
+        expect(clock.slept).toEqual([]);
+    });
+
+    test("a shared message that never comes: bounded tries and time, and it counts as not visible", async () => {
+        let reads = 0;
+        let more = 0;
+        const getNew: HistoryGet = async <T>(path: string) => {
+            if (path.startsWith("/room_keys")) return {} as T;
+            reads++;
+            // Each read brings something new (other messages), never $m3: only the bounds end it.
+            return { chunk: [msg("$m4"), msg(`$other${more++}`)] } as T;
+        };
+        const clock = fakeClock();
+        const audit = await auditHistory(getOld, getNew, "!r:x", undefined, clock);
+        expect(audit.notVisible).toBe(3);
+        expect(audit.tries).toBeLessThanOrEqual(HISTORY_RETRY_WAITS_MS.length);
+        expect(clock.slept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(HISTORY_RETRY_BUDGET_MS + 30_000);
+        expect(reads).toBe(1 + audit.tries);
     });
 });

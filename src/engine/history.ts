@@ -203,11 +203,18 @@ export interface HistoryAudit {
     method: "exact" | "sampled";
     /** The new backup version read back (undefined: the new account has no backup). */
     backupVersion?: string;
+    /**
+     * Re-reads of the new account's view after the first comparison (0: it saw all it could at once, or what it
+     * missed was sent under `invited`/`joined`, which no re-read brings). See HISTORY_RETRY_WAITS_MS.
+     */
+    tries: number;
 }
 
 interface Seen {
     /** Event id → megolm session id (empty string for unencrypted). */
     events: Map<string, string>;
+    /** Newest first: the messages and the visibility changes among them (the old account's view only). */
+    order?: RawEvent[];
     /** The server said there is nothing older (no `end`). */
     complete: boolean;
     /** The token of the last page asked for: asking again from it makes a server that is backfilling fetch more. */
@@ -222,47 +229,113 @@ function addMessage(events: Map<string, string>, e: RawEvent): void {
     events.set(e.event_id, typeof session === "string" && session ? session : "\u0000none");
 }
 
-/** Messages one account sees, newest first, until `limit` of them are in `into` (starting at `from`). */
+/**
+ * Messages one account sees, newest first, from the newest, until `limit` of them are in `into` — or, with `until`,
+ * as soon as every one of those ids is in `into`. `withChanges`: the visibility changes come along, in order.
+ */
 async function seenMessages(
     get: HistoryGet,
     roomId: string,
     limit: number,
     into = new Map<string, string>(),
-    start?: string,
+    opts: { until?: ReadonlySet<string>; withChanges?: boolean } = {},
 ): Promise<Seen> {
     const path = `/rooms/${seg(roomId)}/messages`;
-    let from = start;
+    const order: RawEvent[] | undefined = opts.withChanges ? [] : undefined;
+    const types = opts.withChanges ? [...MESSAGE_TYPES, VISIBILITY_TYPE] : MESSAGE_TYPES;
+    const found = () => opts.until !== undefined && [...opts.until].every((id) => into.has(id));
+    let from: string | undefined;
     // A server may answer with short pages (e.g. while it backfills a room it just joined): the page bound allows
     // for that, the event bound keeps the cost.
     const maxPages = 4 * Math.ceil(limit / PAGE) + 4;
-    for (let pages = 0; pages < maxPages && into.size < limit; pages++) {
-        const page = await get<Page>(path, { dir: "b", limit: PAGE, from, filter: filterOf(MESSAGE_TYPES) });
-        for (const e of eventsOf(page)) addMessage(into, e);
+    for (let pages = 0; pages < maxPages && into.size < limit && !found(); pages++) {
+        const page = await get<Page>(path, { dir: "b", limit: PAGE, from, filter: filterOf(types) });
+        for (const e of eventsOf(page)) {
+            addMessage(into, e);
+            if (order && (isVisibilityChange(e) || (typeof e.type === "string" && MESSAGE_TYPES.includes(e.type))))
+                order.push(e);
+        }
         const next = tokenOf(page);
         // An empty page with an `end` is not the end (the server may be filtering or backfilling): only no `end` is.
-        if (!next || next === from) return { events: into, complete: true, lastFrom: from };
+        if (!next || next === from) return { events: into, complete: true, lastFrom: from, order };
         from = next;
     }
-    return { events: into, complete: false, lastFrom: from };
+    return { events: into, complete: false, lastFrom: from, order };
 }
 
 /**
- * The new account's view, until it holds every message of `old` it can see. A server that joined the room a moment
- * ago backfills it from the others a page at a time and may say "nothing older" before it has (Synapse does): it is
- * asked again from where it stopped, for as long as that brings more, bounded.
+ * Re-reads of the new account's view when the first comparison misses messages that their visibility lets a
+ * newcomer see. A server that joined a room a moment ago has only part of its history: Synapse backfills it from the
+ * other servers a hundred events at a time, from the oldest events it knows, and answers "nothing older" when it
+ * has none left there — though where the room's graph forks (people sending at once, several servers), whole
+ * branches ABOVE that point are still missing. Asking again from where it stopped does not find those (measured on the
+ * bed: stuck at 21 of 300 missing); reading again from the newest does — Synapse fills the gaps it notices in the
+ * pages it serves and, at the bottom, fetches the branches left over — and converged on the bed within ~30 s for a
+ * room of 300 messages. Each re-read is a measurement as the new account on its own server, never an inference.
+ * Bounded per room: at most HISTORY_RETRY_WAITS_MS.length re-reads, waiting those times before each (≤ 60 s in all),
+ * none begun after HISTORY_RETRY_BUDGET_MS, and two re-reads in a row that bring nothing end it.
  */
-async function newAccountView(get: HistoryGet, roomId: string, old: Map<string, string>, limit: number): Promise<Seen> {
-    const view = await seenMessages(get, roomId, limit);
-    const unmatched = () => [...old.keys()].some((id) => !view.events.has(id));
-    for (let stalls = 0, asks = 0; stalls < 2 && asks < 4 * Math.ceil(limit / 100) && unmatched(); asks++) {
-        if (view.events.size >= limit) break;
-        const before = view.events.size;
-        const more = await seenMessages(get, roomId, limit, view.events, view.lastFrom);
-        view.complete = more.complete;
-        view.lastFrom = more.lastFrom;
-        stalls = view.events.size > before ? 0 : stalls + 1;
+export const HISTORY_RETRY_WAITS_MS = [2_000, 4_000, 8_000, 15_000, 30_000];
+export const HISTORY_RETRY_BUDGET_MS = 60_000;
+
+export interface AuditClock {
+    now(): number;
+    sleep(ms: number): Promise<void>;
+}
+const realAuditClock: AuditClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * The visibility in force when each message of the old account's view was sent, from the changes among them: the
+ * nearest older change's value; before the oldest change, its `prev_content` (`shared` when none, as the spec says);
+ * with no change at all in view, `current`.
+ */
+export function visibilityAtMessages(order: RawEvent[], current: Visibility | undefined): Map<string, Visibility> {
+    const out = new Map<string, Visibility>();
+    // Oldest first: walk forward in time, carrying the value in force.
+    const oldestFirst = [...order].reverse();
+    const firstChange = oldestFirst.find(isVisibilityChange);
+    const prev = firstChange?.unsigned?.prev_content as Record<string, unknown> | undefined;
+    let inForce: Visibility | undefined = firstChange
+        ? prev && typeof prev === "object"
+            ? visibilityOf(prev.history_visibility)
+            : "shared"
+        : current;
+    for (const e of oldestFirst) {
+        if (isVisibilityChange(e)) inForce = visibilityOf(contentOf(e).history_visibility);
+        else if (typeof e.event_id === "string" && inForce) out.set(e.event_id, inForce);
     }
-    return view;
+    return out;
+}
+
+/**
+ * The new account's view, until it holds every message of `old` whose visibility lets it come (see
+ * HISTORY_RETRY_WAITS_MS). `mayCome`: the old messages a newcomer can be shown. Returns the view and the re-reads made.
+ */
+async function newAccountView(
+    get: HistoryGet,
+    roomId: string,
+    mayCome: ReadonlySet<string>,
+    limit: number,
+    clock: AuditClock,
+): Promise<Seen & { tries: number }> {
+    const view = await seenMessages(get, roomId, limit);
+    const started = clock.now();
+    const missing = () => new Set([...mayCome].filter((id) => !view.events.has(id)));
+    let tries = 0;
+    for (let idle = 0; tries < HISTORY_RETRY_WAITS_MS.length && idle < 2; tries++) {
+        const wanted = missing();
+        if (!wanted.size || clock.now() - started >= HISTORY_RETRY_BUDGET_MS) break;
+        await clock.sleep(HISTORY_RETRY_WAITS_MS[tries]!);
+        const before = view.events.size;
+        // From the newest again, stopping once every wanted message is there (the view keeps what it saw).
+        const again = await seenMessages(get, roomId, limit, view.events, { until: wanted });
+        view.complete ||= again.complete;
+        idle = view.events.size > before ? 0 : idle + 1;
+    }
+    return { ...view, tries };
 }
 
 /** Session ids the new account's backup holds for a room, read from its server now. */
@@ -289,7 +362,7 @@ export function compareViews(
     old: Map<string, string>,
     neu: Map<string, string>,
     backedUp: ReadonlySet<string>,
-): Omit<HistoryAudit, "method" | "backupVersion"> {
+): Omit<HistoryAudit, "method" | "backupVersion" | "tries"> {
     let newSees = 0;
     let newCanDecrypt = 0;
     let noKey = 0;
@@ -311,16 +384,33 @@ export async function auditHistory(
     getNew: HistoryGet,
     roomId: string,
     backupVersion?: string,
+    clock: AuditClock = realAuditClock,
 ): Promise<HistoryAudit> {
-    const old = await seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT);
+    const old = await seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT, undefined, { withChanges: true });
+    const order = old.order ?? [];
+    // The room's visibility now, read only when no change is in view (then it was in force throughout).
+    const current = order.some(isVisibilityChange)
+        ? undefined
+        : await getOld<{ history_visibility?: unknown }>(`/rooms/${seg(roomId)}/state/${VISIBILITY_TYPE}/`)
+              .then((c) => visibilityOf(c.history_visibility))
+              .catch(() => undefined);
+    const visibility = visibilityAtMessages(order, current);
+    // Only what a newcomer may be shown is worth asking again for; unknown visibility counts as hidden (no retry).
+    const mayCome = new Set(
+        [...old.events.keys()].filter((id) => {
+            const v = visibility.get(id);
+            return v !== undefined && !hidesFromNewcomers(v);
+        }),
+    );
     // The new account sees at most what the old one does, plus what was sent since: a little more room finds the same
     // range. Sampled (the old account sees more than the limit): the newest AUDIT_EXACT_LIMIT are compared.
-    const neu = await newAccountView(getNew, roomId, old.events, AUDIT_EXACT_LIMIT + 2 * PAGE);
+    const neu = await newAccountView(getNew, roomId, mayCome, AUDIT_EXACT_LIMIT + 2 * PAGE, clock);
     const backup = await backedUpSessions(getNew, roomId, backupVersion);
     return {
         ...compareViews(old.events, neu.events, backup.sessions),
         method: old.complete ? "exact" : "sampled",
         ...(backup.version ? { backupVersion: backup.version } : {}),
+        tries: neu.tries,
     };
 }
 

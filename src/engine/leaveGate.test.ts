@@ -6,7 +6,15 @@ import type { Blocker } from "./plan.ts";
 import { CREATOR } from "./powerLevels.ts";
 import { reason } from "./reasons.ts";
 
-const allVisible: HistoryAudit = { oldSees: 5, newSees: 5, newCanDecrypt: 5, notVisible: 0, noKey: 0, method: "exact" };
+const allVisible: HistoryAudit = {
+    oldSees: 5,
+    newSees: 5,
+    newCanDecrypt: 5,
+    notVisible: 0,
+    noKey: 0,
+    method: "exact",
+    tries: 0,
+};
 const allKeys: RoomKeyCheck = { existing: 15, present: 15, missing: 0, backupVersion: "3", reasons: [] };
 
 function facts(over: Partial<LeaveFacts> = {}): LeaveFacts {

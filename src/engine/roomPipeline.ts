@@ -223,9 +223,14 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
                 (side: "old" | "new") =>
                 <T>(path: string, query?: Record<string, string | number | undefined>) =>
                     ctx.read<T>(`${side}:read`, ctx.sides[side], path, { query });
-            history = await auditHistory(get("old"), get("new"), room.roomId, keys?.backupVersion);
+            // Re-reads wait on the scheduler's clock (see HISTORY_RETRY_WAITS_MS).
+            const clock = { now: () => Date.now(), sleep: (ms: number) => ctx.scheduler.wait(ms) };
+            history = await auditHistory(get("old"), get("new"), room.roomId, keys?.backupVersion, clock);
             base.history = history;
-            steps.push(`history ${history.newSees} of ${history.oldSees} visible, ${history.noKey} without key`);
+            steps.push(
+                `history ${history.newSees} of ${history.oldSees} visible, ${history.noKey} without key` +
+                    (history.tries ? ` (${history.tries} re-reads)` : ""),
+            );
         } catch (e) {
             history = { error: describeError(e) };
         }

@@ -350,6 +350,11 @@ export class Scheduler {
         return (this.clock.now() + retryAfterMs - b.firstSuccessAt) / beyondBurst;
     }
 
+    /** Waits on the scheduler's clock (a fake one in tests): for what a server settles on its own time. */
+    public wait(ms: number): Promise<void> {
+        return this.clock.sleep(ms);
+    }
+
     /** Re-checks something the servers settle asynchronously (federation), until `done` or the timeout. */
     public async poll<T>(
         check: () => Promise<T>,
