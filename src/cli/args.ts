@@ -89,6 +89,7 @@ Secrets, from the environment only:
   Without MIGRATE_NEW_RECOVERY_KEY the new backup cannot be verified: a malicious new homeserver could have
   put its own key there and read the handed-over keys. --trust-new-backup accepts that risk.
   MIGRATE_KEY_FILE_PASSPHRASE passphrase for --key-file
+  MIGRATE_DEBUG_LOG=FILE     append matrix-js-sdk's debug log to FILE (by default it is not shown)
 
 Exit codes: 0 every chosen room migrated; 3 finished, some rooms need action (including encrypted rooms whose
 keys are not all in the new backup); 2 bad input (nothing changed), or the same migration is already

@@ -4,6 +4,7 @@
  */
 import type { Bed, Homeserver } from "./homeservers.ts";
 import { startHomeservers } from "./homeservers.ts";
+import { stopRealMasIfRunning } from "./mas.ts";
 
 const KEY = Symbol.for("matrix-account-migration.bed");
 
@@ -16,6 +17,8 @@ export async function setup(): Promise<void> {
 
 export async function teardown(): Promise<void> {
     const bed = (globalThis as Record<symbol, Bed | undefined>)[KEY];
+    // A test file that started the real MAS stops it itself; this catches one that failed before its afterAll.
+    if (bed) await stopRealMasIfRunning(bed.stateDir).catch(() => undefined);
     await bed?.stop();
 }
 
