@@ -7,7 +7,12 @@
 import { type IncomingMessage, type Server, createServer } from "node:http";
 
 import type { AuthMetadata } from "./discovery.ts";
-import { DEVICE_CODE_LIFETIME_MS, signInWithAuthorizationCode, signInWithDeviceGrant } from "./oauth.ts";
+import {
+    DEVICE_CODE_LIFETIME_MS,
+    registeredRedirectUri,
+    signInWithAuthorizationCode,
+    signInWithDeviceGrant,
+} from "./oauth.ts";
 
 let server: Server;
 let base: string;
@@ -277,4 +282,17 @@ test("issue 15.6: closing the tab revokes an OAuth 2.0 session with keepalive re
     // Once: a later sign-out (Finish racing the tab's close) sends nothing more.
     await session.signOut();
     expect(bodies["/revoke"]).toHaveLength(2);
+});
+
+test("a native client registers its loopback redirect without the port (RFC 8252; MAS matches any port only then), a web client's as it is", () => {
+    const native = { clientName: "x", clientUri: "http://127.0.0.1/", applicationType: "native" as const };
+    expect(registeredRedirectUri(native, "http://127.0.0.1:44975/callback")).toBe("http://127.0.0.1/callback");
+    expect(registeredRedirectUri(native, "http://[::1]:8080/callback")).toBe("http://[::1]/callback");
+    expect(registeredRedirectUri(native, "https://example.org:8443/callback")).toBe(
+        "https://example.org:8443/callback",
+    );
+    const web = { ...native, applicationType: "web" as const };
+    expect(registeredRedirectUri(web, "http://127.0.0.1:8080/callback.html")).toBe(
+        "http://127.0.0.1:8080/callback.html",
+    );
 });

@@ -170,6 +170,19 @@ function validated(sdk: Sdk, metadata: AuthMetadata): ValidatedAuthMetadata {
     return metadata;
 }
 
+/**
+ * The redirect URI to register. A native client's loopback redirect is registered without its port (RFC 8252 §7.3):
+ * the CLI listens on whatever port is free, and MAS matches any port only when the registered URI has none (one
+ * registered with a port matches that port alone).
+ */
+export function registeredRedirectUri(client: OAuthClientInfo, redirectUri: string): string {
+    if (client.applicationType !== "native") return redirectUri;
+    const url = new URL(redirectUri);
+    if (url.protocol !== "http:" || !["127.0.0.1", "[::1]"].includes(url.hostname)) return redirectUri;
+    url.port = "";
+    return url.href;
+}
+
 async function register(
     metadata: ValidatedAuthMetadata,
     client: OAuthClientInfo,
@@ -183,7 +196,7 @@ async function register(
             client_name: client.clientName,
             client_uri: client.clientUri,
             application_type: client.applicationType,
-            redirect_uris: [redirectUri],
+            redirect_uris: [registeredRedirectUri(client, redirectUri)],
             grant_types: [
                 "authorization_code",
                 "refresh_token",

@@ -39,7 +39,12 @@ export class MasPerson {
             else this.jar.set(name, value);
         }
         const location = res.headers.get("location");
-        return { status: res.status, url, location: location ? new URL(location, url).href : undefined, html: await res.text() };
+        return {
+            status: res.status,
+            url,
+            location: location ? new URL(location, url).href : undefined,
+            html: await res.text(),
+        };
     }
 
     /** GETs until a page (or a redirect to `stopAt`, returned as it is). */
@@ -92,7 +97,8 @@ export class MasPerson {
         if (page.location?.startsWith(redirectPrefix)) return page.location;
         if (page.status !== 200) throw new Error(`MAS refused the authorization request (${page.status})`);
         page = await this.go(page.url, { csrf: MasPerson.csrf(page) });
-        if (page.location && !page.location.startsWith(redirectPrefix)) page = await this.follow(page.location, redirectPrefix);
+        if (page.location && !page.location.startsWith(redirectPrefix))
+            page = await this.follow(page.location, redirectPrefix);
         if (!page.location?.startsWith(redirectPrefix)) throw new Error(`MAS did not redirect back (${page.status})`);
         return page.location;
     }
