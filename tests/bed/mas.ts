@@ -10,8 +10,8 @@
  * and `/refresh` (and their sub-paths) go to MAS's compat API, everything else to Synapse. Without it, Synapse under
  * delegation answers those with 404 and only OAuth 2.0 clients can sign in.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from "node:http";
 import path from "node:path";
 
@@ -31,7 +31,25 @@ export interface RealMas {
     serverName: string;
     /** Accounts MAS knows, each with a password at MAS. */
     users: Array<{ localpart: string; userId: string; password: string }>;
+    /** What reached Synapse through the proxy, in order: path, answer status, the bearer token sent (if any). */
+    proxied: ProxiedRequest[];
+    /** A query in MAS's own database (PostgreSQL, as its superuser); rows as arrays of column texts. */
+    sql(query: string): Promise<string[][]>;
     stop(): Promise<void>;
+}
+
+export interface ProxiedRequest {
+    path: string;
+    status: number;
+    bearer?: string;
+}
+
+export interface RealMasOptions {
+    /**
+     * MAS's access-token lifetime in seconds (`experimental.access_token_ttl`; MAS's default is 300), so a test can
+     * outlive several tokens in seconds.
+     */
+    accessTokenTtl?: number;
 }
 
 function masPortBase(): number {
@@ -41,7 +59,7 @@ function masPortBase(): number {
     return base;
 }
 
-function runBedScript(action: "start" | "stop", dir: string, portBase: number): Promise<void> {
+function runBedScript(action: "start" | "stop", dir: string, portBase: number, dist?: string): Promise<void> {
     const script = path.join(MAS_DIST, "mas-bed.sh");
     if (!existsSync(script))
         throw new BedSetupError(`The real MAS is missing: ${script} not found (set MIGRATE_MAS_DIR to its folder).`);
@@ -52,6 +70,7 @@ function runBedScript(action: "start" | "stop", dir: string, portBase: number): 
                 SYNAPSE_VENV: VENV,
                 MAS_BED_DIR: dir,
                 MAS_BED_PORT_BASE: String(portBase),
+                ...(dist ? { MAS_DIST: dist } : {}),
             },
             stdio: ["ignore", "ignore", "pipe"],
         });
@@ -69,9 +88,10 @@ function runBedScript(action: "start" | "stop", dir: string, portBase: number): 
 /** `/_matrix/client/<any version>/login|logout|refresh[/…]`: what a deployment sends to MAS's compat API. */
 export const COMPAT_PATH = /^\/_matrix\/client\/[^/]+\/(login|logout|refresh)(\/|\?|$)/;
 
-function startProxy(port: number, synapse: URL, mas: URL): Promise<Server> {
+function startProxy(port: number, synapse: URL, mas: URL, log: ProxiedRequest[]): Promise<Server> {
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
         const target = COMPAT_PATH.test(req.url ?? "") ? mas : synapse;
+        const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
         const upstream = request(
             {
                 host: target.hostname,
@@ -81,6 +101,7 @@ function startProxy(port: number, synapse: URL, mas: URL): Promise<Server> {
                 headers: { ...req.headers, host: target.host },
             },
             (answer) => {
+                log.push({ path: req.url ?? "", status: answer.statusCode ?? 0, bearer });
                 res.writeHead(answer.statusCode ?? 502, answer.headers);
                 answer.pipe(res);
             },
@@ -101,17 +122,44 @@ function stateDirFor(stateDir: string): string {
     return path.join(stateDir, "mas");
 }
 
+/**
+ * mas-bed.sh writes MAS's config itself and starts MAS right after, so a setting it does not know goes in through
+ * the one door it has: MAS_DIST, the folder it takes `bin/mas-cli` and `share/` from. This builds such a folder: the
+ * real `share/`, and a `bin/mas-cli` that execs the real binary (same pid, so mas-bed.sh's stop still finds it)
+ * with a second config file first — MAS merges every `-c` file, and the script's own one adds nothing that clashes.
+ */
+function distWithExtraConfig(dir: string, extra: string): string {
+    const dist = path.join(dir, "dist");
+    rmSync(dist, { recursive: true, force: true });
+    mkdirSync(path.join(dist, "bin"), { recursive: true });
+    symlinkSync(path.join(MAS_DIST, "share"), path.join(dist, "share"));
+    const extraFile = path.join(dist, "extra-config.yaml");
+    writeFileSync(extraFile, extra);
+    const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+    writeFileSync(
+        path.join(dist, "bin", "mas-cli"),
+        `#!/bin/sh\nexec ${quote(path.join(MAS_DIST, "bin", "mas-cli"))} -c ${quote(extraFile)} "$@"\n`,
+        { mode: 0o755 },
+    );
+    return dist;
+}
+
 /** Starts PostgreSQL + Synapse (delegated) + MAS (~5 s) and the proxy. `stateDir`: the bed's state dir. */
-export async function startRealMas(stateDir: string): Promise<RealMas> {
+export async function startRealMas(stateDir: string, options: RealMasOptions = {}): Promise<RealMas> {
     const base = masPortBase();
     const dir = stateDirFor(stateDir);
     mkdirSync(dir, { recursive: true });
-    await runBedScript("start", dir, base);
+    const ttl = options.accessTokenTtl;
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0))
+        throw new BedSetupError(`accessTokenTtl must be a whole number of seconds, not ${ttl}`);
+    const dist = ttl === undefined ? undefined : distWithExtraConfig(dir, `experimental:\n  access_token_ttl: ${ttl}\n`);
+    await runBedScript("start", dir, base, dist);
     const synapseUrl = `http://127.0.0.1:${base + 8}`;
     const issuer = `http://127.0.0.1:${base + 80}/`;
+    const proxied: ProxiedRequest[] = [];
     let proxy: Server;
     try {
-        proxy = await startProxy(base + 81, new URL(synapseUrl), new URL(issuer));
+        proxy = await startProxy(base + 81, new URL(synapseUrl), new URL(issuer), proxied);
     } catch (e) {
         await runBedScript("stop", dir, base);
         throw e;
@@ -127,6 +175,20 @@ export async function startRealMas(stateDir: string): Promise<RealMas> {
             userId: `@masuser${n}:${serverName}`,
             password: `mas-pass-${n}`,
         })),
+        proxied,
+        sql: (query) =>
+            new Promise((resolve, reject) =>
+                // mas-bed.sh's PostgreSQL: trust auth on its socket dir, port base + 54.
+                execFile(
+                    "psql",
+                    ["-h", path.join(dir, "pg"), "-p", String(base + 54), "-U", "postgres", "-d", "mas"]
+                        .concat(["-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query]),
+                    (error, stdout, stderr) =>
+                        error
+                            ? reject(new Error(`psql: ${stderr || error.message}`))
+                            : resolve(stdout.split("\n").filter(Boolean).map((line) => line.split("\t"))),
+                ),
+            ),
         async stop() {
             proxy.closeAllConnections();
             await new Promise<void>((resolve) => proxy.close(() => resolve()));

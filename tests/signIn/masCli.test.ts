@@ -13,6 +13,7 @@ import { type RealMas, startRealMas } from "../bed/mas.ts";
 import { MasPerson } from "../bed/masPerson.ts";
 import { discoverSignIn } from "../../src/sessions/discovery.ts";
 import { type StartedCli, startCli } from "../cli/cliProcess.ts";
+import { type Token, api as masApi, deviceCodePrompt, tokenOf as masTokenOf } from "./masSupport.ts";
 
 let mas: RealMas;
 
@@ -24,85 +25,8 @@ afterAll(async () => {
     await mas?.stop();
 });
 
-interface Token {
-    accessToken: string;
-}
-
-async function api(token: Token, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-    const res = await fetch(`${mas.synapseUrl}/_matrix/client/v3/${path}`, {
-        method,
-        headers: { "authorization": `Bearer ${token.accessToken}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-}
-
-/** A token of `n`'s own, through MAS's device grant, as any OAuth client would get one (for seeding and checks). */
-async function tokenOf(n: 0 | 1 | 2): Promise<Token> {
-    const meta = (await (await fetch(`${mas.synapseUrl}/_matrix/client/v1/auth_metadata`)).json()) as Record<
-        string,
-        string
-    >;
-    const reg = (await (
-        await fetch(meta.registration_endpoint, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({
-                client_name: "test seeding",
-                client_uri: "https://example.org/",
-                application_type: "native",
-                redirect_uris: ["http://127.0.0.1/callback"],
-                grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
-                response_types: ["code"],
-                token_endpoint_auth_method: "none",
-            }),
-        })
-    ).json()) as { client_id: string };
-    const form = (body: Record<string, string>) => ({
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams(body).toString(),
-    });
-    const grant = (await (
-        await fetch(
-            meta.device_authorization_endpoint,
-            form({
-                client_id: reg.client_id,
-                scope: `urn:matrix:client:api:* urn:matrix:client:device:SEED${n}${Date.now()}`,
-            }),
-        )
-    ).json()) as { device_code: string; user_code: string; verification_uri: string };
-    const user = mas.users[n];
-    await new MasPerson(user.localpart, user.password).answerDeviceCode(
-        grant.verification_uri,
-        grant.user_code,
-        "consent",
-    );
-    const answer = (await (
-        await fetch(
-            meta.token_endpoint,
-            form({
-                grant_type: "urn:ietf:params:oauth:grant-type:device_code",
-                device_code: grant.device_code,
-                client_id: reg.client_id,
-            }),
-        )
-    ).json()) as { access_token: string };
-    return { accessToken: answer.access_token };
-}
-
-/** Waits for the `nth` (0-based) device-code prompt on the CLI's stderr. */
-async function deviceCodePrompt(cli: StartedCli, nth: number): Promise<{ uri: string; code: string }> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-        const prompts = [...cli.stderr().matchAll(/open (\S+) on any device and enter the code (\S+);/g)];
-        if (prompts[nth]) return { uri: prompts[nth][1], code: prompts[nth][2] };
-        if (Date.now() > deadline) throw new Error(`no device code #${nth + 1}; stderr:\n${cli.stderr()}`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
-}
+const api = (token: Token, method: string, path: string, body?: unknown) => masApi(mas, token, method, path, body);
+const tokenOf = (n: 0 | 1 | 2) => masTokenOf(mas, n);
 
 async function signInUrlNth(cli: StartedCli, nth: number): Promise<string> {
     const deadline = Date.now() + 30_000;
