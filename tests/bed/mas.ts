@@ -152,7 +152,8 @@ export async function startRealMas(stateDir: string, options: RealMasOptions = {
     const ttl = options.accessTokenTtl;
     if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0))
         throw new BedSetupError(`accessTokenTtl must be a whole number of seconds, not ${ttl}`);
-    const dist = ttl === undefined ? undefined : distWithExtraConfig(dir, `experimental:\n  access_token_ttl: ${ttl}\n`);
+    const dist =
+        ttl === undefined ? undefined : distWithExtraConfig(dir, `experimental:\n  access_token_ttl: ${ttl}\n`);
     await runBedScript("start", dir, base, dist);
     const synapseUrl = `http://127.0.0.1:${base + 8}`;
     const issuer = `http://127.0.0.1:${base + 80}/`;
@@ -181,12 +182,26 @@ export async function startRealMas(stateDir: string, options: RealMasOptions = {
                 // mas-bed.sh's PostgreSQL: trust auth on its socket dir, port base + 54.
                 execFile(
                     "psql",
-                    ["-h", path.join(dir, "pg"), "-p", String(base + 54), "-U", "postgres", "-d", "mas"]
-                        .concat(["-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query]),
+                    ["-h", path.join(dir, "pg"), "-p", String(base + 54), "-U", "postgres", "-d", "mas"].concat([
+                        "-X",
+                        "-A",
+                        "-t",
+                        "-F",
+                        "\t",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-c",
+                        query,
+                    ]),
                     (error, stdout, stderr) =>
                         error
                             ? reject(new Error(`psql: ${stderr || error.message}`))
-                            : resolve(stdout.split("\n").filter(Boolean).map((line) => line.split("\t"))),
+                            : resolve(
+                                  stdout
+                                      .split("\n")
+                                      .filter(Boolean)
+                                      .map((line) => line.split("\t")),
+                              ),
                 ),
             ),
         async stop() {

@@ -10,7 +10,13 @@ export interface Token {
     accessToken: string;
 }
 
-export async function api(mas: RealMas, token: Token, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+export async function api(
+    mas: RealMas,
+    token: Token,
+    method: string,
+    path: string,
+    body?: unknown,
+): Promise<Record<string, unknown>> {
     const res = await fetch(`${mas.synapseUrl}/_matrix/client/v3/${path}`, {
         method,
         headers: { "authorization": `Bearer ${token.accessToken}`, "content-type": "application/json" },
@@ -85,4 +91,3 @@ export async function deviceCodePrompt(cli: StartedCli, nth: number): Promise<{ 
         await new Promise((r) => setTimeout(r, 100));
     }
 }
-
