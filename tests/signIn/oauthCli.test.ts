@@ -4,7 +4,8 @@
  * approval run on the REAL MAS (tests/signIn/masCli.test.ts); what stays here is what that bed cannot do yet (named
  * in each title).
  * A real Chromium (a fresh profile per test: no sign-in carried over) follows the CLI's "Sign in at:" line. Each
- * sign-in is followed by a real migration of a small account. Access tokens live 3 s, so sessions refresh mid-run.
+ * sign-in is followed by a real migration of a small account. Access tokens live 3 s, so sessions refresh mid-run
+ * (refresh mid-run on the real MAS: tests/signIn/masRefresh.test.ts).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -77,7 +78,7 @@ async function freshPage(): Promise<Page> {
     return (await openBrowserPage()).page;
 }
 
-test("CLI, OAuth 2.0 authorization code + PKCE (MAS stand-in: 3 s access tokens, which the real MAS bed cannot be set to; real Synapse, real Chromium): signs in through a loopback redirect, sets up recovery for an account without a password, migrates across token refreshes, and revokes its session", async () => {
+test("CLI, OAuth 2.0 authorization code + PKCE (MAS stand-in: a migration from another server, which the real MAS bed's Synapse cannot federate with, in a real Chromium; 3 s tokens — refresh on the real MAS is in masRefresh.test.ts; real Synapse): signs in through a loopback redirect, sets up recovery for an account without a password, migrates across token refreshes, and revokes its session", async () => {
     const small = await smallOldAccount(6);
     const neu = newAccountName();
     const report = path.join(workDir, "oauth.json");
