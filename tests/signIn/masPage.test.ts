@@ -1,0 +1,75 @@
+/**
+ * The module's page (headless Chromium, real popups, the project's Element stand-in) against the REAL Matrix
+ * Authentication Service (tests/bed/mas.ts): a same-server migration on the MAS-backed Synapse — the old account
+ * signed in to Element with its MAS password through the compat API (the bed's reverse proxy), the new account by
+ * OAuth 2.0 authorization code + PKCE in a popup at MAS's own pages, landing on the module's callback page.
+ * Same-server only: the MAS bed's Synapse cannot federate with the bed's TLS servers.
+ */
+import type { Page } from "playwright-core";
+
+import { type HostServer, startHostServer } from "../../host/server.ts";
+import { currentBed } from "../bed/jestGlobal.ts";
+import { type RealMas, startRealMas } from "../bed/mas.ts";
+import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
+import { api, tokenOf } from "./masSupport.ts";
+import { clickForPopup, findNewAccount, openMigrationPage, runAndFinish } from "./support.ts";
+
+let mas: RealMas;
+let host: HostServer;
+let page: Page;
+let logs: string[];
+
+beforeAll(async () => {
+    mas = await startRealMas(currentBed().stateDir);
+    host = await startHostServer({
+        config: {
+            default_server_config: { "m.homeserver": { base_url: mas.proxyUrl, server_name: mas.serverName } },
+        },
+    });
+}, 60_000);
+
+afterEach(() => closeBrowsers());
+
+afterAll(async () => {
+    await host?.close();
+    await mas?.stop();
+});
+
+test("page on the real MAS: the new account signs in by authorization code + PKCE in a popup at MAS's own login and consent pages, lands on the callback page, and a same-server migration runs; Finish revokes the session", async () => {
+    const [oldUser, newUser] = mas.users;
+    const seed = await tokenOf(mas, 0);
+    const rooms = [
+        (await api(mas, seed, "POST", "createRoom", { name: "mas-page-a", preset: "private_chat" })).room_id as string,
+    ];
+    ({ page, logs } = await openBrowserPage());
+    await openMigrationPage(page, host.url, oldUser);
+    await findNewAccount(page, newUser.userId, mas.proxyUrl);
+    const popup = await clickForPopup(page, `Continue with ${mas.serverName}`);
+    const visited: string[] = [];
+    popup.on("framenavigated", (frame) => visited.push(frame.url()));
+    await popup.waitForURL((url) => url.href.startsWith(mas.issuer));
+    expect(await popup.evaluate(() => window.opener === null)).toBe(true);
+    await popup.locator('input[name="username"]').fill(newUser.localpart);
+    await popup.locator('input[name="password"]').fill(newUser.password);
+    await popup.locator('input[name="password"]').press("Enter");
+    await popup.getByRole("button", { name: "Continue" }).click();
+    await popup.waitForEvent("close");
+    // MAS sent the popup back to the module's callback page (on Element's origin), which closed it.
+    expect(visited.some((url) => url.startsWith(`${new URL(host.url).origin}/`) && url.includes("callback"))).toBe(
+        true,
+    );
+    expect(page.url()).not.toMatch(/code=|state=/);
+    const summary = await runAndFinish(page);
+    expect(summary).toMatch(/1 moved, 0 already done, 0 need action, 0 skipped, 0 failed/);
+    const neu = await tokenOf(mas, 1);
+    expect((await api(mas, neu, "GET", "joined_rooms")).joined_rooms).toEqual(expect.arrayContaining(rooms));
+    // Finish revoked the page's session at MAS, which removes its device (Synapse hears of it shortly after).
+    const pageDevices = async () =>
+        ((await api(mas, neu, "GET", "devices")).devices as Array<{ display_name?: string }>).filter(
+            (d) => d.display_name === "Account migration (Element)",
+        );
+    const deadline = Date.now() + 10_000;
+    while ((await pageDevices()).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(await pageDevices()).toEqual([]);
+    expect(logs.filter((l) => l.startsWith("[pageerror]"))).toEqual([]);
+});
