@@ -3,7 +3,8 @@
  * Authentication Service (tests/bed/mas.ts): a same-server migration on the MAS-backed Synapse — the old account
  * signed in to Element with its MAS password through the compat API (the bed's reverse proxy), the new account by
  * OAuth 2.0 authorization code + PKCE in a popup at MAS's own pages, landing on the module's callback page.
- * Same-server only: the MAS bed's Synapse cannot federate with the bed's TLS servers.
+ * Same-server only: the MAS bed's Synapse cannot federate with the bed's TLS servers. MAS issues access tokens
+ * that live 3 s here, so the page's session must refresh during the run (MAS's database shows it did).
  */
 import type { Page } from "playwright-core";
 
@@ -12,7 +13,7 @@ import { currentBed } from "../bed/jestGlobal.ts";
 import { type RealMas, startRealMas } from "../bed/mas.ts";
 import { closeBrowsers, openBrowserPage } from "../browser/chromium.ts";
 import { api, tokenOf } from "./masSupport.ts";
-import { clickForPopup, findNewAccount, openMigrationPage, runAndFinish } from "./support.ts";
+import { clickForPopup, findNewAccount, openMigrationPage, planReview, runAndFinish } from "./support.ts";
 
 let mas: RealMas;
 let host: HostServer;
@@ -20,7 +21,7 @@ let page: Page;
 let logs: string[];
 
 beforeAll(async () => {
-    mas = await startRealMas(currentBed().stateDir);
+    mas = await startRealMas(currentBed().stateDir, { accessTokenTtl: 3 });
     host = await startHostServer({
         config: {
             default_server_config: { "m.homeserver": { base_url: mas.proxyUrl, server_name: mas.serverName } },
@@ -35,9 +36,10 @@ afterAll(async () => {
     await mas?.stop();
 });
 
-test("page on the real MAS: the new account signs in by authorization code + PKCE in a popup at MAS's own login and consent pages, lands on the callback page, and a same-server migration runs; Finish revokes the session", async () => {
+test("page on the real MAS: the new account signs in by authorization code + PKCE in a popup at MAS's own login and consent pages, lands on the callback page, and a same-server migration runs across token refreshes (3 s tokens, rotated at MAS); Finish revokes the session", async () => {
     const [oldUser, newUser] = mas.users;
     const seed = await tokenOf(mas, 0);
+    // At once: the seed token lives 3 s.
     const rooms = [
         (await api(mas, seed, "POST", "createRoom", { name: "mas-page-a", preset: "private_chat" })).room_id as string,
     ];
@@ -54,12 +56,30 @@ test("page on the real MAS: the new account signs in by authorization code + PKC
     await popup.locator('input[name="password"]').press("Enter");
     await popup.getByRole("button", { name: "Continue" }).click();
     await popup.waitForEvent("close");
+    const signedInAt = Date.now();
     // MAS sent the popup back to the module's callback page (on Element's origin), which closed it.
     expect(visited.some((url) => url.startsWith(`${new URL(host.url).origin}/`) && url.includes("callback"))).toBe(
         true,
     );
     expect(page.url()).not.toMatch(/code=|state=/);
+    await planReview(page);
+    // Outlive the first access token before starting: the run must refresh to work.
+    await page.waitForTimeout(3500);
     const summary = await runAndFinish(page);
+    expect(Date.now() - signedInAt).toBeGreaterThan(3000);
+    // MAS's own record: the page's session had more than one access token, each refresh consuming the refresh
+    // token before it (MAS rotates them).
+    const [[accessTokens, refreshTokens, consumed]] = await mas.sql(`
+        SELECT (SELECT count(*) FROM oauth2_access_tokens a WHERE a.oauth2_session_id = s.oauth2_session_id),
+               (SELECT count(*) FROM oauth2_refresh_tokens r WHERE r.oauth2_session_id = s.oauth2_session_id),
+               (SELECT count(r.consumed_at) FROM oauth2_refresh_tokens r WHERE r.oauth2_session_id = s.oauth2_session_id)
+        FROM oauth2_sessions s JOIN oauth2_clients c USING (oauth2_client_id)
+        WHERE c.client_name = 'Account migration (Element)'`);
+    expect(Number(accessTokens)).toBeGreaterThanOrEqual(2);
+    expect({ refreshTokens: Number(refreshTokens), consumed: Number(consumed) }).toEqual({
+        refreshTokens: Number(accessTokens),
+        consumed: Number(accessTokens) - 1,
+    });
     expect(summary).toMatch(/1 moved, 0 already done, 0 need action, 0 skipped, 0 failed/);
     const neu = await tokenOf(mas, 1);
     expect((await api(mas, neu, "GET", "joined_rooms")).joined_rooms).toEqual(expect.arrayContaining(rooms));
