@@ -93,3 +93,36 @@ test("page on the real MAS: the new account signs in by authorization code + PKC
     expect(await pageDevices()).toEqual([]);
     expect(logs.filter((l) => l.startsWith("[pageerror]"))).toEqual([]);
 });
+
+test("page on the real MAS: the device authorization grant — the page shows MAS's code and link, polls (MAS answers pending polls with HTTP 403) while the code is approved at MAS's pages in another window, then migrates", async () => {
+    const [oldUser, newUser] = mas.users;
+    const seed = await tokenOf(mas, 0);
+    const room = (await api(mas, seed, "POST", "createRoom", { name: "mas-page-device", preset: "private_chat" }))
+        .room_id as string;
+    ({ page, logs } = await openBrowserPage());
+    await openMigrationPage(page, host.url, oldUser);
+    await findNewAccount(page, newUser.userId, mas.proxyUrl);
+    await page.getByRole("button", { name: "Sign in with a code instead (approve on another device)" }).click();
+    const code = (await page.getByTestId("migration-device-code").textContent()) ?? "";
+    expect(code).toMatch(/\S{4,}/);
+    const approval = page.waitForEvent("popup");
+    await page.getByRole("link", { name: "Open the approval page" }).click();
+    const other = await approval;
+    await other.waitForURL((url) => url.href.startsWith(mas.issuer));
+    // The link carries the code (MAS's verification_uri_complete): MAS goes on to its login, or asks to confirm it.
+    const codeForm = other.locator('form:has(input[name="code"]) button[type="submit"]');
+    const login = other.locator('input[name="username"]');
+    await Promise.race([codeForm.waitFor(), login.waitFor()]);
+    if (await codeForm.isVisible()) await codeForm.click();
+    await other.locator('input[name="username"]').fill(newUser.localpart);
+    await other.locator('input[name="password"]').fill(newUser.password);
+    await other.locator('input[name="password"]').press("Enter");
+    // MAS asks the person to confirm the device is theirs before it allows it.
+    await other.locator('input[name="confirm_device"]').check();
+    await other.locator('button[name="action"][value="consent"]').click();
+    const summary = await runAndFinish(page);
+    expect(summary).toMatch(/1 moved, 0 already done, 0 need action, 0 skipped, 0 failed/);
+    const neu = await tokenOf(mas, 1);
+    expect((await api(mas, neu, "GET", "joined_rooms")).joined_rooms).toContain(room);
+    expect(logs.filter((l) => l.startsWith("[pageerror]"))).toEqual([]);
+});
