@@ -23,7 +23,7 @@ beforeAll(() => {
     release = installRelease();
 }, 300_000);
 
-test("the tarball is named for this version and holds the module, the one-file CLI, module.yaml, the docs, LICENSE and CHANGELOG — no sources or tests", () => {
+test("the tarball is named for this version and holds the module, the one-file CLI, module.yaml, the docs, the docker example, LICENSE and CHANGELOG — no sources or tests", () => {
     expect(path.basename(release.tarball)).toBe(`matrix-account-migration-${packageJson.version}.tgz`);
     for (const file of [
         "dist/module/index.js",
@@ -34,6 +34,7 @@ test("the tarball is named for this version and holds the module, the one-file C
         "LICENSE",
         "CHANGELOG.md",
         "docs/admin.md",
+        "docker/Dockerfile",
         "package.json",
     ])
         expect({ file, present: release.files.includes(file) }).toEqual({ file, present: true });
