@@ -19,7 +19,7 @@ import {
     createBlockedRooms,
     createRoom,
     join,
-} from "../engine/scenario.ts";
+} from "../support/scenario.ts";
 import type { MigratedAccount } from "../proof/migrationState.ts";
 import { type TrialAccount, buildTrialAccount } from "../proof/trialAccount.ts";
 

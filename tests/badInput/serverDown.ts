@@ -9,7 +9,7 @@
 import { startFaultProxy } from "../bed/faultProxy.ts";
 import { openBrowserPage } from "../browser/chromium.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { getState } from "../engine/scenario.ts";
+import { getState } from "../support/scenario.ts";
 import { unsafeLeaves } from "../proof/migrationState.ts";
 import { openMigrationPage, signInWithPassword } from "../signIn/support.ts";
 import type { CliContext } from "./cliRunner.ts";

@@ -11,7 +11,7 @@ import { changesIn, logMark, requestsSince } from "../bed/accessLog.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
 import { openBrowserPage } from "../browser/chromium.ts";
 import { runCli, startCli } from "../cli/cliProcess.ts";
-import { getState } from "../engine/scenario.ts";
+import { getState } from "../support/scenario.ts";
 import { openMigrationPage, signInToContinue, signInWithPassword } from "../signIn/support.ts";
 import type { CliContext } from "./cliRunner.ts";
 import { type SmallAccount, smallAccount } from "./fixture.ts";

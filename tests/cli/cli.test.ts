@@ -10,7 +10,7 @@ import path from "node:path";
 import { seg } from "../../src/sessions/matrixHttp.ts";
 import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Actor, type Scenario, buildScenario, getAccountData, getState } from "../engine/scenario.ts";
+import { type Actor, type Scenario, buildScenario, getAccountData, getState } from "../support/scenario.ts";
 import { runCli, startCli } from "./cliProcess.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-cli-"));

@@ -15,7 +15,7 @@ import { runLockFile } from "../../src/cli/runLock.ts";
 import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { type RegisteredUser, registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Actor, createRoom } from "../engine/scenario.ts";
+import { type Actor, createRoom } from "../support/scenario.ts";
 import { CLI, runCli, startCli } from "./cliProcess.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-cli-hygiene-"));

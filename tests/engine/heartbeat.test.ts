@@ -9,7 +9,7 @@ import { Scheduler } from "../../src/engine/scheduler.ts";
 import { seg } from "../../src/sessions/matrixHttp.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { type Actor, actor, createRoom, getAccountData } from "./scenario.ts";
+import { type Actor, actor, createRoom, getAccountData } from "../support/scenario.ts";
 
 const journalOf = async (old: Actor, newUserId: string) =>
     journalFor(await getAccountData(old, JOURNAL_EVENT_TYPE), newUserId);

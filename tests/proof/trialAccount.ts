@@ -11,7 +11,7 @@
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { type RegisteredUser, registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
-import { type Actor, createRoom, join } from "../engine/scenario.ts";
+import { type Actor, createRoom, join } from "../support/scenario.ts";
 import { type DemoAccounts, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
 import { loginDevice } from "../keys/history.ts";
 

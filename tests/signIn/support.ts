@@ -11,7 +11,7 @@ import type { SignedInSession } from "../../src/sessions/session.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 export { startCli } from "../cli/cliProcess.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Actor, createRoom, getState } from "../engine/scenario.ts";
+import { type Actor, createRoom, getState } from "../support/scenario.ts";
 
 export interface SmallAccount {
     alice: Actor;
