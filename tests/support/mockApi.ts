@@ -20,6 +20,12 @@ export interface ApiHooks {
 
 const ALL_HOOKS: ApiHooks = { page: true, spacePanel: true, composerPreview: true };
 
+/** A second registration under the same key fails the test (a map would hide it). */
+function setOnce<V>(map: Map<string, V>, key: string, value: V): void {
+    if (map.has(key)) throw new Error(`${key} registered twice`);
+    map.set(key, value);
+}
+
 export function recordingApi(
     config: Record<string, unknown> = {},
     hooks: ApiHooks = ALL_HOOKS,
@@ -38,12 +44,12 @@ export function recordingApi(
             translate: (key: string) => recorded.translations[key]?.en ?? key,
         },
         navigation: hooks.page
-            ? { registerLocationRenderer: (p: string, r: () => unknown) => recorded.renderers.set(p, r) }
+            ? { registerLocationRenderer: (p: string, r: () => unknown) => setOnce(recorded.renderers, p, r) }
             : {},
         extras: hooks.spacePanel
             ? {
                   setSpacePanelItem: (k: string, item: { label: string; onSelected(): void }) =>
-                      recorded.spaceItems.set(k, item),
+                      setOnce(recorded.spaceItems, k, item),
               }
             : {},
         customComponents: hooks.composerPreview
