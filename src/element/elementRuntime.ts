@@ -250,13 +250,7 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             });
             if (!choices.dryRun) await recordChoices(plan);
             // Pausing holds every request before it is sent; requests already under way finish.
-            const whilePaused = callbacks.whilePaused;
-            const scheduler = new (class extends Scheduler {
-                public override async run<T>(...args: Parameters<Scheduler["run"]>): Promise<T> {
-                    await whilePaused();
-                    return super.run(...(args as [never, () => Promise<T>]));
-                }
-            })();
+            const scheduler = new Scheduler({ whilePaused: callbacks.whilePaused });
             // Account data (notification rules, ignored users, settings) as Element has it now, not when planned.
             return runMigration(
                 plan,

@@ -14,7 +14,7 @@ import { changesIn, logMark, requestsSince } from "../bed/accessLog.ts";
 import { registerUser, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { getAccountData, setAccountData } from "../engine/scenario.ts";
+import { getAccountData, setAccountData } from "../support/scenario.ts";
 import {
     type CliCase,
     type CliContext,

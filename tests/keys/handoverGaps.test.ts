@@ -31,7 +31,7 @@ import {
     join,
     sendState,
     setAccountData,
-} from "../engine/scenario.ts";
+} from "../support/scenario.ts";
 import { loginDevice } from "./history.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-gaps-"));

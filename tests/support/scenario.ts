@@ -13,9 +13,16 @@ export interface Actor extends RegisteredUser {
     http: MatrixHttp;
 }
 
-export async function actor(hs: Homeserver, prefix: string, displayName?: string): Promise<Actor> {
-    const user = await registerUser(hs, uniqueLocalpart(prefix), { displayName });
+/** A signed-in user as an actor: its own requests to its server, with its access token. */
+export function sessionFor<U extends { userId: string; accessToken: string }>(
+    hs: Pick<Homeserver, "baseUrl">,
+    user: U,
+): U & { http: MatrixHttp } {
     return { ...user, http: new MatrixHttp(hs.baseUrl, user.accessToken) };
+}
+
+export async function actor(hs: Homeserver, prefix: string, displayName?: string): Promise<Actor> {
+    return sessionFor(hs, await registerUser(hs, uniqueLocalpart(prefix), { displayName }));
 }
 
 export async function createRoom(who: Actor, body: Record<string, unknown>): Promise<string> {
