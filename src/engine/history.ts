@@ -221,12 +221,15 @@ interface Seen {
     lastFrom?: string;
 }
 
+/** The session "id" of an encrypted event that names none: no backup holds it. */
+const NO_SESSION = "\u0000none";
+
 function addMessage(events: Map<string, string>, e: RawEvent): void {
     if (typeof e.event_id !== "string" || typeof e.type !== "string" || !MESSAGE_TYPES.includes(e.type)) return;
     if (e.type !== "m.room.encrypted") return void events.set(e.event_id, "");
     // An encrypted event without a session id can't be decrypted by anyone: it gets a marker no backup holds.
     const session = contentOf(e).session_id;
-    events.set(e.event_id, typeof session === "string" && session ? session : "\u0000none");
+    events.set(e.event_id, typeof session === "string" && session ? session : NO_SESSION);
 }
 
 /**
@@ -376,6 +379,32 @@ export function compareViews(
 }
 
 /**
+ * The old account's view of a room as the audit reads it: its newest AUDIT_EXACT_LIMIT messages (and the visibility
+ * changes among them). Read once per room at the gate: the key check takes its session ids from it too
+ * (`sessionsInView`), instead of paging the same timeline again.
+ */
+export type OldAccountView = Seen;
+
+export function readOldAccountView(getOld: HistoryGet, roomId: string): Promise<OldAccountView> {
+    return seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT, undefined, { withChanges: true });
+}
+
+/**
+ * The megolm session ids of the view's encrypted messages; encrypted messages that name none (or not one a backup
+ * could hold: longer than 256 characters, where a session id has 43) are only counted.
+ */
+export function sessionsInView(view: OldAccountView): { sessions: Set<string>; unnamed: number } {
+    const sessions = new Set<string>();
+    let unnamed = 0;
+    for (const session of view.events.values()) {
+        if (session === "") continue;
+        if (session === NO_SESSION || session.length > 256) unnamed++;
+        else sessions.add(session);
+    }
+    return { sessions, unnamed };
+}
+
+/**
  * The audit of one room, as both accounts see it now. `backupVersion`: the new backup this run verified (else the
  * account's current one is read).
  */
@@ -385,8 +414,9 @@ export async function auditHistory(
     roomId: string,
     backupVersion?: string,
     clock: AuditClock = realAuditClock,
+    oldView?: OldAccountView,
 ): Promise<HistoryAudit> {
-    const old = await seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT, undefined, { withChanges: true });
+    const old = oldView ?? (await readOldAccountView(getOld, roomId));
     const order = old.order ?? [];
     // The room's visibility now, read only when no change is in view (then it was in force throughout).
     const current = order.some(isVisibilityChange)
