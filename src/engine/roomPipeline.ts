@@ -4,7 +4,7 @@
  */
 import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import type { MigrationContext } from "./context.ts";
-import { type HistoryAudit, auditHistory, historyLosses } from "./history.ts";
+import { type HistoryAudit, auditHistory, historyLosses, readOldAccountView, sessionsInView } from "./history.ts";
 import type { KeyHandover, RoomKeyCheck } from "./keyHandover.ts";
 import { evaluateLeaveGate, readLeaveFacts } from "./leaveGate.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
@@ -205,9 +205,23 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
 
         // Encryption can be turned on after the plan was made (a run may wait hours): read it now, as the old account.
         const encrypted = room.encrypted || (run.keys !== undefined && (await encryptedNow(ctx, room.roomId)));
+        const get =
+            (side: "old" | "new") =>
+            <T>(path: string, query?: Record<string, string | number | undefined>) =>
+                ctx.read<T>(`${side}:read`, ctx.sides[side], path, { query });
+        // The old account's timeline, read once: the history audit compares it and the key check takes the session ids
+        // of its encrypted messages from it (they exist; a key no source holds is missing).
+        const oldView = await readOldAccountView(get("old"), room.roomId).then(
+            (view) => ({ view }),
+            (e: unknown) => ({ error: describeError(e) }),
+        );
         let keys: RoomKeyCheck | undefined;
         if (encrypted && run.keys) {
-            keys = await run.keys.checkRoom(ctx, room.roomId);
+            keys = await run.keys.checkRoom(
+                ctx,
+                room.roomId,
+                "view" in oldView ? sessionsInView(oldView.view) : { error: oldView.error },
+            );
             const check = keys;
             if (check.existing !== null && check.missing === 0 && check.backupVersion) {
                 ctx.journal.update((j) =>
@@ -219,13 +233,10 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
         // The proof of what the new account can read here, as both accounts see the room now.
         let history: HistoryAudit | { error: string };
         try {
-            const get =
-                (side: "old" | "new") =>
-                <T>(path: string, query?: Record<string, string | number | undefined>) =>
-                    ctx.read<T>(`${side}:read`, ctx.sides[side], path, { query });
+            if ("error" in oldView) throw new Error(oldView.error);
             // Re-reads wait on the scheduler's clock (see HISTORY_RETRY_WAITS_MS).
             const clock = { now: () => Date.now(), sleep: (ms: number) => ctx.scheduler.wait(ms) };
-            history = await auditHistory(get("old"), get("new"), room.roomId, keys?.backupVersion, clock);
+            history = await auditHistory(get("old"), get("new"), room.roomId, keys?.backupVersion, clock, oldView.view);
             base.history = history;
             steps.push(
                 `history ${history.newSees} of ${history.oldSees} visible, ${history.noKey} without key` +
