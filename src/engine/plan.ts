@@ -76,6 +76,11 @@ export interface RoomPlan {
     selected: boolean;
 }
 
+/** Whether the run works on this room when chosen: it can move, or the new account is already in it. */
+export function isMovable(room: Pick<RoomPlan, "status">): boolean {
+    return room.status === "ready" || room.status === "already";
+}
+
 export interface PendingInvite {
     roomId: string;
     name: string;
