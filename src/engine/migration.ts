@@ -281,7 +281,7 @@ function startRun(plan: MigrationPlan, snapshot: AccountSnapshot, sides: Migrati
  * server is not in yet: 10, then one per 100 s).
  */
 function expectPlannedRequests({ plan, sides, scheduler }: Run): void {
-    const planned = plan.rooms.flatMap(plannedRequests);
+    const planned = plan.rooms.flatMap((room) => plannedRequests(room, plan.options));
     const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
     scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
     scheduler.expect(

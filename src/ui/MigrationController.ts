@@ -19,7 +19,7 @@ import {
     runningElsewhere,
 } from "../engine/journal.ts";
 import type { MigrationReport } from "../engine/migration.ts";
-import type { MigrationPlan } from "../engine/plan.ts";
+import { type MigrationPlan, isMovable } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
 import type { PageHost } from "./host.ts";
 import {
@@ -163,7 +163,7 @@ function applyChoices(plan: MigrationPlan, choices: RunChoices): MigrationPlan {
         ...plan,
         rooms: plan.rooms.map((r) => ({
             ...r,
-            selected: rooms.has(r.roomId) && (r.status === "ready" || r.status === "already"),
+            selected: rooms.has(r.roomId) && isMovable(r),
         })),
         options: { ...plan.options, ...choices.options },
         optionalAccountData: plan.optionalAccountData.map((o) => ({ ...o, selected: settings.has(o.type) })),
