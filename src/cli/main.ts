@@ -5,7 +5,7 @@
  */
 import { createInterface } from "node:readline/promises";
 
-import { readJournalDocument } from "../engine/context.ts";
+import { readJournalDocument } from "../engine/journalStore.ts";
 import { NewerJournalError, journalFor, runningElsewhere } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { historyLosses, previewPlanHistory } from "../engine/history.ts";

@@ -15,13 +15,8 @@ import {
     profileBeforeMove,
     readProfile,
 } from "./accountSteps.ts";
-import {
-    JournalWriter,
-    type MigrationContext,
-    type MigrationSides,
-    type ProgressEvent,
-    type StepName,
-} from "./context.ts";
+import type { MigrationContext, MigrationSides, ProgressEvent, StepName } from "./context.ts";
+import { JournalWriter } from "./journalStore.ts";
 import { nowSeconds } from "./journal.ts";
 import type { HistoryExportRecord } from "./historyExport.ts";
 import type { KeyHandover, KeysReport } from "./keyHandover.ts";

@@ -233,9 +233,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             keys = await run.keys.checkRoom(ctx, room.roomId);
             const check = keys;
             if (check.existing !== null && check.missing === 0 && check.backupVersion) {
-                ctx.journal.update((j) =>
-                    Object.assign((j.rooms[room.roomId] ??= {}), { keys: check.present, kv: check.backupVersion }),
-                );
+                ctx.journal.markRoom(room.roomId, { keys: check.present, kv: check.backupVersion });
             }
             steps.push(`keys ${check.present} of ${check.existing ?? "unknown"}`);
         }
