@@ -5,8 +5,8 @@
  */
 import { createInterface } from "node:readline/promises";
 
-import { readJournalDocument } from "../engine/journalStore.ts";
-import { NewerJournalError, journalFor, runningElsewhere } from "../engine/journal.ts";
+import { checkJournalBeforeRun } from "../engine/journalStore.ts";
+import { NewerJournalError } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { historyLosses, previewPlanHistory } from "../engine/history.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
@@ -307,11 +307,9 @@ export async function main(argv: string[]): Promise<number> {
         if (!opts.dryRun) lock = takeRunLock(old.userId, neu.userId);
 
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
-        const journalDoc = await readJournalDocument(old);
+        const journalCheck = await checkJournalBeforeRun(old, neu.userId, old.deviceId, { runner: lock?.runner });
         // The same migration under way on another device (an Element page, another machine's CLI): not run twice.
-        const elsewhere = opts.dryRun
-            ? undefined
-            : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId, Date.now(), lock?.runner);
+        const elsewhere = opts.dryRun ? undefined : journalCheck.elsewhere;
         if (elsewhere)
             throw new InputError(
                 `The migration from ${old.userId} to ${neu.userId} is running on another device (${elsewhere.deviceId}, ` +

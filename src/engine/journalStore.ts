@@ -11,6 +11,7 @@ import {
     type MigrationJournal,
     type RoomJournal,
     type RunChoices,
+    type RunningElsewhere,
     checkJournalFormat,
     journalFor,
     nowSeconds,
@@ -136,6 +137,23 @@ export function choicesOf(plan: MigrationPlan): RunChoices {
 }
 
 /**
+ * The journal check every front end makes before a run: a newer version's journal is refused (readJournalDocument),
+ * and a run of the same migration under way on another device is found (the front end says so in its own words).
+ */
+export async function checkJournalBeforeRun(
+    old: AccountSession,
+    newUserId: string,
+    ourDeviceId: string | null | undefined,
+    opts: { scheduler?: Scheduler; runner?: string } = {},
+): Promise<{ doc: unknown; journal: MigrationJournal; elsewhere?: RunningElsewhere }> {
+    const read = () => readJournalDocument(old);
+    const doc = await (opts.scheduler ? opts.scheduler.run("old:read", read) : read());
+    const journal = journalFor(doc, newUserId);
+    const elsewhere = runningElsewhere(journal, ourDeviceId, Date.now(), opts.runner);
+    return { doc, journal, ...(elsewhere ? { elsewhere } : {}) };
+}
+
+/**
  * The person's choices go into the journal before anything is written, so a later page can continue this run. Refuses
  * a journal of a newer version of this tool rather than overwrite it, and a run under way on another device.
  */
@@ -145,10 +163,8 @@ export async function recordChoices(
     scheduler: Scheduler,
     ourDeviceId: string | null | undefined,
 ): Promise<void> {
-    const doc = await scheduler.run("old:read", () => readJournalDocument(old));
-    const journal = journalFor(doc, plan.newUserId);
+    const { doc, journal, elsewhere } = await checkJournalBeforeRun(old, plan.newUserId, ourDeviceId, { scheduler });
     // Running on another device (or in the CLI) right now: not started here as well.
-    const elsewhere = runningElsewhere(journal, ourDeviceId);
     if (elsewhere)
         throw Object.assign(
             new Error(
