@@ -127,7 +127,7 @@ interface RunOutcome {
     keys?: KeysReport;
 }
 
-function emptyAccountOutcome(): AccountOutcome {
+export function emptyAccountOutcome(): AccountOutcome {
     return {
         profile: [],
         directChatsMarked: 0,
