@@ -248,6 +248,7 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
                 trustUnverifiedNewBackup: choices.trustUnverifiedNewBackup,
                 dryRun: choices.dryRun,
             });
+            if (!choices.dryRun) await recordChoices(old, plan, undefined, client.getDeviceId());
             // Pausing holds every request before it is sent; requests already under way finish.
             const whilePaused = callbacks.whilePaused;
             const scheduler = new (class extends Scheduler {
@@ -256,7 +257,6 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
                     return super.run(...(args as [never, () => Promise<T>]));
                 }
             })();
-            if (!choices.dryRun) await recordChoices(old, plan, scheduler, client.getDeviceId());
             // Account data (notification rules, ignored users, settings) as Element has it now, not when planned.
             return runMigration(
                 plan,

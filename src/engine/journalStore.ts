@@ -160,7 +160,7 @@ export async function checkJournalBeforeRun(
 export async function recordChoices(
     old: AccountSession,
     plan: MigrationPlan,
-    scheduler: Scheduler,
+    scheduler: Scheduler | undefined,
     ourDeviceId: string | null | undefined,
 ): Promise<void> {
     const { doc, journal, elsewhere } = await checkJournalBeforeRun(old, plan.newUserId, ourDeviceId, { scheduler });
@@ -174,7 +174,6 @@ export async function recordChoices(
         );
     journal.choices = choicesOf(plan);
     delete journal.finishedAt;
-    await scheduler.run("old:accountData", () =>
-        old.http.request("PUT", journalPath(old), { body: withJournal(doc, plan.newUserId, journal) }),
-    );
+    const write = () => old.http.request("PUT", journalPath(old), { body: withJournal(doc, plan.newUserId, journal) });
+    await (scheduler ? scheduler.run("old:accountData", write) : write());
 }
