@@ -10,16 +10,9 @@
 import type { ProgressEvent } from "../engine/context.ts";
 import type { ExportProgress, HistoryExportRecord, HtmlWords } from "../engine/historyExport.ts";
 import type { Translate } from "../i18n/index.ts";
-import {
-    type JournalDocument,
-    HEARTBEAT_FRESH_MS,
-    type RunChoices,
-    type RunningElsewhere,
-    journalFor,
-    runningElsewhere,
-} from "../engine/journal.ts";
+import { HEARTBEAT_FRESH_MS, type RunChoices, type UnfinishedRun, unfinishedRuns } from "../engine/journal.ts";
 import type { MigrationReport } from "../engine/migration.ts";
-import type { MigrationPlan } from "../engine/plan.ts";
+import { type MigrationPlan, isMovable } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
 import type { PageHost } from "./host.ts";
 import {
@@ -37,15 +30,8 @@ import {
 } from "./runtime.ts";
 import { whileHoldingMigrationLock } from "./tabLock.ts";
 
-/** A migration the journal says was started and not finished (the tab was closed mid-run). */
-export interface UnfinishedRun {
-    newUserId: string;
-    startedAt: number;
-    roomsDone: number;
-    choices: RunChoices;
-    /** Its heartbeat is fresh and from another device (or the CLI): it is running there, not interrupted. */
-    elsewhere?: RunningElsewhere;
-}
+// The journal's unfinished runs are read by the journal's owner (engine/journal.ts); offered from here.
+export { type UnfinishedRun, unfinishedRuns };
 
 /** The person's choice among the offered sign-in methods; a password or token is on its way to its one request. */
 export type SignInChoice =
@@ -129,32 +115,6 @@ export function exportWords(t: Translate): HtmlWords {
     };
 }
 
-/**
- * Reads unfinished migrations from the journal document: each entry type-checked (anything malformed is ignored, and
- * so are choices that are not what they claim to be); one with a fresh heartbeat from another device than
- * `ourDeviceId` is marked as running elsewhere.
- */
-export function unfinishedRuns(doc: unknown, ourDeviceId?: string | null, nowMs = Date.now()): UnfinishedRun[] {
-    const d = doc as Partial<JournalDocument> | undefined;
-    if (d?.version !== 1 || typeof d.migrations !== "object" || !d.migrations) return [];
-    return Object.keys(d.migrations).flatMap((newUserId) => {
-        const raw = d.migrations![newUserId] as unknown;
-        if (!raw || typeof raw !== "object" || (raw as { finishedAt?: unknown }).finishedAt) return [];
-        const j = journalFor(d, newUserId);
-        if (!j.choices) return [];
-        const elsewhere = runningElsewhere(j, ourDeviceId, nowMs);
-        return [
-            {
-                newUserId,
-                startedAt: j.startedAt,
-                roomsDone: Object.values(j.rooms).filter((r) => r && typeof r === "object" && r.c !== undefined).length,
-                choices: j.choices,
-                ...(elsewhere ? { elsewhere } : {}),
-            },
-        ];
-    });
-}
-
 /** The plan as the user chose it before: the same rooms, options and settings. */
 function applyChoices(plan: MigrationPlan, choices: RunChoices): MigrationPlan {
     const rooms = new Set(choices.rooms);
@@ -163,7 +123,7 @@ function applyChoices(plan: MigrationPlan, choices: RunChoices): MigrationPlan {
         ...plan,
         rooms: plan.rooms.map((r) => ({
             ...r,
-            selected: rooms.has(r.roomId) && (r.status === "ready" || r.status === "already"),
+            selected: rooms.has(r.roomId) && isMovable(r),
         })),
         options: { ...plan.options, ...choices.options },
         optionalAccountData: plan.optionalAccountData.map((o) => ({ ...o, selected: settings.has(o.type) })),

@@ -3,7 +3,7 @@
  * runs on, removed when the run ends. Real Synapse servers; the engine's journal writer, and the built CLI as its own
  * process — which also refuses to start a migration whose journal beats from another device (an Element page).
  */
-import { JournalWriter } from "../../src/engine/context.ts";
+import { JournalWriter } from "../../src/engine/journalStore.ts";
 import { JOURNAL_EVENT_TYPE, journalFor, nowSeconds, runningElsewhere } from "../../src/engine/journal.ts";
 import { Scheduler } from "../../src/engine/scheduler.ts";
 import { seg } from "../../src/sessions/matrixHttp.ts";
