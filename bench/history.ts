@@ -4,6 +4,11 @@
  * with M messages each, and for one room of B messages (above the exact limit: the sampled method).
  *
  *   PATH=$PWD/node_modules/.bin:$PATH tsx bench/history.ts [--rooms 100] [--messages 1000] [--big 50000] [--port-base P]
+ *       [--database postgres|sqlite]
+ *
+ * With no arguments: the issue's sizes, on PostgreSQL-backed Synapses (SQLite persists ~20–35 messages a second here,
+ * so seeding 150,000 messages would take hours; the audit reads the same either way). `npm run bench` calls
+ * `benchHistory` at smaller sizes on the SQLite bed the tests use.
  *
  * Servers A and B with every limit lifted (the audit reads; reads are not rate limited by Synapse). A builder on A
  * makes the rooms (`shared` history, so the audit compares every message) and sends the messages; the old account
@@ -24,6 +29,8 @@ export interface HistoryCost {
     rooms: number;
     messagesPerRoom: number;
     buildSeconds: number;
+    /** Messages sent per second while seeding (all rooms together). */
+    seedRate: number;
     preview: { requests: number; seconds: number };
     audit: {
         requests: number;
@@ -35,9 +42,36 @@ export interface HistoryCost {
         tries: number;
         /** The most any one room needed. */
         maxTries: number;
+        /** This process's peak resident and heap memory while the audit ran (MiB, sampled every 50 ms). */
+        peakRssMiB: number;
+        peakHeapMiB: number;
+        /** Requests per room, and per thousand messages the old account sees. */
+        requestsPerRoom: number;
+        requestsPerThousandMessages: number;
     };
     /** The same audit again: the new server has backfilled the rooms by now (the first audit paid for that). */
     auditAgain: { requests: number; seconds: number; notVisible: number };
+    database: "sqlite" | "postgres";
+}
+
+/** Peak memory of this process while `work` runs. */
+async function peakMemory<T>(work: () => Promise<T>): Promise<{ result: T; rssMiB: number; heapMiB: number }> {
+    let rss = 0;
+    let heap = 0;
+    const sample = () => {
+        const m = process.memoryUsage();
+        rss = Math.max(rss, m.rss);
+        heap = Math.max(heap, m.heapUsed);
+    };
+    sample();
+    const timer = setInterval(sample, 50);
+    try {
+        const result = await work();
+        sample();
+        return { result, rssMiB: rss / 2 ** 20, heapMiB: heap / 2 ** 20 };
+    } finally {
+        clearInterval(timer);
+    }
 }
 
 export interface HistoryFigures {
@@ -120,10 +154,17 @@ async function buildRooms(
     return { old, neu, roomIds, seconds: (performance.now() - started) / 1000 };
 }
 
-async function measure(bed: Bed, tag: string, rooms: number, messages: number): Promise<HistoryCost> {
+async function measure(
+    bed: Bed,
+    tag: string,
+    rooms: number,
+    messages: number,
+    database: "sqlite" | "postgres",
+): Promise<HistoryCost> {
     console.log(`Building ${rooms} room(s) × ${messages} messages…`);
     const built = await buildRooms(bed, tag, rooms, messages);
-    console.log(`  built in ${built.seconds.toFixed(1)} s`);
+    const seedRate = (rooms * messages) / built.seconds;
+    console.log(`  built in ${built.seconds.toFixed(1)} s (${seedRate.toFixed(0)} messages/s)`);
 
     const preview = counting(built.old);
     let t = performance.now();
@@ -136,10 +177,13 @@ async function measure(bed: Bed, tag: string, rooms: number, messages: number): 
     const oldGet = counting(built.old);
     const newGet = counting(built.neu);
     t = performance.now();
-    const audits = await pool(
-        built.roomIds.map((id) => () => auditHistory(oldGet.get, newGet.get, id)),
-        4,
+    const measured = await peakMemory(() =>
+        pool(
+            built.roomIds.map((id) => () => auditHistory(oldGet.get, newGet.get, id)),
+            4,
+        ),
     );
+    const audits = measured.result;
     const auditSeconds = (performance.now() - t) / 1000;
     const [oldAgain, newAgain] = [counting(built.old), counting(built.neu)];
     t = performance.now();
@@ -150,19 +194,27 @@ async function measure(bed: Bed, tag: string, rooms: number, messages: number): 
     const againSeconds = (performance.now() - t) / 1000;
     const methods: Record<string, number> = {};
     for (const a of audits) methods[a.method] = (methods[a.method] ?? 0) + 1;
+    const auditRequests = oldGet.count() + newGet.count();
+    const oldSees = audits.reduce((n, a) => n + a.oldSees, 0);
     const cost: HistoryCost = {
+        database,
         rooms,
         messagesPerRoom: messages,
         buildSeconds: built.seconds,
+        seedRate,
         preview: { requests: preview.count(), seconds: previewSeconds },
         audit: {
-            requests: oldGet.count() + newGet.count(),
+            requests: auditRequests,
             seconds: auditSeconds,
             methods,
             notVisible: audits.reduce((n, a) => n + a.notVisible, 0),
-            oldSees: audits.reduce((n, a) => n + a.oldSees, 0),
+            oldSees,
             tries: audits.reduce((n, a) => n + a.tries, 0),
             maxTries: Math.max(0, ...audits.map((a) => a.tries)),
+            peakRssMiB: measured.rssMiB,
+            peakHeapMiB: measured.heapMiB,
+            requestsPerRoom: auditRequests / rooms,
+            requestsPerThousandMessages: oldSees > 0 ? (auditRequests * 1000) / oldSees : 0,
         },
         auditAgain: {
             requests: oldAgain.count() + newAgain.count(),
@@ -173,7 +225,7 @@ async function measure(bed: Bed, tag: string, rooms: number, messages: number): 
     console.log(
         `  preview: ${cost.preview.requests} requests, ${previewSeconds.toFixed(2)} s; audit: ${cost.audit.requests} requests, ` +
             `${auditSeconds.toFixed(2)} s (${JSON.stringify(methods)}, ${cost.audit.oldSees} compared, ${cost.audit.notVisible} not visible, ` +
-            `${cost.audit.tries} re-reads, at most ${cost.audit.maxTries} in a room); ` +
+            `${cost.audit.tries} re-reads, at most ${cost.audit.maxTries} in a room, peak RSS ${measured.rssMiB.toFixed(0)} MiB); ` +
             `again: ${cost.auditAgain.requests} requests, ${againSeconds.toFixed(2)} s, ${cost.auditAgain.notVisible} not visible`,
     );
     return cost;
@@ -184,16 +236,20 @@ export async function benchHistory(options: {
     messages: number;
     big: number;
     portBase: number;
+    /** Default "sqlite", the bed the tests use. */
+    database?: "sqlite" | "postgres";
 }): Promise<HistoryFigures> {
+    const database = options.database ?? "sqlite";
     let bed: Bed | undefined;
     try {
         bed = await startHomeservers({
             portBase: options.portBase,
             limits: { kind: "functional" },
             log: (l) => console.error(l),
+            database,
         });
-        const account = await measure(bed, "acct", options.rooms, options.messages);
-        const bigRoom = await measure(bed, "big", 1, options.big);
+        const account = await measure(bed, "acct", options.rooms, options.messages, database);
+        const bigRoom = await measure(bed, "big", 1, options.big, database);
         return { account, bigRoom };
     } finally {
         await bed?.stop();
@@ -201,6 +257,8 @@ export async function benchHistory(options: {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+    // An interrupted run still stops its servers (the PostgreSQL cluster stops on exit).
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
     const argv = process.argv.slice(2);
     const value = (flag: string) => {
         const i = argv.indexOf(flag);
@@ -211,6 +269,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         messages: Number(value("--messages") ?? 1000),
         big: Number(value("--big") ?? 50_000),
         portBase: Number(value("--port-base") ?? process.env.MIGRATE_BED_PORT_BASE ?? 9780),
+        database: value("--database") === "sqlite" ? "sqlite" : "postgres",
     });
     console.log(JSON.stringify(figures, null, 2));
     process.exit(0);

@@ -5,14 +5,16 @@
  */
 import { type ParseArgsOptionsConfig, parseArgs as parseCommandLine } from "node:util";
 
+import type { SignInMethodName } from "../sessions/signIn.ts";
+
 export interface CliOptions {
     oldHomeserver: string;
     oldUser?: string;
     newUser: string;
     newHomeserver?: string;
     /** How each account signs in; default: the secret given in the environment, else the server's recommendation. */
-    newSignIn?: SignInChoice;
-    oldSignIn?: SignInChoice;
+    newSignIn?: SignInMethodName;
+    oldSignIn?: SignInMethodName;
     /** Which single sign-on identity provider (its id), when the server has several. */
     newIdp?: string;
     oldIdp?: string;
@@ -31,8 +33,7 @@ export interface CliOptions {
     help: boolean;
 }
 
-export const SIGN_IN_CHOICES = ["password", "sso", "oauth", "device", "token"] as const;
-export type SignInChoice = (typeof SIGN_IN_CHOICES)[number];
+export const SIGN_IN_CHOICES: readonly SignInMethodName[] = ["password", "sso", "oauth", "device", "token"];
 
 export class UsageError extends Error {
     public constructor(message: string) {
@@ -128,8 +129,8 @@ export function parseArgs(argv: string[]): CliOptions {
         oldUser: values["old-user"],
         newUser: values["new-user"]!,
         newHomeserver: values["new-homeserver"],
-        newSignIn: values["new-sign-in"] as SignInChoice | undefined,
-        oldSignIn: values["old-sign-in"] as SignInChoice | undefined,
+        newSignIn: values["new-sign-in"] as SignInMethodName | undefined,
+        oldSignIn: values["old-sign-in"] as SignInMethodName | undefined,
         newIdp: values["new-idp"],
         oldIdp: values["old-idp"],
         reportFile: values.report,

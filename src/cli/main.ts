@@ -5,8 +5,8 @@
  */
 import { createInterface } from "node:readline/promises";
 
-import { readJournalDocument } from "../engine/context.ts";
-import { NewerJournalError, journalFor, runningElsewhere } from "../engine/journal.ts";
+import { checkJournalBeforeRun } from "../engine/journalStore.ts";
+import { NewerJournalError } from "../engine/journal.ts";
 import { type MigrationReport, reportExitCode, runMigration } from "../engine/migration.ts";
 import { historyLosses, previewPlanHistory } from "../engine/history.ts";
 import { type MigrationPlan, buildPlan, invitesNeeded } from "../engine/plan.ts";
@@ -14,7 +14,14 @@ import { Scheduler } from "../engine/scheduler.ts";
 import { type SignInMethod, checkHomeserver, discoverSignIn, resolveNewHomeserver } from "../sessions/discovery.ts";
 import { isMatrixRequestError } from "../sessions/matrixHttp.ts";
 import type { SignedInSession } from "../sessions/session.ts";
-import { SignInError, checkTarget, isSignInError, sessionFromAccessToken, signIn } from "../sessions/signIn.ts";
+import {
+    SignInError,
+    type SignInMethodName,
+    checkTarget,
+    isSignInError,
+    sessionFromAccessToken,
+    signIn,
+} from "../sessions/signIn.ts";
 import { snapshotFromSync } from "../sessions/snapshots.ts";
 import { checkedRedirects } from "../sessions/serverUrl.ts";
 import { retryingFetch } from "../sessions/transientRetry.ts";
@@ -22,7 +29,7 @@ import { KeysError } from "../keys/errors.ts";
 import { exportKeyFile } from "../keys/keyFileExport.ts";
 import { UNVERIFIED_BACKUP_RISK, prepareKeyHandover } from "../keys/prepare.ts";
 import type { ServerApproval } from "../keys/recoverySetup.ts";
-import { type CliOptions, type SignInChoice, USAGE, UsageError, parseArgs } from "./args.ts";
+import { type CliOptions, USAGE, UsageError, parseArgs } from "./args.ts";
 import { SIGN_IN_WAIT_MS, showDeviceCode, showSignInUrl, startLoopbackBrowser } from "./browserSignIn.ts";
 import { exportHiddenHistoryFiles } from "./historyExportFiles.ts";
 import { makePrivateDirectory, writePrivateFile } from "./privateFile.ts";
@@ -43,7 +50,7 @@ function env(name: string): string | undefined {
 }
 
 /** The server's recommended method among those the CLI can run (OAuth 2.0 with a code first: works over SSH too). */
-function recommended(methods: SignInMethod[]): SignInChoice | undefined {
+function recommended(methods: SignInMethod[]): SignInMethodName | undefined {
     const first = methods.find((m) => m.kind !== "token");
     if (!first) return undefined;
     return first.kind === "oauth" ? (first.deviceGrant ? "device" : "oauth") : first.kind;
@@ -57,7 +64,7 @@ async function signInSide(
     side: "old" | "new",
     userId: string | undefined,
     baseUrl: string,
-    choice: SignInChoice | undefined,
+    choice: SignInMethodName | undefined,
     idp: string | undefined,
     err: NodeJS.WriteStream,
 ): Promise<SignedInSession> {
@@ -300,11 +307,9 @@ export async function main(argv: string[]): Promise<number> {
         if (!opts.dryRun) lock = takeRunLock(old.userId, neu.userId);
 
         // Progress saved by a newer version of this tool must not be overwritten: checked before anything changes.
-        const journalDoc = await readJournalDocument(old);
+        const journalCheck = await checkJournalBeforeRun(old, neu.userId, old.deviceId, { runner: lock?.runner });
         // The same migration under way on another device (an Element page, another machine's CLI): not run twice.
-        const elsewhere = opts.dryRun
-            ? undefined
-            : runningElsewhere(journalFor(journalDoc, neu.userId), old.deviceId, Date.now(), lock?.runner);
+        const elsewhere = opts.dryRun ? undefined : journalCheck.elsewhere;
         if (elsewhere)
             throw new InputError(
                 `The migration from ${old.userId} to ${neu.userId} is running on another device (${elsewhere.deviceId}, ` +

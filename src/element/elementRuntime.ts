@@ -6,8 +6,8 @@
 import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js";
 import type { MatrixClient } from "matrix-js-sdk/lib/matrix.js";
 
-import { type AccountSession, readJournalDocument } from "../engine/context.ts";
-import { JOURNAL_EVENT_TYPE, journalFor, runningElsewhere, withJournal } from "../engine/journal.ts";
+import type { AccountSession } from "../engine/context.ts";
+import { recordChoices } from "../engine/journalStore.ts";
 import { runMigration } from "../engine/migration.ts";
 import { Scheduler } from "../engine/scheduler.ts";
 import { previewPlanHistory } from "../engine/history.ts";
@@ -28,7 +28,7 @@ import {
     discoverSignIn,
     resolveNewHomeserver,
 } from "../sessions/discovery.ts";
-import { MatrixHttp, MatrixRequestError, seg } from "../sessions/matrixHttp.ts";
+import { MatrixHttp, MatrixRequestError } from "../sessions/matrixHttp.ts";
 import type { SignedInSession } from "../sessions/session.ts";
 import { type SignInRequest, checkTarget, signIn } from "../sessions/signIn.ts";
 import { type SyncedClient, snapshotFromClient } from "../sessions/snapshots.ts";
@@ -248,15 +248,9 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
                 trustUnverifiedNewBackup: choices.trustUnverifiedNewBackup,
                 dryRun: choices.dryRun,
             });
-            if (!choices.dryRun) await recordChoices(plan);
+            if (!choices.dryRun) await recordChoices(old, plan, undefined, client.getDeviceId());
             // Pausing holds every request before it is sent; requests already under way finish.
-            const whilePaused = callbacks.whilePaused;
-            const scheduler = new (class extends Scheduler {
-                public override async run<T>(...args: Parameters<Scheduler["run"]>): Promise<T> {
-                    await whilePaused();
-                    return super.run(...(args as [never, () => Promise<T>]));
-                }
-            })();
+            const scheduler = new Scheduler({ whilePaused: callbacks.whilePaused });
             // Account data (notification rules, ignored users, settings) as Element has it now, not when planned.
             return runMigration(
                 plan,
@@ -289,30 +283,6 @@ export function createElementRuntime(client: MatrixClient, options: ElementRunti
             s.signOutOnPageHide();
         },
     };
-
-    /** The user's choices go into the journal before anything is written, so a later page can continue this run. */
-    async function recordChoices(plan: Parameters<MigrationRuntime["run"]>[1]): Promise<void> {
-        const path = `/user/${seg(oldUserId!)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`;
-        // Refuses a journal of a newer version of this tool rather than overwrite it.
-        const doc = await readJournalDocument(old);
-        const journal = journalFor(doc, plan.newUserId);
-        // Running on another device (or in the CLI) right now: not started here as well.
-        const elsewhere = runningElsewhere(journal, client.getDeviceId());
-        if (elsewhere)
-            throw Object.assign(
-                new Error(
-                    `The migration to ${plan.newUserId} is running on another device (${elsewhere.deviceId}); nothing was changed.`,
-                ),
-                { code: "running-on-another-device" },
-            );
-        journal.choices = {
-            rooms: plan.rooms.filter((r) => r.selected).map((r) => r.roomId),
-            options: plan.options,
-            settings: plan.optionalAccountData.filter((o) => o.selected).map((o) => o.type),
-        };
-        delete journal.finishedAt;
-        await old.http.request("PUT", path, { body: withJournal(doc, plan.newUserId, journal) });
-    }
 }
 
 /**

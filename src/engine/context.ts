@@ -1,15 +1,6 @@
 /** What every step of a running migration shares: the two accounts, the scheduler, the journal, progress. */
-import { type MatrixHttp, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
-import {
-    HEARTBEAT_INTERVAL_MS,
-    JOURNAL_EVENT_TYPE,
-    type JournalDocument,
-    type MigrationJournal,
-    checkJournalFormat,
-    journalFor,
-    nowSeconds,
-    withJournal,
-} from "./journal.ts";
+import type { MatrixHttp } from "../sessions/matrixHttp.ts";
+import type { JournalWriter } from "./journalStore.ts";
 import type { MigrationPlan } from "./plan.ts";
 import type { BucketName, Scheduler } from "./scheduler.ts";
 
@@ -64,110 +55,6 @@ export interface ProgressEvent {
     /** Set when the ETA is dominated by something the user should know about (e.g. the invite limit). */
     etaExplanation?: string;
     message: string;
-}
-
-/**
- * The journal document in the old account's account data (undefined when there is none). Throws when a newer version
- * of this tool wrote it: front ends call this before changing anything.
- */
-export async function readJournalDocument(old: AccountSession): Promise<unknown> {
-    const doc = await orIfNotFound(
-        old.http.request("GET", `/user/${seg(old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`),
-        undefined,
-    );
-    checkJournalFormat(doc);
-    return doc;
-}
-
-/**
- * Holds the journal and writes it back coalesced: steps mark it dirty, and at most one write per second goes to the
- * old account's account data (plus a final one).
- */
-export class JournalWriter {
-    private doc: unknown;
-    public journal!: MigrationJournal;
-    private dirty = false;
-    private flushing: Promise<void> | null = null;
-    private timer: ReturnType<typeof setTimeout> | null = null;
-    private heartbeat: ReturnType<typeof setInterval> | null = null;
-
-    public constructor(
-        private readonly old: AccountSession,
-        private readonly newUserId: string,
-        private readonly scheduler: Scheduler,
-        private readonly dryRun: boolean,
-    ) {}
-
-    public async load(): Promise<void> {
-        this.doc = await this.scheduler.run("old:read", () => readJournalDocument(this.old));
-        this.journal = journalFor(this.doc, this.newUserId);
-    }
-
-    public update(change: (j: MigrationJournal) => void): void {
-        change(this.journal);
-        this.journal.updatedAt = nowSeconds();
-        this.dirty = true;
-        if (!this.dryRun && !this.timer) this.timer = setTimeout(() => void this.flush().catch(() => undefined), 1000);
-    }
-
-    /**
-     * Says in the journal, now and every `intervalMs`, that this run is under way on `deviceId`: a page elsewhere
-     * then shows it as running, not as interrupted. Not in a dry run (which writes nothing).
-     */
-    public startHeartbeat(deviceId: string, runner?: string, intervalMs = HEARTBEAT_INTERVAL_MS): void {
-        if (this.dryRun || this.heartbeat) return;
-        const beat = () =>
-            this.update((j) => {
-                j.heartbeatAt = nowSeconds();
-                j.heartbeatDevice = deviceId;
-                if (runner) j.heartbeatRunner = runner;
-            });
-        beat();
-        // The first beat goes out at once (a page elsewhere should know from the start), the rest with the next flush.
-        void this.flush().catch(() => undefined);
-        this.heartbeat = setInterval(beat, intervalMs);
-        // The CLI must not stay alive for a heartbeat.
-        (this.heartbeat as { unref?(): void }).unref?.();
-    }
-
-    /** The run ends (finished or stopped): the heartbeat goes, with the next flush. */
-    public stopHeartbeat(): void {
-        if (!this.heartbeat) return;
-        clearInterval(this.heartbeat);
-        this.heartbeat = null;
-        this.update((j) => {
-            delete j.heartbeatAt;
-            delete j.heartbeatDevice;
-            delete j.heartbeatRunner;
-        });
-    }
-
-    public async flush(): Promise<void> {
-        if (this.timer) clearTimeout(this.timer);
-        this.timer = null;
-        if (this.dryRun) return;
-        while (this.flushing) await this.flushing;
-        if (!this.dirty) return;
-        this.dirty = false;
-        const doc: JournalDocument = withJournal(this.doc, this.newUserId, this.journal);
-        this.flushing = this.scheduler
-            .run("old:accountData", () =>
-                this.old.http.request("PUT", `/user/${seg(this.old.userId)}/account_data/${seg(JOURNAL_EVENT_TYPE)}`, {
-                    body: doc,
-                }),
-            )
-            .then(() => {
-                this.doc = doc;
-            })
-            .catch((e) => {
-                this.dirty = true;
-                throw e;
-            })
-            .finally(() => {
-                this.flushing = null;
-            });
-        await this.flushing;
-    }
 }
 
 export interface MigrationContext {

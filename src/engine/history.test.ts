@@ -5,6 +5,7 @@ import {
     auditHistory,
     compareViews,
     hiddenPeriods,
+    megolmMessageIndex,
     previewHiddenHistory,
     visibilityAtMessages,
     visibilityOf,
@@ -175,5 +176,53 @@ describe("issue 16: the audit asks the new server again while it backfills, only
         expect(audit.tries).toBeLessThanOrEqual(HISTORY_RETRY_WAITS_MS.length);
         expect(clock.slept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(HISTORY_RETRY_BUDGET_MS + 30_000);
         expect(reads).toBe(1 + audit.tries);
+    });
+});
+
+describe("issue 16 review: a backed-up key decrypts only from its first known index", () => {
+    /** A megolm message's unencrypted header (version 3, tag 1 varint index) and some ciphertext bytes, unpadded. */
+    const ciphertext = (index: number) => {
+        const varint: number[] = [];
+        for (let n = index; ; n = Math.floor(n / 128)) {
+            if (n < 128) {
+                varint.push(n);
+                break;
+            }
+            varint.push((n % 128) | 0x80);
+        }
+        const bytes = [3, 0x08, ...varint, 0x12, 16, ...Array.from({ length: 16 }, (_, i) => i * 7)];
+        return btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
+    };
+
+    test("the message index is read from the ciphertext's header; anything else is unknown", () => {
+        for (const i of [0, 1, 127, 128, 300, 70_000]) expect(megolmMessageIndex(ciphertext(i))).toBe(i);
+        expect(megolmMessageIndex("not base64 at all!")).toBeUndefined();
+        expect(megolmMessageIndex(btoa("\u0002\u0008\u0005xxxxxxxxxx"))).toBeUndefined();
+        expect(megolmMessageIndex(42)).toBeUndefined();
+    });
+
+    test("a key that starts at index 5 covers messages 5 on, not those before it, nor one whose index is unreadable", async () => {
+        const enc = (id: string, ct: string) => ({
+            event_id: id,
+            type: "m.room.encrypted",
+            content: { session_id: "s1", ciphertext: ct },
+        });
+        const all = [enc("$i7", ciphertext(7)), enc("$i5", ciphertext(5)), enc("$i2", ciphertext(2)), enc("$x", "??")];
+        const page = { chunk: all };
+        const getOld: HistoryGet = async <T>() => page as T;
+        const getNew: HistoryGet = async <T>(path: string) =>
+            (path.startsWith("/room_keys/keys/")
+                ? { sessions: { s1: { first_message_index: 5, session_data: {} } } }
+                : page) as T;
+        expect(await auditHistory(getOld, getNew, "!r:x", "7")).toMatchObject({
+            oldSees: 4,
+            newSees: 4,
+            newCanDecrypt: 2,
+            noKey: 2,
+        });
+        // The same key from index 0 covers all four.
+        const fromZero: HistoryGet = async <T>(path: string) =>
+            (path.startsWith("/room_keys/keys/") ? { sessions: { s1: { first_message_index: 0 } } } : page) as T;
+        expect(await auditHistory(getOld, fromZero, "!r:x", "7")).toMatchObject({ newCanDecrypt: 4, noKey: 0 });
     });
 });

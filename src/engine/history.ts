@@ -219,14 +219,45 @@ interface Seen {
     complete: boolean;
     /** The token of the last page asked for: asking again from it makes a server that is backfilling fetch more. */
     lastFrom?: string;
+    /** Event id → megolm message index of the encrypted ones whose ciphertext names it (see `megolmMessageIndex`). */
+    indexes?: Map<string, number>;
 }
 
-function addMessage(events: Map<string, string>, e: RawEvent): void {
+/**
+ * The message index of a megolm ciphertext, read from its unencrypted header (version byte 3, then the index as a
+ * protobuf varint under tag 1): a backup key whose first known index is higher cannot decrypt it. Only the first
+ * bytes are decoded; anything else is undefined.
+ */
+export function megolmMessageIndex(ciphertext: unknown): number | undefined {
+    if (typeof ciphertext !== "string" || ciphertext.length < 4) return undefined;
+    // atob, not Buffer: the engine runs in the browser too. 16 characters are 12 whole bytes, padding needed none.
+    let head: number[];
+    try {
+        head = Array.from(atob(ciphertext.slice(0, 16)), (c) => c.charCodeAt(0));
+    } catch {
+        return undefined;
+    }
+    if (head[0] !== 3 || head[1] !== 0x08) return undefined;
+    let index = 0;
+    for (let i = 2, shift = 0; i < head.length && shift < 35; i++, shift += 7) {
+        index += (head[i]! & 0x7f) * 2 ** shift;
+        if (!(head[i]! & 0x80)) return index;
+    }
+    return undefined;
+}
+
+/** The session "id" of an encrypted event that names none: no backup holds it. */
+const NO_SESSION = "\u0000none";
+
+function addMessage(events: Map<string, string>, e: RawEvent, indexes?: Map<string, number>): void {
     if (typeof e.event_id !== "string" || typeof e.type !== "string" || !MESSAGE_TYPES.includes(e.type)) return;
     if (e.type !== "m.room.encrypted") return void events.set(e.event_id, "");
     // An encrypted event without a session id can't be decrypted by anyone: it gets a marker no backup holds.
-    const session = contentOf(e).session_id;
-    events.set(e.event_id, typeof session === "string" && session ? session : "\u0000none");
+    const content = contentOf(e);
+    const session = content.session_id;
+    events.set(e.event_id, typeof session === "string" && session ? session : NO_SESSION);
+    const index = megolmMessageIndex(content.ciphertext);
+    if (indexes && index !== undefined) indexes.set(e.event_id, index);
 }
 
 /**
@@ -242,6 +273,7 @@ async function seenMessages(
 ): Promise<Seen> {
     const path = `/rooms/${seg(roomId)}/messages`;
     const order: RawEvent[] | undefined = opts.withChanges ? [] : undefined;
+    const indexes = new Map<string, number>();
     const types = opts.withChanges ? [...MESSAGE_TYPES, VISIBILITY_TYPE] : MESSAGE_TYPES;
     const found = () => opts.until !== undefined && [...opts.until].every((id) => into.has(id));
     let from: string | undefined;
@@ -251,16 +283,16 @@ async function seenMessages(
     for (let pages = 0; pages < maxPages && into.size < limit && !found(); pages++) {
         const page = await get<Page>(path, { dir: "b", limit: PAGE, from, filter: filterOf(types) });
         for (const e of eventsOf(page)) {
-            addMessage(into, e);
+            addMessage(into, e, indexes);
             if (order && (isVisibilityChange(e) || (typeof e.type === "string" && MESSAGE_TYPES.includes(e.type))))
                 order.push(e);
         }
         const next = tokenOf(page);
         // An empty page with an `end` is not the end (the server may be filtering or backfilling): only no `end` is.
-        if (!next || next === from) return { events: into, complete: true, lastFrom: from, order };
+        if (!next || next === from) return { events: into, complete: true, lastFrom: from, order, indexes };
         from = next;
     }
-    return { events: into, complete: false, lastFrom: from, order };
+    return { events: into, complete: false, lastFrom: from, order, indexes };
 }
 
 /**
@@ -343,18 +375,24 @@ export async function backedUpSessions(
     getNew: HistoryGet,
     roomId: string,
     version: string | undefined,
-): Promise<{ version?: string; sessions: Set<string> }> {
+): Promise<{ version?: string; sessions: Set<string>; firstIndex: Map<string, number> }> {
     let v = version;
     if (!v) {
         const info = await getNew<{ version?: unknown }>("/room_keys/version").catch(() => ({ version: undefined }));
         v = typeof info.version === "string" ? info.version : undefined;
     }
-    if (!v) return { sessions: new Set() };
+    if (!v) return { sessions: new Set(), firstIndex: new Map() };
     const stored = await getNew<{ sessions?: unknown }>(`/room_keys/keys/${seg(roomId)}`, { version: v }).catch(() => ({
         sessions: {},
     }));
     const sessions = typeof stored.sessions === "object" && stored.sessions !== null ? stored.sessions : {};
-    return { version: v, sessions: new Set(Object.keys(sessions)) };
+    // The first message index each key decrypts from (the backup's unencrypted `first_message_index`).
+    const firstIndex = new Map<string, number>();
+    for (const [id, data] of Object.entries(sessions as Record<string, unknown>)) {
+        const first = (data as { first_message_index?: unknown } | null)?.first_message_index;
+        if (typeof first === "number" && Number.isSafeInteger(first) && first >= 0) firstIndex.set(id, first);
+    }
+    return { version: v, sessions: new Set(Object.keys(sessions)), firstIndex };
 }
 
 /** Compares both accounts' views of one room (see HistoryAudit). Pure given the two views. */
@@ -362,17 +400,53 @@ export function compareViews(
     old: Map<string, string>,
     neu: Map<string, string>,
     backedUp: ReadonlySet<string>,
+    known: { indexes?: ReadonlyMap<string, number>; firstIndex?: ReadonlyMap<string, number> } = {},
 ): Omit<HistoryAudit, "method" | "backupVersion" | "tries"> {
     let newSees = 0;
     let newCanDecrypt = 0;
     let noKey = 0;
+    // A backed-up key decrypts a message only from its first known index on (a key forwarded or shared part way
+    // through a session starts later); a message whose index can't be read counts as covered only by a key from 0.
+    const covers = (eventId: string, session: string) => {
+        if (!backedUp.has(session)) return false;
+        const first = known.firstIndex?.get(session) ?? 0;
+        if (first === 0) return true;
+        const index = known.indexes?.get(eventId);
+        return index !== undefined && index >= first;
+    };
     for (const [eventId, session] of old) {
         if (!neu.has(eventId)) continue;
         newSees++;
-        if (session === "" || backedUp.has(session)) newCanDecrypt++;
+        if (session === "" || covers(eventId, session)) newCanDecrypt++;
         else noKey++;
     }
     return { oldSees: old.size, newSees, newCanDecrypt, notVisible: old.size - newSees, noKey };
+}
+
+/**
+ * The old account's view of a room as the audit reads it: its newest AUDIT_EXACT_LIMIT messages (and the visibility
+ * changes among them). Read once per room at the gate: the key check takes its session ids from it too
+ * (`sessionsInView`), instead of paging the same timeline again.
+ */
+export type OldAccountView = Seen;
+
+export function readOldAccountView(getOld: HistoryGet, roomId: string): Promise<OldAccountView> {
+    return seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT, undefined, { withChanges: true });
+}
+
+/**
+ * The megolm session ids of the view's encrypted messages; encrypted messages that name none (or not one a backup
+ * could hold: longer than 256 characters, where a session id has 43) are only counted.
+ */
+export function sessionsInView(view: OldAccountView): { sessions: Set<string>; unnamed: number } {
+    const sessions = new Set<string>();
+    let unnamed = 0;
+    for (const session of view.events.values()) {
+        if (session === "") continue;
+        if (session === NO_SESSION || session.length > 256) unnamed++;
+        else sessions.add(session);
+    }
+    return { sessions, unnamed };
 }
 
 /**
@@ -385,8 +459,9 @@ export async function auditHistory(
     roomId: string,
     backupVersion?: string,
     clock: AuditClock = realAuditClock,
+    oldView?: OldAccountView,
 ): Promise<HistoryAudit> {
-    const old = await seenMessages(getOld, roomId, AUDIT_EXACT_LIMIT, undefined, { withChanges: true });
+    const old = oldView ?? (await readOldAccountView(getOld, roomId));
     const order = old.order ?? [];
     // The room's visibility now, read only when no change is in view (then it was in force throughout).
     const current = order.some(isVisibilityChange)
@@ -407,7 +482,10 @@ export async function auditHistory(
     const neu = await newAccountView(getNew, roomId, mayCome, AUDIT_EXACT_LIMIT + 2 * PAGE, clock);
     const backup = await backedUpSessions(getNew, roomId, backupVersion);
     return {
-        ...compareViews(old.events, neu.events, backup.sessions),
+        ...compareViews(old.events, neu.events, backup.sessions, {
+            indexes: old.indexes,
+            firstIndex: backup.firstIndex,
+        }),
         method: old.complete ? "exact" : "sampled",
         ...(backup.version ? { backupVersion: backup.version } : {}),
         tries: neu.tries,

@@ -160,10 +160,23 @@ export class NewerJournalError extends Error {
     }
 }
 
+/**
+ * The version rule, the one place it is decided: a document of format 1 is ours; a higher number is a newer version's
+ * (never read as ours, never overwritten); anything else is no journal (started afresh).
+ */
+export function journalFormatOf(
+    doc: unknown,
+): { format: "ours" } | { format: "newer"; version: number } | { format: "none" } {
+    const version = (doc as { version?: unknown } | undefined)?.version;
+    if (version === 1) return { format: "ours" };
+    if (typeof version === "number" && version > 1) return { format: "newer", version };
+    return { format: "none" };
+}
+
 /** Refuses a journal document written by a newer version (anything else unreadable is started afresh). */
 export function checkJournalFormat(doc: unknown): void {
-    const version = (doc as { version?: unknown } | undefined)?.version;
-    if (typeof version === "number" && version > 1) throw new NewerJournalError(version);
+    const format = journalFormatOf(doc);
+    if (format.format === "newer") throw new NewerJournalError(format.version);
 }
 
 export function emptyJournal(): MigrationJournal {
@@ -174,7 +187,7 @@ export function emptyJournal(): MigrationJournal {
 /** Reads the journal for one new account out of the document, tolerating anything malformed (starts afresh). */
 export function journalFor(doc: unknown, newUserId: string): MigrationJournal {
     const d = doc as Partial<JournalDocument> | undefined;
-    const existing = d?.version === 1 ? d.migrations?.[newUserId] : undefined;
+    const existing = journalFormatOf(d).format === "ours" ? d?.migrations?.[newUserId] : undefined;
     if (!existing || typeof existing !== "object" || !existing.rooms || typeof existing.rooms !== "object")
         return emptyJournal();
     const journal: MigrationJournal = {
@@ -196,7 +209,45 @@ export function journalFor(doc: unknown, newUserId: string): MigrationJournal {
 
 export function withJournal(doc: unknown, newUserId: string, journal: MigrationJournal): JournalDocument {
     const d = doc as Partial<JournalDocument> | undefined;
-    const migrations = d?.version === 1 && d.migrations ? { ...d.migrations } : {};
+    const migrations = journalFormatOf(d).format === "ours" && d?.migrations ? { ...d.migrations } : {};
     migrations[newUserId] = journal;
     return { version: 1, migrations };
+}
+
+/** A migration the journal says was started and not finished (the tab was closed mid-run). */
+export interface UnfinishedRun {
+    newUserId: string;
+    startedAt: number;
+    roomsDone: number;
+    choices: RunChoices;
+    /** Its heartbeat is fresh and from another device (or the CLI): it is running there, not interrupted. */
+    elsewhere?: RunningElsewhere;
+}
+
+/**
+ * Reads unfinished migrations from the journal document: each entry type-checked (anything malformed is ignored, and
+ * so are choices that are not what they claim to be); one with a fresh heartbeat from another device than
+ * `ourDeviceId` is marked as running elsewhere. A newer version's document (journalFormatOf) offers nothing to
+ * continue: starting would be refused by checkJournalFormat, which tells the person why.
+ */
+export function unfinishedRuns(doc: unknown, ourDeviceId?: string | null, nowMs = Date.now()): UnfinishedRun[] {
+    const d = doc as Partial<JournalDocument> | undefined;
+    if (journalFormatOf(d).format !== "ours" || typeof d?.migrations !== "object" || !d.migrations) return [];
+    const migrations = d.migrations;
+    return Object.keys(migrations).flatMap((newUserId) => {
+        const raw = migrations[newUserId] as unknown;
+        if (!raw || typeof raw !== "object" || (raw as { finishedAt?: unknown }).finishedAt) return [];
+        const j = journalFor(d, newUserId);
+        if (!j.choices) return [];
+        const elsewhere = runningElsewhere(j, ourDeviceId, nowMs);
+        return [
+            {
+                newUserId,
+                startedAt: j.startedAt,
+                roomsDone: Object.values(j.rooms).filter((r) => r && typeof r === "object" && r.c !== undefined).length,
+                choices: j.choices,
+                ...(elsewhere ? { elsewhere } : {}),
+            },
+        ];
+    });
 }

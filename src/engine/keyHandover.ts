@@ -56,9 +56,16 @@ export interface RoomKeysReport {
     why?: string;
 }
 
+/** Session ids seen in a room's encrypted timeline, or why that read failed. */
+export type TimelineSessions = { sessions: Set<string>; unnamed: number } | { error: string };
+
 export interface KeyHandover {
     start(ctx: MigrationContext, rooms: RoomPlan[]): void;
-    /** Waits for the hand-over to finish, then reads the room's keys in the new backup back, now. */
-    checkRoom(ctx: MigrationContext, roomId: string): Promise<RoomKeyCheck>;
+    /**
+     * Waits for the hand-over to finish, then reads the room's keys in the new backup back, now. `timeline`: the
+     * session ids of the room's encrypted messages as the old account sees them, when the caller read them already
+     * (the gate reads the old timeline once, for the history audit and this check); without it, the check reads them.
+     */
+    checkRoom(ctx: MigrationContext, roomId: string, timeline?: TimelineSessions): Promise<RoomKeyCheck>;
     finish(ctx: MigrationContext): Promise<KeysReport>;
 }

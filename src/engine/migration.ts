@@ -15,17 +15,12 @@ import {
     profileBeforeMove,
     readProfile,
 } from "./accountSteps.ts";
-import {
-    JournalWriter,
-    type MigrationContext,
-    type MigrationSides,
-    type ProgressEvent,
-    type StepName,
-} from "./context.ts";
+import type { MigrationContext, MigrationSides, ProgressEvent, StepName } from "./context.ts";
+import { JournalWriter } from "./journalStore.ts";
 import { nowSeconds } from "./journal.ts";
 import type { HistoryExportRecord } from "./historyExport.ts";
 import type { KeyHandover, KeysReport } from "./keyHandover.ts";
-import type { MigrationPlan, RoomPlan } from "./plan.ts";
+import { type MigrationPlan, type RoomPlan, isMovable } from "./plan.ts";
 import type { RuleSet } from "./pushRules.ts";
 import { dryRunRoomResult, migrateRoom, plannedRequests } from "./roomPipeline.ts";
 import type { RoomResult } from "./roomSteps.ts";
@@ -84,6 +79,9 @@ export function reportExitCode(report: MigrationReport): 0 | 1 | 3 {
     return 0;
 }
 
+/** The account-wide part of the report: what every phase fills in, all zero before anything ran (the dry run). */
+export type AccountOutcome = MigrationReport["account"];
+
 function describeError(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
 }
@@ -104,14 +102,111 @@ function parentsFirst(rooms: RoomPlan[]): RoomPlan[] {
     return out;
 }
 
+/** What one run shares across its phases: the context the steps use, the collected errors, the room counter. */
+interface Run {
+    plan: MigrationPlan;
+    snapshot: AccountSnapshot;
+    sides: MigrationSides;
+    options: RunOptions;
+    ctx: MigrationContext;
+    journal: JournalWriter;
+    scheduler: Scheduler;
+    /** Chosen and movable: the rooms progress counts (blocked ones are reported, not worked on). */
+    movable: RoomPlan[];
+    /** One line per account-wide failure, in the order they happened. */
+    errors: string[];
+    startedAt: Date;
+    roomsDone: number;
+    stopListening(): void;
+}
+
+/** What the phases of a run produce; the report is made of it. */
+interface RunOutcome {
+    rooms: RoomResult[];
+    account: AccountOutcome;
+    keys?: KeysReport;
+}
+
+export function emptyAccountOutcome(): AccountOutcome {
+    return {
+        profile: [],
+        directChatsMarked: 0,
+        pushRuleChanges: 0,
+        ignoredUsersAdded: 0,
+        settingsCopied: [],
+        movedName: false,
+    };
+}
+
+/**
+ * The account-wide steps beside the rooms, run one after another once the notification rules are copied (those go
+ * first: a room's leave waits on them). Adding such a step is one entry here: its label for the errors and the part
+ * of the report it fills.
+ */
+const ACCOUNT_STEPS: Array<{ label: string; run(run: Run): Promise<Partial<AccountOutcome>> }> = [
+    {
+        label: "Ignored users",
+        run: async ({ ctx, snapshot }) => ({
+            ignoredUsersAdded: await mergeIgnoredUsers(ctx, snapshot.accountData["m.ignored_user_list"]),
+        }),
+    },
+    {
+        label: "Settings",
+        run: async ({ ctx, snapshot, plan }) => ({
+            settingsCopied: await copyOptionalAccountData(
+                ctx,
+                snapshot.accountData,
+                plan.optionalAccountData.filter((o) => o.scope === "account" && o.selected).map((o) => o.type),
+            ),
+        }),
+    },
+];
+
 export async function runMigration(
     plan: MigrationPlan,
     snapshot: AccountSnapshot,
     sides: MigrationSides,
     options: RunOptions = {},
 ): Promise<MigrationReport> {
+    const run = startRun(plan, snapshot, sides, options);
+    await run.journal.load();
+    const oldProfile: Profile = await readProfile(run.ctx, sides.old);
+
+    // Keys go for the chosen encrypted rooms the new account will be in.
+    options.keys?.start(
+        run.ctx,
+        run.movable.filter((r) => r.encrypted),
+    );
+
+    if (run.ctx.dryRun) {
+        const rooms = plan.rooms.map((room) => dryRunRoomResult(room, plan));
+        const keys = options.keys ? await options.keys.finish(run.ctx) : undefined;
+        return report(run, { rooms, account: emptyAccountOutcome(), keys });
+    }
+
+    // Under way: the journal says so every 30 s (a page elsewhere shows it as running, not as interrupted), until
+    // the run ends however it ends.
+    if (sides.old.deviceId) run.journal.startHeartbeat(sides.old.deviceId, options.heartbeatRunner);
+    try {
+        expectPlannedRequests(run);
+        const account = emptyAccountOutcome();
+        account.profile = await profilePhase(run, oldProfile);
+        const { rooms, directChatsMarked, pushRuleChanges, accountWork } = roomsPhase(run);
+        const results = await rooms;
+        Object.assign(account, await accountWork, { directChatsMarked: directChatsMarked() });
+        account.pushRuleChanges = await pushRuleChanges;
+        account.movedName = await movedNamePhase(run, oldProfile);
+        const keys = await keysFinishPhase(run);
+        await journalFinishPhase(run);
+        return report(run, { rooms: results, account, keys });
+    } finally {
+        run.journal.stopHeartbeat();
+    }
+}
+
+/** The context every step of this run acts through, with the progress line and the ETA it carries. */
+function startRun(plan: MigrationPlan, snapshot: AccountSnapshot, sides: MigrationSides, options: RunOptions): Run {
     const dryRun = options.dryRun ?? false;
-    const startedAt = new Date();
     const scheduler = options.scheduler ?? new Scheduler();
     let lastProgress: { step: StepName; message: string; room?: { roomId: string; name: string } } | undefined;
     // A wait changes the ETA: tell the caller, then repeat the last progress line with the new ETA.
@@ -120,10 +215,7 @@ export async function runMigration(
         if (lastProgress) ctx.progress(lastProgress.step, lastProgress.message, lastProgress.room);
     });
     const journal = new JournalWriter(sides.old, sides.new.userId, scheduler, dryRun);
-    const chosen = plan.rooms.filter((r) => r.selected);
-    // The rooms progress counts: chosen and movable (blocked ones are reported, not worked on).
-    const movable = chosen.filter((r) => r.status === "ready" || r.status === "already");
-    let roomsDone = 0;
+    const movable = plan.rooms.filter((r) => r.selected && isMovable(r));
     let etaExplanation: string | undefined;
     const newServer = serverNameOf(sides.new.userId);
 
@@ -154,225 +246,206 @@ export async function runMigration(
                 message,
                 roomId: room?.roomId,
                 roomName: room?.name,
-                roomsDone,
+                roomsDone: run.roomsDone,
                 roomsTotal: movable.length,
                 etaMs: eta.ms,
                 etaExplanation,
             });
         },
     };
+    const run: Run = {
+        plan,
+        snapshot,
+        sides,
+        options,
+        ctx,
+        journal,
+        scheduler,
+        movable,
+        errors: [],
+        startedAt: new Date(),
+        roomsDone: 0,
+        stopListening,
+    };
+    return run;
+}
 
-    await journal.load();
-    const errors: string[] = [];
-    const oldProfile: Profile = await readProfile(ctx, sides.old);
+/**
+ * Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
+ * assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the new
+ * server is not in yet: 10, then one per 100 s).
+ */
+function expectPlannedRequests({ plan, sides, scheduler }: Run): void {
+    const planned = plan.rooms.flatMap((room) => plannedRequests(room, plan.options));
+    const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
+    scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
+    scheduler.expect(
+        "new:join",
+        count("new:join"),
+        serverNameOf(sides.old.userId) === serverNameOf(sides.new.userId)
+            ? undefined
+            : { free: 10, intervalMs: 100_000 },
+    );
+    scheduler.expect("old:state", count("old:state"));
+}
 
-    // Keys go for the chosen encrypted rooms the new account will be in.
-    const keyRooms = movable.filter((r) => r.encrypted);
-    options.keys?.start(ctx, keyRooms);
-
-    if (dryRun) {
-        const rooms = plan.rooms.map((room) => dryRunRoomResult(room, plan));
-        const keys = options.keys ? await options.keys.finish(ctx) : undefined;
-        return finishReport({
-            rooms,
-            profile: [],
-            direct: 0,
-            pushRules: 0,
-            ignored: 0,
-            settings: [],
-            moved: false,
-            invitesSent: 0,
-            keys,
-        });
-    }
-
-    // Under way: the journal says so every 30 s (a page elsewhere shows it as running, not as interrupted), until
-    // the run ends however it ends.
-    if (sides.old.deviceId) journal.startHeartbeat(sides.old.deviceId, options.heartbeatRunner);
+/** The profile goes first: rooms then see the new account with its name and avatar from its first event. */
+async function profilePhase(run: Run, oldProfile: Profile): Promise<string[]> {
     try {
-        // Expected requests per bucket, so the ETA is meaningful from the start: until the servers show their own pace,
-        // assume Synapse's defaults for what usually binds (invites received: 5, then one per 333 s; joins to rooms the
-        // new server is not in yet: 10, then one per 100 s).
-        const planned = plan.rooms.flatMap(plannedRequests);
-        const count = (bucket: BucketName) => planned.filter((b) => b === bucket).length;
-        scheduler.expect("old:invite", count("old:invite"), { free: 5, intervalMs: 333_000 });
-        scheduler.expect(
-            "new:join",
-            count("new:join"),
-            serverNameOf(sides.old.userId) === newServer ? undefined : { free: 10, intervalMs: 100_000 },
-        );
-        scheduler.expect("old:state", count("old:state"));
-
-        // The profile goes first: rooms then see the new account with its name and avatar from its first event.
-        let profileChanges: string[] = [];
-        try {
-            profileChanges = await copyProfile(ctx, profileBeforeMove(oldProfile, sides.new.userId));
-        } catch (e) {
-            errors.push(`Profile: ${describeError(e)}`);
-        }
-
-        // Every room's result is a promise known before any pipeline starts, so a room restricted to a space can wait for
-        // that space whatever order the plan lists them in; pipelines start parents first.
-        const resultOf = new Map<string, { promise: Promise<RoomResult>; resolve(r: RoomResult): void }>();
-        for (const room of plan.rooms) {
-            let resolve!: (r: RoomResult) => void;
-            resultOf.set(room.roomId, { promise: new Promise<RoomResult>((r) => (resolve = r)), resolve });
-        }
-        const spaceJoined = async (spaceId: string) => {
-            return (await resultOf.get(spaceId)?.promise)?.newAccountJoined === true;
-        };
-
-        // What a room carries beyond itself is on the new account before the old account leaves it: its entry in
-        // m.direct (merged as soon as the room is confirmed, one merge at a time) and its notification rules (the
-        // account-wide copy). Left for later, a run stopped in between would lose them: a resumed run plans only the
-        // rooms the old account is still in.
-        const chosenIds = new Set(chosen.filter((r) => r.status !== "replaced").map((r) => r.roomId));
-        const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) =>
-            chosenIds.has(id),
-        );
-        pushRules.catch((e: unknown) => errors.push(`Notification rules: ${describeError(e)}`));
-        let direct = 0;
-        let directQueue: Promise<unknown> = Promise.resolve();
-        const markDirect = (room: RoomPlan) => {
-            const marked = directQueue.then(() =>
-                mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]),
-            );
-            directQueue = marked.catch(() => undefined);
-            return marked.then((added) => void (direct += added));
-        };
-        const beforeLeaving = async () => {
-            try {
-                await pushRules;
-            } catch (e) {
-                throw new Error(
-                    `the notification rules were not copied, so the old account stays (${describeError(e)})`,
-                );
-            }
-        };
-        for (const room of parentsFirst(plan.rooms)) {
-            void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then(
-                (result) => {
-                    if (room.selected && (room.status === "ready" || room.status === "already")) {
-                        roomsDone++;
-                        ctx.progress("confirm", `${room.name}: done`, room);
-                    }
-                    resultOf.get(room.roomId)!.resolve(result);
-                },
-                (e: unknown) => {
-                    // migrateRoom turns every failure into the room's outcome; should anything escape, the run still ends.
-                    errors.push(`${room.name}: ${describeError(e)}`);
-                    resultOf.get(room.roomId)!.resolve({
-                        roomId: room.roomId,
-                        name: room.name,
-                        kind: room.kind,
-                        outcome: "failed",
-                        reasons: [],
-                        reason: describeError(e),
-                        steps: [],
-                        invited: false,
-                        newAccountJoined: false,
-                        left: false,
-                    });
-                },
-            );
-        }
-
-        const accountWork = (async () => {
-            const out = { pushRules: await pushRules.catch(() => 0), ignored: 0, settings: [] as string[] };
-            try {
-                out.ignored = await mergeIgnoredUsers(ctx, snapshot.accountData["m.ignored_user_list"]);
-            } catch (e) {
-                errors.push(`Ignored users: ${describeError(e)}`);
-            }
-            try {
-                out.settings = await copyOptionalAccountData(
-                    ctx,
-                    snapshot.accountData,
-                    plan.optionalAccountData.filter((o) => o.scope === "account" && o.selected).map((o) => o.type),
-                );
-            } catch (e) {
-                errors.push(`Settings: ${describeError(e)}`);
-            }
-            return out;
-        })();
-
-        const rooms = await Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!.promise));
-        const account = await accountWork;
-
-        let moved = false;
-        if (plan.options.movedNotice) {
-            try {
-                await markOldDisplayNameMoved(ctx, oldProfile);
-                moved = true;
-            } catch (e) {
-                errors.push(`“Moved” display name: ${describeError(e)}`);
-            }
-        }
-
-        let keys: KeysReport | undefined;
-        if (options.keys) {
-            try {
-                keys = await options.keys.finish(ctx);
-            } catch (e) {
-                errors.push(`Key hand-over: ${describeError(e)}`);
-            }
-        }
-        journal.stopHeartbeat();
-        journal.update((j) => (j.finishedAt = nowSeconds()));
-        try {
-            await journal.flush();
-        } catch (e) {
-            errors.push(`Saving progress: ${describeError(e)}`);
-        }
-        return finishReport({
-            rooms,
-            profile: profileChanges,
-            direct,
-            pushRules: account.pushRules,
-            ignored: account.ignored,
-            settings: account.settings,
-            moved,
-            invitesSent: rooms.filter((r) => r.invited).length,
-            keys,
-        });
-    } finally {
-        journal.stopHeartbeat();
+        return await copyProfile(run.ctx, profileBeforeMove(oldProfile, run.sides.new.userId));
+    } catch (e) {
+        run.errors.push(`Profile: ${describeError(e)}`);
+        return [];
     }
+}
 
-    function finishReport(parts: {
-        rooms: RoomResult[];
-        profile: string[];
-        direct: number;
-        pushRules: number;
-        ignored: number;
-        settings: string[];
-        moved: boolean;
-        invitesSent: number;
-        keys?: KeysReport;
-    }): MigrationReport {
-        stopListening();
-        const waits = Object.fromEntries(Object.entries(scheduler.stats()).map(([k, v]) => [k, v.limitedWaitMs]));
-        return {
-            version: 1,
-            oldUser: sides.old.userId,
-            newUser: sides.new.userId,
-            dryRun,
-            startedAt: startedAt.toISOString(),
-            finishedAt: new Date().toISOString(),
-            invitesSent: parts.invitesSent,
-            rooms: parts.rooms,
-            pendingInvites: plan.pendingInvites,
-            account: {
-                profile: parts.profile,
-                directChatsMarked: parts.direct,
-                pushRuleChanges: parts.pushRules,
-                ignoredUsersAdded: parts.ignored,
-                settingsCopied: parts.settings,
-                movedName: parts.moved,
+/**
+ * Every room's pipeline, all started together (parents first), with the account-wide work beside them: the
+ * notification rules first (a room's leave waits on them), then ACCOUNT_STEPS.
+ */
+function roomsPhase(run: Run): {
+    rooms: Promise<RoomResult[]>;
+    directChatsMarked(): number;
+    pushRuleChanges: Promise<number>;
+    accountWork: Promise<Partial<AccountOutcome>>;
+} {
+    const { ctx, plan, snapshot, options, errors } = run;
+    // Every room's result is a promise known before any pipeline starts, so a room restricted to a space can wait for
+    // that space whatever order the plan lists them in; pipelines start parents first.
+    const resultOf = new Map<string, { promise: Promise<RoomResult>; resolve(r: RoomResult): void }>();
+    for (const room of plan.rooms) {
+        let resolve!: (r: RoomResult) => void;
+        resultOf.set(room.roomId, { promise: new Promise<RoomResult>((r) => (resolve = r)), resolve });
+    }
+    const spaceJoined = async (spaceId: string) => {
+        return (await resultOf.get(spaceId)?.promise)?.newAccountJoined === true;
+    };
+
+    // What a room carries beyond itself is on the new account before the old account leaves it: its entry in
+    // m.direct (merged as soon as the room is confirmed, one merge at a time) and its notification rules (the
+    // account-wide copy). Left for later, a run stopped in between would lose them: a resumed run plans only the
+    // rooms the old account is still in.
+    const chosenIds = new Set(plan.rooms.filter((r) => r.selected && r.status !== "replaced").map((r) => r.roomId));
+    const pushRules = copyPushRules(ctx, (snapshot.accountData["m.push_rules"]?.global ?? {}) as RuleSet, (id) =>
+        chosenIds.has(id),
+    );
+    pushRules.catch((e: unknown) => errors.push(`Notification rules: ${describeError(e)}`));
+    let direct = 0;
+    let directQueue: Promise<unknown> = Promise.resolve();
+    const markDirect = (room: RoomPlan) => {
+        const marked = directQueue.then(() =>
+            mergeDirectRooms(ctx, [{ roomId: room.roomId, partners: room.dmPartners }]),
+        );
+        directQueue = marked.catch(() => undefined);
+        return marked.then((added) => void (direct += added));
+    };
+    const beforeLeaving = async () => {
+        try {
+            await pushRules;
+        } catch (e) {
+            throw new Error(`the notification rules were not copied, so the old account stays (${describeError(e)})`);
+        }
+    };
+    for (const room of parentsFirst(plan.rooms)) {
+        void migrateRoom(ctx, room, { keys: options.keys, spaceJoined, markDirect, beforeLeaving }).then(
+            (result) => {
+                if (room.selected && isMovable(room)) {
+                    run.roomsDone++;
+                    ctx.progress("confirm", `${room.name}: done`, room);
+                }
+                resultOf.get(room.roomId)!.resolve(result);
             },
-            keys: parts.keys,
-            waits,
-            errors,
-        };
+            (e: unknown) => {
+                // migrateRoom turns every failure into the room's outcome; should anything escape, the run still ends.
+                errors.push(`${room.name}: ${describeError(e)}`);
+                resultOf.get(room.roomId)!.resolve({
+                    roomId: room.roomId,
+                    name: room.name,
+                    kind: room.kind,
+                    outcome: "failed",
+                    reasons: [],
+                    reason: describeError(e),
+                    steps: [],
+                    invited: false,
+                    newAccountJoined: false,
+                    left: false,
+                });
+            },
+        );
     }
+
+    const pushRuleChanges = pushRules.catch(() => 0);
+    const accountWork = (async () => {
+        await pushRuleChanges;
+        const out: Partial<AccountOutcome> = {};
+        for (const step of ACCOUNT_STEPS) {
+            try {
+                Object.assign(out, await step.run(run));
+            } catch (e) {
+                errors.push(`${step.label}: ${describeError(e)}`);
+            }
+        }
+        return out;
+    })();
+
+    return {
+        rooms: Promise.all(plan.rooms.map((r) => resultOf.get(r.roomId)!.promise)),
+        directChatsMarked: () => direct,
+        pushRuleChanges,
+        accountWork,
+    };
+}
+
+/** Once every room is done: the old account's display name says it moved, when chosen. */
+async function movedNamePhase(run: Run, oldProfile: Profile): Promise<boolean> {
+    if (!run.plan.options.movedNotice) return false;
+    try {
+        await markOldDisplayNameMoved(run.ctx, oldProfile);
+        return true;
+    } catch (e) {
+        run.errors.push(`“Moved” display name: ${describeError(e)}`);
+        return false;
+    }
+}
+
+/** The key hand-over's last word: what reached the new backup. */
+async function keysFinishPhase(run: Run): Promise<KeysReport | undefined> {
+    if (!run.options.keys) return undefined;
+    try {
+        return await run.options.keys.finish(run.ctx);
+    } catch (e) {
+        run.errors.push(`Key hand-over: ${describeError(e)}`);
+        return undefined;
+    }
+}
+
+/** The journal says the run finished, and is saved. */
+async function journalFinishPhase({ journal, errors }: Run): Promise<void> {
+    journal.stopHeartbeat();
+    journal.update((j) => (j.finishedAt = nowSeconds()));
+    try {
+        await journal.flush();
+    } catch (e) {
+        errors.push(`Saving progress: ${describeError(e)}`);
+    }
+}
+
+function report(run: Run, outcome: RunOutcome): MigrationReport {
+    run.stopListening();
+    const waits = Object.fromEntries(Object.entries(run.scheduler.stats()).map(([k, v]) => [k, v.limitedWaitMs]));
+    return {
+        version: 1,
+        oldUser: run.sides.old.userId,
+        newUser: run.sides.new.userId,
+        dryRun: run.ctx.dryRun,
+        startedAt: run.startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        invitesSent: outcome.rooms.filter((r) => r.invited).length,
+        rooms: outcome.rooms,
+        pendingInvites: run.plan.pendingInvites,
+        account: outcome.account,
+        keys: outcome.keys,
+        waits,
+        errors: run.errors,
+    };
 }

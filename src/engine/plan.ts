@@ -76,6 +76,11 @@ export interface RoomPlan {
     selected: boolean;
 }
 
+/** Whether the run works on this room when chosen: it can move, or the new account is already in it. */
+export function isMovable(room: Pick<RoomPlan, "status">): boolean {
+    return room.status === "ready" || room.status === "already";
+}
+
 export interface PendingInvite {
     roomId: string;
     name: string;
@@ -184,19 +189,58 @@ function originServer(room: RoomState): string | undefined {
     return creator ? serverNameOf(creator) : undefined;
 }
 
+/** What planning a room needs to know beyond the room: who moves where, and the old account's direct chats. */
+interface PlanInputs {
+    oldUserId: string;
+    newUserId: string;
+    oldServer: string;
+    newServer: string;
+    dmPartners: Map<string, string[]>;
+    joinedById: Map<string, RoomState>;
+}
+
+/**
+ * The plan, in phases: each joined room on its own (planRoom), then the routes through spaces that spare invites,
+ * then the order rooms are shown and started in, then the account data a person may choose to copy.
+ */
 export function buildPlan(
     snapshot: AccountSnapshot,
     newUserId: string,
     options: Partial<MigrationOptions> = {},
 ): MigrationPlan {
     const oldUserId = snapshot.userId;
-    const oldServer = serverNameOf(oldUserId);
-    const newServer = serverNameOf(newUserId);
-    const dmPartners = directRoomPartners(snapshot);
     const joined = snapshot.rooms.filter((r) => r.membership === "join").map((r) => new RoomState(r));
-    const joinedById = new Map(joined.map((r) => [r.source.roomId, r]));
+    const who: PlanInputs = {
+        oldUserId,
+        newUserId,
+        oldServer: serverNameOf(oldUserId),
+        newServer: serverNameOf(newUserId),
+        dmPartners: directRoomPartners(snapshot),
+        joinedById: new Map(joined.map((r) => [r.source.roomId, r])),
+    };
 
-    const pendingInvites: PendingInvite[] = snapshot.rooms
+    const rooms: RoomPlan[] = [];
+    for (const room of joined) {
+        const createContent = room.content("m.room.create") ?? {};
+        if (SKIPPED_ROOM_TYPES.has(String(createContent.type))) continue;
+        rooms.push(planRoom(room, who));
+    }
+    routeThroughSpaces(rooms, who.joinedById);
+    orderRooms(rooms);
+    return {
+        oldUserId,
+        newUserId,
+        rooms,
+        pendingInvites: pendingInvitesOf(snapshot),
+        optionalAccountData: optionalAccountDataOf(snapshot, rooms),
+        options: { ...DEFAULT_OPTIONS, ...options },
+    };
+}
+
+/** The rooms the old account is invited to (not moved: listed so the person can answer them). */
+function pendingInvitesOf(snapshot: AccountSnapshot): PendingInvite[] {
+    const oldUserId = snapshot.userId;
+    return snapshot.rooms
         .filter(
             (r) =>
                 r.membership === "invite" &&
@@ -206,17 +250,14 @@ export function buildPlan(
             const state = new RoomState(r);
             return { roomId: r.roomId, name: state.name, inviter: state.get("m.room.member", oldUserId)?.sender };
         });
+}
 
-    const rooms: RoomPlan[] = [];
-    for (const room of joined) {
-        const createContent = room.content("m.room.create") ?? {};
-        if (SKIPPED_ROOM_TYPES.has(String(createContent.type))) continue;
-        rooms.push(planRoom(room));
-    }
-
-    // Restricted rooms: join through a space the new account is (or will be) in, instead of spending an invite.
-    // Repeated until nothing changes, since a space can itself be restricted to its parent (Element's default for
-    // subspaces); a chain that comes back to the room it started from is no way in.
+/**
+ * Restricted rooms: join through a space the new account is (or will be) in, instead of spending an invite.
+ * Repeated until nothing changes, since a space can itself be restricted to its parent (Element's default for
+ * subspaces); a chain that comes back to the room it started from is no way in.
+ */
+function routeThroughSpaces(rooms: RoomPlan[], joinedById: Map<string, RoomState>): void {
     const byId = new Map(rooms.map((r) => [r.roomId, r]));
     const spaceWillBeJoined = (spaceId: string, forRoomId: string): boolean => {
         const seen = new Set([forRoomId]);
@@ -225,12 +266,7 @@ export function buildPlan(
             if (seen.has(current.roomId)) return false;
             seen.add(current.roomId);
             // A knock may never be answered, so it does not count as being in.
-            if (
-                !current.selected ||
-                current.route === "knock" ||
-                (current.status !== "ready" && current.status !== "already")
-            )
-                return false;
+            if (!current.selected || current.route === "knock" || !isMovable(current)) return false;
             if (!current.joinAfterSpace) return true;
             current = byId.get(current.joinAfterSpace);
         }
@@ -264,9 +300,14 @@ export function buildPlan(
             }
         }
     }
+}
 
-    // Spaces first (their members unlock restricted rooms), parents before the spaces they open, then direct chats,
-    // then the rest; by name within each.
+/**
+ * Spaces first (their members unlock restricted rooms), parents before the spaces they open, then direct chats, then
+ * the rest; by name within each.
+ */
+function orderRooms(rooms: RoomPlan[]): void {
+    const byId = new Map(rooms.map((r) => [r.roomId, r]));
     const order: Record<RoomKind, number> = { space: 0, dm: 1, group: 2, public: 3 };
     const depth = (room: RoomPlan): number => {
         let n = 0;
@@ -285,143 +326,141 @@ export function buildPlan(
             depths.get(a.roomId)! - depths.get(b.roomId)! ||
             a.name.localeCompare(b.name),
     );
+}
 
+/** The account data a person may choose to copy: account-wide types, and room-level ones other than tags. */
+function optionalAccountDataOf(snapshot: AccountSnapshot, rooms: RoomPlan[]): MigrationPlan["optionalAccountData"] {
     const globalTypes = Object.keys(snapshot.accountData);
     // Room-level settings other than tags are opt-in, like account-wide ones.
     const roomTypes = new Map<string, number>();
     for (const room of rooms)
         for (const type of Object.keys(room.roomAccountData))
             if (type !== "m.tag") roomTypes.set(type, (roomTypes.get(type) ?? 0) + 1);
-    return {
-        oldUserId,
-        newUserId,
-        rooms,
-        pendingInvites,
-        optionalAccountData: [
-            ...optionalAccountDataTypes(globalTypes).map((type) => ({
-                type,
-                scope: "account" as const,
-                label: accountDataLabel(type),
-                selected: false,
-            })),
-            ...[...roomTypes.keys()].sort().map((type) => ({
-                type,
-                scope: "room" as const,
-                label: roomAccountDataLabel(type, roomTypes.get(type)!),
-                selected: false,
-            })),
-        ],
-        options: { ...DEFAULT_OPTIONS, ...options },
+    return [
+        ...optionalAccountDataTypes(globalTypes).map((type) => ({
+            type,
+            scope: "account" as const,
+            label: accountDataLabel(type),
+            selected: false,
+        })),
+        ...[...roomTypes.keys()].sort().map((type) => ({
+            type,
+            scope: "room" as const,
+            label: roomAccountDataLabel(type, roomTypes.get(type)!),
+            selected: false,
+        })),
+    ];
+}
+
+/** One joined room on its own: its kind, route, the level to hand over, and what blocks it. */
+function planRoom(room: RoomState, who: PlanInputs): RoomPlan {
+    const { oldUserId, newUserId, oldServer, newServer, dmPartners, joinedById } = who;
+    const roomId = room.source.roomId;
+    const createContent = room.content("m.room.create") ?? {};
+    const joinRule = String(room.content("m.room.join_rules")?.join_rule ?? "invite");
+    const partners = dmPartners.get(roomId) ?? [];
+    const isSpace = createContent.type === "m.space";
+    const kind: RoomKind = isSpace ? "space" : partners.length ? "dm" : joinRule === "public" ? "public" : "group";
+    const pl = powerLevelsOf(room);
+    const oldLevel = pl.userLevel(oldUserId);
+    const newMembership = room.membership(newUserId);
+    const newLevel = pl.userLevel(newUserId);
+    const blockers: Blocker[] = [];
+    // An unnamed direct chat is known by who is in it, as clients show it.
+    const displayName = room.name === roomId && partners.length ? partners.join(", ") : room.name;
+    const params = {
+        room: quoteRoom({ name: displayName, roomId }),
+        oldUser: oldUserId,
+        newUser: newUserId,
+        server: newServer,
     };
 
-    function planRoom(room: RoomState): RoomPlan {
-        const roomId = room.source.roomId;
-        const createContent = room.content("m.room.create") ?? {};
-        const joinRule = String(room.content("m.room.join_rules")?.join_rule ?? "invite");
-        const partners = dmPartners.get(roomId) ?? [];
-        const isSpace = createContent.type === "m.space";
-        const kind: RoomKind = isSpace ? "space" : partners.length ? "dm" : joinRule === "public" ? "public" : "group";
-        const pl = powerLevelsOf(room);
-        const oldLevel = pl.userLevel(oldUserId);
-        const newMembership = room.membership(newUserId);
-        const newLevel = pl.userLevel(newUserId);
-        const blockers: Blocker[] = [];
-        // An unnamed direct chat is known by who is in it, as clients show it.
-        const displayName = room.name === roomId && partners.length ? partners.join(", ") : room.name;
-        const params = {
-            room: quoteRoom({ name: displayName, roomId }),
-            oldUser: oldUserId,
-            newUser: newUserId,
-            server: newServer,
-        };
+    // The level to hand over: the old account's own, or for a creator (whose power cannot be handed over in
+    // rooms with creators) the highest level the room uses.
+    let target: number | null = oldLevel === CREATOR ? pl.highestLevel : oldLevel;
+    if (oldLevel === CREATOR) {
+        blockers.push(makeBlocker("creator-power", "leave", "creator-power", { ...params, level: target }));
+    }
+    if (target <= Math.max(pl.usersDefault, newLevel)) target = null;
 
-        // The level to hand over: the old account's own, or for a creator (whose power cannot be handed over in
-        // rooms with creators) the highest level the room uses.
-        let target: number | null = oldLevel === CREATOR ? pl.highestLevel : oldLevel;
-        if (oldLevel === CREATOR) {
-            blockers.push(makeBlocker("creator-power", "leave", "creator-power", { ...params, level: target }));
-        }
-        if (target <= Math.max(pl.usersDefault, newLevel)) target = null;
-
-        const plan: RoomPlan = {
-            roomId,
-            name: displayName,
-            kind,
-            encrypted: room.get("m.room.encryption") !== undefined,
-            dmPartners: partners,
-            route: "none",
-            via: viaServers(room, oldServer),
-            oldPowerLevel: oldLevel,
-            targetPowerLevel: target,
-            newMembership,
-            newPowerLevel: newLevel,
-            status: "ready",
-            blockers,
-            roomAccountData: Object.fromEntries(
-                Object.entries(room.source.accountData).filter(
-                    ([type]) => type === "m.tag" || (!isNeverCopied(type) && !HANDLED_TYPES.has(type)),
-                ),
+    const plan: RoomPlan = {
+        roomId,
+        name: displayName,
+        kind,
+        encrypted: room.get("m.room.encryption") !== undefined,
+        dmPartners: partners,
+        route: "none",
+        via: viaServers(room, oldServer),
+        oldPowerLevel: oldLevel,
+        targetPowerLevel: target,
+        newMembership,
+        newPowerLevel: newLevel,
+        status: "ready",
+        blockers,
+        roomAccountData: Object.fromEntries(
+            Object.entries(room.source.accountData).filter(
+                ([type]) => type === "m.tag" || (!isNeverCopied(type) && !HANDLED_TYPES.has(type)),
             ),
-            historyVisibility: String(room.content("m.room.history_visibility")?.history_visibility ?? "shared"),
-            selected: true,
-        };
+        ),
+        historyVisibility: String(room.content("m.room.history_visibility")?.history_visibility ?? "shared"),
+        selected: true,
+    };
 
-        const tombstone = room.content("m.room.tombstone");
-        if (tombstone && typeof tombstone.replacement_room === "string") {
-            plan.status = "replaced";
-            plan.successorRoomId = tombstone.replacement_room;
-            const successorKnown = joinedById.has(tombstone.replacement_room);
-            blockers.push(
-                makeBlocker("tombstoned", "room", successorKnown ? "tombstoned-known" : "tombstoned-unknown", {
-                    ...params,
-                    successor: tombstone.replacement_room,
-                }),
-            );
-            plan.selected = false;
-            return plan;
-        }
-
-        if (newMembership === "ban") {
-            blockers.push(makeBlocker("new-banned", "room", "new-banned", params));
-        }
-        if (createContent["m.federate"] === false && originServer(room) !== newServer) {
-            blockers.push(
-                makeBlocker("not-federated", "room", "not-federated", {
-                    ...params,
-                    origin: originServer(room) ?? oldServer,
-                }),
-            );
-        }
-        const acl = room.content("m.room.server_acl");
-        if (!aclAllowsServer(acl, newServer)) {
-            blockers.push(makeBlocker("server-acl-denies", "room", "server-acl-denies", params));
-        }
-
-        const alreadyIn = newMembership === "join";
-        const levelDone = target === null;
-        if (alreadyIn && levelDone) {
-            plan.status = blockers.some((b) => b.blocks === "room") ? "blocked" : "already";
-            return plan;
-        }
-
-        if (target !== null && !canGrantLevel(pl, oldUserId, newUserId, target)) {
-            blockers.push(
-                makeBlocker("old-cannot-set-power", "power", "old-cannot-set-power", { ...params, level: target }),
-            );
-        }
-
-        if (alreadyIn) plan.route = "none";
-        else if (newMembership === "invite" || joinRule === "public") plan.route = "join";
-        else if (oldLevel >= pl.inviteLevel) plan.route = "invite";
-        else if (joinRule === "knock" || joinRule === "knock_restricted") {
-            plan.route = "knock";
-            blockers.push(makeBlocker("old-cannot-invite", "power", "old-cannot-invite-knock", params));
-        } else {
-            blockers.push(makeBlocker("old-cannot-invite", "room", "old-cannot-invite", params));
-        }
-        if (blockers.some((b) => b.blocks === "room")) plan.status = "blocked";
+    const tombstone = room.content("m.room.tombstone");
+    if (tombstone && typeof tombstone.replacement_room === "string") {
+        plan.status = "replaced";
+        plan.successorRoomId = tombstone.replacement_room;
+        const successorKnown = joinedById.has(tombstone.replacement_room);
+        blockers.push(
+            makeBlocker("tombstoned", "room", successorKnown ? "tombstoned-known" : "tombstoned-unknown", {
+                ...params,
+                successor: tombstone.replacement_room,
+            }),
+        );
+        plan.selected = false;
         return plan;
     }
+
+    if (newMembership === "ban") {
+        blockers.push(makeBlocker("new-banned", "room", "new-banned", params));
+    }
+    if (createContent["m.federate"] === false && originServer(room) !== newServer) {
+        blockers.push(
+            makeBlocker("not-federated", "room", "not-federated", {
+                ...params,
+                origin: originServer(room) ?? oldServer,
+            }),
+        );
+    }
+    const acl = room.content("m.room.server_acl");
+    if (!aclAllowsServer(acl, newServer)) {
+        blockers.push(makeBlocker("server-acl-denies", "room", "server-acl-denies", params));
+    }
+
+    const alreadyIn = newMembership === "join";
+    const levelDone = target === null;
+    if (alreadyIn && levelDone) {
+        plan.status = blockers.some((b) => b.blocks === "room") ? "blocked" : "already";
+        return plan;
+    }
+
+    if (target !== null && !canGrantLevel(pl, oldUserId, newUserId, target)) {
+        blockers.push(
+            makeBlocker("old-cannot-set-power", "power", "old-cannot-set-power", { ...params, level: target }),
+        );
+    }
+
+    if (alreadyIn) plan.route = "none";
+    else if (newMembership === "invite" || joinRule === "public") plan.route = "join";
+    else if (oldLevel >= pl.inviteLevel) plan.route = "invite";
+    else if (joinRule === "knock" || joinRule === "knock_restricted") {
+        plan.route = "knock";
+        blockers.push(makeBlocker("old-cannot-invite", "power", "old-cannot-invite-knock", params));
+    } else {
+        blockers.push(makeBlocker("old-cannot-invite", "room", "old-cannot-invite", params));
+    }
+    if (blockers.some((b) => b.blocks === "room")) plan.status = "blocked";
+    return plan;
 }
 
 /** How many invites running this plan would send (the scarce resource: see the scheduler). */

@@ -4,7 +4,7 @@
  */
 import { orIfNotFound, seg } from "../sessions/matrixHttp.ts";
 import type { MigrationContext } from "./context.ts";
-import { type HistoryAudit, auditHistory, historyLosses } from "./history.ts";
+import { type HistoryAudit, auditHistory, historyLosses, readOldAccountView, sessionsInView } from "./history.ts";
 import type { KeyHandover, RoomKeyCheck } from "./keyHandover.ts";
 import { evaluateLeaveGate, readLeaveFacts } from "./leaveGate.ts";
 import type { MigrationPlan, RoomPlan } from "./plan.ts";
@@ -81,14 +81,28 @@ function baseOf(room: RoomPlan): Base {
     };
 }
 
-/** What the dry run says would happen to a room. */
-function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string[] {
-    const steps: string[] = [];
+/** What can happen to a chosen room, in order: its route in (invite → level → join or knock), then the rest. */
+export type RoomStep =
+    "invite" | "power" | "join" | "knock" | "confirm" | "room-data" | "direct" | "keys" | "dm-note" | "leave";
+
+/** The steps that bring the new account into the room: the ones the servers rate-limit. */
+const ROUTE_BUCKET: Partial<Record<RoomStep, BucketName>> = {
+    invite: "old:invite",
+    power: "old:state",
+    join: "new:join",
+    knock: "new:join",
+};
+
+/**
+ * The one place a room's steps are decided from its plan: the dry run lists them, the ETA counts the requests of the
+ * route among them, and the run follows that route (the live checks after it may find more to do, or less).
+ */
+export function stepsFor(room: RoomPlan, options: MigrationPlan["options"]): RoomStep[] {
+    const steps: RoomStep[] = [];
     if (room.route === "invite") steps.push("invite");
     if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power"))
-        steps.push(`power ${room.targetPowerLevel}`);
-    if (room.route === "invite" || room.route === "join")
-        steps.push(room.joinAfterSpace ? `join after space ${room.joinAfterSpace}` : "join");
+        steps.push("power");
+    if (room.route === "invite" || room.route === "join") steps.push("join");
     if (room.route === "knock") steps.push("knock");
     steps.push("confirm");
     if (Object.keys(room.roomAccountData).length) steps.push("room-data");
@@ -96,8 +110,23 @@ function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string
     if (room.encrypted) steps.push("keys");
     if (options.movedNotice && room.kind === "dm") steps.push("dm-note");
     if (options.leaveOldRooms && !room.blockers.some((b) => b.blocks === "leave" && b.code !== "hidden-history"))
-        steps.push("leave if the gate opens");
+        steps.push("leave");
     return steps;
+}
+
+/** The route part of stepsFor: what the run itself does before it confirms the membership. */
+function routeOf(room: RoomPlan, options: MigrationPlan["options"]): RoomStep[] {
+    return stepsFor(room, options).filter((step) => ROUTE_BUCKET[step] !== undefined);
+}
+
+/** What the dry run says would happen to a room. */
+function plannedSteps(room: RoomPlan, options: MigrationPlan["options"]): string[] {
+    return stepsFor(room, options).map((step) => {
+        if (step === "power") return `power ${room.targetPowerLevel}`;
+        if (step === "join") return room.joinAfterSpace ? `join after space ${room.joinAfterSpace}` : "join";
+        if (step === "leave") return "leave if the gate opens";
+        return step;
+    });
 }
 
 export function dryRunRoomResult(room: RoomPlan, plan: MigrationPlan): RoomResult {
@@ -124,14 +153,9 @@ function describeError(e: unknown): string {
 }
 
 /** The rate-limited requests a room's pipeline makes when nothing is done yet: what the ETA counts on. */
-export function plannedRequests(room: RoomPlan): BucketName[] {
+export function plannedRequests(room: RoomPlan, options: MigrationPlan["options"]): BucketName[] {
     if (!room.selected || room.status !== "ready") return [];
-    const planned: BucketName[] = [];
-    if (room.route === "invite") planned.push("old:invite");
-    if (room.targetPowerLevel !== null && !room.blockers.some((b) => b.code === "old-cannot-set-power"))
-        planned.push("old:state");
-    if (room.route !== "none") planned.push("new:join");
-    return planned;
+    return routeOf(room, options).map((step) => ROUTE_BUCKET[step]!);
 }
 
 /** Whether the room is encrypted now, as the old account's server has it. */
@@ -158,37 +182,36 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
             if (room.joinAfterSpace && !(await run.spaceJoined(room.joinAfterSpace))) {
                 return finish(base, "needs-action", [reason("space-not-joined", params)]);
             }
-            if (room.route === "invite") {
-                base.invited = await inviteNewAccount(ctx, room);
-                if (base.invited) made.add("old:invite");
-                changed ||= base.invited;
-                steps.push("invite");
-            }
-            if (room.targetPowerLevel !== null && !powerBlocker) {
-                if (await raisePowerLevel(ctx, room, room.targetPowerLevel)) {
-                    made.add("old:state");
-                    changed = true;
-                }
-                steps.push("power");
-            }
-            if (room.route === "knock") {
-                await knockNewAccount(ctx, room);
-                made.add("new:join");
-                steps.push("knock");
-                const blocker = room.blockers.find((b) => b.code === "old-cannot-invite");
-                return finish(
-                    base,
-                    "needs-action",
-                    blocker ? blockerReasons(room, ["power"]) : [reason("knocked", params)],
-                    blocker?.adminMessage,
-                );
-            }
-            if (room.route === "invite" || room.route === "join") {
-                if (await joinNewAccount(ctx, room)) {
+            for (const step of routeOf(room, ctx.plan.options)) {
+                if (step === "invite") {
+                    base.invited = await inviteNewAccount(ctx, room);
+                    if (base.invited) made.add("old:invite");
+                    changed ||= base.invited;
+                    steps.push("invite");
+                } else if (step === "power") {
+                    if (await raisePowerLevel(ctx, room, room.targetPowerLevel!)) {
+                        made.add("old:state");
+                        changed = true;
+                    }
+                    steps.push("power");
+                } else if (step === "knock") {
+                    await knockNewAccount(ctx, room);
                     made.add("new:join");
-                    changed = true;
+                    steps.push("knock");
+                    const blocker = room.blockers.find((b) => b.code === "old-cannot-invite");
+                    return finish(
+                        base,
+                        "needs-action",
+                        blocker ? blockerReasons(room, ["power"]) : [reason("knocked", params)],
+                        blocker?.adminMessage,
+                    );
+                } else if (step === "join") {
+                    if (await joinNewAccount(ctx, room)) {
+                        made.add("new:join");
+                        changed = true;
+                    }
+                    steps.push("join");
                 }
-                steps.push("join");
             }
         }
         // Where the plan knows the level cannot be set, wait for the membership only: the level is the admin's to give.
@@ -205,27 +228,36 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
 
         // Encryption can be turned on after the plan was made (a run may wait hours): read it now, as the old account.
         const encrypted = room.encrypted || (run.keys !== undefined && (await encryptedNow(ctx, room.roomId)));
+        const get =
+            (side: "old" | "new") =>
+            <T>(path: string, query?: Record<string, string | number | undefined>) =>
+                ctx.read<T>(`${side}:read`, ctx.sides[side], path, { query });
+        // The old account's timeline, read once: the history audit compares it and the key check takes the session ids
+        // of its encrypted messages from it (they exist; a key no source holds is missing).
+        const oldView = await readOldAccountView(get("old"), room.roomId).then(
+            (view) => ({ view }),
+            (e: unknown) => ({ error: describeError(e) }),
+        );
         let keys: RoomKeyCheck | undefined;
         if (encrypted && run.keys) {
-            keys = await run.keys.checkRoom(ctx, room.roomId);
+            keys = await run.keys.checkRoom(
+                ctx,
+                room.roomId,
+                "view" in oldView ? sessionsInView(oldView.view) : { error: oldView.error },
+            );
             const check = keys;
             if (check.existing !== null && check.missing === 0 && check.backupVersion) {
-                ctx.journal.update((j) =>
-                    Object.assign((j.rooms[room.roomId] ??= {}), { keys: check.present, kv: check.backupVersion }),
-                );
+                ctx.journal.markRoom(room.roomId, { keys: check.present, kv: check.backupVersion });
             }
             steps.push(`keys ${check.present} of ${check.existing ?? "unknown"}`);
         }
         // The proof of what the new account can read here, as both accounts see the room now.
         let history: HistoryAudit | { error: string };
         try {
-            const get =
-                (side: "old" | "new") =>
-                <T>(path: string, query?: Record<string, string | number | undefined>) =>
-                    ctx.read<T>(`${side}:read`, ctx.sides[side], path, { query });
+            if ("error" in oldView) throw new Error(oldView.error);
             // Re-reads wait on the scheduler's clock (see HISTORY_RETRY_WAITS_MS).
             const clock = { now: () => Date.now(), sleep: (ms: number) => ctx.scheduler.wait(ms) };
-            history = await auditHistory(get("old"), get("new"), room.roomId, keys?.backupVersion, clock);
+            history = await auditHistory(get("old"), get("new"), room.roomId, keys?.backupVersion, clock, oldView.view);
             base.history = history;
             steps.push(
                 `history ${history.newSees} of ${history.oldSees} visible, ${history.noKey} without key` +
@@ -305,6 +337,7 @@ export async function migrateRoom(ctx: MigrationContext, room: RoomPlan, run: Ro
     } catch (e) {
         return finish(base, "failed", [reason("step-failed", { ...params, error: describeError(e) })]);
     } finally {
-        for (const bucket of plannedRequests(room)) if (!made.has(bucket)) ctx.scheduler.expect(bucket, -1);
+        for (const bucket of plannedRequests(room, ctx.plan.options))
+            if (!made.has(bucket)) ctx.scheduler.expect(bucket, -1);
     }
 }

@@ -78,7 +78,7 @@ export async function inviteNewAccount(ctx: MigrationContext, room: RoomPlan): P
         if (!isAlreadyInRoom(e)) throw e;
         return false;
     }
-    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).i = nowSeconds()));
+    ctx.journal.markRoom(room.roomId, { i: nowSeconds() });
     return !ctx.dryRun;
 }
 
@@ -99,7 +99,7 @@ export async function raisePowerLevel(ctx: MigrationContext, room: RoomPlan, lev
     await ctx.write("old:state", old, "PUT", `/rooms/${seg(room.roomId)}/state/m.room.power_levels/`, {
         body: { ...content, users },
     });
-    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).p = level));
+    ctx.journal.markRoom(room.roomId, { p: level });
     return true;
 }
 
@@ -112,7 +112,7 @@ export async function joinNewAccount(ctx: MigrationContext, room: RoomPlan): Pro
         query: { server_name: room.via, via: room.via },
         body: {},
     });
-    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).j = nowSeconds()));
+    ctx.journal.markRoom(room.roomId, { j: nowSeconds() });
     return true;
 }
 
@@ -122,7 +122,7 @@ export async function knockNewAccount(ctx: MigrationContext, room: RoomPlan): Pr
         query: { server_name: room.via, via: room.via },
         body: { reason: `${ctx.sides.old.userId} is moving to this account` },
     });
-    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).k = nowSeconds()));
+    ctx.journal.markRoom(room.roomId, { k: nowSeconds() });
 }
 
 /**
@@ -146,9 +146,7 @@ export async function confirmMembership(
     };
     // A power change made just before the join can reach the new server a moment after it: look again briefly.
     const result = await ctx.scheduler.poll(check, (r) => r.joined && r.level >= wanted, 10_000);
-    ctx.journal.update((j) => {
-        if (result.joined) (j.rooms[room.roomId] ??= {}).c = result.level;
-    });
+    if (result.joined) ctx.journal.markRoom(room.roomId, { c: result.level });
     return result;
 }
 
@@ -192,14 +190,14 @@ export async function copyRoomAccountData(ctx: MigrationContext, room: RoomPlan)
         }
     }
     if (copied) ctx.progress("room-data", `Copied ${copied} tag(s) and room settings for ${room.name}`, room);
-    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).t = nowSeconds()));
+    ctx.journal.markRoom(room.roomId, { t: nowSeconds() });
     return copied;
 }
 
 export async function leaveOldRoom(ctx: MigrationContext, room: RoomPlan): Promise<void> {
     ctx.progress("leave", `The old account leaves ${room.name}`, room);
     await ctx.write("old:leave", ctx.sides.old, "POST", `/rooms/${seg(room.roomId)}/leave`, { body: {} });
-    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).l = nowSeconds()));
+    ctx.journal.markRoom(room.roomId, { l: nowSeconds() });
 }
 
 /**
@@ -218,7 +216,7 @@ export async function sendMovedNote(ctx: MigrationContext, room: RoomPlan): Prom
         body: `I have moved to a new account: ${neu.userId}. Please reach me there from now on.`,
     };
     if (!old.sendMessage && (await noteAlreadySent(ctx, room, content.body))) {
-        ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).n = nowSeconds()));
+        ctx.journal.markRoom(room.roomId, { n: nowSeconds() });
         return true;
     }
     ctx.progress("dm-note", `Telling ${room.dmPartners.join(", ")} about the move`, room);
@@ -227,7 +225,7 @@ export async function sendMovedNote(ctx: MigrationContext, room: RoomPlan): Prom
         await ctx.write("old:message", old, "PUT", `/rooms/${seg(room.roomId)}/send/m.room.message/${seg(txn)}`, {
             body: content,
         });
-    ctx.journal.update((j) => ((j.rooms[room.roomId] ??= {}).n = nowSeconds()));
+    ctx.journal.markRoom(room.roomId, { n: nowSeconds() });
     return true;
 }
 

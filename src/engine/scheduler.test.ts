@@ -508,4 +508,31 @@ describe("issue 7.9: a server that keeps refusing cannot stall or spin the run",
         );
         expect(waits.map((w) => w.reason)).toEqual(["not-answering", "not-answering"]);
     });
+
+    test("paused, no new request is sent; one already under way finishes; resumed, the held one goes", async () => {
+        let resume!: () => void;
+        let gate: Promise<void> | null = null;
+        const scheduler = new Scheduler({ whilePaused: () => gate ?? Promise.resolve() });
+        const sent: string[] = [];
+        let finishFirst!: () => void;
+        const first = scheduler.run("new:read", async () => {
+            sent.push("first");
+            await new Promise<void>((r) => (finishFirst = r));
+            return "first done";
+        });
+        await new Promise((r) => setImmediate(r));
+        gate = new Promise<void>((r) => (resume = r));
+        const second = scheduler.run("new:read", async () => {
+            sent.push("second");
+            return "second done";
+        });
+        finishFirst();
+        await expect(first).resolves.toBe("first done");
+        await new Promise((r) => setImmediate(r));
+        expect(sent).toEqual(["first"]);
+        gate = null;
+        resume();
+        await expect(second).resolves.toBe("second done");
+        expect(sent).toEqual(["first", "second"]);
+    });
 });

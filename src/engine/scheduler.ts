@@ -78,6 +78,11 @@ export interface SchedulerOptions {
     maxRetries?: number;
     /** Give up on one request after the server asked to slow down this many times in a row (default 30). */
     maxRateLimited?: number;
+    /**
+     * Pausing: awaited before each request is sent, so a paused run sends nothing new while requests already under way
+     * finish. Resolves at once while not paused.
+     */
+    whilePaused?(): Promise<void>;
 }
 
 /** A server kept answering 429 to the same request: the step stops with this reason instead of waiting forever. */
@@ -240,6 +245,7 @@ export class Scheduler {
         let rateLimited = 0;
         let rateLimitedWaitMs = 0;
         let retries = 0;
+        await this.options.whilePaused?.();
         for (;;) {
             await this.acquire(b);
             const started = this.clock.now();

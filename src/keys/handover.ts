@@ -21,7 +21,7 @@
  * encryption on meanwhile) is read from every source then.
  */
 import type { MigrationContext } from "../engine/context.ts";
-import type { KeyHandover, KeysReport, RoomKeyCheck, RoomKeysReport } from "../engine/keyHandover.ts";
+import type { KeyHandover, KeysReport, RoomKeyCheck, RoomKeysReport, TimelineSessions } from "../engine/keyHandover.ts";
 import type { RoomPlan } from "../engine/plan.ts";
 import { type Reason, inEnglish, reason } from "../engine/reasons.ts";
 import { isMatrixRequestError, orIfNotFound, seg } from "../sessions/matrixHttp.ts";
@@ -367,7 +367,7 @@ export class BackupKeyHandover implements KeyHandover {
         return timelineSessions(events);
     }
 
-    public async checkRoom(ctx: MigrationContext, roomId: string): Promise<RoomKeyCheck> {
+    public async checkRoom(ctx: MigrationContext, roomId: string, timeline?: TimelineSessions): Promise<RoomKeyCheck> {
         await this.finished;
         let tally = this.rooms.get(roomId);
         const fresh = !tally;
@@ -375,10 +375,10 @@ export class BackupKeyHandover implements KeyHandover {
         // A dry run's inventory is seconds old: read again only a room it did not have.
         if (fresh || !ctx.dryRun) await this.catchUp(ctx, roomId, tally, fresh);
         let timelineError: string | undefined;
-        const seen = await this.readTimeline(ctx, roomId).catch((e: unknown) => {
-            timelineError = messageOf(e);
-            return { sessions: new Set<string>(), unnamed: 0 };
-        });
+        const given =
+            timeline ?? (await this.readTimeline(ctx, roomId).catch((e: unknown) => ({ error: messageOf(e) })));
+        if ("error" in given) timelineError = given.error;
+        const seen = "error" in given ? { sessions: new Set<string>(), unnamed: 0 } : given;
         tally.seen = seen;
         const read = await this.readBack(ctx, roomId);
         const hasSource = this.settings.local !== undefined || this.oldBackupVersion !== undefined;

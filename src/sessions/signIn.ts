@@ -38,6 +38,9 @@ export type SignInRequest =
           signal?: AbortSignal;
       };
 
+/** The sign-in methods by name: what the CLI's flags and the page's choice both come down to. */
+export type SignInMethodName = SignInRequest["method"];
+
 export interface SignInOptions {
     /** The name the new session gets in the account's device list. */
     deviceName: string;

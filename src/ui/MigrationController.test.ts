@@ -530,4 +530,23 @@ describe("issue 15.7: a migration running on another device (its heartbeat in th
         jest.advanceTimersByTime(15_000);
         expect(controller.getState().unfinished[0].elsewhere).toBeUndefined();
     });
+
+    test("dispose stops the timer that would look again once the heartbeat stops", () => {
+        jest.useFakeTimers({ now: Date.now() });
+        const { controller } = setUp(journalBeating(10, "CLIDEVICE"));
+        expect(jest.getTimerCount()).toBe(1);
+        controller.dispose();
+        expect(jest.getTimerCount()).toBe(0);
+    });
+});
+
+test("dispose releases the journal watcher and the pagehide listener (they were never released before)", async () => {
+    const { host, runtime } = setUp();
+    const unwatch = jest.fn();
+    const controller = new MigrationController({ ...host, watchJournal: () => unwatch });
+    await signInWithPassword(controller);
+    controller.dispose();
+    expect(unwatch).toHaveBeenCalledTimes(1);
+    window.dispatchEvent(new Event("pagehide"));
+    expect(runtime.signOutOnPageHide).not.toHaveBeenCalled();
 });

@@ -10,16 +10,9 @@
 import type { ProgressEvent } from "../engine/context.ts";
 import type { ExportProgress, HistoryExportRecord, HtmlWords } from "../engine/historyExport.ts";
 import type { Translate } from "../i18n/index.ts";
-import {
-    type JournalDocument,
-    HEARTBEAT_FRESH_MS,
-    type RunChoices,
-    type RunningElsewhere,
-    journalFor,
-    runningElsewhere,
-} from "../engine/journal.ts";
+import { HEARTBEAT_FRESH_MS, type RunChoices, type UnfinishedRun, unfinishedRuns } from "../engine/journal.ts";
 import type { MigrationReport } from "../engine/migration.ts";
-import type { MigrationPlan } from "../engine/plan.ts";
+import { type MigrationPlan, isMovable } from "../engine/plan.ts";
 import type { WaitNotice } from "../engine/scheduler.ts";
 import type { PageHost } from "./host.ts";
 import {
@@ -37,15 +30,8 @@ import {
 } from "./runtime.ts";
 import { whileHoldingMigrationLock } from "./tabLock.ts";
 
-/** A migration the journal says was started and not finished (the tab was closed mid-run). */
-export interface UnfinishedRun {
-    newUserId: string;
-    startedAt: number;
-    roomsDone: number;
-    choices: RunChoices;
-    /** Its heartbeat is fresh and from another device (or the CLI): it is running there, not interrupted. */
-    elsewhere?: RunningElsewhere;
-}
+// The journal's unfinished runs are read by the journal's owner (engine/journal.ts); offered from here.
+export { type UnfinishedRun, unfinishedRuns };
 
 /** The person's choice among the offered sign-in methods; a password or token is on its way to its one request. */
 export type SignInChoice =
@@ -129,32 +115,6 @@ export function exportWords(t: Translate): HtmlWords {
     };
 }
 
-/**
- * Reads unfinished migrations from the journal document: each entry type-checked (anything malformed is ignored, and
- * so are choices that are not what they claim to be); one with a fresh heartbeat from another device than
- * `ourDeviceId` is marked as running elsewhere.
- */
-export function unfinishedRuns(doc: unknown, ourDeviceId?: string | null, nowMs = Date.now()): UnfinishedRun[] {
-    const d = doc as Partial<JournalDocument> | undefined;
-    if (d?.version !== 1 || typeof d.migrations !== "object" || !d.migrations) return [];
-    return Object.keys(d.migrations).flatMap((newUserId) => {
-        const raw = d.migrations![newUserId] as unknown;
-        if (!raw || typeof raw !== "object" || (raw as { finishedAt?: unknown }).finishedAt) return [];
-        const j = journalFor(d, newUserId);
-        if (!j.choices) return [];
-        const elsewhere = runningElsewhere(j, ourDeviceId, nowMs);
-        return [
-            {
-                newUserId,
-                startedAt: j.startedAt,
-                roomsDone: Object.values(j.rooms).filter((r) => r && typeof r === "object" && r.c !== undefined).length,
-                choices: j.choices,
-                ...(elsewhere ? { elsewhere } : {}),
-            },
-        ];
-    });
-}
-
 /** The plan as the user chose it before: the same rooms, options and settings. */
 function applyChoices(plan: MigrationPlan, choices: RunChoices): MigrationPlan {
     const rooms = new Set(choices.rooms);
@@ -163,26 +123,84 @@ function applyChoices(plan: MigrationPlan, choices: RunChoices): MigrationPlan {
         ...plan,
         rooms: plan.rooms.map((r) => ({
             ...r,
-            selected: rooms.has(r.roomId) && (r.status === "ready" || r.status === "already"),
+            selected: rooms.has(r.roomId) && isMovable(r),
         })),
         options: { ...plan.options, ...choices.options },
         optionalAccountData: plan.optionalAccountData.map((o) => ({ ...o, selected: settings.has(o.type) })),
     };
 }
 
+/** What the controller holds outside itself (listeners, watchers, timers), released together by `dispose`. */
+class Disposables {
+    private readonly releases: Array<() => void> = [];
+
+    public add(release: () => void): void {
+        this.releases.push(release);
+    }
+
+    /** Releases everything, the latest first; each release runs once. */
+    public dispose(): void {
+        for (const release of this.releases.splice(0).reverse()) release();
+    }
+}
+
+/** A paused run: the gate its next request waits on (the scheduler's `whilePaused`) until resumed. */
+class PauseGate {
+    private held: { gate: Promise<void>; open(): void } | null = null;
+
+    public get paused(): boolean {
+        return this.held !== null;
+    }
+
+    /** False when already paused. */
+    public pause(): boolean {
+        if (this.held) return false;
+        let open!: () => void;
+        const gate = new Promise<void>((resolve) => (open = resolve));
+        this.held = { gate, open };
+        return true;
+    }
+
+    public resume(): void {
+        this.held?.open();
+        this.held = null;
+    }
+
+    public readonly whilePaused = (): Promise<void> => this.held?.gate ?? Promise.resolve();
+}
+
+/** One sign-in under way elsewhere (a popup, a code to approve): cancelling ends it and marks it cancelled. */
+class SignInAttempt {
+    public cancelled = false;
+
+    public constructor(private readonly end: () => void = () => undefined) {}
+
+    public cancel(): void {
+        this.cancelled = true;
+        this.end();
+    }
+}
+
+/** The server's request for approval while recovery is set up, waiting for the person's answer. */
+interface ApprovalRequest {
+    ask: ApprovalAsk;
+    /** A password for the one request, or null: cancelled. */
+    answer(password: string | null): void;
+}
+
 export class MigrationController {
     private state: ControllerState;
     private readonly listeners = new Set<() => void>();
+    private readonly disposables = new Disposables();
     private runtime: MigrationRuntime | null = null;
-    private resumePaused: (() => void) | null = null;
-    private pausedGate: Promise<void> | null = null;
+    private readonly pauseGate = new PauseGate();
     private signedIn: NewAccountHandle | null = null;
-    /** Ends the sign-in under way elsewhere (closes its popup, stops polling for its code). */
-    private cancelWait: (() => void) | null = null;
-    /** Answers the server's request for approval (a password, or null: cancelled). */
-    private answerApproval: ((password: string | null) => void) | null = null;
+    /** The sign-in under way elsewhere, while it waits. */
+    private attempt: SignInAttempt | null = null;
+    /** The approval the server asked for, until answered. */
+    private approvalRequest: ApprovalRequest | null = null;
     /** Looks again once a run shown as running elsewhere has gone silent (its heartbeat is then stale). */
-    private staleCheck: ReturnType<typeof setTimeout> | null = null;
+    private staleCheck: ReturnType<typeof setTimeout> | undefined;
 
     public constructor(private readonly host: PageHost) {
         this.state = {
@@ -193,8 +211,19 @@ export class MigrationController {
         };
         this.state.unfinished = this.readUnfinished();
         window.addEventListener("pagehide", this.onPageHide);
+        this.disposables.add(() => window.removeEventListener("pagehide", this.onPageHide));
         // Element may sync the journal after the page opened (a fresh start): offer to continue once it arrives.
-        host.watchJournal(() => this.refreshUnfinished());
+        this.disposables.add(host.watchJournal(() => this.refreshUnfinished()));
+        this.disposables.add(() => clearTimeout(this.staleCheck));
+    }
+
+    /**
+     * Lets go of Element: the pagehide listener, the journal watcher and the stale-heartbeat timer. For when the
+     * controller is replaced (another Element session); a run under way is not stopped by it.
+     */
+    public dispose(): void {
+        this.disposables.dispose();
+        this.listeners.clear();
     }
 
     // --- for React (useSyncExternalStore) ---
@@ -229,8 +258,8 @@ export class MigrationController {
     /** The journal's unfinished runs; re-read when one running elsewhere would go stale without a new heartbeat. */
     private readUnfinished(): UnfinishedRun[] {
         const runs = unfinishedRuns(this.host.readJournal(), this.host.oldDeviceId?.());
-        if (this.staleCheck) clearTimeout(this.staleCheck);
-        this.staleCheck = null;
+        clearTimeout(this.staleCheck);
+        this.staleCheck = undefined;
         const beats = runs.flatMap((r) => (r.elsewhere ? [r.elsewhere.heartbeatAt * 1000] : []));
         if (beats.length) {
             const wait = Math.max(0, Math.min(...beats) + HEARTBEAT_FRESH_MS - Date.now()) + 1000;
@@ -280,7 +309,7 @@ export class MigrationController {
         const stage = this.state.stage;
         if (stage.name !== "sign-in" || !stage.offer || stage.wait || this.state.busy) return;
         const { offer } = stage;
-        let cancelled = false;
+        let attempt = new SignInAttempt();
         let input: NewAccountSignInInput;
         let wait: SignInWait | undefined;
         if (choice.method === "sso" || choice.method === "oauth") {
@@ -291,10 +320,7 @@ export class MigrationController {
             }
             input = { ...choice, window: popup };
             wait = { kind: "popup" };
-            this.cancelWait = () => {
-                cancelled = true;
-                popup.close();
-            };
+            attempt = new SignInAttempt(() => popup.close());
         } else if (choice.method === "device") {
             const abort = new AbortController();
             input = {
@@ -307,23 +333,21 @@ export class MigrationController {
                 },
             };
             wait = { kind: "device" };
-            this.cancelWait = () => {
-                cancelled = true;
-                abort.abort();
-            };
+            attempt = new SignInAttempt(() => abort.abort());
         } else {
             input = choice;
         }
+        if (wait) this.attempt = attempt;
         this.setStage({ ...stage, wait });
         const continuing = stage.continuing;
         void this.act(async (rt) => {
             try {
                 const account = await rt.signIn(offer, input);
                 this.signedIn = account;
-                const planned = cancelled
+                const planned = attempt.cancelled
                     ? undefined
                     : await Promise.all([rt.plan(account, this.host.defaultOptions), rt.keyStatus(account)]);
-                if (cancelled || !planned) {
+                if (attempt.cancelled || !planned) {
                     // Cancelled just as it signed in (or while it planned): that session is not wanted.
                     this.signedIn = null;
                     await rt.signOut(account).catch(() => undefined);
@@ -342,16 +366,16 @@ export class MigrationController {
             } catch (e) {
                 if (this.state.stage.name === "sign-in") this.setStage({ ...stage, wait: undefined });
                 // A wait the person cancelled is not an error to show.
-                if (!cancelled) throw e;
+                if (!attempt.cancelled) throw e;
             } finally {
-                this.cancelWait = null;
+                if (this.attempt === attempt) this.attempt = null;
             }
         });
     }
 
     /** Stops a sign-in under way elsewhere; the methods are offered again. */
     public cancelSignIn(): void {
-        this.cancelWait?.();
+        this.attempt?.cancel();
     }
 
     public changePlan(plan: MigrationPlan): void {
@@ -376,14 +400,16 @@ export class MigrationController {
         if (stage.name !== "review" || this.state.busy) return;
         const abort = new AbortController();
         let cancelled = false;
-        const ask = (approval: ApprovalAsk, answer: (password: string | null) => void) => {
-            this.answerApproval = (password) => {
-                this.answerApproval = null;
-                this.set({ approval: undefined });
-                if (password === null) cancelled = true;
-                answer(password);
+        /** Shows what the server asks; the person's answer (null: cancelled) goes to `answer` (see `answerApproval`). */
+        const ask = (what: ApprovalAsk, answer: (password: string | null) => void) => {
+            this.approvalRequest = {
+                ask: what,
+                answer: (password) => {
+                    if (password === null) cancelled = true;
+                    answer(password);
+                },
             };
-            this.set({ approval });
+            this.set({ approval: what });
         };
         const approval: RecoveryApprovalUi = {
             signal: abort.signal,
@@ -399,7 +425,7 @@ export class MigrationController {
                 if (cancelled) return undefined;
                 throw e;
             } finally {
-                this.answerApproval = null;
+                this.approvalRequest = null;
                 this.set({ approval: undefined });
             }
         });
@@ -411,12 +437,21 @@ export class MigrationController {
 
     /** The new account's password, for the server's one approval request (never kept). */
     public approveWithPassword(password: string): void {
-        if (this.state.approval?.kind === "password" && password) this.answerApproval?.(password);
+        if (this.approvalRequest?.ask.kind === "password" && password) this.answerApproval(password);
     }
 
     /** Gives up the approval the server asked for: recovery is not set up, nothing changed. */
     public cancelApproval(): void {
-        this.answerApproval?.(null);
+        this.answerApproval(null);
+    }
+
+    /** The one way an answer reaches the set-up: the request is closed first, so it is answered once. */
+    private answerApproval(password: string | null): void {
+        const request = this.approvalRequest;
+        if (!request) return;
+        this.approvalRequest = null;
+        this.set({ approval: undefined });
+        request.answer(password);
     }
 
     public confirmRecoveryKeySaved(): void {
@@ -482,7 +517,7 @@ export class MigrationController {
             rt.run(stage.account, stage.plan, choices, {
                 onProgress: (progress) => updateRunning({ progress }),
                 onWait: (lastWait) => updateRunning({ lastWait }),
-                whilePaused: () => this.pausedGate ?? Promise.resolve(),
+                whilePaused: this.pauseGate.whilePaused,
             });
         // A dry run changes nothing; a real one refuses while another tab of this browser runs the same migration.
         void this.act((rt) =>
@@ -507,16 +542,13 @@ export class MigrationController {
     }
 
     public pause(): void {
-        if (this.state.stage.name !== "running" || this.pausedGate) return;
-        this.pausedGate = new Promise((resolve) => (this.resumePaused = resolve));
+        if (this.state.stage.name !== "running" || !this.pauseGate.pause()) return;
         this.setStage({ ...this.state.stage, paused: true });
         this.showEntryProgress();
     }
 
     public resume(): void {
-        this.resumePaused?.();
-        this.resumePaused = null;
-        this.pausedGate = null;
+        this.pauseGate.resume();
         if (this.state.stage.name === "running" && this.state.stage.paused) {
             this.setStage({ ...this.state.stage, paused: false });
             this.showEntryProgress();

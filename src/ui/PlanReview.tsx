@@ -8,7 +8,7 @@ import { Alert, Button, CheckboxInput, Form, Heading, Text } from "@vector-im/co
 import DownloadIcon from "@vector-im/compound-design-tokens/assets/web/icons/download";
 
 import type { MigrationPlan, RoomPlan } from "../engine/plan.ts";
-import { invitesNeeded } from "../engine/plan.ts";
+import { invitesNeeded, isMovable } from "../engine/plan.ts";
 import { type Translate, hasTranslation } from "../i18n/index.ts";
 import type { HistoryExportState, UnfinishedRun } from "./MigrationController.ts";
 import { HistoryExportPanel } from "./HistoryExportPanel.tsx";
@@ -127,7 +127,7 @@ export function PlanReview({
     const rowOf = (room: RoomPlan): RoomRowModel => {
         let model = models.get(room);
         if (!model) {
-            const selectable = room.status === "ready" || room.status === "already";
+            const selectable = isMovable(room);
             // Accepting renews the room object, so this value is never stale for its model.
             const accepted = plan.options.acceptMissingKeys.includes(room.roomId);
             model = {
@@ -205,7 +205,7 @@ export function PlanReview({
                             r.name.toLocaleLowerCase().includes(needle) ||
                             r.roomId.toLocaleLowerCase().includes(needle),
                     );
-                const selectable = rooms.filter((r) => r.status === "ready" || r.status === "already");
+                const selectable = rooms.filter((r) => isMovable(r));
                 const creatorRooms = rooms.filter((r) => r.blockers.some(isCreatorNote)).length;
                 const hiddenRooms = rooms.filter((r) => r.blockers.some(isHiddenHistory)).length;
                 return (
@@ -220,12 +220,7 @@ export function PlanReview({
                         onToggle={toggle}
                         onSelectAll={
                             selectable.length
-                                ? (on) =>
-                                      setRooms((r) =>
-                                          planGroupOf(r) === g && (r.status === "ready" || r.status === "already")
-                                              ? on
-                                              : undefined,
-                                      )
+                                ? (on) => setRooms((r) => (planGroupOf(r) === g && isMovable(r) ? on : undefined))
                                 : undefined
                         }
                         allSelected={selectable.length > 0 && selectable.every((r) => r.selected)}
@@ -376,7 +371,7 @@ function RoomPlanDetails({
     const hidden = room.blockers.find(isHiddenHistory);
     // The person's explicit, per-room acceptance of what stays behind if the old account leaves (the leave gate's
     // only way past a loss): offered where one is named (hidden history) or possible (an encrypted room's keys).
-    const canAccept = room.selected && (room.status === "ready" || room.status === "already");
+    const canAccept = room.selected && isMovable(room);
     const acceptLabel = hidden
         ? t("review|leave_anyway_history", hidden.params)
         : room.encrypted

@@ -4,14 +4,14 @@
  * server (OAuth 2.0 account page, single sign-on) opened in a new tab; the set-up retries until the server sees the
  * approval. It appears because the person just asked for the set-up, so focus goes to what it asks for.
  */
-import React, { useEffect, useId, useRef, useState } from "react";
-import { Button, Form, Heading, InlineSpinner, Text } from "@vector-im/compound-web";
+import React, { useEffect, useId, useRef } from "react";
+import { Button, Heading, InlineSpinner, Text } from "@vector-im/compound-web";
 import PopOutIcon from "@vector-im/compound-design-tokens/assets/web/icons/pop-out";
 
 import type { Translate } from "../i18n/index.ts";
 import { isSafeServerUrl } from "../sessions/serverUrl.ts";
 import type { ApprovalAsk } from "./MigrationController.ts";
-import { SecretInput } from "./SecretInput.tsx";
+import { SecretForm } from "./SecretForm.tsx";
 
 export interface RecoveryApprovalProps {
     t: Translate;
@@ -21,7 +21,6 @@ export interface RecoveryApprovalProps {
 }
 
 export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryApprovalProps): React.JSX.Element {
-    const [password, setPassword] = useState("");
     const headingId = useId();
     const root = useRef<HTMLElement>(null);
     useEffect(
@@ -44,31 +43,15 @@ export function RecoveryApproval({ t, ask, onPassword, onCancel }: RecoveryAppro
                 {t("approval|label")}
             </Heading>
             {ask.kind === "password" ? (
-                <Form.Root
-                    className="mx_AccountMigration_stack"
-                    onSubmit={(e) => {
-                        e.preventDefault();
-                        // Compound's disabled submit is only aria-disabled: the form can still be sent.
-                        if (!password) return;
-                        onPassword(password);
-                        setPassword("");
-                    }}
-                >
-                    <Text size="sm">{t("approval|password_intro")}</Text>
-                    <SecretInput
-                        t={t}
-                        name="approvalPassword"
-                        label={t("signin|password")}
-                        value={password}
-                        onChange={setPassword}
-                    />
-                    <div className="mx_AccountMigration_row">
-                        <Form.Submit size="md" disabled={!password}>
-                            {t("approval|continue")}
-                        </Form.Submit>
-                        {cancel}
-                    </div>
-                </Form.Root>
+                <SecretForm
+                    t={t}
+                    name="approvalPassword"
+                    label={t("signin|password")}
+                    intro={<Text size="sm">{t("approval|password_intro")}</Text>}
+                    submitLabel={t("approval|continue")}
+                    actions={cancel}
+                    onSubmit={onPassword}
+                />
             ) : isSafeServerUrl(ask.url) ? (
                 <>
                     <Text size="sm">{t("approval|page_intro")}</Text>

@@ -1,18 +1,18 @@
 /**
  * The sign-in methods the new account's server offers, in the server's order — the recommended one first: OAuth 2.0
  * (and, when offered, a code to approve on another device), single sign-on with each identity provider, the password;
- * an access token stays under "Advanced". A typed password or token leaves this component only with its submit, and
- * its field is emptied then. Buttons that open the server's page in a popup say so with an icon.
+ * an access token stays under "Advanced". A typed password or token leaves only with its submit (`SecretForm`).
+ * Buttons that open the server's page in a popup say so with an icon.
  */
-import React, { useId, useState } from "react";
-import { Alert, Button, Form, Heading, Separator, Text } from "@vector-im/compound-web";
+import React, { useId } from "react";
+import { Alert, Button, Heading, Separator, Text } from "@vector-im/compound-web";
 import DevicesIcon from "@vector-im/compound-design-tokens/assets/web/icons/devices";
 import PopOutIcon from "@vector-im/compound-design-tokens/assets/web/icons/pop-out";
 
 import type { Translate } from "../i18n/index.ts";
 import type { SignInChoice } from "./MigrationController.ts";
 import type { RuntimeError, SignInMethod, SignInOffer } from "./runtime.ts";
-import { SecretInput } from "./SecretInput.tsx";
+import { SecretForm } from "./SecretForm.tsx";
 
 export interface SignInMethodChoiceProps {
     t: Translate;
@@ -45,7 +45,6 @@ function Method({
     passwordError?: RuntimeError;
     onChoose(choice: SignInChoice): void;
 }): React.JSX.Element | null {
-    const [password, setPassword] = useState("");
     const kind = primary ? "primary" : "secondary";
     switch (method.kind) {
         case "oauth":
@@ -104,31 +103,17 @@ function Method({
             );
         case "password":
             return (
-                <Form.Root
-                    className="mx_AccountMigration_stack"
-                    onSubmit={(e) => {
-                        e.preventDefault();
-                        // Compound's disabled submit is only aria-disabled: the form can still be sent.
-                        if (busy || !password) return;
-                        onChoose({ method: "password", password });
-                        setPassword("");
-                    }}
-                >
-                    <SecretInput
-                        t={t}
-                        name="newPassword"
-                        label={t("signin|password")}
-                        value={password}
-                        onChange={setPassword}
-                        help={t("signin|password_note")}
-                        error={passwordError}
-                    />
-                    <div>
-                        <Form.Submit kind={kind} size="md" disabled={busy || !password}>
-                            {busy ? t("signin|busy") : t("signin|submit")}
-                        </Form.Submit>
-                    </div>
-                </Form.Root>
+                <SecretForm
+                    t={t}
+                    name="newPassword"
+                    label={t("signin|password")}
+                    help={t("signin|password_note")}
+                    error={passwordError}
+                    busy={busy}
+                    submitKind={kind}
+                    submitLabel={busy ? t("signin|busy") : t("signin|submit")}
+                    onSubmit={(password) => onChoose({ method: "password", password })}
+                />
             );
         default:
             return null;
@@ -146,33 +131,20 @@ function AccessToken({
     open: boolean;
     onChoose(choice: SignInChoice): void;
 }): React.JSX.Element {
-    const [accessToken, setAccessToken] = useState("");
     return (
         <details className="mx_AccountMigration_advanced" open={open}>
             <summary>{t("signin|advanced")}</summary>
-            <Form.Root
-                className="mx_AccountMigration_stack"
-                onSubmit={(e) => {
-                    e.preventDefault();
-                    if (busy || !accessToken.trim()) return;
-                    onChoose({ method: "token", accessToken: accessToken.trim() });
-                    setAccessToken("");
-                }}
-            >
-                <SecretInput
-                    t={t}
-                    name="newAccessToken"
-                    label={t("signin|access_token")}
-                    value={accessToken}
-                    onChange={setAccessToken}
-                    help={t("signin|access_token_note")}
-                />
-                <div>
-                    <Form.Submit kind="secondary" size="md" disabled={busy || !accessToken.trim()}>
-                        {t("signin|access_token_submit")}
-                    </Form.Submit>
-                </div>
-            </Form.Root>
+            <SecretForm
+                t={t}
+                name="newAccessToken"
+                label={t("signin|access_token")}
+                help={t("signin|access_token_note")}
+                busy={busy}
+                trim
+                submitKind="secondary"
+                submitLabel={t("signin|access_token_submit")}
+                onSubmit={(accessToken) => onChoose({ method: "token", accessToken })}
+            />
         </details>
     );
 }

@@ -18,10 +18,19 @@ export { registerPageTranslations } from "../i18n/index.ts";
 
 document.adoptedStyleSheets = [...document.adoptedStyleSheets, compound, style];
 
-let controller: MigrationController | null = null;
+let current: { host: PageHost; controller: MigrationController } | null = null;
+
+/** The one controller for `host`; a new host (another Element session) gets a new one, the old one let go. */
+function controllerFor(host: PageHost): MigrationController {
+    if (current?.host !== host) {
+        current?.controller.dispose();
+        current = { host, controller: new MigrationController(host) };
+    }
+    return current.controller;
+}
 
 export function PageRoot({ host, initialNewUserId }: { host: PageHost; initialNewUserId?: string }): React.JSX.Element {
-    controller ??= new MigrationController(host);
+    const controller = controllerFor(host);
     return (
         <TooltipProvider>
             <MigrationPage host={host} controller={controller} initialNewUserId={initialNewUserId} />

@@ -8,7 +8,7 @@ import type { RoomResult } from "../engine/roomSteps.ts";
 import type { RoomSource } from "../engine/snapshot.ts";
 import { englishTranslate } from "../i18n/index.ts";
 import { resultReasons } from "./planGroups.ts";
-import { escapeMarkdown, reportMarkdown } from "./reportExport.ts";
+import { adminRequestsText, escapeMarkdown, reportMarkdown } from "./reportExport.ts";
 
 const OLD = "@old:a.example";
 const NEW = "@new:b.example";
@@ -191,5 +191,27 @@ describe("the exported Markdown report", () => {
         const row = md.split("\n").find((l) => l.startsWith("- **"))!;
         expect(row).toBe("- **Fine name** (``` !x`` `y # z:a.example ```): " + row.split("): ")[1]);
         expect(md.split("\n").filter((l) => l.startsWith("#"))).not.toContainEqual(expect.stringContaining("z:a"));
+    });
+});
+
+describe("'Copy all admin requests'", () => {
+    // Names that forge lines or reorder what the reader sees once pasted into a chat or a mail.
+    const names = [...HOSTILE_NAMES, "Team \u202eevil.exe\u202c", "\u2067Admins\u2069 \u200fnote\u061c"];
+    const { plan, report } = exported(names);
+    const text = adminRequestsText(englishTranslate, report, plan);
+
+    test("is two plain lines per room — its name, then its message — with no control character or bidirectional override", () => {
+        // eslint-disable-next-line no-control-regex -- control characters are what must not be there
+        expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/);
+        expect(text).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+        const blocks = text.split("\n\n");
+        expect(blocks).toHaveLength(names.length);
+        for (const block of blocks) expect(block.split("\n")).toHaveLength(2);
+        // Each heading is the room's name as one line, overrides shown as U+FFFD.
+        expect(blocks.map((b) => b.split("\n")[0])).toEqual(
+            report.rooms.map((r) =>
+                oneLine(r.name).replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "\uFFFD"),
+            ),
+        );
     });
 });

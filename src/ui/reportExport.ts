@@ -5,6 +5,20 @@ import type { Translate, TranslationKey } from "../i18n/index.ts";
 import { REPORT_GROUPS, adminRequests, resultReasons } from "./planGroups.ts";
 
 /**
+ * Text a server or room admin chose, as one plain line that shows as what it is: line separators and other control
+ * characters become spaces, bidirectional overrides (which would reorder what the reader sees) a visible U+FFFD, as
+ * in the CLI.
+ */
+export function plainLine(text: string): string {
+    return (
+        text
+            // eslint-disable-next-line no-control-regex -- control characters are what this removes
+            .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+            .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "\uFFFD")
+    );
+}
+
+/**
  * Text as inline Markdown that renders as exactly that text. Room names, reasons and the admin messages quoting them
  * come from servers and room admins: no line break (nor anything an editor or renderer may take for one), heading,
  * list, quote, table, code, emphasis, link, image, autolink or HTML may come of them. Line separators and other
@@ -13,15 +27,9 @@ import { REPORT_GROUPS, adminRequests, resultReasons } from "./planGroups.ts";
  * linking bare addresses).
  */
 export function escapeMarkdown(text: string): string {
-    return (
-        text
-            // eslint-disable-next-line no-control-regex -- control characters are what this removes
-            .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
-            // Bidirectional overrides would reorder what the reader sees (as in the CLI: a visible replacement).
-            .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "\uFFFD")
-            .replace(/[!-%'-/:;=?@[-`{-~]/g, "\\$&")
-            .replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]!)
-    );
+    return plainLine(text)
+        .replace(/[!-%'-/:;=?@[-`{-~]/g, "\\$&")
+        .replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]!);
 }
 
 /** Text as an inline code span (its content is literal): fenced by more backticks than it holds in a row. */
@@ -85,9 +93,12 @@ export function reportMarkdown(t: Translate, report: MigrationReport, plan: { ro
     return lines.join("\n");
 }
 
-/** All admin requests as one text to paste: a heading per room, then its message. */
+/**
+ * All admin requests as one text to paste: a heading per room, then its message. Pasted into a chat or a mail, a room
+ * name with line breaks or bidirectional overrides would forge lines or reorder them: each is one plain line.
+ */
 export function adminRequestsText(t: Translate, report: MigrationReport, plan: { rooms: RoomPlan[] }): string {
     return adminRequests(t, report, plan)
-        .map((r) => `${r.room}\n${r.message}`)
+        .map((r) => `${plainLine(r.room)}\n${plainLine(r.message)}`)
         .join("\n\n");
 }

@@ -11,7 +11,6 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 
 import { type HostServer, startHostServer } from "../../host/server.ts";
-import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { stopAllClients } from "../bed/clients.ts";
 import { type Homeserver, registerUser, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
@@ -44,6 +43,7 @@ import {
     runPageCase,
     toReview,
 } from "./pageRunner.ts";
+import { sessionFor } from "../support/scenario.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-bad-input-"));
 
@@ -58,12 +58,12 @@ afterAll(async () => {
     await stopAllClients();
 });
 
-test("the README's table lists every case, with the front ends it runs on", () => {
-    const readme = readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+test("the bad-input table in docs/testing.md lists every case, with the front ends it runs on", () => {
+    const table = readFileSync(path.join(PROJECT_ROOT, "docs", "testing.md"), "utf8");
     for (const c of BAD_INPUT_CASES) {
         const where = [c.cli && "CLI", c.page && "page"].filter(Boolean).join(", ");
         const row = new RegExp(`^\\| ${c.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} +\\| ${where} +\\|`, "m");
-        expect({ name: c.name, listed: row.test(readme) }).toEqual({
+        expect({ name: c.name, listed: row.test(table) }).toEqual({
             name: c.name,
             listed: true,
         });
@@ -79,7 +79,7 @@ describe("the CLI", () => {
         const bed = currentBed();
         const plain = async (hs: typeof bed.a, prefix: string) => {
             const u = await registerUser(hs, uniqueLocalpart(prefix));
-            return { ...u, http: new MatrixHttp(hs.baseUrl, u.accessToken) };
+            return sessionFor(hs, u);
         };
         ctx = {
             bed,

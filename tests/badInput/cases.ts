@@ -2,7 +2,7 @@
  * The bad-input table (issue 11, section 4): each case once, with what the person sees and how the test proves nothing
  * changed or was lost, and how each front end meets it — the CLI (cliRunner.ts) and the Element page in headless
  * Chromium (pageRunner.ts). badInput.test.ts runs every case on every front end it names, in this order (the page's
- * cases follow one person through the steps: the account, signing in, the plan, the run, the report). The README's
+ * cases follow one person through the steps: the account, signing in, the plan, the run, the report). The bad-input table in docs/testing.md
  * table lists the same cases; a test checks it does.
  */
 import { readFileSync } from "node:fs";
@@ -14,7 +14,7 @@ import { changesIn, logMark, requestsSince } from "../bed/accessLog.ts";
 import { registerUser, startExtraHomeserver, uniqueLocalpart } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { getAccountData, setAccountData } from "../engine/scenario.ts";
+import { getAccountData, setAccountData } from "../support/scenario.ts";
 import {
     type CliCase,
     type CliContext,
@@ -39,11 +39,11 @@ import { cliServerDown, pageServerDown } from "./serverDown.ts";
 import { cliTwoRuns, pageTwoTabs } from "./twoRuns.ts";
 
 export interface BadInputCase {
-    /** The bad input or the situation, as the README names it. */
+    /** The bad input or the situation, as docs/testing.md's table names it. */
     name: string;
     /** What the person is told, in short (the tests check the exact words; the page says them in their language). */
     sees: string;
-    /** What proves, from the servers, that nothing changed or was lost ("no change", "room kept": see the README). */
+    /** What proves, from the servers, that nothing changed or was lost ("no change", "room kept": see docs/testing.md). */
     proof: string;
     cli?: CliCase;
     page?: PageCase;

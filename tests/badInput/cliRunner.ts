@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Homeserver } from "../bed/homeservers.ts";
 import { changesIn, logMark, requestsSince } from "../bed/accessLog.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
-import type { Actor } from "../engine/scenario.ts";
+import type { Actor } from "../support/scenario.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { unsafeLeaves } from "../proof/migrationState.ts";
 import { type BadInputAccount, roomState, stateChanges, toolSessions } from "./fixture.ts";

@@ -9,7 +9,7 @@
  *   backups (`installBackupVersion`), the tool's sessions in the device lists (`toolSessions`).
  */
 import { MEGOLM_BACKUP_ALGORITHM } from "../../src/keys/backupCrypto.ts";
-import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
+import { seg } from "../../src/sessions/matrixHttp.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
 import {
@@ -19,7 +19,8 @@ import {
     createBlockedRooms,
     createRoom,
     join,
-} from "../engine/scenario.ts";
+    sessionFor,
+} from "../support/scenario.ts";
 import type { MigratedAccount } from "../proof/migrationState.ts";
 import { type TrialAccount, buildTrialAccount } from "../proof/trialAccount.ts";
 
@@ -74,7 +75,7 @@ export async function buildBadInputAccount(bed: BedDescription): Promise<BadInpu
 /** Each server's admin, and a user registered on a server (with its password and a session). */
 async function registered(hs: BedDescription["a"], prefix: string, admin = false): Promise<Actor> {
     const user = await registerUser(hs, uniqueLocalpart(prefix), { admin });
-    return { ...user, http: new MatrixHttp(hs.baseUrl, user.accessToken) };
+    return sessionFor(hs, user);
 }
 
 export interface SmallAccount extends MigratedAccount {

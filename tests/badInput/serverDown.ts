@@ -9,13 +9,14 @@
 import { startFaultProxy } from "../bed/faultProxy.ts";
 import { openBrowserPage } from "../browser/chromium.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { getState } from "../engine/scenario.ts";
+import { getState } from "../support/scenario.ts";
 import { unsafeLeaves } from "../proof/migrationState.ts";
 import { openMigrationPage, signInWithPassword } from "../signIn/support.ts";
 import type { CliContext } from "./cliRunner.ts";
 import { type SmallAccount, smallAccount } from "./fixture.ts";
 import type { PageContext } from "./pageRunner.ts";
 import { newAccountIn } from "./twoRuns.ts";
+import { cliArgs } from "../support/cli.ts";
 
 /** The new server behind a proxy that goes down for good once the second join is asked for (until `up()`). */
 async function failingNewServer(ctx: { bed: CliContext["bed"] }) {
@@ -53,10 +54,10 @@ export async function cliServerDown(ctx: CliContext): Promise<void> {
     const s = await smallAccount(ctx.bed, 2);
     const server = await failingNewServer(ctx);
     try {
-        const args = [
-            ...["--old-homeserver", ctx.bed.a.baseUrl, "--new-user", s.aliceNew.userId],
-            ...["--new-homeserver", server.proxy.baseUrl, "--yes", "--leave-old-rooms"],
-        ];
+        const args = cliArgs(
+            { oldHomeserver: ctx.bed.a.baseUrl, newUser: s.aliceNew.userId, newHomeserver: server.proxy.baseUrl },
+            ...["--yes", "--leave-old-rooms"],
+        );
         const env = { MIGRATE_OLD_ACCESS_TOKEN: s.alice.accessToken, MIGRATE_NEW_ACCESS_TOKEN: s.aliceNew.accessToken };
         const run = await runCli(args, env);
         expect({ code: run.code, stderr: run.stderr }).toEqual({

@@ -11,11 +11,12 @@ import { changesIn, logMark, requestsSince } from "../bed/accessLog.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
 import { openBrowserPage } from "../browser/chromium.ts";
 import { runCli, startCli } from "../cli/cliProcess.ts";
-import { getState } from "../engine/scenario.ts";
+import { getState } from "../support/scenario.ts";
 import { openMigrationPage, signInToContinue, signInWithPassword } from "../signIn/support.ts";
 import type { CliContext } from "./cliRunner.ts";
 import { type SmallAccount, smallAccount } from "./fixture.ts";
 import { type PageContext, expectNoChange } from "./pageRunner.ts";
+import { cliArgs } from "../support/cli.ts";
 
 async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -48,10 +49,8 @@ export async function cliTwoRuns(ctx: CliContext): Promise<void> {
     const stalledA = await startFaultProxy(bed.a.baseUrl, (method, p) =>
         method === "GET" && p.startsWith("/_matrix/client/v3/sync") ? { kind: "stall" } : undefined,
     );
-    const args = (oldHomeserver: string) => [
-        ...["--old-homeserver", oldHomeserver, "--new-user", s.aliceNew.userId],
-        ...["--new-homeserver", bed.b.baseUrl, "--yes"],
-    ];
+    const args = (oldHomeserver: string) =>
+        cliArgs({ oldHomeserver, newUser: s.aliceNew.userId, newHomeserver: bed.b.baseUrl }, "--yes");
     const env = {
         MIGRATE_OLD_ACCESS_TOKEN: s.alice.accessToken,
         MIGRATE_NEW_ACCESS_TOKEN: s.aliceNew.accessToken,

@@ -14,6 +14,7 @@ import { mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import path from "node:path";
 
 import { BED_STATE_ROOT } from "./paths.ts";
+import { type Postgres, startPostgres } from "./postgres.ts";
 import { type LimitsProfile, rateLimitConfig } from "./rateLimits.ts";
 import { BedSetupError, ensureSynapseInstalled } from "./synapseInstall.ts";
 
@@ -45,6 +46,11 @@ export interface BedOptions {
     /** One profile for both servers, or one each (e.g. an old server more generous than the new one). */
     limits?: LimitsProfile | { a: LimitsProfile; b: LimitsProfile };
     log?: (line: string) => void;
+    /**
+     * "sqlite" (the default, what the tests use) or "postgres": one throw-away PostgreSQL cluster for both servers on
+     * port base+50, for benchmarks that seed far more events than SQLite persists in reasonable time.
+     */
+    database?: "sqlite" | "postgres";
 }
 
 /** A Python launcher: PR_SET_PDEATHSIG survives exec, so Synapse gets SIGTERM if our process dies. */
@@ -265,6 +271,7 @@ function launchSynapse(
     spec: ServerSpec,
     limits: LimitsProfile,
     extraConfig: Record<string, unknown> = {},
+    env: Record<string, string> = {},
 ) {
     const dataDir = path.join(stateDir, `hs-${spec.label.toLowerCase()}`);
     mkdirSync(path.join(dataDir, "media"), { recursive: true });
@@ -295,7 +302,11 @@ function launchSynapse(
         args.push("-c", path.join(dataDir, name));
     }
     const errFd = openSync(path.join(dataDir, "stderr.log"), "a");
-    const child = spawn(python, ["-c", LAUNCHER, ...args], { cwd: dataDir, stdio: ["ignore", errFd, errFd] });
+    const child = spawn(python, ["-c", LAUNCHER, ...args], {
+        cwd: dataDir,
+        stdio: ["ignore", errFd, errFd],
+        env: { ...process.env, ...env },
+    });
     return { hs, child };
 }
 
@@ -322,13 +333,21 @@ export async function startHomeservers(options: BedOptions = {}): Promise<Bed> {
         { label: "B", host: "127.0.0.1", client: portBase + 2, tlsPort: portBase + 12 },
     ];
     const launched: Array<ReturnType<typeof launchSynapse>> = [];
+    let postgres: Postgres | undefined;
     const stop = async () => {
         await Promise.all(launched.map((l) => stopChild(l.child)));
+        postgres?.stop();
     };
     try {
+        if (options.database === "postgres") {
+            postgres = startPostgres(path.join(stateDir, "pg"), portBase + 50, ["synapse_a", "synapse_b"], log);
+        }
         for (const spec of specs) {
             const own = "a" in limits ? (spec.label === "A" ? limits.a : limits.b) : limits;
-            launched.push(launchSynapse(python, stateDir, tls, spec, own));
+            const database = postgres
+                ? { database: postgres.synapseDatabase(`synapse_${spec.label.toLowerCase()}`) }
+                : {};
+            launched.push(launchSynapse(python, stateDir, tls, spec, own, database, postgres?.env));
         }
         // Both were started before waiting: together they are healthy in about the time of one.
         await Promise.all(launched.map((l) => waitHealthy(l.hs, l.child, 60_000)));

@@ -16,7 +16,7 @@ import { startHostServer, type HostServer } from "../../host/server.ts";
 import { stopAllClients } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { passwordSession } from "../bed/passwordSession.ts";
-import { getState } from "../engine/scenario.ts";
+import { getState } from "../support/scenario.ts";
 import {
     DEMO_CONVERSATIONS,
     type DemoAccounts,

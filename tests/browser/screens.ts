@@ -1,7 +1,7 @@
 /**
- * Evidence of every screen, written by the browser tests into the repository for review (like Element's own e2e
- * snapshots): a PNG of the module's page in each of Element's themes (light, dark, and both high-contrast), and its
- * aria snapshot. Each screen is also scanned with axe-core in every theme; the scan's violations are returned for the test to assert on.
+ * Evidence of every screen, written by the browser tests for a person to look at: a PNG of the module's page in each
+ * of Element's themes (light, dark, and both high-contrast), and its aria snapshot. The folder is git-ignored: the
+ * files are rewritten by every run (pixel noise) and compared to nothing, so tracking them only churned the history. Each screen is also scanned with axe-core in every theme; the scan's violations are returned for the test to assert on.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -102,7 +102,7 @@ export async function recordScreen(
     if (before) await page.setViewportSize(before);
     let aria = await target.ariaSnapshot();
     for (const [value, placeholder] of Object.entries(opts.redact ?? {})) aria = aria.split(value).join(placeholder);
-    // A typed recovery key is a secret (the page shows it only on "Show"): never written to the repository.
+    // A typed recovery key is a secret (the page shows it only on "Show"): never written to disk.
     aria = aria.replace(RECOVERY_KEY, "«recovery key»");
     writeFileSync(path.join(SCREENS_DIR, `${name}.aria.yml`), `${aria}\n`);
     return violations;

@@ -10,8 +10,9 @@ import path from "node:path";
 import { seg } from "../../src/sessions/matrixHttp.ts";
 import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Actor, type Scenario, buildScenario, getAccountData, getState } from "../engine/scenario.ts";
+import { type Actor, type Scenario, buildScenario, getAccountData, getState } from "../support/scenario.ts";
 import { runCli, startCli } from "./cliProcess.ts";
+import { cliArgs } from "../support/cli.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-cli-"));
 
@@ -20,14 +21,11 @@ function tokens(s: { alice: Actor; newAccount: Actor }): Record<string, string> 
 }
 
 function baseArgs(s: Scenario): string[] {
-    return [
-        "--old-homeserver",
-        s.alice.homeserver.baseUrl,
-        "--new-user",
-        s.newAccount.userId,
-        "--new-homeserver",
-        s.newAccount.homeserver.baseUrl,
-    ];
+    return cliArgs({
+        oldHomeserver: s.alice.homeserver.baseUrl,
+        newUser: s.newAccount.userId,
+        newHomeserver: s.newAccount.homeserver.baseUrl,
+    });
 }
 
 /** The new account's end state, with room ids replaced by names so two scenarios can be compared. */

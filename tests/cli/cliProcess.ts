@@ -26,18 +26,18 @@ export interface StartedCli {
 /**
  * Starts the CLI with only PATH, the test bed's CA (so `.well-known` discovery over TLS works) and `env` in its
  * environment. With `killAtLine`, it is killed with SIGKILL the moment its stderr (progress and messages) reaches
- * that many lines, as a crash or a closed laptop would stop it.
+ * that many lines, as a crash or a closed laptop would stop it. `cli` runs another build of it (the release's).
  */
 export function startCli(
     args: string[],
     env: Record<string, string>,
-    options: { killAtLine?: number } = {},
+    options: { killAtLine?: number; cli?: string } = {},
 ): StartedCli {
     const bed =
         process.env.MIGRATE_BED && process.env.MIGRATE_BED !== "off"
             ? (JSON.parse(process.env.MIGRATE_BED) as { caFile?: string })
             : {};
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [options.cli ?? CLI, ...args], {
         env: { PATH: process.env.PATH ?? "", ...(bed.caFile ? { NODE_EXTRA_CA_CERTS: bed.caFile } : {}), ...env },
         stdio: ["ignore", "pipe", "pipe"],
     });

@@ -12,10 +12,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { runLockFile } from "../../src/cli/runLock.ts";
-import { MatrixHttp } from "../../src/sessions/matrixHttp.ts";
 import { type RegisteredUser, registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Actor, createRoom } from "../engine/scenario.ts";
+import { type Actor, createRoom, sessionFor } from "../support/scenario.ts";
 import { CLI, runCli, startCli } from "./cliProcess.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-cli-hygiene-"));
@@ -24,7 +23,7 @@ const DEVICE_NAME = "Account migration (CLI)";
 async function account(side: "a" | "b", prefix: string): Promise<Actor & RegisteredUser> {
     const hs = currentBed()[side];
     const u = await registerUser(hs, uniqueLocalpart(prefix));
-    return { ...u, http: new MatrixHttp(hs.baseUrl, u.accessToken) };
+    return sessionFor(hs, u);
 }
 
 async function toolDevices(who: Actor): Promise<string[]> {

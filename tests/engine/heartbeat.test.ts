@@ -3,13 +3,14 @@
  * runs on, removed when the run ends. Real Synapse servers; the engine's journal writer, and the built CLI as its own
  * process — which also refuses to start a migration whose journal beats from another device (an Element page).
  */
-import { JournalWriter } from "../../src/engine/context.ts";
+import { JournalWriter } from "../../src/engine/journalStore.ts";
 import { JOURNAL_EVENT_TYPE, journalFor, nowSeconds, runningElsewhere } from "../../src/engine/journal.ts";
 import { Scheduler } from "../../src/engine/scheduler.ts";
 import { seg } from "../../src/sessions/matrixHttp.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
-import { type Actor, actor, createRoom, getAccountData } from "./scenario.ts";
+import { type Actor, actor, createRoom, getAccountData } from "../support/scenario.ts";
+import { cliArgs } from "../support/cli.ts";
 
 const journalOf = async (old: Actor, newUserId: string) =>
     journalFor(await getAccountData(old, JOURNAL_EVENT_TYPE), newUserId);
@@ -51,10 +52,8 @@ test("a dry run writes no heartbeat", async () => {
 
 describe("the CLI", () => {
     const bed = () => currentBed();
-    const args = (neu: Actor) => [
-        ...["--old-homeserver", bed().a.baseUrl, "--new-user", neu.userId, "--new-homeserver", bed().b.baseUrl],
-        "--yes",
-    ];
+    const args = (neu: Actor) =>
+        cliArgs({ oldHomeserver: bed().a.baseUrl, newUser: neu.userId, newHomeserver: bed().b.baseUrl }, "--yes");
 
     test("a journal beating from another device (an Element page running it): refused, nothing changed", async () => {
         const old = await actor(bed().a, "elsewhere");

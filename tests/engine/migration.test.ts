@@ -9,7 +9,7 @@ import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { seg } from "../../src/sessions/matrixHttp.ts";
 import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Scenario, buildScenario, getAccountData, getState } from "./scenario.ts";
+import { type Scenario, buildScenario, getAccountData, getState } from "../support/scenario.ts";
 
 let s: Scenario;
 let snapshot: AccountSnapshot;

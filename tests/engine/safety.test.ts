@@ -4,11 +4,9 @@
  * parents first; a step the plan knows cannot set a level does not poll for it; settings that must not move stay;
  * a server that does not answer is waited out, then the step fails with a reason.
  */
-import { buildPlan, type MigrationPlan } from "../../src/engine/plan.ts";
-import { runMigration, type MigrationReport } from "../../src/engine/migration.ts";
+import { runMigration } from "../../src/engine/migration.ts";
 import { Scheduler, type WaitNotice } from "../../src/engine/scheduler.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
-import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
@@ -22,18 +20,8 @@ import {
     sendState,
     setAccountData,
     waitForMembership,
-} from "./scenario.ts";
-
-async function plan(old: Actor, neu: Actor, options: Partial<MigrationPlan["options"]> = {}) {
-    const snapshot = await snapshotFromSync(old.http, old.userId);
-    return { snapshot, plan: buildPlan(snapshot, neu.userId, options) };
-}
-
-const resultIn = (report: MigrationReport, roomId: string) => {
-    const r = report.rooms.find((x) => x.roomId === roomId);
-    if (!r) throw new Error(`${roomId} is not in the report`);
-    return r;
-};
+} from "../support/scenario.ts";
+import { planFromSync, resultIn } from "../support/runs.ts";
 
 async function setLevels(who: Actor, roomId: string, users: Record<string, number>): Promise<void> {
     const pl = await getState<Record<string, unknown>>(who, roomId, "m.room.power_levels");
@@ -55,7 +43,7 @@ test("issue 7.3: a level lowered after planning keeps the old account in the roo
     await waitForMembership(alice, roomId, neu.userId, "join");
 
     // Planned while the new account had the level: nothing to set, "already".
-    const { snapshot, plan: p } = await plan(alice, neu, { leaveOldRooms: true });
+    const { snapshot, plan: p } = await planFromSync(alice, neu, { leaveOldRooms: true });
     expect(p.rooms.find((r) => r.roomId === roomId)).toMatchObject({ status: "already", targetPowerLevel: null });
 
     // Then an admin lowers the new account before the run.
@@ -82,10 +70,10 @@ test("issue 7.4: joined as the new server sees it but not on the old account's s
     await waitForMembership(carol, roomId, alice.userId, "join");
     // A joined B's room with partial state (faster joins); Synapse leaves such a room out of a /sync that asks for all
     // members until it has the full state, which takes a moment.
-    let planned = await plan(alice, neu, { leaveOldRooms: true });
+    let planned = await planFromSync(alice, neu, { leaveOldRooms: true });
     for (let tries = 0; !planned.plan.rooms.some((r) => r.roomId === roomId) && tries < 50; tries++) {
         await new Promise((r) => setTimeout(r, 200));
-        planned = await plan(alice, neu, { leaveOldRooms: true });
+        planned = await planFromSync(alice, neu, { leaveOldRooms: true });
     }
     const { snapshot, plan: p } = planned;
     expect(p.rooms.find((r) => r.roomId === roomId)).toMatchObject({ status: "ready", route: "join" });
@@ -149,7 +137,7 @@ test("issue 7.6: a three-level space whose names sort child-first is joined pare
     await sendState(alice, middle, "m.space.child", bottom, { via: [A] });
     await sendState(alice, bottom, "m.space.child", inner, { via: [A] });
 
-    const { snapshot, plan: p } = await plan(alice, neu);
+    const { snapshot, plan: p } = await planFromSync(alice, neu);
     expect(p.rooms.map((r) => r.name)).toEqual(["Zeta top", "Mu middle", "Alpha bottom", "Aardvark room"]);
     const report = await runMigration(p, snapshot, { old: alice, new: neu });
     expect(report.rooms.map((r) => [r.name, r.outcome])).toEqual([
@@ -174,7 +162,7 @@ test("issue 7.18: where the old account may not set levels, the run confirms the
     });
     await join(alice, roomId);
     await setLevels(bob, roomId, { [alice.userId]: 50 });
-    const { snapshot, plan: p } = await plan(alice, neu);
+    const { snapshot, plan: p } = await planFromSync(alice, neu);
     expect(p.rooms.find((r) => r.roomId === roomId)!.blockers.map((b) => b.code)).toEqual(["old-cannot-set-power"]);
 
     const mark = logMark([bed.b]);
@@ -203,7 +191,7 @@ test("issue 7.14: room-level settings move only when ticked; a denied type never
     await roomData(unticked, "org.example.other_pref", { y: 2 });
     await setAccountData(alice, "im.vector.analytics", { id: "analytics-id-of-the-old-account" });
 
-    const { snapshot, plan: p } = await plan(alice, neu);
+    const { snapshot, plan: p } = await planFromSync(alice, neu);
     expect(p.optionalAccountData.map((o) => o.type)).not.toContain("im.vector.analytics");
     p.optionalAccountData.find((o) => o.type === "org.example.room_pref")!.selected = true;
     // As if a front end offered it anyway: the engine checks the deny list again when writing.
@@ -223,7 +211,7 @@ test("issue 7.17: the report says why the old account stayed in a room that move
     const bed = currentBed();
     const [alice, neu] = await Promise.all([actor(bed.a, "alice"), actor(bed.b, "alicenew")]);
     const roomId = await createRoom(alice, { name: "Created by alice", preset: "private_chat", room_version: "12" });
-    const { snapshot, plan: p } = await plan(alice, neu, { leaveOldRooms: true });
+    const { snapshot, plan: p } = await planFromSync(alice, neu, { leaveOldRooms: true });
     const report = await runMigration(p, snapshot, { old: alice, new: neu });
     const result = resultIn(report, roomId);
     expect(result).toMatchObject({ outcome: "migrated", left: false });
@@ -245,7 +233,7 @@ test("issue 7.8: a server that stops answering is waited out with that reason, t
             userId: neu.userId,
             http: new MatrixHttp(proxy.baseUrl, neu.accessToken, undefined, 1500),
         };
-        const { snapshot, plan: p } = await plan(alice, neu);
+        const { snapshot, plan: p } = await planFromSync(alice, neu);
         const waits: WaitNotice[] = [];
         const started = Date.now();
         const report = await runMigration(

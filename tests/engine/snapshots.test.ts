@@ -6,7 +6,7 @@ import { buildPlan } from "../../src/engine/plan.ts";
 import { type SyncedClient, snapshotFromClient, snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startClient, stopAllClients, waitFor } from "../bed/clients.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { buildScenario } from "./scenario.ts";
+import { buildScenario } from "../support/scenario.ts";
 
 afterAll(() => stopAllClients());
 

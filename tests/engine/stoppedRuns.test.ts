@@ -6,21 +6,13 @@
  * display name is not handed on to the new account. Against the two real servers; where a server must refuse
  * something, a fault proxy in front of it does (tests/bed/faultProxy.ts).
  */
-import { buildPlan, type MigrationPlan } from "../../src/engine/plan.ts";
-import { runMigration, type MigrationReport } from "../../src/engine/migration.ts";
+import { runMigration } from "../../src/engine/migration.ts";
 import { Scheduler } from "../../src/engine/scheduler.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
-import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Actor, actor, createRoom, getAccountData, getState, join, setAccountData } from "./scenario.ts";
-
-async function plan(old: Actor, neu: Actor, options: Partial<MigrationPlan["options"]> = {}) {
-    const snapshot = await snapshotFromSync(old.http, old.userId);
-    return { snapshot, plan: buildPlan(snapshot, neu.userId, options) };
-}
-
-const resultIn = (report: MigrationReport, roomId: string) => report.rooms.find((x) => x.roomId === roomId)!;
+import { type Actor, actor, createRoom, getAccountData, getState, join, setAccountData } from "../support/scenario.ts";
+import { planFromSync, resultIn } from "../support/runs.ts";
 
 /** A direct chat bob started with alice (room version 10: she is no creator, so she may leave it). */
 async function plainDm(alice: Actor, bob: Actor): Promise<string> {
@@ -52,7 +44,7 @@ test("a direct chat is marked direct for the new account before the old account 
         (method, path) => method === "PUT" && path.includes("/account_data/m.direct"),
     );
     try {
-        const { snapshot, plan: p } = await plan(alice, neu, { leaveOldRooms: true });
+        const { snapshot, plan: p } = await planFromSync(alice, neu, { leaveOldRooms: true });
         const report = await runMigration(
             p,
             snapshot,
@@ -67,7 +59,7 @@ test("a direct chat is marked direct for the new account before the old account 
         await proxy.close();
     }
     // Nothing refused: marked, then left.
-    const { snapshot, plan: p } = await plan(alice, neu, { leaveOldRooms: true });
+    const { snapshot, plan: p } = await planFromSync(alice, neu, { leaveOldRooms: true });
     const report = await runMigration(p, snapshot, { old: alice, new: neu });
     expect(resultIn(report, dm)).toMatchObject({ left: true, steps: expect.arrayContaining(["direct", "leave"]) });
     expect(await getAccountData(neu, "m.direct")).toEqual({ [bob.userId]: [dm] });
@@ -85,7 +77,7 @@ test("the old account leaves no room before the notification rules are copied (a
         (method, path) => method === "PUT" && path.startsWith("/_matrix/client/v3/pushrules/"),
     );
     try {
-        const { snapshot, plan: p } = await plan(alice, neu, { leaveOldRooms: true });
+        const { snapshot, plan: p } = await planFromSync(alice, neu, { leaveOldRooms: true });
         const report = await runMigration(
             p,
             snapshot,
@@ -111,7 +103,7 @@ test("a run resumed from another session does not send the moved note again when
     await alice.http.request("PUT", `/rooms/${seg(dm)}/send/m.room.message/earlier-session`, {
         body: { msgtype: "m.notice", body },
     });
-    const { snapshot, plan: p } = await plan(alice, neu, { movedNotice: true });
+    const { snapshot, plan: p } = await planFromSync(alice, neu, { movedNotice: true });
     const report = await runMigration(p, snapshot, { old: alice, new: neu });
     expect(resultIn(report, dm).steps).toContain("dm-note");
     const page = await bob.http.request<{ chunk: Array<{ sender: string; content: { body?: string } }> }>(
@@ -129,7 +121,7 @@ test("a run resumed after the old display name was marked moved gives the new ac
     // The earlier run's last step marked the old account moved, then it was stopped.
     const moved = `Alice Old (moved to ${neu.userId})`;
     await alice.http.request("PUT", `/profile/${seg(alice.userId)}/displayname`, { body: { displayname: moved } });
-    const { snapshot, plan: p } = await plan(alice, neu, { movedNotice: true });
+    const { snapshot, plan: p } = await planFromSync(alice, neu, { movedNotice: true });
     await runMigration(p, snapshot, { old: alice, new: neu });
     const name = async (who: Actor) =>
         (await who.http.request<{ displayname?: string }>("GET", `/profile/${seg(who.userId)}`)).displayname;

@@ -14,6 +14,7 @@ import { prepareKeyHandover } from "../../src/keys/prepare.ts";
 import { endRecoverySetup, neverDeletingBackups, setUpNewAccountRecovery } from "../../src/keys/recoverySetup.ts";
 import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
 import { snapshotFromSync } from "../../src/sessions/snapshots.ts";
+import { logMark, requestsSince } from "../bed/accessLog.ts";
 import { startFaultProxy } from "../bed/faultProxy.ts";
 import { startClient, stopAllClients, waitFor, waitForDecryptedMessage, waitForRoom } from "../bed/clients.ts";
 import { startApprovalStandIn } from "../bed/approvalStandIn.ts";
@@ -31,7 +32,7 @@ import {
     join,
     sendState,
     setAccountData,
-} from "../engine/scenario.ts";
+} from "../support/scenario.ts";
 import { loginDevice } from "./history.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-gaps-"));
@@ -253,12 +254,26 @@ describe("issue 16.5c: the sessions a room's messages use exist, whether or not 
             trustUnverifiedNewBackup: true,
         });
         const snapshot = await snapshotFromSync(alice.http, alice.userId);
+        const mark = logMark([bed.a]);
         const report = await runMigration(
             buildPlan(snapshot, neu.userId, { leaveOldRooms: true }),
             snapshot,
             { old: alice, new: neu },
             { keys: prepared.handover },
         );
+        // The old account's timeline is read once at the gate: the key check takes its session ids from the history
+        // audit's read (Synapse's access log shows each page asked for once, all with the audit's filter; the key
+        // check's own read, encrypted events only, is not made).
+        const timelineReads = (await requestsSince([bed.a], mark))
+            .filter((r) => r.user === alice.userId && r.method === "GET")
+            .map((r) => new URL(r.path, "http://x"))
+            .filter((u) => u.pathname === `/_matrix/client/v3/rooms/${past}/messages`);
+        expect(timelineReads.length).toBeGreaterThan(0);
+        expect(timelineReads.map((u) => JSON.parse(u.searchParams.get("filter")!).types)).toEqual(
+            timelineReads.map(() => ["m.room.message", "m.room.encrypted", "m.room.history_visibility"]),
+        );
+        const pages = timelineReads.map((u) => u.searchParams.get("from") ?? "newest");
+        expect(new Set(pages).size).toBe(pages.length);
         const pastResult = report.rooms.find((r) => r.roomId === past)!;
         expect(pastResult).toMatchObject({ left: false, outcome: "needs-action" });
         expect(pastResult.reasons.map((r) => r.key)).toContain("reason|keys-seen-not-held");

@@ -16,6 +16,7 @@ import { currentBed } from "../bed/jestGlobal.ts";
 import { runCli } from "../cli/cliProcess.ts";
 import { decryptedBodies, freshDeviceFromRecoveryKey } from "./history.ts";
 import { type Rooms, seedHiddenHistoryRooms } from "./hiddenRooms.ts";
+import { cliArgs } from "../support/cli.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-hidden-"));
 
@@ -40,12 +41,10 @@ test("issue 16: rooms that hide their past from newcomers keep the old account, 
     const bed = currentBed();
     const started = Date.now();
     const { alice, aliceNew, recovery, rooms } = await seedHiddenHistoryRooms();
-    const args = [
-        ...["--old-homeserver", bed.a.baseUrl, "--old-user", alice.userId],
-        ...["--new-user", aliceNew.userId, "--new-homeserver", bed.b.baseUrl],
-        "--leave-old-rooms",
-        "--yes",
-    ];
+    const args = cliArgs(
+        { oldHomeserver: bed.a.baseUrl, oldUser: alice.userId, newUser: aliceNew.userId, newHomeserver: bed.b.baseUrl },
+        ...["--leave-old-rooms", "--yes"],
+    );
     const env = {
         MIGRATE_OLD_PASSWORD: alice.password,
         MIGRATE_NEW_PASSWORD: aliceNew.password,

@@ -31,6 +31,7 @@ import { runCli } from "../cli/cliProcess.ts";
 import { toolSessions } from "../badInput/fixture.ts";
 import { decryptedBodies, loginDevice } from "./history.ts";
 import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
+import { cliArgs } from "../support/cli.ts";
 
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-keys-"));
 
@@ -44,17 +45,15 @@ afterAll(() => stopAllClients());
 
 function args(extra: string[] = []): string[] {
     const bed = currentBed();
-    return [
-        "--old-homeserver",
-        bed.a.baseUrl,
-        "--old-user",
-        demo.users.alice.userId,
-        "--new-user",
-        demo.users.aliceNew.userId,
-        "--new-homeserver",
-        bed.b.baseUrl,
+    return cliArgs(
+        {
+            oldHomeserver: bed.a.baseUrl,
+            oldUser: demo.users.alice.userId,
+            newUser: demo.users.aliceNew.userId,
+            newHomeserver: bed.b.baseUrl,
+        },
         ...extra,
-    ];
+    );
 }
 
 function passwords(extra: Record<string, string> = {}): Record<string, string> {

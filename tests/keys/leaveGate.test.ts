@@ -24,7 +24,7 @@ import { startClient, stopAllClients, waitForDecryptedMessage, waitForRoom } fro
 import { currentBed } from "../bed/jestGlobal.ts";
 import { passwordSession } from "../bed/passwordSession.ts";
 import { PROJECT_ROOT } from "../bed/paths.ts";
-import { type Actor, actor, createRoom, getState, join, setAccountData } from "../engine/scenario.ts";
+import { type Actor, actor, createRoom, getState, join, setAccountData } from "../support/scenario.ts";
 import { DEMO_ENCRYPTED_ROOMS, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
 import { loginDevice } from "./history.ts";
 

@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import React from "react";
 
 import { PROJECT_ROOT } from "../bed/paths.ts";
+import { recordingApi } from "../support/mockApi.ts";
 
 const ENTRY = path.join(PROJECT_ROOT, "dist", "module", "index.js");
 
@@ -42,18 +43,6 @@ function declaredHooks(version: string): { page: boolean; spacePanel: boolean; c
     };
 }
 
-function apiFor(hooks: ReturnType<typeof declaredHooks>) {
-    const recorded = { pages: [] as string[], spaceItems: [] as string[], previews: 0 };
-    const api = {
-        config: { get: () => undefined },
-        i18n: { language: "en", register: () => undefined, translate: (key: string) => key },
-        navigation: hooks.page ? { registerLocationRenderer: (p: string) => recorded.pages.push(p) } : {},
-        extras: hooks.spacePanel ? { setSpacePanelItem: (key: string) => recorded.spaceItems.push(key) } : {},
-        customComponents: hooks.composerPreview ? { registerComposerPreview: () => recorded.previews++ } : {},
-    };
-    return { api, recorded };
-}
-
 beforeAll(() => {
     (globalThis as Record<string, unknown>).window = globalThis;
     (globalThis as Record<string, unknown>).React = React;
@@ -64,7 +53,7 @@ test.each(Object.keys(RELEASES))(
     async (version) => {
         const { ModuleLoader, ModuleIncompatibleError } = await RELEASES[version]();
         const hooks = declaredHooks(version);
-        const { api, recorded } = apiFor(hooks);
+        const { api, recorded } = recordingApi({}, hooks);
         const loader = new ModuleLoader(api);
         const moduleExport = await import(pathToFileURL(ENTRY).href);
         if (!hooks.page) {
@@ -73,7 +62,11 @@ test.each(Object.keys(RELEASES))(
         }
         await loader.load(moduleExport);
         await loader.start();
-        expect(recorded).toEqual({
+        expect({
+            pages: [...recorded.renderers.keys()],
+            spaceItems: [...recorded.spaceItems.keys()],
+            previews: recorded.previews.length,
+        }).toEqual({
             pages: ["migrate-account"],
             spaceItems: hooks.spacePanel ? ["io.github.matrix_account_migration.entry"] : [],
             previews: hooks.composerPreview ? 1 : 0,

@@ -12,37 +12,9 @@ import { type Api, ModuleLoader } from "@element-hq/element-web-module-api";
 
 import { CONFIG_KEY } from "../../src/config.ts";
 import { PROJECT_ROOT } from "../bed/paths.ts";
+import { recordingApi } from "../support/mockApi.ts";
 
 const ENTRY = path.join(PROJECT_ROOT, "dist", "module", "index.js");
-
-interface Recorded {
-    renderers: Map<string, () => unknown>;
-    spaceItems: Map<string, { label: string; onSelected(): void }>;
-    previews: Array<(text: string, roomId: string) => boolean>;
-    translations: Record<string, Record<string, string>>;
-}
-
-/** Records what the module registers; only the members the loader and module touch are present. */
-function recordingApi(config: Record<string, unknown>): { api: Api; recorded: Recorded } {
-    const recorded: Recorded = { renderers: new Map(), spaceItems: new Map(), previews: [], translations: {} };
-    const api = {
-        config: { get: (key?: string) => (key ? config[key] : config) },
-        i18n: {
-            language: "en",
-            register: (t: Record<string, Record<string, string>>) => Object.assign(recorded.translations, t),
-            translate: (key: string) => recorded.translations[key]?.en ?? key,
-        },
-        navigation: { registerLocationRenderer: (p: string, r: () => unknown) => recorded.renderers.set(p, r) },
-        extras: {
-            setSpacePanelItem: (k: string, item: { label: string; onSelected(): void }) =>
-                recorded.spaceItems.set(k, item),
-        },
-        customComponents: {
-            registerComposerPreview: (filter: (t: string, r: string) => boolean) => recorded.previews.push(filter),
-        },
-    } as unknown as Api;
-    return { api, recorded };
-}
 
 async function loadBuiltModule(api: Api): Promise<void> {
     // Element sets window.React before importing modules; the module takes React from there.

@@ -8,8 +8,8 @@
  *   a level at least the old account's, with every key of the old backup for that room in the new backup.
  */
 import { seg } from "../../src/sessions/matrixHttp.ts";
-import type { Actor } from "../engine/scenario.ts";
-import { getAccountData } from "../engine/scenario.ts";
+import type { Actor } from "../support/scenario.ts";
+import { getAccountData } from "../support/scenario.ts";
 import type { TrialAccount } from "./trialAccount.ts";
 
 /** What `unsafeLeaves` needs of an account: its rooms, both accounts' sessions, and each server's admin. */

@@ -8,10 +8,10 @@
  * (carol's on B, encrypted: only once every key is in the new backup), and the extras below. Rooms it created in
  * room version 12 keep it (a creator's power cannot be handed over), which the gate must say and not work around.
  */
-import { MatrixHttp, seg } from "../../src/sessions/matrixHttp.ts";
+import { seg } from "../../src/sessions/matrixHttp.ts";
 import { type RegisteredUser, registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import type { BedDescription } from "../bed/jestGlobal.ts";
-import { type Actor, createRoom, join } from "../engine/scenario.ts";
+import { type Actor, createRoom, join, sessionFor } from "../support/scenario.ts";
 import { type DemoAccounts, randomDemoAccountSpecs, seedDemoAccounts } from "../fixtures/demoAccounts.ts";
 import { loginDevice } from "../keys/history.ts";
 
@@ -36,12 +36,12 @@ const asActor = async (
     device: string,
 ): Promise<Actor> => {
     const signedIn = await loginDevice(hs, user, device);
-    return { ...signedIn, http: new MatrixHttp(hs.baseUrl, signedIn.accessToken) };
+    return sessionFor(hs, signedIn);
 };
 
 async function admin(hs: BedDescription["a"]): Promise<Actor> {
     const user: RegisteredUser = await registerUser(hs, uniqueLocalpart("admin"), { admin: true });
-    return { ...user, http: new MatrixHttp(hs.baseUrl, user.accessToken) };
+    return sessionFor(hs, user);
 }
 
 export async function buildTrialAccount(bed: BedDescription): Promise<TrialAccount> {

@@ -30,6 +30,7 @@ import {
     smallOldAccount,
     startCli,
 } from "./support.ts";
+import { cliArgs } from "../support/cli.ts";
 
 const TOKEN_LIFETIME_S = 3;
 const workDir = mkdtempSync(path.join(tmpdir(), "migrate-oauth-cli-"));
@@ -54,19 +55,10 @@ afterAll(async () => {
 });
 
 function args(small: SmallAccount, newUserId: string, method: string, report: string): string[] {
-    return [
-        "--old-homeserver",
-        small.alice.homeserver.baseUrl,
-        "--new-user",
-        newUserId,
-        "--new-homeserver",
-        mas.hs.baseUrl,
-        "--new-sign-in",
-        method,
-        "--yes",
-        "--report",
-        report,
-    ];
+    return cliArgs(
+        { oldHomeserver: small.alice.homeserver.baseUrl, newUser: newUserId, newHomeserver: mas.hs.baseUrl },
+        ...["--new-sign-in", method, "--yes", "--report", report],
+    );
 }
 
 function newAccountName(): { localpart: string; userId: string } {

@@ -11,7 +11,7 @@ import type { SignedInSession } from "../../src/sessions/session.ts";
 import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 export { startCli } from "../cli/cliProcess.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
-import { type Actor, createRoom, getState } from "../engine/scenario.ts";
+import { type Actor, createRoom, getState, sessionFor } from "../support/scenario.ts";
 
 export interface SmallAccount {
     alice: Actor;
@@ -25,7 +25,7 @@ export interface SmallAccount {
 export async function smallOldAccount(morePublic = 0): Promise<SmallAccount> {
     const bed = currentBed();
     const user = await registerUser(bed.a, uniqueLocalpart("alice"), { displayName: "Alice" });
-    const alice = { ...user, http: new MatrixHttp(bed.a.baseUrl, user.accessToken) };
+    const alice = sessionFor(bed.a, user);
     const rooms: Record<string, string> = {
         publicChat: await createRoom(alice, { name: "Public chat", preset: "public_chat", visibility: "private" }),
         team: await createRoom(alice, { name: "Team", preset: "private_chat" }),
