@@ -80,14 +80,13 @@ export class RefreshingTokens {
     }
 
     public refresh(): Promise<void> {
-        if (this.ended)
-            return Promise.reject(new SignInError("expired-token", "The new account's session was signed out."));
+        if (this.ended) return Promise.reject(new SignInError("expired-token", "This session was signed out."));
         this.inflight ??= (async () => {
             const refreshToken = this.tokens.refreshToken;
             if (!refreshToken)
                 throw new SignInError(
                     "expired-token",
-                    "The new account's access token expired and the server gave no way to renew it: sign in again.",
+                    "The access token expired and the server gave no way to renew it: sign in again.",
                 );
             try {
                 const next = await this.endpoint.refresh(refreshToken);
@@ -96,7 +95,7 @@ export class RefreshingTokens {
             } catch (e) {
                 throw new SignInError(
                     "expired-token",
-                    `The new account's sign-in could not be renewed (${(e as Error).message}): sign in again.`,
+                    `The sign-in could not be renewed (${(e as Error).message}): sign in again.`,
                 );
             }
         })().finally(() => (this.inflight = undefined));
