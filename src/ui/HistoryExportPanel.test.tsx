@@ -7,7 +7,7 @@ import React from "react";
 import { fireEvent, render as renderBare, screen, within } from "@testing-library/react";
 import { TooltipProvider } from "@vector-im/compound-web";
 
-import type { MigrationReport } from "../engine/migration.ts";
+import { emptyAccountOutcome, type MigrationReport } from "../engine/migration.ts";
 import { buildPlan, type MigrationPlan, withHiddenHistory } from "../engine/plan.ts";
 import { englishTranslate } from "../i18n/index.ts";
 import type { HistoryExportState } from "./MigrationController.ts";
@@ -118,14 +118,7 @@ test("issue 16.4: the report (page and Markdown) names what was kept and where",
         invitesSent: 0,
         rooms: [],
         pendingInvites: [],
-        account: {
-            profile: [],
-            directChatsMarked: 0,
-            pushRuleChanges: 0,
-            ignoredUsersAdded: 0,
-            settingsCopied: [],
-            movedName: false,
-        },
+        account: emptyAccountOutcome(),
         historyExports: [
             {
                 roomId: "!a:a.example",

@@ -3,7 +3,7 @@
  * messages quoting them, error texts, room ids — shows as that text, never as Markdown of its own.
  */
 import { buildPlan } from "../engine/plan.ts";
-import type { MigrationReport } from "../engine/migration.ts";
+import { emptyAccountOutcome, type MigrationReport } from "../engine/migration.ts";
 import type { RoomResult } from "../engine/roomSteps.ts";
 import type { RoomSource } from "../engine/snapshot.ts";
 import { englishTranslate } from "../i18n/index.ts";
@@ -83,14 +83,7 @@ function exported(names: string[], roomIds = names.map((_, i) => `!room${i}:a.ex
         invitesSent: 0,
         rooms,
         pendingInvites: [],
-        account: {
-            profile: [],
-            directChatsMarked: 0,
-            pushRuleChanges: 0,
-            ignoredUsersAdded: 0,
-            settingsCopied: [],
-            movedName: false,
-        },
+        account: emptyAccountOutcome(),
         waits: {},
         errors: [`Copying the profile failed: ${names[0]}`],
     };
