@@ -11,6 +11,7 @@ import { registerUser, uniqueLocalpart } from "../bed/homeservers.ts";
 import { currentBed } from "../bed/jestGlobal.ts";
 import { startCli } from "../cli/cliProcess.ts";
 import { membershipsOf, smallOldAccount } from "../signIn/support.ts";
+import { cliArgs } from "../support/cli.ts";
 import { installRelease } from "./installRelease.ts";
 
 test("the installed CLI migrates a small account with a password sign-in and sets up the new account's recovery", async () => {
@@ -20,20 +21,10 @@ test("the installed CLI migrates a small account with a password sign-in and set
     const neu = await registerUser(bed.b, uniqueLocalpart("neu"));
     const report = path.join(mkdtempSync(path.join(tmpdir(), "migrate-release-")), "report.json");
     const cli = startCli(
-        [
-            "--old-homeserver",
-            small.alice.homeserver.baseUrl,
-            "--new-user",
-            neu.userId,
-            "--new-homeserver",
-            bed.b.baseUrl,
-            "--new-sign-in",
-            "password",
-            "--set-up-new-backup",
-            "--yes",
-            "--report",
-            report,
-        ],
+        cliArgs(
+            { oldHomeserver: small.alice.homeserver.baseUrl, newUser: neu.userId, newHomeserver: bed.b.baseUrl },
+            ...["--new-sign-in", "password", "--set-up-new-backup", "--yes", "--report", report],
+        ),
         { MIGRATE_OLD_ACCESS_TOKEN: small.alice.accessToken, MIGRATE_NEW_PASSWORD: neu.password },
         { cli: path.join(packageDir, "dist", "bin", "matrix-account-migrate.js") },
     );
